@@ -1,0 +1,1 @@
+//! Simulated Hyper-V host over real WinRM (NTLM + message encryption)

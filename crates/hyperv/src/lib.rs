@@ -1,0 +1,1 @@
+//! Hyper-V domain model and replication workflow over WS-Management

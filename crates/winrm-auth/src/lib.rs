@@ -1,0 +1,95 @@
+//! Sans-IO WinRM authentication: NTLM with full session security (initiator and acceptor),
+//! Kerberos/SPNEGO through the system GSSAPI, channel bindings, and the WinRM
+//! `multipart/encrypted` message framing (MS-WSMV 2.2.9.1).
+//!
+//! The crate never opens a socket: the transport drives a [`ClientAuth`] with the tokens it
+//! receives in `WWW-Authenticate` headers and sends the tokens it gets back.
+#![deny(unsafe_code)]
+
+/// What the transport does after one step of a handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Send this token (in `Authorization: <scheme> <base64>`) and feed the reply's token back.
+    Continue(Vec<u8>),
+    /// The context is established on our side. A final token to send, if the mechanism has
+    /// one (NTLM AUTHENTICATE is sent with `Done`); after the server's reply to it, call
+    /// [`ClientAuth::finish`] with the server's last token, if any.
+    Done(Option<Vec<u8>>),
+}
+
+/// Per-message security of an established context: wrap (seal) and unwrap (unseal) WinRM bodies.
+///
+/// Implementations keep their own sequence numbers; wrap and unwrap must be called in the order
+/// messages go on the wire.
+pub trait SessionSecurity: Send {
+    /// The MS-WSMV protocol string for the `multipart/encrypted` body, e.g.
+    /// `application/HTTP-SPNEGO-session-encrypted`.
+    fn protocol(&self) -> &'static str;
+
+    /// Seals `plaintext`: returns the security header (signature or RFC 4121 token header),
+    /// the encrypted data, and the number of padding bytes included in the data (0 for NTLM and
+    /// AES Kerberos).
+    fn wrap(&mut self, plaintext: &[u8]) -> Result<Wrapped, Error>;
+
+    /// Verifies and unseals one message. A bad signature is an error, never accepted data.
+    fn unwrap(&mut self, header: &[u8], data: &[u8]) -> Result<Vec<u8>, Error>;
+}
+
+/// The output of [`SessionSecurity::wrap`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wrapped {
+    /// Security header: the 16-byte NTLM signature or the Kerberos token header.
+    pub header: Vec<u8>,
+    /// Encrypted payload (including padding for RC4 Kerberos).
+    pub data: Vec<u8>,
+    /// Padding bytes counted into `OriginalContent` Length.
+    pub padding: usize,
+}
+
+/// A client (initiator) authentication context, driven by the transport.
+pub trait ClientAuth: Send {
+    /// The HTTP authentication scheme: `Negotiate`, `Kerberos` or `NTLM`.
+    fn scheme(&self) -> &'static str;
+
+    /// One handshake step: `server_token` is `None` for the first call, then the token from the
+    /// server's `WWW-Authenticate` header.
+    fn step(&mut self, server_token: Option<&[u8]>) -> Result<Step, Error>;
+
+    /// Completes the handshake with the server's last token (mutual authentication), if any.
+    fn finish(&mut self, server_token: Option<&[u8]>) -> Result<(), Error>;
+
+    /// The per-message security, once the handshake is complete.
+    fn session(&mut self) -> Option<&mut dyn SessionSecurity>;
+
+    /// Takes the per-message security out, once the handshake is complete.
+    fn into_session(self: Box<Self>) -> Option<Box<dyn SessionSecurity>>;
+}
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A token or message from the peer could not be decoded.
+    #[error("malformed {what}: {detail}")]
+    Malformed {
+        /// What was being decoded.
+        what: &'static str,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The peer's signature or MIC did not verify.
+    #[error("signature verification failed: {0}")]
+    BadSignature(&'static str),
+    /// The credentials were rejected (acceptor side), or a response did not verify.
+    #[error("authentication failed: {0}")]
+    AuthenticationFailed(String),
+    /// An operation was called in the wrong state.
+    #[error("invalid state: {0}")]
+    InvalidState(&'static str),
+    /// The system GSSAPI library is missing or failed.
+    #[error("gssapi: {0}")]
+    Gssapi(String),
+    /// The `multipart/encrypted` body is malformed.
+    #[error("encrypted body: {0}")]
+    Framing(String),
+}

@@ -1,0 +1,1 @@
+//! Async WinRM transport on reqwest, rustls and tokio
