@@ -1,0 +1,888 @@
+//! The replication state machine and the WS-Man-level object model, without the network.
+#![allow(clippy::unwrap_used, clippy::result_large_err)]
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hyperv_sim::embedded;
+use hyperv_sim::model::{
+    self, mode, power, state, uri, HostId, JobFailure, JobInjection, World, WorldConfig,
+};
+use wsman_soap::{Epr, Instance, Scalar, SelectorSet, Value};
+
+const SEC: Duration = Duration::from_secs(1);
+
+struct Fx {
+    w: World,
+    p: HostId,
+    r: HostId,
+    vm: String,
+    now: SystemTime,
+}
+
+fn fx() -> Fx {
+    let mut w = World::new(WorldConfig {
+        job_duration: SEC,
+        time_before_removal: Duration::from_secs(60),
+    });
+    let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let p = w.add_host("HV-PRIMARY", "hv-primary.contoso.test");
+    let r = w.add_host("HV-REPLICA", "hv-replica.contoso.test");
+    let vm = w.add_replicated_vm(p, r, "app01", now).unwrap();
+    Fx { w, p, r, vm, now }
+}
+
+fn cs(vm: &str) -> SelectorSet {
+    SelectorSet::new()
+        .with("CreationClassName", "Msvm_ComputerSystem")
+        .with("Name", vm)
+}
+
+fn cs_ref(vm: &str) -> Value {
+    Value::Reference(Epr::new(uri(model::CS), cs(vm)))
+}
+
+fn svc() -> SelectorSet {
+    SelectorSet::new().with("CreationClassName", "Msvm_ReplicationService")
+}
+
+fn none() -> JobInjection {
+    JobInjection::default()
+}
+
+fn rv(out: &Instance) -> u32 {
+    out.get_u32("ReturnValue").unwrap()
+}
+
+fn job_id(out: &Instance) -> String {
+    out.get_reference("Job")
+        .unwrap()
+        .selectors
+        .get("InstanceID")
+        .unwrap()
+        .to_owned()
+}
+
+impl Fx {
+    fn tick(&mut self, d: Duration) {
+        self.now += d;
+        self.w.advance(self.now);
+    }
+    fn vm_on(&mut self, h: HostId) -> Instance {
+        let sel = cs(&self.vm);
+        self.w.get(h, model::CS, &sel, self.now).unwrap().instance
+    }
+    fn repl(&mut self, h: HostId) -> (u16, u16) {
+        let i = self.vm_on(h);
+        (
+            i.get_u16("ReplicationMode").unwrap(),
+            i.get_u16("ReplicationState").unwrap(),
+        )
+    }
+    fn call_vm(&mut self, h: HostId, method: &str, params: &[(&str, Value)]) -> Instance {
+        let params: Vec<(String, Value)> = params.iter().map(|(n, v)| ((*n).to_owned(), v.clone())).collect();
+        let sel = cs(&self.vm);
+        self.w
+            .invoke(h, model::CS, &sel, method, &params, self.now, &none())
+            .unwrap()
+    }
+    fn call_svc(&mut self, h: HostId, method: &str, extra: &[(&str, Value)]) -> Instance {
+        self.call_svc_with(h, method, extra, &none())
+    }
+    fn call_svc_with(
+        &mut self,
+        h: HostId,
+        method: &str,
+        extra: &[(&str, Value)],
+        inj: &JobInjection,
+    ) -> Instance {
+        let mut params = vec![("ComputerSystem".to_owned(), cs_ref(&self.vm))];
+        params.extend(extra.iter().map(|(n, v)| ((*n).to_owned(), v.clone())));
+        self.w
+            .invoke(h, model::SVC, &svc(), method, &params, self.now, inj)
+            .unwrap()
+    }
+    fn job(&mut self, id: &str) -> Instance {
+        let sel = SelectorSet::new().with("InstanceID", id);
+        self.w
+            .get(self.p, model::JOB, &sel, self.now)
+            .or_else(|_| self.w.get(self.r, model::JOB, &sel, self.now))
+            .unwrap()
+            .instance
+    }
+    fn stop_primary(&mut self) {
+        let out = self.call_vm(self.p, "RequestStateChange", &[("RequestedState", u16s(3))]);
+        assert_eq!(rv(&out), 4096);
+        self.tick(SEC);
+    }
+    fn prepare(&mut self) {
+        self.stop_primary();
+        let out = self.call_vm(
+            self.p,
+            "RequestReplicationStateChangeEx",
+            &[("RequestedState", u16s(4))],
+        );
+        assert_eq!(rv(&out), 4096);
+        self.tick(SEC);
+    }
+    fn failover(&mut self) {
+        let out = self.call_svc(self.r, "InitiateFailover", &[]);
+        assert_eq!(rv(&out), 4096);
+        self.tick(SEC);
+    }
+}
+
+fn u16s(v: u16) -> Value {
+    Value::Scalar(Scalar::String(v.to_string()))
+}
+
+fn rsd_xml(vm: &str, rcp: &str, port: &str, auth: &str, thumb: &str, created: &str) -> Value {
+    Value::Scalar(Scalar::String(format!(
+        r#"<INSTANCE CLASSNAME="Msvm_ReplicationSettingData"><PROPERTY NAME="AuthenticationType" TYPE="uint16"><VALUE>{auth}</VALUE></PROPERTY><PROPERTY NAME="CertificateThumbPrint" TYPE="string"><VALUE>{thumb}</VALUE></PROPERTY><PROPERTY NAME="CreationTime" TYPE="datetime"><VALUE>{created}</VALUE></PROPERTY><PROPERTY NAME="InstanceID" TYPE="string"><VALUE>Microsoft:{vm}\HVR\0</VALUE></PROPERTY><PROPERTY NAME="PrimaryConnectionPoint" TYPE="string"><VALUE>hv-primary.contoso.test</VALUE></PROPERTY><PROPERTY NAME="RecoveryConnectionPoint" TYPE="string"><VALUE>{rcp}</VALUE></PROPERTY><PROPERTY NAME="RecoveryServerPortNumber" TYPE="uint16"><VALUE>{port}</VALUE></PROPERTY></INSTANCE>"#
+    )))
+}
+
+const DMTF: &str = "20270115080000.000000+000";
+
+fn good_rsd(vm: &str) -> Value {
+    rsd_xml(vm, "hv-primary.contoso.test", "80", "1", "", DMTF)
+}
+
+#[test]
+fn planned_failover_runs_across_both_hosts() {
+    let mut f = fx();
+    assert_eq!(f.repl(f.p), (mode::PRIMARY, state::REPLICATING));
+    assert_eq!(f.repl(f.r), (mode::REPLICA, state::REPLICATING));
+    assert_eq!(f.vm_on(f.p).get_u16("EnabledState"), Some(power::RUNNING));
+
+    // Stop the primary VM: Stopping while the job runs, Off after.
+    let out = f.call_vm(f.p, "RequestStateChange", &[("RequestedState", u16s(3))]);
+    assert_eq!(rv(&out), 4096);
+    assert_eq!(f.vm_on(f.p).get_u16("EnabledState"), Some(power::STOPPING));
+    f.tick(SEC);
+    assert_eq!(f.vm_on(f.p).get_u16("EnabledState"), Some(power::OFF));
+
+    // Prepare on the primary.
+    let out = f.call_vm(
+        f.p,
+        "RequestReplicationStateChangeEx",
+        &[("RequestedState", u16s(4))],
+    );
+    assert_eq!(rv(&out), 4096);
+    let id = job_id(&out);
+    assert_eq!(f.job(&id).get_u16("JobType"), Some(100));
+    f.tick(SEC);
+    assert_eq!(f.repl(f.p), (mode::PRIMARY, state::SYNCED));
+    assert_eq!(f.job(&id).get_u16("JobState"), Some(7));
+
+    // Fail over on the replica: 12 while running, 5 after, planned.
+    let out = f.call_svc(f.r, "InitiateFailover", &[("SnapshotSettingData", Value::Null)]);
+    assert_eq!(rv(&out), 4096);
+    assert_eq!(f.repl(f.r), (mode::REPLICA, state::FAILOVER_IN_PROGRESS));
+    f.tick(SEC);
+    assert_eq!(f.repl(f.r), (mode::REPLICA, state::RECOVERED));
+    assert_eq!(f.vm_on(f.r).get_u16("FailedOverReplicationType"), Some(3));
+
+    // Reverse on the replica.
+    let out = f.call_svc(
+        f.r,
+        "ReverseReplicationRelationship",
+        &[("ReplicationSettingData", good_rsd(&f.vm.clone()))],
+    );
+    assert_eq!(rv(&out), 4096);
+    let id = job_id(&out);
+    assert_eq!(f.job(&id).get_u16("JobType"), Some(104));
+    f.tick(SEC);
+    assert_eq!(f.job(&id).get_u16("JobState"), Some(7));
+    assert_eq!(f.repl(f.r), (mode::PRIMARY, state::REPLICATING));
+    assert_eq!(f.repl(f.p), (mode::REPLICA, state::REPLICATING));
+    let sel = SelectorSet::new().with("InstanceID", model::relationship_id(&f.vm));
+    for h in [f.r, f.p] {
+        let rsd = f.w.get(h, model::RSD, &sel, f.now).unwrap().instance;
+        assert_eq!(
+            rsd.get_str("PrimaryConnectionPoint"),
+            Some("hv-replica.contoso.test")
+        );
+        assert_eq!(
+            rsd.get_str("RecoveryConnectionPoint"),
+            Some("hv-primary.contoso.test")
+        );
+        assert_eq!(rsd.get_u16("RecoveryServerPortNumber"), Some(80));
+    }
+
+    // Start the VM on the new primary.
+    let out = f.call_vm(f.r, "RequestStateChange", &[("RequestedState", u16s(2))]);
+    assert_eq!(rv(&out), 4096);
+    assert_eq!(f.vm_on(f.r).get_u16("EnabledState"), Some(power::STARTING));
+    f.tick(SEC);
+    assert_eq!(f.vm_on(f.r).get_u16("EnabledState"), Some(power::RUNNING));
+}
+
+#[test]
+fn prepare_requires_primary_off_and_replicating() {
+    let mut f = fx();
+    // Running VM.
+    let out = f.call_vm(
+        f.p,
+        "RequestReplicationStateChangeEx",
+        &[("RequestedState", u16s(4))],
+    );
+    assert_eq!(rv(&out), 32775);
+    assert!(out.get("Job").is_none());
+    // Replica side cannot prepare.
+    let out = f.call_vm(
+        f.r,
+        "RequestReplicationStateChangeEx",
+        &[("RequestedState", u16s(4))],
+    );
+    assert_eq!(rv(&out), 32775);
+    // Unknown requested state / missing parameter.
+    let out = f.call_vm(
+        f.p,
+        "RequestReplicationStateChangeEx",
+        &[("RequestedState", u16s(5))],
+    );
+    assert_eq!(rv(&out), 32773);
+    let out = f.call_vm(f.p, "RequestReplicationStateChangeEx", &[]);
+    assert_eq!(rv(&out), 32773);
+    // Prepared twice.
+    f.prepare();
+    let out = f.call_vm(
+        f.p,
+        "RequestReplicationStateChangeEx",
+        &[("RequestedState", u16s(4))],
+    );
+    assert_eq!(rv(&out), 32775);
+}
+
+#[test]
+fn replication_relationship_parameter_is_checked() {
+    let mut f = fx();
+    f.stop_primary();
+    let vm = f.vm.clone();
+    let wrong = Value::Scalar(Scalar::String(format!(
+        r#"<INSTANCE CLASSNAME="Msvm_ReplicationRelationship"><PROPERTY NAME="InstanceID" TYPE="string"><VALUE>Microsoft:{vm}\HVR\1</VALUE></PROPERTY></INSTANCE>"#
+    )));
+    let out = f.call_vm(
+        f.p,
+        "RequestReplicationStateChangeEx",
+        &[("ReplicationRelationship", wrong), ("RequestedState", u16s(4))],
+    );
+    assert_eq!(rv(&out), 32773);
+    let iso = Value::Scalar(Scalar::String(format!(
+        r#"<INSTANCE CLASSNAME="Msvm_ReplicationRelationship"><PROPERTY NAME="InstanceID" TYPE="string"><VALUE>Microsoft:{vm}\HVR\0</VALUE></PROPERTY><PROPERTY NAME="LastReplicationTime" TYPE="datetime"><VALUE>2027-01-15T08:00:00Z</VALUE></PROPERTY></INSTANCE>"#
+    )));
+    let out = f.call_vm(
+        f.p,
+        "RequestReplicationStateChangeEx",
+        &[("ReplicationRelationship", iso), ("RequestedState", u16s(4))],
+    );
+    assert_eq!(rv(&out), 4096);
+    let id = job_id(&out);
+    f.tick(SEC);
+    let j = f.job(&id);
+    assert_eq!(j.get_u16("JobState"), Some(10));
+    assert_eq!(j.get_u16("ErrorCode"), Some(32768));
+    assert_eq!(
+        f.repl(f.p),
+        (mode::PRIMARY, state::REPLICATING),
+        "a failed job leaves the state alone"
+    );
+}
+
+#[test]
+fn suspend_and_resume() {
+    let mut f = fx();
+    let out = f.call_vm(
+        f.p,
+        "RequestReplicationStateChange",
+        &[("RequestedState", u16s(7))],
+    );
+    assert_eq!(rv(&out), 4096);
+    f.tick(SEC);
+    assert_eq!(f.repl(f.p), (mode::PRIMARY, state::SUSPENDED));
+    let out = f.call_vm(
+        f.p,
+        "RequestReplicationStateChangeEx",
+        &[("RequestedState", u16s(7))],
+    );
+    assert_eq!(rv(&out), 32775);
+    let out = f.call_vm(
+        f.p,
+        "RequestReplicationStateChangeEx",
+        &[("RequestedState", u16s(3))],
+    );
+    assert_eq!(rv(&out), 4096);
+    f.tick(SEC);
+    assert_eq!(f.repl(f.p), (mode::PRIMARY, state::REPLICATING));
+}
+
+#[test]
+fn initiate_failover_refusals() {
+    let mut f = fx();
+    // On the primary.
+    let out = f.call_svc(f.p, "InitiateFailover", &[]);
+    assert_eq!(rv(&out), 32775);
+    // A recovery snapshot is not simulated.
+    let snap = Value::Reference(Epr::new(
+        uri("Msvm_VirtualSystemSettingData"),
+        SelectorSet::new().with("InstanceID", "x"),
+    ));
+    let out = f.call_svc(f.r, "InitiateFailover", &[("SnapshotSettingData", snap)]);
+    assert_eq!(rv(&out), 32773);
+    // Unplanned failover (primary not prepared) is allowed and marked Regular.
+    f.failover();
+    assert_eq!(f.repl(f.r), (mode::REPLICA, state::RECOVERED));
+    assert_eq!(f.vm_on(f.r).get_u16("FailedOverReplicationType"), Some(1));
+    // Twice.
+    let out = f.call_svc(f.r, "InitiateFailover", &[]);
+    assert_eq!(rv(&out), 32775);
+}
+
+#[test]
+fn missing_computer_system_parameter_is_invalid() {
+    let mut f = fx();
+    let out =
+        f.w.invoke(f.r, model::SVC, &svc(), "InitiateFailover", &[], f.now, &none())
+            .unwrap();
+    assert_eq!(rv(&out), 32773);
+    let s = vec![(
+        "ComputerSystem".to_owned(),
+        Value::Scalar(Scalar::String("x".into())),
+    )];
+    let out =
+        f.w.invoke(f.r, model::SVC, &svc(), "CommitFailover", &s, f.now, &none())
+            .unwrap();
+    assert_eq!(rv(&out), 32773);
+}
+
+#[test]
+fn commit_then_reverse_from_committed() {
+    let mut f = fx();
+    let out = f.call_svc(f.r, "CommitFailover", &[]);
+    assert_eq!(rv(&out), 32775, "nothing to commit while replicating");
+    f.prepare();
+    f.failover();
+    let out = f.call_svc(f.r, "CommitFailover", &[]);
+    assert_eq!(rv(&out), 4096);
+    f.tick(SEC);
+    assert_eq!(f.repl(f.r), (mode::REPLICA, state::COMMITTED));
+    let out = f.call_svc(f.r, "RevertFailover", &[]);
+    assert_eq!(rv(&out), 32775, "a committed failover cannot be reverted");
+    let out = f.call_svc(
+        f.r,
+        "ReverseReplicationRelationship",
+        &[("ReplicationSettingData", good_rsd(&f.vm.clone()))],
+    );
+    assert_eq!(rv(&out), 4096);
+    f.tick(SEC);
+    assert_eq!(f.repl(f.r), (mode::PRIMARY, state::REPLICATING));
+}
+
+#[test]
+fn revert_on_replica_and_on_primary() {
+    let mut f = fx();
+    f.prepare();
+    f.failover();
+    let out = f.call_svc(f.r, "RevertFailover", &[]);
+    assert_eq!(rv(&out), 4096);
+    f.tick(SEC);
+    assert_eq!(f.repl(f.r), (mode::REPLICA, state::REPLICATING));
+    assert_eq!(f.repl(f.p), (mode::PRIMARY, state::SYNCED));
+    let out = f.call_svc(f.p, "RevertFailover", &[]);
+    assert_eq!(rv(&out), 4096);
+    f.tick(SEC);
+    assert_eq!(f.repl(f.p), (mode::PRIMARY, state::REPLICATING));
+    let out = f.call_svc(f.p, "RevertFailover", &[]);
+    assert_eq!(rv(&out), 32775);
+}
+
+#[test]
+fn revert_refused_while_running() {
+    let mut f = fx();
+    f.prepare();
+    f.failover();
+    let out = f.call_vm(f.r, "RequestStateChange", &[("RequestedState", u16s(2))]);
+    assert_eq!(rv(&out), 4096);
+    f.tick(SEC);
+    let out = f.call_svc(f.r, "RevertFailover", &[]);
+    assert_eq!(rv(&out), 32775);
+}
+
+#[test]
+fn reverse_validates_the_embedded_settings() {
+    let mut f = fx();
+    let vm = f.vm.clone();
+    let out = f.call_svc(
+        f.r,
+        "ReverseReplicationRelationship",
+        &[("ReplicationSettingData", good_rsd(&vm))],
+    );
+    assert_eq!(rv(&out), 32775, "not failed over yet");
+    f.prepare();
+    f.failover();
+    let out = f.call_svc(
+        f.p,
+        "ReverseReplicationRelationship",
+        &[("ReplicationSettingData", good_rsd(&vm))],
+    );
+    assert_eq!(rv(&out), 32775, "the primary cannot reverse");
+    for (bad, why) in [
+        (
+            rsd_xml(&vm, "", "80", "1", "", DMTF),
+            "empty RecoveryConnectionPoint",
+        ),
+        (
+            rsd_xml(&vm, "hv-primary.contoso.test", "0", "1", "", DMTF),
+            "port 0",
+        ),
+        (
+            rsd_xml(&vm, "hv-primary.contoso.test", "80", "0", "", DMTF),
+            "auth 0",
+        ),
+        (
+            rsd_xml(&vm, "hv-primary.contoso.test", "443", "2", "", DMTF),
+            "certificate without thumbprint",
+        ),
+        (
+            rsd_xml(
+                "00000000-0000-0000-0000-000000000000",
+                "hv-primary.contoso.test",
+                "80",
+                "1",
+                "",
+                DMTF,
+            ),
+            "other VM",
+        ),
+        (
+            Value::Scalar(Scalar::String(
+                "<p:Msvm_ReplicationSettingData xmlns:p=\"u\"/>".into(),
+            )),
+            "element form",
+        ),
+        (Value::Null, "missing"),
+    ] {
+        let out = f.call_svc(
+            f.r,
+            "ReverseReplicationRelationship",
+            &[("ReplicationSettingData", bad)],
+        );
+        assert_eq!(rv(&out), 32773, "{why}");
+    }
+    assert_eq!(f.repl(f.r), (mode::REPLICA, state::RECOVERED));
+}
+
+#[test]
+fn reverse_job_fails_on_iso_datetime_and_get_error_ex_explains() {
+    let mut f = fx();
+    f.prepare();
+    f.failover();
+    let vm = f.vm.clone();
+    let iso = rsd_xml(
+        &vm,
+        "hv-primary.contoso.test",
+        "80",
+        "1",
+        "",
+        "2027-01-15T08:00:00Z",
+    );
+    let out = f.call_svc(
+        f.r,
+        "ReverseReplicationRelationship",
+        &[("ReplicationSettingData", iso)],
+    );
+    assert_eq!(rv(&out), 4096);
+    let id = job_id(&out);
+    let running = f.job(&id);
+    assert_eq!(running.get_u16("ErrorCode"), Some(0));
+    f.tick(SEC);
+    let j = f.job(&id);
+    assert_eq!(j.get_u16("JobState"), Some(10));
+    assert_eq!(j.get_u16("ErrorCode"), Some(32768));
+    assert!(j.get_str("ErrorDescription").unwrap().contains("CreationTime"));
+    assert_eq!(f.repl(f.r), (mode::REPLICA, state::RECOVERED));
+    let sel = SelectorSet::new().with("InstanceID", id);
+    let out =
+        f.w.invoke(f.r, model::JOB, &sel, "GetErrorEx", &[], f.now, &none())
+            .unwrap();
+    assert_eq!(rv(&out), 0);
+    let Some(Value::Array(errs)) = out.get("Errors") else {
+        panic!("no Errors array: {out:?}")
+    };
+    let Scalar::String(text) = &errs[0] else {
+        panic!("not a string")
+    };
+    let e = embedded::parse(text).unwrap();
+    assert_eq!(e.class_name, "Msvm_Error");
+    assert_eq!(e.value("MessageID"), Some("32768"));
+    assert!(e.value("Message").unwrap().contains("DMTF"));
+}
+
+#[test]
+fn reverse_to_an_unknown_server_or_wrong_port_fails_the_job() {
+    let mut f = fx();
+    f.prepare();
+    f.failover();
+    let vm = f.vm.clone();
+    for (rsd, needle) in [
+        (
+            rsd_xml(&vm, "nowhere.contoso.test", "80", "1", "", DMTF),
+            "could not be resolved",
+        ),
+        (
+            rsd_xml(&vm, "HV-PRIMARY", "8080", "1", "", DMTF),
+            "not listening on port 8080",
+        ),
+    ] {
+        let out = f.call_svc(
+            f.r,
+            "ReverseReplicationRelationship",
+            &[("ReplicationSettingData", rsd)],
+        );
+        assert_eq!(rv(&out), 4096);
+        let id = job_id(&out);
+        f.tick(SEC);
+        let j = f.job(&id);
+        assert_eq!(j.get_u16("ErrorCode"), Some(32768));
+        assert!(j.get_str("ErrorDescription").unwrap().contains(needle), "{j:?}");
+    }
+    // Certificate auth on the HTTPS port with a thumbprint works.
+    let cert = rsd_xml(
+        &vm,
+        "hv-primary.contoso.test",
+        "443",
+        "2",
+        "0123456789ABCDEF0123456789ABCDEF01234567",
+        DMTF,
+    );
+    let out = f.call_svc(
+        f.r,
+        "ReverseReplicationRelationship",
+        &[("ReplicationSettingData", cert)],
+    );
+    assert_eq!(rv(&out), 4096);
+    f.tick(SEC);
+    assert_eq!(f.repl(f.r), (mode::PRIMARY, state::REPLICATING));
+    let sel = SelectorSet::new().with("InstanceID", model::relationship_id(&vm));
+    let rsd = f.w.get(f.p, model::RSD, &sel, f.now).unwrap().instance;
+    assert_eq!(rsd.get_u16("AuthenticationType"), Some(2));
+    assert_eq!(
+        rsd.get_str("CertificateThumbPrint"),
+        Some("0123456789ABCDEF0123456789ABCDEF01234567")
+    );
+}
+
+#[test]
+fn unplanned_reverse_needs_initial_replication() {
+    let mut f = fx();
+    f.stop_primary();
+    f.failover();
+    let out = f.call_svc(
+        f.r,
+        "ReverseReplicationRelationship",
+        &[("ReplicationSettingData", good_rsd(&f.vm.clone()))],
+    );
+    assert_eq!(rv(&out), 4096);
+    f.tick(SEC);
+    assert_eq!(f.repl(f.r), (mode::PRIMARY, state::READY));
+    assert_eq!(f.repl(f.p), (mode::REPLICA, state::WAITING_INITIAL));
+}
+
+#[test]
+fn request_state_change_refusals() {
+    let mut f = fx();
+    let out = f.call_vm(f.p, "RequestStateChange", &[("RequestedState", u16s(2))]);
+    assert_eq!(rv(&out), 32775, "already running");
+    let out = f.call_vm(f.r, "RequestStateChange", &[("RequestedState", u16s(2))]);
+    assert_eq!(rv(&out), 32775, "a replica VM cannot start before failover");
+    let out = f.call_vm(f.p, "RequestStateChange", &[("RequestedState", u16s(99))]);
+    assert_eq!(rv(&out), 32773);
+    let out = f.call_vm(f.p, "RequestStateChange", &[("RequestedState", u16s(3))]);
+    assert_eq!(rv(&out), 4096);
+    let out = f.call_vm(f.p, "RequestStateChange", &[("RequestedState", u16s(2))]);
+    assert_eq!(rv(&out), 32775, "busy stopping");
+}
+
+#[test]
+fn job_progresses_then_vanishes_after_time_before_removal() {
+    let mut f = fx();
+    let out = f.call_vm(f.p, "RequestStateChange", &[("RequestedState", u16s(3))]);
+    let id = job_id(&out);
+    let j = f.job(&id);
+    assert_eq!(
+        (j.get_u16("JobState"), j.get_u16("PercentComplete")),
+        (Some(2), Some(0))
+    );
+    f.tick(Duration::from_millis(500));
+    let j = f.job(&id);
+    assert_eq!(
+        (j.get_u16("JobState"), j.get_u16("PercentComplete")),
+        (Some(4), Some(50))
+    );
+    f.tick(Duration::from_millis(600));
+    let j = f.job(&id);
+    assert_eq!(
+        (j.get_u16("JobState"), j.get_u16("PercentComplete")),
+        (Some(7), Some(100))
+    );
+    // Associated to the VM while it exists.
+    let jobs =
+        f.w.query(
+            f.p,
+            &format!("SELECT * FROM Msvm_ConcreteJob WHERE InstanceID = '{id}'"),
+            f.now,
+        )
+        .unwrap();
+    assert_eq!(jobs.len(), 1);
+    f.tick(Duration::from_secs(61));
+    let sel = SelectorSet::new().with("InstanceID", id.clone());
+    let err = f.w.get(f.p, model::JOB, &sel, f.now).unwrap_err();
+    assert_eq!(err.wsman_code, 0x8033_8000);
+}
+
+#[test]
+fn injected_job_failure_and_disappearance() {
+    let mut f = fx();
+    f.prepare();
+    let inj = JobInjection {
+        fail: Some(JobFailure {
+            code: 32770,
+            description: "injected".into(),
+        }),
+        vanish_after: None,
+    };
+    let out = f.call_svc_with(f.r, "InitiateFailover", &[], &inj);
+    let id = job_id(&out);
+    assert_eq!(f.repl(f.r), (mode::REPLICA, state::FAILOVER_IN_PROGRESS));
+    f.tick(SEC);
+    let j = f.job(&id);
+    assert_eq!(
+        (j.get_u16("JobState"), j.get_u16("ErrorCode")),
+        (Some(10), Some(32770))
+    );
+    assert_eq!(j.get_str("ErrorDescription"), Some("injected"));
+    assert_eq!(
+        f.repl(f.r),
+        (mode::REPLICA, state::REPLICATING),
+        "restored after the failure"
+    );
+
+    let inj = JobInjection {
+        fail: None,
+        vanish_after: Some(Duration::from_millis(100)),
+    };
+    let out = f.call_svc_with(f.r, "InitiateFailover", &[], &inj);
+    let id = job_id(&out);
+    f.tick(Duration::from_millis(200));
+    let sel = SelectorSet::new().with("InstanceID", id);
+    assert_eq!(
+        f.w.get(f.r, model::JOB, &sel, f.now).unwrap_err().subcode,
+        "DestinationUnreachable"
+    );
+    f.tick(SEC);
+    assert_eq!(
+        f.repl(f.r),
+        (mode::REPLICA, state::RECOVERED),
+        "the work still happened"
+    );
+}
+
+#[test]
+fn selectors_are_checked_like_windows() {
+    let mut f = fx();
+    let vm = f.vm.clone();
+    let only_name = SelectorSet::new().with("Name", vm.clone());
+    let e = f.w.get(f.p, model::CS, &only_name, f.now).unwrap_err();
+    assert_eq!(
+        (e.subcode.as_str(), e.wsman_code),
+        ("DestinationUnreachable", 0x8033_8000)
+    );
+    let extra = cs(&vm).with("Bogus", "1");
+    let e = f.w.get(f.p, model::CS, &extra, f.now).unwrap_err();
+    assert_eq!(
+        (e.subcode.as_str(), e.wsman_code),
+        ("InvalidSelectors", 0x8033_803D)
+    );
+    let e = f.w.get(f.p, model::CS, &cs("not-a-vm"), f.now).unwrap_err();
+    assert_eq!(e.wsman_code, 0x8033_8000);
+    // Lower-case GUIDs and key names work (WMI keys are case-insensitive).
+    let lower = SelectorSet::new()
+        .with("creationclassname", "msvm_computersystem")
+        .with("name", vm.to_lowercase());
+    assert_eq!(
+        f.w.get(f.p, model::CS, &lower, f.now)
+            .unwrap()
+            .instance
+            .get_str("ElementName"),
+        Some("app01")
+    );
+    // Replication service: class selector alone, full keys, or no selectors (refused).
+    let s = f.w.get(f.r, model::SVC, &svc(), f.now).unwrap();
+    assert_eq!(s.epr.selectors.get("SystemName"), Some("HV-REPLICA"));
+    let full = model::service_epr("HV-REPLICA").selectors;
+    assert!(f.w.get(f.r, model::SVC, &full, f.now).is_ok());
+    let e =
+        f.w.invoke(
+            f.r,
+            model::SVC,
+            &SelectorSet::new(),
+            "InitiateFailover",
+            &[],
+            f.now,
+            &none(),
+        )
+        .unwrap_err();
+    assert_eq!(e.wsman_code, 0x8004_102F);
+    let wrong_host = model::service_epr("HV-PRIMARY").selectors;
+    assert!(f.w.get(f.r, model::SVC, &wrong_host, f.now).is_err());
+    // A REF to a VM that is not there is a fault, not a return value.
+    let params = vec![(
+        "ComputerSystem".to_owned(),
+        cs_ref("11111111-2222-3333-4444-555555555555"),
+    )];
+    let e =
+        f.w.invoke(
+            f.r,
+            model::SVC,
+            &svc(),
+            "InitiateFailover",
+            &params,
+            f.now,
+            &none(),
+        )
+        .unwrap_err();
+    assert_eq!(e.wsman_code, 0x8033_8000);
+}
+
+#[test]
+fn wql_and_associations() {
+    let mut f = fx();
+    let vm = f.vm.clone();
+    let all =
+        f.w.query(f.p, "SELECT * FROM Msvm_ComputerSystem", f.now)
+            .unwrap();
+    assert_eq!(all.len(), 2);
+    let vms =
+        f.w.query(
+            f.p,
+            "SELECT * FROM Msvm_ComputerSystem WHERE Description = 'Microsoft Virtual Machine'",
+            f.now,
+        )
+        .unwrap();
+    assert_eq!(vms.len(), 1);
+    let by =
+        f.w.query(
+            f.p,
+            "select * from msvm_computersystem where ElementName = \"APP01\" and EnabledState = 2",
+            f.now,
+        )
+        .unwrap();
+    assert_eq!(by.len(), 1);
+    let rsd =
+        f.w.query(
+            f.p,
+            &format!(
+                "SELECT * FROM Msvm_ReplicationSettingData WHERE InstanceID = 'Microsoft:{vm}\\\\HVR\\\\0'"
+            ),
+            f.now,
+        )
+        .unwrap();
+    assert_eq!(rsd.len(), 1);
+    let e = f.w.query(f.p, "SELECT * FROM Msvm_Nope", f.now).unwrap_err();
+    assert_eq!(
+        (e.subcode.as_str(), e.wsman_code),
+        ("CannotProcessFilter", 0x8033_801A)
+    );
+    let e =
+        f.w.query(f.p, "SELECT * FROM Msvm_ComputerSystem WHERE Bogus = 1", f.now)
+            .unwrap_err();
+    assert_eq!(e.subcode, "CannotProcessFilter");
+    let e =
+        f.w.query(f.p, "SELECT Name FROM Msvm_ComputerSystem", f.now)
+            .unwrap_err();
+    assert_eq!(e.subcode, "CannotProcessFilter");
+
+    let q = format!(
+        "ASSOCIATORS OF {{Msvm_ComputerSystem.CreationClassName='Msvm_ComputerSystem',Name='{vm}'}} WHERE AssocClass = Msvm_ElementSettingData ResultClass = Msvm_ReplicationSettingData"
+    );
+    let r = f.w.query(f.r, &q, f.now).unwrap();
+    assert_eq!(r.len(), 1);
+    assert_eq!(
+        r[0].instance.get_str("InstanceID"),
+        Some(model::relationship_id(&vm).as_str())
+    );
+    let q = format!(
+        "ASSOCIATORS OF {{Msvm_ComputerSystem.CreationClassName='Msvm_ComputerSystem',Name='{vm}'}} WHERE AssocClass = Msvm_SystemReplicationRelationship ResultClass = Msvm_ReplicationRelationship"
+    );
+    let r = f.w.query(f.r, &q, f.now).unwrap();
+    assert_eq!(r[0].instance.class_name, "Msvm_ReplicationRelationship");
+    assert_eq!(r[0].instance.get_u16("ReplicationState"), Some(3));
+
+    // Association filter dialect: RSD -> relationship through SettingsDefineState, and the
+    // association instances themselves.
+    let rsd_epr = Epr::new(
+        uri(model::RSD),
+        SelectorSet::new().with("InstanceID", model::relationship_id(&vm)),
+    );
+    let r =
+        f.w.associated(
+            f.r,
+            &rsd_epr,
+            false,
+            Some("Msvm_SettingsDefineState"),
+            None,
+            None,
+            None,
+            f.now,
+        )
+        .unwrap();
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].instance.class_name, "Msvm_ReplicationRelationship");
+    let vm_epr = Epr::new(uri(model::CS), cs(&vm));
+    let links =
+        f.w.associated(
+            f.r,
+            &vm_epr,
+            true,
+            Some("Msvm_ElementSettingData"),
+            None,
+            None,
+            None,
+            f.now,
+        )
+        .unwrap();
+    assert_eq!(links.len(), 1);
+    assert_eq!(
+        links[0]
+            .instance
+            .get_reference("SettingData")
+            .unwrap()
+            .class_name(),
+        "Msvm_ReplicationSettingData"
+    );
+    let none =
+        f.w.associated(f.r, &vm_epr, false, None, None, Some("SettingData"), None, f.now)
+            .unwrap();
+    assert!(none.is_empty(), "the VM plays ManagedElement, not SettingData");
+
+    // Job -> affected VM.
+    let out = f.call_vm(f.p, "RequestStateChange", &[("RequestedState", u16s(3))]);
+    let job = out.get_reference("Job").unwrap().clone();
+    let r =
+        f.w.associated(
+            f.p,
+            &job,
+            false,
+            Some("Msvm_AffectedJobElement"),
+            None,
+            None,
+            None,
+            f.now,
+        )
+        .unwrap();
+    assert_eq!(r[0].instance.get_str("Name"), Some(vm.as_str()));
+    let aje =
+        f.w.enumerate_class(f.p, "Msvm_AffectedJobElement", f.now)
+            .unwrap();
+    assert_eq!(aje.len(), 1);
+}
