@@ -6,6 +6,7 @@
 //! [`Instance::retyped`].
 
 use crate::epr::Epr;
+use crate::error::Error;
 
 /// A CIM intrinsic data type, as named in the CIM-XML `TYPE` attribute (DSP0201).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -319,7 +320,10 @@ pub struct Instance {
 impl Instance {
     /// An instance of `class_name` with no properties.
     pub fn new(class_name: impl Into<String>) -> Self {
-        Self { class_name: class_name.into(), properties: Vec::new() }
+        Self {
+            class_name: class_name.into(),
+            properties: Vec::new(),
+        }
     }
 
     /// Adds or replaces a property, builder style.
@@ -333,7 +337,11 @@ impl Instance {
     pub fn set(&mut self, name: impl Into<String>, value: impl Into<Value>) {
         let name = name.into();
         let value = value.into();
-        match self.properties.iter_mut().find(|p| p.name.eq_ignore_ascii_case(&name)) {
+        match self
+            .properties
+            .iter_mut()
+            .find(|p| p.name.eq_ignore_ascii_case(&name))
+        {
             Some(p) => p.value = value,
             None => self.properties.push(Property { name, value }),
         }
@@ -341,7 +349,10 @@ impl Instance {
 
     /// The value of a property (case-insensitive name).
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.properties.iter().find(|p| p.name.eq_ignore_ascii_case(name)).map(|p| &p.value)
+        self.properties
+            .iter()
+            .find(|p| p.name.eq_ignore_ascii_case(name))
+            .map(|p| &p.value)
     }
 
     /// A string property; `None` when absent, null or not a string.
@@ -380,6 +391,502 @@ impl Instance {
     }
 }
 
+impl CimDateTime {
+    /// 1601-01-01T00:00:00Z, the value WMI reports for "never" (FILETIME 0).
+    pub const NEVER: CimDateTime = CimDateTime::Timestamp {
+        year: 1601,
+        month: 1,
+        day: 1,
+        hour: 0,
+        minute: 0,
+        second: 0,
+        microsecond: 0,
+        utc_offset_minutes: 0,
+    };
+
+    /// True for the 1601-01-01 00:00:00 "never" timestamp (any offset).
+    pub fn is_never(&self) -> bool {
+        matches!(
+            *self,
+            CimDateTime::Timestamp {
+                year: 1601,
+                month: 1,
+                day: 1,
+                hour: 0,
+                minute: 0,
+                second: 0,
+                microsecond: 0,
+                ..
+            }
+        )
+    }
+
+    /// Parses the DMTF form (DSP0004 §5.2.4): `yyyymmddHHMMSS.mmmmmmsUUU` (timestamp, `s` is `+`
+    /// or `-`, `UUU` minutes) or `ddddddddHHMMSS.mmmmmm:000` (interval).
+    pub fn parse_dmtf(s: &str) -> Result<Self, Error> {
+        let bad = |d: &str| Error::invalid("dmtf datetime", format!("{s:?}: {d}"));
+        let s = s.trim();
+        let b = s.as_bytes();
+        if b.len() != 25 || !s.is_ascii() {
+            return Err(bad("expected 25 characters"));
+        }
+        if b[14] != b'.' {
+            return Err(bad("expected '.' at position 15"));
+        }
+        let num = |from: usize, to: usize| -> Result<u32, Error> {
+            let part = &s[from..to];
+            if !part.bytes().all(|c| c.is_ascii_digit()) {
+                return Err(bad("non-digit field (wildcards are not supported)"));
+            }
+            part.parse::<u32>().map_err(|e| bad(&e.to_string()))
+        };
+        let micro = num(15, 21)?;
+        match b[21] {
+            b':' => {
+                if &s[22..] != "000" {
+                    return Err(bad("interval must end with :000"));
+                }
+                let (days, hours, minutes, seconds) = (num(0, 8)?, num(8, 10)?, num(10, 12)?, num(12, 14)?);
+                if hours > 23 || minutes > 59 || seconds > 59 {
+                    return Err(bad("field out of range"));
+                }
+                Ok(CimDateTime::Interval {
+                    days,
+                    hours: hours as u8,
+                    minutes: minutes as u8,
+                    seconds: seconds as u8,
+                    microseconds: micro,
+                })
+            }
+            sign @ (b'+' | b'-') => {
+                let off = num(22, 25)? as i16;
+                let utc_offset_minutes = if sign == b'-' { -off } else { off };
+                let (year, month, day) = (num(0, 4)?, num(4, 6)?, num(6, 8)?);
+                let (hour, minute, second) = (num(8, 10)?, num(10, 12)?, num(12, 14)?);
+                check_date(year, month, day, hour, minute, second).map_err(bad)?;
+                Ok(CimDateTime::Timestamp {
+                    year: year as u16,
+                    month: month as u8,
+                    day: day as u8,
+                    hour: hour as u8,
+                    minute: minute as u8,
+                    second: second as u8,
+                    microsecond: micro,
+                    utc_offset_minutes,
+                })
+            }
+            _ => Err(bad("expected '+', '-' or ':' at position 22")),
+        }
+    }
+
+    /// The DMTF form (see [`CimDateTime::parse_dmtf`]); this is what CIM-XML carries.
+    pub fn to_dmtf(&self) -> String {
+        match *self {
+            CimDateTime::Timestamp {
+                year,
+                month,
+                day,
+                hour,
+                minute,
+                second,
+                microsecond,
+                utc_offset_minutes,
+            } => {
+                let sign = if utc_offset_minutes < 0 { '-' } else { '+' };
+                format!(
+                    "{year:04}{month:02}{day:02}{hour:02}{minute:02}{second:02}.{microsecond:06}{sign}{:03}",
+                    utc_offset_minutes.unsigned_abs()
+                )
+            }
+            CimDateTime::Interval {
+                days,
+                hours,
+                minutes,
+                seconds,
+                microseconds,
+            } => {
+                format!("{days:08}{hours:02}{minutes:02}{seconds:02}.{microseconds:06}:000")
+            }
+        }
+    }
+
+    /// Parses ISO 8601 as WS-Management carries it in `cim:Datetime` (`2024-01-01T00:00:00Z`,
+    /// `…T13:09:06.102138-07:00`; no zone means UTC, as Windows reads it) and `xs:duration`
+    /// (`P1DT2H3M4.5S`) for `cim:Interval`.
+    pub fn parse_iso8601(s: &str) -> Result<Self, Error> {
+        let s = s.trim();
+        if s.starts_with('P') {
+            return parse_duration(s).map(|(days, hours, minutes, seconds, microseconds)| {
+                CimDateTime::Interval {
+                    days,
+                    hours,
+                    minutes,
+                    seconds,
+                    microseconds,
+                }
+            });
+        }
+        let bad = |d: &str| Error::invalid("iso 8601 datetime", format!("{s:?}: {d}"));
+        if !s.is_ascii() || s.len() < 19 {
+            return Err(bad("too short"));
+        }
+        let b = s.as_bytes();
+        if b[4] != b'-' || b[7] != b'-' || (b[10] != b'T' && b[10] != b't') || b[13] != b':' || b[16] != b':'
+        {
+            return Err(bad("expected YYYY-MM-DDTHH:MM:SS"));
+        }
+        let num = |from: usize, to: usize| -> Result<u32, Error> {
+            let part = &s[from..to];
+            if !part.bytes().all(|c| c.is_ascii_digit()) {
+                return Err(bad("non-digit field"));
+            }
+            part.parse::<u32>().map_err(|e| bad(&e.to_string()))
+        };
+        let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+        let (hour, minute, second) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+        check_date(year, month, day, hour, minute, second).map_err(bad)?;
+        let mut rest = &s[19..];
+        let mut microsecond = 0u32;
+        if let Some(frac) = rest.strip_prefix('.') {
+            let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                return Err(bad("empty fraction"));
+            }
+            let mut us = String::from(&frac[..digits.min(6)]);
+            while us.len() < 6 {
+                us.push('0');
+            }
+            microsecond = us.parse().map_err(|_| bad("fraction"))?;
+            rest = &frac[digits..];
+        }
+        let utc_offset_minutes = match rest {
+            "" | "Z" | "z" => 0,
+            _ => {
+                let rb = rest.as_bytes();
+                let sign = match rb[0] {
+                    b'+' => 1i16,
+                    b'-' => -1i16,
+                    _ => return Err(bad("bad zone")),
+                };
+                let (h, m) = match rest.len() {
+                    6 if rb[3] == b':' => (&rest[1..3], &rest[4..6]),
+                    5 => (&rest[1..3], &rest[3..5]),
+                    3 => (&rest[1..3], "00"),
+                    _ => return Err(bad("bad zone")),
+                };
+                if !(h.bytes().chain(m.bytes())).all(|c| c.is_ascii_digit()) {
+                    return Err(bad("bad zone"));
+                }
+                let (h, m) = (h.parse::<i16>().unwrap_or(0), m.parse::<i16>().unwrap_or(0));
+                if m > 59 || h * 60 + m > 999 {
+                    return Err(bad("zone offset out of range"));
+                }
+                sign * (h * 60 + m)
+            }
+        };
+        Ok(CimDateTime::Timestamp {
+            year: year as u16,
+            month: month as u8,
+            day: day as u8,
+            hour: hour as u8,
+            minute: minute as u8,
+            second: second as u8,
+            microsecond,
+            utc_offset_minutes,
+        })
+    }
+
+    /// ISO 8601: a timestamp as RFC 3339 with its offset (`Z` for zero; fraction only when
+    /// non-zero, trailing zeros trimmed, as Windows writes it); an interval as `xs:duration`
+    /// `P{d}DT{h}H{m}M{s}[.f]S`.
+    pub fn to_iso8601(&self) -> String {
+        fn frac(us: u32) -> String {
+            if us == 0 {
+                return String::new();
+            }
+            let f = format!(".{us:06}");
+            f.trim_end_matches('0').to_owned()
+        }
+        match *self {
+            CimDateTime::Timestamp {
+                year,
+                month,
+                day,
+                hour,
+                minute,
+                second,
+                microsecond,
+                utc_offset_minutes,
+            } => {
+                let zone = if utc_offset_minutes == 0 {
+                    "Z".to_owned()
+                } else {
+                    let sign = if utc_offset_minutes < 0 { '-' } else { '+' };
+                    let a = utc_offset_minutes.unsigned_abs();
+                    format!("{sign}{:02}:{:02}", a / 60, a % 60)
+                };
+                format!(
+                    "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}{}{zone}",
+                    frac(microsecond)
+                )
+            }
+            CimDateTime::Interval {
+                days,
+                hours,
+                minutes,
+                seconds,
+                microseconds,
+            } => {
+                format!("P{days}DT{hours}H{minutes}M{seconds}{}S", frac(microseconds))
+            }
+        }
+    }
+
+    /// The interval as a [`std::time::Duration`]; `None` for timestamps.
+    pub fn as_duration(&self) -> Option<std::time::Duration> {
+        match *self {
+            CimDateTime::Interval {
+                days,
+                hours,
+                minutes,
+                seconds,
+                microseconds,
+            } => {
+                let secs = u64::from(days) * 86_400
+                    + u64::from(hours) * 3600
+                    + u64::from(minutes) * 60
+                    + u64::from(seconds);
+                Some(
+                    std::time::Duration::from_secs(secs)
+                        + std::time::Duration::from_micros(microseconds.into()),
+                )
+            }
+            CimDateTime::Timestamp { .. } => None,
+        }
+    }
+
+    /// An interval from a [`std::time::Duration`] (saturating at 99 999 999 days).
+    pub fn interval(d: std::time::Duration) -> Self {
+        let total = d.as_secs();
+        let days = u32::try_from(total / 86_400).unwrap_or(u32::MAX).min(99_999_999);
+        let rem = total % 86_400;
+        CimDateTime::Interval {
+            days,
+            hours: (rem / 3600) as u8,
+            minutes: ((rem % 3600) / 60) as u8,
+            seconds: (rem % 60) as u8,
+            microseconds: d.subsec_micros(),
+        }
+    }
+}
+
+fn check_date(
+    year: u32,
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+) -> Result<(), &'static str> {
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || year > 9999 {
+        return Err("date field out of range");
+    }
+    if hour > 23 || minute > 59 || second > 60 {
+        return Err("time field out of range");
+    }
+    Ok(())
+}
+
+/// Parses an `xs:duration` into (days, hours, minutes, seconds, microseconds), normalising
+/// hours/minutes/seconds overflow into days. Years and months are refused (not exact).
+pub(crate) fn parse_duration(s: &str) -> Result<(u32, u8, u8, u8, u32), Error> {
+    let bad = |d: &str| Error::invalid("xs:duration", format!("{s:?}: {d}"));
+    let body = s
+        .trim()
+        .strip_prefix('P')
+        .ok_or_else(|| bad("must start with P"))?;
+    if body.is_empty() {
+        return Err(bad("empty"));
+    }
+    let (date, time) = match body.split_once('T') {
+        Some((d, t)) => {
+            if t.is_empty() {
+                return Err(bad("empty time part"));
+            }
+            (d, t)
+        }
+        None => (body, ""),
+    };
+    let mut total_us: u128 = 0;
+    let mut take = |part: &str, units: &[(char, u128)]| -> Result<(), Error> {
+        let mut rest = part;
+        let mut last = 0usize;
+        while !rest.is_empty() {
+            let n = rest
+                .bytes()
+                .take_while(|c| c.is_ascii_digit() || *c == b'.')
+                .count();
+            if n == 0 || n >= rest.len() {
+                return Err(bad("expected number and unit"));
+            }
+            let (num, unit) = (&rest[..n], rest[n..].chars().next().unwrap_or(' '));
+            let idx = units
+                .iter()
+                .position(|(u, _)| *u == unit)
+                .ok_or_else(|| bad("unknown or unsupported unit"))?;
+            if idx < last {
+                return Err(bad("units out of order"));
+            }
+            last = idx + 1;
+            let scale = units[idx].1;
+            let (int, frac) = num.split_once('.').unwrap_or((num, ""));
+            if int.is_empty() || (num.contains('.') && (unit != 'S' || frac.is_empty())) {
+                return Err(bad("bad number"));
+            }
+            let int: u128 = int.parse().map_err(|_| bad("number too large"))?;
+            let mut f = String::from(&frac[..frac.len().min(6)]);
+            while f.len() < 6 {
+                f.push('0');
+            }
+            let f: u128 = f.parse().map_err(|_| bad("bad fraction"))?;
+            total_us = int
+                .checked_mul(scale)
+                .and_then(|v| v.checked_add(total_us))
+                .and_then(|v| v.checked_add(f))
+                .ok_or_else(|| bad("too large"))?;
+            rest = &rest[n + unit.len_utf8()..];
+        }
+        Ok(())
+    };
+    take(date, &[('D', 86_400_000_000)])?;
+    take(time, &[('H', 3_600_000_000), ('M', 60_000_000), ('S', 1_000_000)])?;
+    let micro = (total_us % 1_000_000) as u32;
+    let secs = total_us / 1_000_000;
+    let days = secs / 86_400;
+    if days > 99_999_999 {
+        return Err(bad("more than 99999999 days"));
+    }
+    let rem = secs % 86_400;
+    Ok((
+        days as u32,
+        (rem / 3600) as u8,
+        ((rem % 3600) / 60) as u8,
+        (rem % 60) as u8,
+        micro,
+    ))
+}
+
+impl Scalar {
+    /// Parses text as a value of type `ty` (CIM-XML `VALUE` text, or WS-Management element
+    /// text). Booleans accept `true`/`false` in any case; datetimes accept DMTF or ISO 8601.
+    pub fn from_text(ty: CimType, text: &str) -> Result<Scalar, Error> {
+        let t = text.trim();
+        let bad =
+            |e: &dyn std::fmt::Display| Error::invalid("cim value", format!("{t:?} as {}: {e}", ty.as_str()));
+        Ok(match ty {
+            CimType::Boolean => {
+                if t.eq_ignore_ascii_case("true") {
+                    Scalar::Boolean(true)
+                } else if t.eq_ignore_ascii_case("false") {
+                    Scalar::Boolean(false)
+                } else {
+                    return Err(bad(&"expected true or false"));
+                }
+            }
+            CimType::Uint8 => Scalar::Uint8(t.parse().map_err(|e| bad(&e))?),
+            CimType::Sint8 => Scalar::Sint8(t.parse().map_err(|e| bad(&e))?),
+            CimType::Uint16 => Scalar::Uint16(t.parse().map_err(|e| bad(&e))?),
+            CimType::Sint16 => Scalar::Sint16(t.parse().map_err(|e| bad(&e))?),
+            CimType::Uint32 => Scalar::Uint32(t.parse().map_err(|e| bad(&e))?),
+            CimType::Sint32 => Scalar::Sint32(t.parse().map_err(|e| bad(&e))?),
+            CimType::Uint64 => Scalar::Uint64(t.parse().map_err(|e| bad(&e))?),
+            CimType::Sint64 => Scalar::Sint64(t.parse().map_err(|e| bad(&e))?),
+            CimType::Real32 => Scalar::Real32(t.parse().map_err(|e| bad(&e))?),
+            CimType::Real64 => Scalar::Real64(t.parse().map_err(|e| bad(&e))?),
+            CimType::Char16 => {
+                let mut it = text.chars();
+                match (it.next(), it.next()) {
+                    (Some(c), None) if u32::from(c) <= 0xFFFF => Scalar::Char16(c),
+                    _ => return Err(bad(&"expected one UCS-2 character")),
+                }
+            }
+            CimType::String | CimType::Reference => Scalar::String(text.to_owned()),
+            CimType::Datetime => Scalar::Datetime(
+                CimDateTime::parse_dmtf(t)
+                    .or_else(|_| CimDateTime::parse_iso8601(t))
+                    .map_err(|e| bad(&e))?,
+            ),
+        })
+    }
+
+    /// The canonical text: decimal numbers, lowercase booleans, DMTF datetimes.
+    pub fn to_text(&self) -> String {
+        match self {
+            Scalar::Boolean(b) => b.to_string(),
+            Scalar::Uint8(v) => v.to_string(),
+            Scalar::Sint8(v) => v.to_string(),
+            Scalar::Uint16(v) => v.to_string(),
+            Scalar::Sint16(v) => v.to_string(),
+            Scalar::Uint32(v) => v.to_string(),
+            Scalar::Sint32(v) => v.to_string(),
+            Scalar::Uint64(v) => v.to_string(),
+            Scalar::Sint64(v) => v.to_string(),
+            Scalar::Real32(v) => v.to_string(),
+            Scalar::Real64(v) => v.to_string(),
+            Scalar::Char16(c) => c.to_string(),
+            Scalar::String(s) => s.clone(),
+            Scalar::Datetime(d) => d.to_dmtf(),
+        }
+    }
+
+    fn retyped(&self, ty: CimType) -> Result<Scalar, Error> {
+        if self.cim_type() == ty || ty == CimType::Reference {
+            return Ok(self.clone());
+        }
+        Scalar::from_text(ty, &self.to_text())
+    }
+}
+
+impl Instance {
+    /// Converts untyped text scalars to the given types (schema: property name -> (type,
+    /// is_array), names case-insensitive). A scalar where the schema says array becomes a
+    /// one-element array (WS-Management XML cannot tell them apart); a one-element array where
+    /// it says scalar becomes a scalar. Properties not in the schema are kept as they are.
+    pub fn retyped(&self, schema: &[(&str, CimType, bool)]) -> Result<Instance, Error> {
+        let mut out = Instance::new(self.class_name.clone());
+        for p in &self.properties {
+            let Some(&(_, ty, is_array)) = schema.iter().find(|(n, _, _)| n.eq_ignore_ascii_case(&p.name))
+            else {
+                out.properties.push(p.clone());
+                continue;
+            };
+            let value = match (&p.value, is_array) {
+                (Value::Scalar(s), false) => Value::Scalar(s.retyped(ty)?),
+                (Value::Scalar(s), true) => Value::Array(vec![s.retyped(ty)?]),
+                (Value::Array(a), true) => {
+                    Value::Array(a.iter().map(|s| s.retyped(ty)).collect::<Result<_, _>>()?)
+                }
+                (Value::Array(a), false) => match a.as_slice() {
+                    [one] => Value::Scalar(one.retyped(ty)?),
+                    [] => Value::Null,
+                    _ => {
+                        return Err(Error::invalid(
+                            "property",
+                            format!("{} has {} values but the schema says scalar", p.name, a.len()),
+                        ))
+                    }
+                },
+                (other, _) => other.clone(),
+            };
+            out.properties.push(Property {
+                name: p.name.clone(),
+                value,
+            });
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,7 +916,12 @@ mod tests {
 
     #[test]
     fn cim_type_names_round_trip() {
-        for t in [CimType::Boolean, CimType::Uint16, CimType::Datetime, CimType::Reference] {
+        for t in [
+            CimType::Boolean,
+            CimType::Uint16,
+            CimType::Datetime,
+            CimType::Reference,
+        ] {
             assert_eq!(CimType::from_name(t.as_str()), Some(t));
         }
         assert_eq!(CimType::from_name("UINT16"), None);

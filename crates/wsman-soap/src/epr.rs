@@ -28,7 +28,10 @@ impl SelectorSet {
 
     /// The value of the selector named `name` (case-insensitive, as WMI keys are).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.selectors.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.selectors
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// All selectors in order.
@@ -49,7 +52,9 @@ impl SelectorSet {
 
 impl<N: Into<String>, V: Into<String>> FromIterator<(N, V)> for SelectorSet {
     fn from_iter<T: IntoIterator<Item = (N, V)>>(iter: T) -> Self {
-        Self { selectors: iter.into_iter().map(|(n, v)| (n.into(), v.into())).collect() }
+        Self {
+            selectors: iter.into_iter().map(|(n, v)| (n.into(), v.into())).collect(),
+        }
     }
 }
 
@@ -68,7 +73,11 @@ pub struct Epr {
 impl Epr {
     /// An EPR with the anonymous address.
     pub fn new(resource_uri: impl Into<String>, selectors: SelectorSet) -> Self {
-        Self { address: crate::ns::ANONYMOUS.to_owned(), resource_uri: resource_uri.into(), selectors }
+        Self {
+            address: crate::ns::ANONYMOUS.to_owned(),
+            resource_uri: resource_uri.into(),
+            selectors,
+        }
     }
 
     /// The class name: the last path segment of the resource URI.
@@ -79,7 +88,9 @@ impl Epr {
 
 /// The WMI resource URI of `class` in `namespace` (`root/virtualization/v2` or `root\virtualization\v2`).
 pub fn wmi_resource_uri(namespace: &str, class: &str) -> String {
-    let ns = namespace.trim_matches(|c| c == '/' || c == '\\').replace('\\', "/");
+    let ns = namespace
+        .trim_matches(|c| c == '/' || c == '\\')
+        .replace('\\', "/");
     format!("{}{}/{}", crate::ns::WMI_BASE, ns, class)
 }
 
@@ -109,7 +120,9 @@ mod tests {
 
     #[test]
     fn selector_lookup_ignores_case() {
-        let s = SelectorSet::new().with("CreationClassName", "Msvm_ComputerSystem").with("Name", "G");
+        let s = SelectorSet::new()
+            .with("CreationClassName", "Msvm_ComputerSystem")
+            .with("Name", "G");
         assert_eq!(s.get("name"), Some("G"));
         assert_eq!(s.get("missing"), None);
         assert_eq!(s.len(), 2);

@@ -1,13 +1,31 @@
-//! Sans-IO WS-Management (WinRM) messages: SOAP envelope builders, the CIM value model,
-//! endpoint references, CIM-XML embedded instances, and parsers for responses and faults.
-//!
-//! This crate does no I/O and reads no clock, random number generator or hostname: the caller
-//! passes MessageIDs and times in, so the same inputs always give the same bytes.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod cim;
+pub mod cimxml;
 pub mod epr;
+mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ns;
+pub mod request;
+pub mod response;
+pub mod server;
+mod wsxml;
+mod xml;
 
 pub use cim::{CimDateTime, CimType, Instance, Property, Scalar, Value};
-pub use epr::{Epr, SelectorSet};
+pub use epr::{class_of, wmi_all_classes_uri, wmi_resource_uri, Epr, SelectorSet};
+pub use error::{Error, Limits};
+pub use request::{
+    enumerate, get, identify, invoke, pull, put, release, AssociationFilter, AssociationKind, Enumerate,
+    EnumerationMode, Filter, RequestHeader,
+};
+pub use response::{
+    parse_response, EnumerationPage, ExtendedStatus, Fault, IdentifyResponse, Item, KnownFault, MethodOutput,
+    ProviderFault, Response, ResponseBody, ResponseHeader, WmiError,
+};
+pub use server::{
+    parse_request, response_action, write_response, write_response_in, ParsedHeader, Request, RequestBody,
+};

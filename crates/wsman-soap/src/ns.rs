@@ -55,8 +55,7 @@ pub const ACTION_PULL_RESPONSE: &str = "http://schemas.xmlsoap.org/ws/2004/09/en
 /// WS-Enumeration Release.
 pub const ACTION_RELEASE: &str = "http://schemas.xmlsoap.org/ws/2004/09/enumeration/Release";
 /// WS-Enumeration Release response.
-pub const ACTION_RELEASE_RESPONSE: &str =
-    "http://schemas.xmlsoap.org/ws/2004/09/enumeration/ReleaseResponse";
+pub const ACTION_RELEASE_RESPONSE: &str = "http://schemas.xmlsoap.org/ws/2004/09/enumeration/ReleaseResponse";
 /// WS-Management fault action.
 pub const ACTION_FAULT: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/fault";
 /// WS-Addressing fault action.

@@ -1,0 +1,340 @@
+//! DMTF CIM-XML (DSP0201) instances: the text form of embedded-instance method parameters
+//! (`ReplicationSettingData` of `ReverseReplicationRelationship`) and of `Msvm_Error` returned
+//! by `Msvm_ConcreteJob.GetErrorEx`.
+//!
+//! Written form: `<INSTANCE CLASSNAME="C"><PROPERTY NAME="n" TYPE="uint16"><VALUE>1</VALUE>
+//! </PROPERTY><PROPERTY.ARRAY NAME="a" TYPE="string"><VALUE.ARRAY><VALUE>x</VALUE></VALUE.ARRAY>
+//! </PROPERTY.ARRAY>…</INSTANCE>`. Datetimes are DMTF (`yyyymmddHHMMSS.mmmmmmsUUU`): Hyper-V
+//! fails the job when an embedded instance carries ISO 8601 datetimes.
+
+use crate::cim::{CimType, Instance, Property, Scalar, Value};
+use crate::epr::{Epr, SelectorSet};
+use crate::error::{Error, Limits};
+use crate::ns;
+use crate::xml::{escape, parse_str, Elem};
+
+/// Serialises `i` as a DSP0201 `<INSTANCE>` (one line, no declaration).
+///
+/// [DSP0201 §5.2.6] INSTANCE, PROPERTY, PROPERTY.ARRAY, PROPERTY.REFERENCE. Untyped
+/// [`Scalar::String`] values are written `TYPE="string"`; retype first
+/// ([`Instance::retyped`]) to write numbers and datetimes with their real types. Null values
+/// are a `PROPERTY` with no `VALUE`. References are `VALUE.REFERENCE` with a
+/// `LOCALINSTANCEPATH` (namespace from a WMI resource URI) or an `INSTANCENAME`. Embedded
+/// instances are `TYPE="string" EmbeddedObject="instance"` with the nested CIM-XML escaped.
+pub fn write_instance(i: &Instance) -> Result<String, Error> {
+    let mut out = String::with_capacity(64 + i.properties.len() * 64);
+    push_instance(&mut out, i);
+    Ok(out)
+}
+
+pub(crate) fn instance_to_string(i: &Instance) -> String {
+    let mut out = String::new();
+    push_instance(&mut out, i);
+    out
+}
+
+fn push_instance(out: &mut String, i: &Instance) {
+    out.push_str("<INSTANCE CLASSNAME=\"");
+    out.push_str(&escape(&i.class_name));
+    out.push_str("\">");
+    for p in &i.properties {
+        push_property(out, p);
+    }
+    out.push_str("</INSTANCE>");
+}
+
+fn push_property(out: &mut String, p: &Property) {
+    let name = escape(&p.name);
+    match &p.value {
+        Value::Null => out.push_str(&format!("<PROPERTY NAME=\"{name}\" TYPE=\"string\"></PROPERTY>")),
+        Value::Scalar(s) => {
+            out.push_str(&format!(
+                "<PROPERTY NAME=\"{name}\" TYPE=\"{}\"><VALUE>",
+                s.cim_type().as_str()
+            ));
+            out.push_str(&escape(&s.to_text()));
+            out.push_str("</VALUE></PROPERTY>");
+        }
+        Value::Array(items) => {
+            let ty = items.first().map_or(CimType::String, Scalar::cim_type);
+            out.push_str(&format!(
+                "<PROPERTY.ARRAY NAME=\"{name}\" TYPE=\"{}\"><VALUE.ARRAY>",
+                ty.as_str()
+            ));
+            for s in items {
+                out.push_str("<VALUE>");
+                out.push_str(&escape(&s.to_text()));
+                out.push_str("</VALUE>");
+            }
+            out.push_str("</VALUE.ARRAY></PROPERTY.ARRAY>");
+        }
+        Value::Reference(e) => {
+            out.push_str(&format!(
+                "<PROPERTY.REFERENCE NAME=\"{name}\" REFERENCECLASS=\"{}\"><VALUE.REFERENCE>",
+                escape(e.class_name())
+            ));
+            push_reference(out, e);
+            out.push_str("</VALUE.REFERENCE></PROPERTY.REFERENCE>");
+        }
+        Value::Instance(inner) => {
+            out.push_str(&format!(
+                "<PROPERTY NAME=\"{name}\" TYPE=\"string\" EmbeddedObject=\"instance\"><VALUE>"
+            ));
+            out.push_str(&escape(&instance_to_string(inner)));
+            out.push_str("</VALUE></PROPERTY>");
+        }
+    }
+}
+
+fn push_reference(out: &mut String, e: &Epr) {
+    let namespace = e
+        .resource_uri
+        .strip_prefix(ns::WMI_BASE)
+        .and_then(|rest| rest.rsplit_once('/'))
+        .map(|(nspath, _)| nspath)
+        .filter(|n| !n.is_empty());
+    if let Some(nspath) = namespace {
+        out.push_str("<LOCALINSTANCEPATH><LOCALNAMESPACEPATH>");
+        for part in nspath.split('/').filter(|p| !p.is_empty()) {
+            out.push_str(&format!("<NAMESPACE NAME=\"{}\"/>", escape(part)));
+        }
+        out.push_str("</LOCALNAMESPACEPATH>");
+    }
+    out.push_str(&format!(
+        "<INSTANCENAME CLASSNAME=\"{}\">",
+        escape(e.class_name())
+    ));
+    for (k, v) in e.selectors.iter() {
+        out.push_str(&format!(
+            "<KEYBINDING NAME=\"{}\"><KEYVALUE VALUETYPE=\"string\">{}</KEYVALUE></KEYBINDING>",
+            escape(k),
+            escape(v)
+        ));
+    }
+    out.push_str("</INSTANCENAME>");
+    if namespace.is_some() {
+        out.push_str("</LOCALINSTANCEPATH>");
+    }
+}
+
+/// Parses a DSP0201 `<INSTANCE>` (the root, or the first `INSTANCE` inside a wrapper such as
+/// `VALUE.NAMEDINSTANCE`). `TYPE` attributes give typed scalars; a property without `TYPE`
+/// is read as a string; without `VALUE` it is [`Value::Null`].
+pub fn parse_instance(s: &str, limits: &Limits) -> Result<Instance, Error> {
+    let root = parse_str(s.strip_prefix('\u{feff}').unwrap_or(s), limits)?;
+    let inst = if root.local == "INSTANCE" {
+        Some(&root)
+    } else {
+        root.descendant_any("INSTANCE")
+    };
+    let inst = inst.ok_or(Error::Missing("INSTANCE element"))?;
+    read_instance(inst, limits)
+}
+
+fn read_instance(e: &Elem, limits: &Limits) -> Result<Instance, Error> {
+    let class = e
+        .attr("CLASSNAME")
+        .ok_or(Error::Missing("INSTANCE CLASSNAME attribute"))?;
+    let mut out = Instance::new(class);
+    for p in e.elems() {
+        let Some(name) = p.attr("NAME") else {
+            if p.local.starts_with("PROPERTY") {
+                return Err(Error::Missing("PROPERTY NAME attribute"));
+            }
+            continue;
+        };
+        let ty = match p.attr("TYPE") {
+            Some(t) => Some(CimType::from_name(t.trim()).ok_or_else(|| Error::invalid("cim-xml TYPE", t))?),
+            None => None,
+        };
+        let value = match p.local.as_str() {
+            "PROPERTY" => match p.child_any("VALUE") {
+                None => Value::Null,
+                Some(v) => {
+                    let text = v.text();
+                    let embedded = p.attr("EmbeddedObject").or_else(|| p.attr("EMBEDDEDOBJECT"));
+                    if embedded.is_some_and(|k| {
+                        k.eq_ignore_ascii_case("instance") || k.eq_ignore_ascii_case("object")
+                    }) && text.trim_start().starts_with('<')
+                    {
+                        Value::Instance(Box::new(parse_instance(&text, limits)?))
+                    } else {
+                        Value::Scalar(Scalar::from_text(ty.unwrap_or(CimType::String), &text)?)
+                    }
+                }
+            },
+            "PROPERTY.ARRAY" => match p.child_any("VALUE.ARRAY") {
+                None => Value::Null,
+                Some(arr) => Value::Array(
+                    arr.elems()
+                        .filter(|v| v.local == "VALUE")
+                        .map(|v| Scalar::from_text(ty.unwrap_or(CimType::String), &v.text()))
+                        .collect::<Result<_, _>>()?,
+                ),
+            },
+            "PROPERTY.REFERENCE" => match p.child_any("VALUE.REFERENCE") {
+                None => Value::Null,
+                Some(r) => Value::Reference(read_reference(r)?),
+            },
+            _ => continue,
+        };
+        out.properties.push(Property {
+            name: name.to_owned(),
+            value,
+        });
+    }
+    Ok(out)
+}
+
+fn read_reference(r: &Elem) -> Result<Epr, Error> {
+    let mut namespace: Vec<String> = Vec::new();
+    if let Some(path) = r.descendant_any("LOCALNAMESPACEPATH") {
+        namespace = path
+            .elems()
+            .filter(|n| n.local == "NAMESPACE")
+            .filter_map(|n| n.attr("NAME").map(str::to_owned))
+            .collect();
+    }
+    let name = if r.local == "INSTANCENAME" {
+        Some(r)
+    } else {
+        r.descendant_any("INSTANCENAME")
+    };
+    let name = name.ok_or(Error::Missing("INSTANCENAME in VALUE.REFERENCE"))?;
+    let class = name
+        .attr("CLASSNAME")
+        .ok_or(Error::Missing("INSTANCENAME CLASSNAME attribute"))?;
+    let mut selectors = SelectorSet::new();
+    for kb in name.elems().filter(|k| k.local == "KEYBINDING") {
+        let key = kb
+            .attr("NAME")
+            .ok_or(Error::Missing("KEYBINDING NAME attribute"))?;
+        let value = kb.child_any("KEYVALUE").map(Elem::text).unwrap_or_default();
+        selectors.push(key, value);
+    }
+    let resource_uri = if namespace.is_empty() {
+        class.to_owned()
+    } else {
+        format!("{}{}/{}", ns::WMI_BASE, namespace.join("/"), class)
+    };
+    Ok(Epr {
+        address: ns::ANONYMOUS.to_owned(),
+        resource_uri,
+        selectors,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cim::CimDateTime;
+    use crate::epr::wmi_resource_uri;
+
+    fn rsd() -> Instance {
+        Instance::new("Msvm_ReplicationSettingData")
+            .with("InstanceID", Scalar::String("Microsoft:5A1F\\HVR\\0".into()))
+            .with("RecoveryServerPortNumber", Scalar::Uint16(80))
+            .with("BypassProxyServer", Scalar::Boolean(false))
+            .with(
+                "AutoResynchronizeIntervalStart",
+                Scalar::Datetime(CimDateTime::Interval {
+                    days: 0,
+                    hours: 18,
+                    minutes: 30,
+                    seconds: 0,
+                    microseconds: 0,
+                }),
+            )
+            .with(
+                "IncludedDisks",
+                Value::Array(vec![
+                    Scalar::String("a<\"b\">&c".into()),
+                    Scalar::String("d".into()),
+                ]),
+            )
+            .with("CertificateThumbPrint", Value::Null)
+    }
+
+    #[test]
+    fn writes_dsp0201_with_types_lowercase_booleans_and_dmtf_datetimes() {
+        let s = write_instance(&rsd()).unwrap();
+        assert!(
+            s.starts_with("<INSTANCE CLASSNAME=\"Msvm_ReplicationSettingData\">"),
+            "{s}"
+        );
+        assert!(s.contains(
+            "<PROPERTY NAME=\"RecoveryServerPortNumber\" TYPE=\"uint16\"><VALUE>80</VALUE></PROPERTY>"
+        ));
+        assert!(s.contains(
+            "<PROPERTY NAME=\"BypassProxyServer\" TYPE=\"boolean\"><VALUE>false</VALUE></PROPERTY>"
+        ));
+        assert!(s.contains("<VALUE>00000000183000.000000:000</VALUE>"));
+        assert!(s.contains("<VALUE>a&lt;&quot;b&quot;&gt;&amp;c</VALUE>"));
+        assert!(!s.contains("]]>"));
+    }
+
+    #[test]
+    fn round_trips_typed_values() {
+        let i = rsd();
+        let back = parse_instance(&write_instance(&i).unwrap(), &Limits::default()).unwrap();
+        assert_eq!(back, i);
+    }
+
+    #[test]
+    fn references_and_embedded_instances_round_trip() {
+        let vm = Epr::new(
+            wmi_resource_uri("root/virtualization/v2", "Msvm_ComputerSystem"),
+            SelectorSet::new()
+                .with("CreationClassName", "Msvm_ComputerSystem")
+                .with("Name", "GUID-1"),
+        );
+        let i = Instance::new("X")
+            .with("VM", vm)
+            .with("Inner", Instance::new("Y").with("A", Scalar::Uint8(7)));
+        let s = write_instance(&i).unwrap();
+        assert!(s.contains("<NAMESPACE NAME=\"virtualization\"/>"));
+        assert_eq!(parse_instance(&s, &Limits::default()).unwrap(), i);
+    }
+
+    #[test]
+    fn parses_a_wmi_msvm_error() {
+        let text = r#"<?xml version="1.0"?><INSTANCE CLASSNAME="Msvm_Error"><PROPERTY NAME="CIMStatusCode" TYPE="uint32"><VALUE>1</VALUE></PROPERTY><PROPERTY NAME="ErrorSource" TYPE="string"></PROPERTY><PROPERTY.ARRAY NAME="MessageArguments" TYPE="string"><VALUE.ARRAY><VALUE>vm1</VALUE><VALUE>0x80070005</VALUE></VALUE.ARRAY></PROPERTY.ARRAY><PROPERTY NAME="Message" TYPE="string"><VALUE>'vm1' failed to reverse replication: access denied (0x80070005).</VALUE></PROPERTY><PROPERTY NAME="MessageID" TYPE="string"><VALUE>32770</VALUE></PROPERTY></INSTANCE>"#;
+        let e = parse_instance(text, &Limits::default()).unwrap();
+        assert_eq!(e.class_name, "Msvm_Error");
+        assert_eq!(e.get("CIMStatusCode"), Some(&Value::Scalar(Scalar::Uint32(1))));
+        assert_eq!(e.get("ErrorSource"), Some(&Value::Null));
+        assert_eq!(
+            e.get("MessageArguments"),
+            Some(&Value::Array(vec![
+                Scalar::String("vm1".into()),
+                Scalar::String("0x80070005".into())
+            ]))
+        );
+        assert_eq!(e.get_str("MessageID"), Some("32770"));
+    }
+
+    #[test]
+    fn bad_type_and_bad_value_are_errors() {
+        let l = Limits::default();
+        let bad_type = r#"<INSTANCE CLASSNAME="C"><PROPERTY NAME="a" TYPE="uint99"><VALUE>1</VALUE></PROPERTY></INSTANCE>"#;
+        assert!(matches!(
+            parse_instance(bad_type, &l),
+            Err(Error::Invalid {
+                what: "cim-xml TYPE",
+                ..
+            })
+        ));
+        let bad_val = r#"<INSTANCE CLASSNAME="C"><PROPERTY NAME="a" TYPE="uint8"><VALUE>300</VALUE></PROPERTY></INSTANCE>"#;
+        assert!(matches!(
+            parse_instance(bad_val, &l),
+            Err(Error::Invalid {
+                what: "cim value",
+                ..
+            })
+        ));
+        assert_eq!(
+            parse_instance("<CLASS/>", &l),
+            Err(Error::Missing("INSTANCE element"))
+        );
+    }
+}

@@ -1,0 +1,367 @@
+//! Client-side request builders ([DSP0226] WS-Management over SOAP 1.2, [MS-WSMV]).
+//!
+//! Every builder is a pure function of its arguments: the caller supplies the MessageID, so
+//! the same inputs always give the same bytes (golden files in `fixtures/wsman/` check this).
+//! Header order follows what Windows clients send: To, ResourceURI, ReplyTo, Action,
+//! MaxEnvelopeSize, MessageID, Locale, DataLocale, OperationTimeout, SelectorSet, OptionSet.
+
+use std::time::Duration;
+
+use crate::cim::{CimDateTime, Instance, Scalar, Value};
+use crate::epr::{Epr, SelectorSet};
+use crate::ns;
+use crate::wsxml::{push_epr_contents, push_instance, push_selector_set};
+use crate::xml::{escape, push_cdata};
+
+/// The addressing and WS-Management headers of one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHeader {
+    /// `a:To`: the endpoint URL, e.g. `http://host:5985/wsman`.
+    pub to: String,
+    /// `w:ResourceURI` (sent with `mustUnderstand`).
+    pub resource_uri: String,
+    /// `a:MessageID`, `uuid:…`, supplied by the caller.
+    pub message_id: String,
+    /// `w:MaxEnvelopeSize` in bytes.
+    pub max_envelope_size: u32,
+    /// `w:OperationTimeout`, written `PT60.000S`.
+    pub operation_timeout: Duration,
+    /// `Some("en-US")` writes `w:Locale` and `p:DataLocale`.
+    pub locale: Option<String>,
+    /// `w:SelectorSet` (omitted when empty).
+    pub selectors: SelectorSet,
+    /// `w:OptionSet` options (omitted when empty).
+    pub options: Vec<(String, String)>,
+}
+
+impl RequestHeader {
+    /// A header with the usual defaults: 512000-byte envelopes, 60 s timeout, `en-US`.
+    pub fn new(
+        to: impl Into<String>,
+        resource_uri: impl Into<String>,
+        message_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            to: to.into(),
+            resource_uri: resource_uri.into(),
+            message_id: message_id.into(),
+            max_envelope_size: 512_000,
+            operation_timeout: Duration::from_secs(60),
+            locale: Some("en-US".to_owned()),
+            selectors: SelectorSet::new(),
+            options: Vec::new(),
+        }
+    }
+
+    /// Sets the selector set, builder style.
+    #[must_use]
+    pub fn with_selectors(mut self, selectors: SelectorSet) -> Self {
+        self.selectors = selectors;
+        self
+    }
+}
+
+/// [DSP0226 §8.2] WS-Enumeration Enumerate request options.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Enumerate {
+    /// `w:Filter`; `None` enumerates every instance of the resource URI's class.
+    pub filter: Option<Filter>,
+    /// `w:EnumerationMode`.
+    pub mode: EnumerationMode,
+    /// `w:OptimizeEnumeration`: items may come back in the EnumerateResponse itself.
+    pub optimize: bool,
+    /// `w:MaxElements` (with `optimize`).
+    pub max_elements: Option<u32>,
+}
+
+/// An enumeration filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filter {
+    /// Dialect `http://schemas.microsoft.com/wbem/wsman/1/WQL`; use the `…/*` resource URI.
+    Wql(String),
+    /// [DSP0227] association filter (dialect `…/cimbinding/associationFilter`).
+    Association(AssociationFilter),
+}
+
+/// [DSP0227 §8.2] `b:AssociatedInstances` / `b:AssociationInstances`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssociationFilter {
+    /// The source instance (`b:Object`).
+    pub object: Epr,
+    /// Which side of the association to return.
+    pub kind: AssociationKind,
+    /// `b:AssociationClassName` (AssociatedInstances only).
+    pub association_class: Option<String>,
+    /// `b:ResultClassName`: the result class (for AssociationInstances, the association class;
+    /// `association_class` is used there when this is `None`).
+    pub result_class: Option<String>,
+    /// `b:Role`: the source object's role in the association.
+    pub role: Option<String>,
+    /// `b:ResultRole` (AssociatedInstances only).
+    pub result_role: Option<String>,
+}
+
+/// What an association filter returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssociationKind {
+    /// The instances at the other end (`b:AssociatedInstances`, like WQL `ASSOCIATORS OF`).
+    AssociatedInstances,
+    /// The association instances themselves (`b:AssociationInstances`, `REFERENCES OF`).
+    AssociationInstances,
+}
+
+/// `w:EnumerationMode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EnumerationMode {
+    /// Objects only (no `w:EnumerationMode` element).
+    #[default]
+    Objects,
+    /// `EnumerateEPR`: endpoint references only.
+    Epr,
+    /// `EnumerateObjectAndEPR`: each item is a `w:Item` with the object and its EPR.
+    ObjectAndEpr,
+}
+
+impl EnumerationMode {
+    /// The `w:EnumerationMode` text, `None` for objects.
+    pub fn as_str(self) -> Option<&'static str> {
+        match self {
+            EnumerationMode::Objects => None,
+            EnumerationMode::Epr => Some("EnumerateEPR"),
+            EnumerationMode::ObjectAndEpr => Some("EnumerateObjectAndEPR"),
+        }
+    }
+}
+
+/// `PT60.000S`: seconds with milliseconds, as Windows clients write `w:OperationTimeout`.
+pub fn format_timeout(d: Duration) -> String {
+    format!("PT{}.{:03}S", d.as_secs(), d.subsec_millis())
+}
+
+fn envelope_start(out: &mut String) {
+    out.push_str(&format!(
+        "<s:Envelope xmlns:s=\"{}\" xmlns:a=\"{}\" xmlns:w=\"{}\" xmlns:p=\"{}\">",
+        ns::SOAP,
+        ns::ADDRESSING,
+        ns::WSMAN,
+        ns::MS_WSMAN
+    ));
+}
+
+fn header(out: &mut String, h: &RequestHeader, action: &str) {
+    out.push_str("<s:Header><a:To>");
+    out.push_str(&escape(&h.to));
+    out.push_str("</a:To><w:ResourceURI s:mustUnderstand=\"true\">");
+    out.push_str(&escape(&h.resource_uri));
+    out.push_str("</w:ResourceURI><a:ReplyTo><a:Address s:mustUnderstand=\"true\">");
+    out.push_str(ns::ANONYMOUS);
+    out.push_str("</a:Address></a:ReplyTo><a:Action s:mustUnderstand=\"true\">");
+    out.push_str(&escape(action));
+    out.push_str("</a:Action><w:MaxEnvelopeSize s:mustUnderstand=\"true\">");
+    out.push_str(&h.max_envelope_size.to_string());
+    out.push_str("</w:MaxEnvelopeSize><a:MessageID>");
+    out.push_str(&escape(&h.message_id));
+    out.push_str("</a:MessageID>");
+    if let Some(l) = &h.locale {
+        let l = escape(l);
+        out.push_str(&format!(
+            "<w:Locale xml:lang=\"{l}\" s:mustUnderstand=\"false\"/>"
+        ));
+        out.push_str(&format!(
+            "<p:DataLocale xml:lang=\"{l}\" s:mustUnderstand=\"false\"/>"
+        ));
+    }
+    out.push_str("<w:OperationTimeout>");
+    out.push_str(&format_timeout(h.operation_timeout));
+    out.push_str("</w:OperationTimeout>");
+    push_selector_set(out, &h.selectors);
+    if !h.options.is_empty() {
+        out.push_str("<w:OptionSet>");
+        for (n, v) in &h.options {
+            out.push_str(&format!(
+                "<w:Option Name=\"{}\">{}</w:Option>",
+                escape(n),
+                escape(v)
+            ));
+        }
+        out.push_str("</w:OptionSet>");
+    }
+    out.push_str("</s:Header>");
+}
+
+fn with_body(h: &RequestHeader, action: &str, body: &str) -> String {
+    let mut out = String::with_capacity(1200 + body.len());
+    envelope_start(&mut out);
+    header(&mut out, h, action);
+    if body.is_empty() {
+        out.push_str("<s:Body/>");
+    } else {
+        out.push_str("<s:Body>");
+        out.push_str(body);
+        out.push_str("</s:Body>");
+    }
+    out.push_str("</s:Envelope>");
+    out
+}
+
+/// [DSP0226 §11] Identify: no addressing headers, `wsmid:Identify` body.
+pub fn identify() -> String {
+    format!(
+        "<s:Envelope xmlns:s=\"{}\" xmlns:wsmid=\"{}\"><s:Header/><s:Body><wsmid:Identify/></s:Body></s:Envelope>",
+        ns::SOAP,
+        ns::WSMAN_IDENTITY
+    )
+}
+
+/// [DSP0226 §7.3] WS-Transfer Get of the instance named by `h.selectors`.
+pub fn get(h: &RequestHeader) -> String {
+    with_body(h, ns::ACTION_GET, "")
+}
+
+/// [DSP0226 §7.5] WS-Transfer Put: the instance in element form in the resource URI namespace.
+pub fn put(h: &RequestHeader, instance: &Instance) -> String {
+    let mut body = String::new();
+    push_instance(&mut body, &h.resource_uri, instance, false);
+    with_body(h, ns::ACTION_PUT, &body)
+}
+
+/// [DSP0226 §8.2] WS-Enumeration Enumerate, with optional WQL or association filter.
+pub fn enumerate(h: &RequestHeader, e: &Enumerate) -> String {
+    let mut b = format!("<n:Enumerate xmlns:n=\"{}\">", ns::ENUMERATION);
+    if e.optimize {
+        b.push_str("<w:OptimizeEnumeration/>");
+    }
+    if let Some(m) = e.max_elements {
+        b.push_str(&format!("<w:MaxElements>{m}</w:MaxElements>"));
+    }
+    if let Some(mode) = e.mode.as_str() {
+        b.push_str(&format!("<w:EnumerationMode>{mode}</w:EnumerationMode>"));
+    }
+    match &e.filter {
+        None => {}
+        Some(Filter::Wql(q)) => {
+            b.push_str(&format!(
+                "<w:Filter Dialect=\"{}\">{}</w:Filter>",
+                ns::DIALECT_WQL,
+                escape(q)
+            ));
+        }
+        Some(Filter::Association(a)) => {
+            b.push_str(&format!("<w:Filter Dialect=\"{}\">", ns::DIALECT_ASSOCIATION));
+            let el = match a.kind {
+                AssociationKind::AssociatedInstances => "AssociatedInstances",
+                AssociationKind::AssociationInstances => "AssociationInstances",
+            };
+            b.push_str(&format!("<b:{el} xmlns:b=\"{}\"><b:Object>", ns::CIM_BINDING));
+            push_epr_contents(&mut b, &a.object);
+            b.push_str("</b:Object>");
+            let opt = |b: &mut String, name: &str, v: Option<&String>| {
+                if let Some(v) = v {
+                    b.push_str(&format!("<b:{name}>{}</b:{name}>", escape(v)));
+                }
+            };
+            match a.kind {
+                AssociationKind::AssociatedInstances => {
+                    opt(&mut b, "AssociationClassName", a.association_class.as_ref());
+                    opt(&mut b, "Role", a.role.as_ref());
+                    opt(&mut b, "ResultClassName", a.result_class.as_ref());
+                    opt(&mut b, "ResultRole", a.result_role.as_ref());
+                }
+                AssociationKind::AssociationInstances => {
+                    opt(
+                        &mut b,
+                        "ResultClassName",
+                        a.result_class.as_ref().or(a.association_class.as_ref()),
+                    );
+                    opt(&mut b, "Role", a.role.as_ref());
+                }
+            }
+            b.push_str(&format!("</b:{el}></w:Filter>"));
+        }
+    }
+    b.push_str("</n:Enumerate>");
+    with_body(h, ns::ACTION_ENUMERATE, &b)
+}
+
+/// [DSP0226 §8.4] WS-Enumeration Pull.
+pub fn pull(h: &RequestHeader, context: &str, max_elements: Option<u32>) -> String {
+    let mut b = format!(
+        "<n:Pull xmlns:n=\"{}\"><n:EnumerationContext>{}</n:EnumerationContext>",
+        ns::ENUMERATION,
+        escape(context)
+    );
+    if let Some(m) = max_elements {
+        b.push_str(&format!("<n:MaxElements>{m}</n:MaxElements>"));
+    }
+    b.push_str("</n:Pull>");
+    with_body(h, ns::ACTION_PULL, &b)
+}
+
+/// [DSP0226 §8.6] WS-Enumeration Release.
+pub fn release(h: &RequestHeader, context: &str) -> String {
+    let b = format!(
+        "<n:Release xmlns:n=\"{}\"><n:EnumerationContext>{}</n:EnumerationContext></n:Release>",
+        ns::ENUMERATION,
+        escape(context)
+    );
+    with_body(h, ns::ACTION_RELEASE, &b)
+}
+
+/// [DSP0227 §9] [MS-WSMV §3.1.4.1.5] Invoke of the WMI method `method` on the instance named by
+/// `h.selectors` (or a static/singleton).
+///
+/// Action = `{resource_uri}/{method}`; body `<p:{method}_INPUT xmlns:p="{resource_uri}">`
+/// with the parameters in the given order: [`Value::Null`] is `xsi:nil="true"`; a scalar is
+/// its text (datetimes as `<cim:Datetime>` ISO 8601 with offset, intervals as
+/// `<cim:Interval>` xs:duration); an array repeats the element; a reference is `a:Address` +
+/// `a:ReferenceParameters` directly inside the parameter element (no `a:EndpointReference`
+/// wrapper: Windows rejects that with SchemaValidationError); an embedded instance is its
+/// CIM-XML `<INSTANCE>` text in CDATA (a `]]>` inside is split across sections).
+pub fn invoke(h: &RequestHeader, method: &str, params: &[(String, Value)]) -> String {
+    let m = escape(method);
+    let mut b = format!(
+        "<p:{m}_INPUT xmlns:p=\"{}\" xmlns:xsi=\"{}\" xmlns:cim=\"{}\">",
+        escape(&h.resource_uri),
+        ns::XSI,
+        ns::CIM_COMMON
+    );
+    for (name, value) in params {
+        let n = escape(name);
+        match value {
+            Value::Null => b.push_str(&format!("<p:{n} xsi:nil=\"true\"/>")),
+            Value::Scalar(s) => push_param_scalar(&mut b, &n, s),
+            Value::Array(items) => {
+                for s in items {
+                    push_param_scalar(&mut b, &n, s);
+                }
+            }
+            Value::Reference(e) => {
+                b.push_str(&format!("<p:{n}>"));
+                push_epr_contents(&mut b, e);
+                b.push_str(&format!("</p:{n}>"));
+            }
+            Value::Instance(i) => {
+                b.push_str(&format!("<p:{n}>"));
+                push_cdata(&mut b, &crate::cimxml::instance_to_string(i));
+                b.push_str(&format!("</p:{n}>"));
+            }
+        }
+    }
+    b.push_str(&format!("</p:{m}_INPUT>"));
+    let action = format!("{}/{}", h.resource_uri, method);
+    with_body(h, &action, &b)
+}
+
+fn push_param_scalar(b: &mut String, n: &str, s: &Scalar) {
+    b.push_str(&format!("<p:{n}>"));
+    match s {
+        Scalar::Datetime(d @ CimDateTime::Timestamp { .. }) => {
+            b.push_str(&format!("<cim:Datetime>{}</cim:Datetime>", d.to_iso8601()));
+        }
+        Scalar::Datetime(d @ CimDateTime::Interval { .. }) => {
+            b.push_str(&format!("<cim:Interval>{}</cim:Interval>", d.to_iso8601()));
+        }
+        other => b.push_str(&escape(&other.to_text())),
+    }
+    b.push_str(&format!("</p:{n}>"));
+}

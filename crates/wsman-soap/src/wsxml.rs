@@ -1,0 +1,219 @@
+//! WS-Management XML forms shared by requests and responses: EPR contents, selector sets,
+//! element-form instances (`<p:Class xmlns:p="{uri}">`), and their parsers.
+
+use crate::cim::{CimDateTime, Instance, Property, Scalar, Value};
+use crate::epr::{Epr, SelectorSet};
+use crate::error::Error;
+use crate::ns;
+use crate::xml::{escape, Elem};
+
+/// Appends `<w:SelectorSet>…</w:SelectorSet>` (nothing when empty). Prefix `w` must be bound.
+pub(crate) fn push_selector_set(out: &mut String, s: &SelectorSet) {
+    if s.is_empty() {
+        return;
+    }
+    out.push_str("<w:SelectorSet>");
+    for (n, v) in s.iter() {
+        out.push_str("<w:Selector Name=\"");
+        out.push_str(&escape(n));
+        out.push_str("\">");
+        out.push_str(&escape(v));
+        out.push_str("</w:Selector>");
+    }
+    out.push_str("</w:SelectorSet>");
+}
+
+/// Appends the EPR contents `a:Address` + `a:ReferenceParameters` (prefixes `a`, `w` bound).
+pub(crate) fn push_epr_contents(out: &mut String, e: &Epr) {
+    out.push_str("<a:Address>");
+    out.push_str(&escape(&e.address));
+    out.push_str("</a:Address><a:ReferenceParameters><w:ResourceURI>");
+    out.push_str(&escape(&e.resource_uri));
+    out.push_str("</w:ResourceURI>");
+    push_selector_set(out, &e.selectors);
+    out.push_str("</a:ReferenceParameters>");
+}
+
+/// Appends one property element `<{prefix}:{name}>` for `value` (repeated for arrays).
+/// Prefixes `xsi`, `cim` must be bound; references declare `a` and `w` on the element, the
+/// way Windows writes them.
+pub(crate) fn push_property(out: &mut String, prefix: &str, name: &str, value: &Value) {
+    let name = escape(name);
+    match value {
+        Value::Null => {
+            out.push_str(&format!("<{prefix}:{name} xsi:nil=\"true\"/>"));
+        }
+        Value::Scalar(s) => push_scalar(out, prefix, &name, s),
+        Value::Array(items) => {
+            for s in items {
+                push_scalar(out, prefix, &name, s);
+            }
+        }
+        Value::Reference(e) => {
+            out.push_str(&format!(
+                "<{prefix}:{name} xmlns:a=\"{}\" xmlns:w=\"{}\">",
+                ns::ADDRESSING,
+                ns::WSMAN
+            ));
+            push_epr_contents(out, e);
+            out.push_str(&format!("</{prefix}:{name}>"));
+        }
+        Value::Instance(i) => {
+            out.push_str(&format!(
+                "<{prefix}:{name} xsi:type=\"{}_Type\">",
+                escape(&i.class_name)
+            ));
+            for p in &i.properties {
+                push_property(out, prefix, &p.name, &p.value);
+            }
+            out.push_str(&format!("</{prefix}:{name}>"));
+        }
+    }
+}
+
+fn push_scalar(out: &mut String, prefix: &str, name: &str, s: &Scalar) {
+    out.push_str(&format!("<{prefix}:{name}>"));
+    match s {
+        Scalar::Datetime(d @ CimDateTime::Timestamp { .. }) => {
+            out.push_str("<cim:Datetime>");
+            out.push_str(&d.to_iso8601());
+            out.push_str("</cim:Datetime>");
+        }
+        Scalar::Datetime(d @ CimDateTime::Interval { .. }) => {
+            out.push_str("<cim:Interval>");
+            out.push_str(&d.to_iso8601());
+            out.push_str("</cim:Interval>");
+        }
+        other => out.push_str(&escape(&other.to_text())),
+    }
+    out.push_str(&format!("</{prefix}:{name}>"));
+}
+
+/// Appends an element-form instance `<p:{Class} xmlns:xsi xmlns:p="{uri}" xmlns:cim
+/// [xsi:type="p:{Class}_Type"]>` with its properties, as Windows serialises Get/Pull items.
+pub(crate) fn push_instance(out: &mut String, uri: &str, i: &Instance, with_type: bool) {
+    let class = escape(&i.class_name);
+    out.push_str(&format!(
+        "<p:{class} xmlns:xsi=\"{}\" xmlns:p=\"{}\" xmlns:cim=\"{}\"",
+        ns::XSI,
+        escape(uri),
+        ns::CIM_COMMON
+    ));
+    if with_type {
+        out.push_str(&format!(" xsi:type=\"p:{class}_Type\""));
+    }
+    out.push('>');
+    for p in &i.properties {
+        push_property(out, "p", &p.name, &p.value);
+    }
+    out.push_str(&format!("</p:{class}>"));
+}
+
+/// Reads the EPR contents of `e` (its `a:Address` and `a:ReferenceParameters` children);
+/// `None` when it has neither.
+pub(crate) fn parse_epr(e: &Elem) -> Option<Epr> {
+    let address = e.child(ns::ADDRESSING, "Address");
+    let params = e.child(ns::ADDRESSING, "ReferenceParameters");
+    if address.is_none() && params.is_none() {
+        return None;
+    }
+    let mut epr = Epr {
+        address: address
+            .map(|a| a.text().trim().to_owned())
+            .unwrap_or_else(|| ns::ANONYMOUS.to_owned()),
+        resource_uri: String::new(),
+        selectors: SelectorSet::new(),
+    };
+    if let Some(p) = params {
+        if let Some(r) = p.child(ns::WSMAN, "ResourceURI") {
+            epr.resource_uri = r.text().trim().to_owned();
+        }
+        if let Some(s) = p.child(ns::WSMAN, "SelectorSet") {
+            epr.selectors = parse_selector_set(s);
+        }
+    }
+    Some(epr)
+}
+
+/// Reads `w:Selector Name=".."` children.
+pub(crate) fn parse_selector_set(s: &Elem) -> SelectorSet {
+    let mut out = SelectorSet::new();
+    for sel in s.elems().filter(|x| x.is(ns::WSMAN, "Selector")) {
+        let name = sel.attr("Name").unwrap_or_default().to_owned();
+        out.push(name, sel.text().trim().to_owned());
+    }
+    out
+}
+
+/// Reads one property element's value (not arrays; see [`parse_instance`]).
+pub(crate) fn parse_value(e: &Elem) -> Result<Value, Error> {
+    if e.is_nil() {
+        return Ok(Value::Null);
+    }
+    if !e.has_elems() {
+        return Ok(Value::Scalar(Scalar::String(e.text())));
+    }
+    if let Some(d) = e
+        .child(ns::CIM_COMMON, "Datetime")
+        .or_else(|| e.child(ns::CIM_COMMON, "Interval"))
+    {
+        return Ok(Value::Scalar(Scalar::Datetime(CimDateTime::parse_iso8601(
+            &d.text(),
+        )?)));
+    }
+    for other in ["Date", "Time"] {
+        if let Some(d) = e.child(ns::CIM_COMMON, other) {
+            return Ok(Value::Scalar(Scalar::String(d.text().trim().to_owned())));
+        }
+    }
+    if let Some(epr) = parse_epr(e) {
+        return Ok(Value::Reference(epr));
+    }
+    if let Some(inner) = e.child(ns::ADDRESSING, "EndpointReference") {
+        if let Some(epr) = parse_epr(inner) {
+            return Ok(Value::Reference(epr));
+        }
+    }
+    let class = e
+        .attr_ns(ns::XSI, "type")
+        .map(|t| {
+            let local = t.rsplit(':').next().unwrap_or(t);
+            local.strip_suffix("_Type").unwrap_or(local).to_owned()
+        })
+        .unwrap_or_default();
+    let mut inst = parse_instance(e)?;
+    inst.class_name = class;
+    Ok(Value::Instance(Box::new(inst)))
+}
+
+/// Reads an element-form instance: class = local name; repeated child elements form arrays.
+pub(crate) fn parse_instance(e: &Elem) -> Result<Instance, Error> {
+    let mut inst = Instance::new(e.local.clone());
+    for child in e.elems() {
+        let v = parse_value(child)?;
+        match inst.properties.iter_mut().find(|p| p.name == child.local) {
+            None => inst.properties.push(Property {
+                name: child.local.clone(),
+                value: v,
+            }),
+            Some(p) => {
+                // Repeated element: an array. Only scalars can be arrays in the value model;
+                // for repeated references or instances the first one is kept.
+                let prev = std::mem::replace(&mut p.value, Value::Null);
+                p.value = match (prev, v) {
+                    (Value::Array(mut a), Value::Scalar(s)) => {
+                        a.push(s);
+                        Value::Array(a)
+                    }
+                    (Value::Scalar(a), Value::Scalar(b)) => Value::Array(vec![a, b]),
+                    (Value::Null, Value::Scalar(s)) => Value::Array(vec![s]),
+                    (prev @ Value::Array(_), Value::Null) => prev,
+                    (Value::Scalar(a), Value::Null) => Value::Array(vec![a]),
+                    (Value::Null, Value::Null) => Value::Null,
+                    (prev, _) => prev,
+                };
+            }
+        }
+    }
+    Ok(inst)
+}

@@ -1,0 +1,356 @@
+//! A small namespace-resolved element tree built with quick-xml's `NsReader`, and escaping.
+//!
+//! INVARIANT: every name in the tree is a (namespace URI, local name) pair; prefixes are gone.
+
+use quick_xml::events::Event;
+use quick_xml::name::{QName, ResolveResult};
+use quick_xml::NsReader;
+
+use crate::error::{Error, Limits};
+
+/// An element: namespace URI (None when unbound), local name, attributes and children.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Elem {
+    pub(crate) ns: Option<String>,
+    pub(crate) local: String,
+    pub(crate) attrs: Vec<Attr>,
+    pub(crate) children: Vec<Node>,
+    /// For elements whose text is a QName (SOAP `s:Value`): the namespace its prefix resolves to.
+    pub(crate) text_ns: Option<String>,
+}
+
+/// An attribute, namespace-resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Attr {
+    pub(crate) ns: Option<String>,
+    pub(crate) local: String,
+    pub(crate) value: String,
+}
+
+/// A child node.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Node {
+    Elem(Elem),
+    Text(String),
+}
+
+impl Elem {
+    pub(crate) fn is(&self, ns: &str, local: &str) -> bool {
+        self.local == local && self.ns.as_deref() == Some(ns)
+    }
+
+    /// Child elements.
+    pub(crate) fn elems(&self) -> impl Iterator<Item = &Elem> {
+        self.children.iter().filter_map(|n| match n {
+            Node::Elem(e) => Some(e),
+            Node::Text(_) => None,
+        })
+    }
+
+    /// The first child element with this namespace and local name.
+    pub(crate) fn child(&self, ns: &str, local: &str) -> Option<&Elem> {
+        self.elems().find(|e| e.is(ns, local))
+    }
+
+    /// The first child element with this local name, in any namespace.
+    pub(crate) fn child_any(&self, local: &str) -> Option<&Elem> {
+        self.elems().find(|e| e.local == local)
+    }
+
+    /// The first descendant (depth first, self excluded) with this local name.
+    pub(crate) fn descendant_any(&self, local: &str) -> Option<&Elem> {
+        for e in self.elems() {
+            if e.local == local {
+                return Some(e);
+            }
+            if let Some(d) = e.descendant_any(local) {
+                return Some(d);
+            }
+        }
+        None
+    }
+
+    /// Concatenated direct text (text and CDATA) children.
+    pub(crate) fn text(&self) -> String {
+        let mut s = String::new();
+        for n in &self.children {
+            if let Node::Text(t) = n {
+                s.push_str(t);
+            }
+        }
+        s
+    }
+
+    pub(crate) fn has_elems(&self) -> bool {
+        self.elems().next().is_some()
+    }
+
+    /// An attribute by local name in any namespace (or none).
+    pub(crate) fn attr(&self, local: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|a| a.local == local)
+            .map(|a| a.value.as_str())
+    }
+
+    /// An attribute by namespace and local name.
+    pub(crate) fn attr_ns(&self, ns: &str, local: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|a| a.local == local && a.ns.as_deref() == Some(ns))
+            .map(|a| a.value.as_str())
+    }
+
+    /// True when `xsi:nil="true"`.
+    pub(crate) fn is_nil(&self) -> bool {
+        self.attr_ns(crate::ns::XSI, "nil")
+            .is_some_and(|v| v.trim() == "true" || v.trim() == "1")
+    }
+}
+
+fn ns_of(r: &ResolveResult<'_>) -> Result<Option<String>, Error> {
+    match r {
+        ResolveResult::Unbound => Ok(None),
+        ResolveResult::Bound(ns) => Ok(Some(
+            std::str::from_utf8(ns.as_ref())
+                .map_err(|e| Error::Xml(e.to_string()))?
+                .to_owned(),
+        )),
+        ResolveResult::Unknown(p) => Err(Error::Xml(format!(
+            "unbound namespace prefix {:?}",
+            String::from_utf8_lossy(p)
+        ))),
+    }
+}
+
+fn utf8(b: &[u8]) -> Result<String, Error> {
+    std::str::from_utf8(b)
+        .map(str::to_owned)
+        .map_err(|e| Error::Xml(e.to_string()))
+}
+
+/// Parses a whole document into its root element, enforcing `limits` and refusing DOCTYPE.
+pub(crate) fn parse(body: &[u8], limits: &Limits) -> Result<Elem, Error> {
+    if body.len() > limits.max_bytes {
+        return Err(Error::TooLarge {
+            limit: limits.max_bytes,
+        });
+    }
+    let text = std::str::from_utf8(body).map_err(|e| Error::Xml(format!("not utf-8: {e}")))?;
+    // A byte order mark is legal before the declaration.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    parse_str(text, limits)
+}
+
+/// Parses a document held in a string (see [`parse`]).
+pub(crate) fn parse_str(text: &str, limits: &Limits) -> Result<Elem, Error> {
+    if text.len() > limits.max_bytes {
+        return Err(Error::TooLarge {
+            limit: limits.max_bytes,
+        });
+    }
+    let mut reader = NsReader::from_str(text);
+    {
+        let cfg = reader.config_mut();
+        cfg.expand_empty_elements = true;
+        cfg.check_end_names = true;
+        cfg.trim_text_start = false;
+        cfg.trim_text_end = false;
+    }
+    let mut stack: Vec<Elem> = Vec::new();
+    let mut root: Option<Elem> = None;
+    loop {
+        let (res, ev) = reader
+            .read_resolved_event()
+            .map_err(|e| Error::Xml(e.to_string()))?;
+        match ev {
+            Event::DocType(_) => return Err(Error::Forbidden("DOCTYPE or entity declaration")),
+            Event::Start(ref start) | Event::Empty(ref start) => {
+                let empty = matches!(ev, Event::Empty(_));
+                if root.is_some() {
+                    return Err(Error::Xml("content after the root element".into()));
+                }
+                if stack.len() >= limits.max_depth {
+                    return Err(Error::TooDeep {
+                        limit: limits.max_depth,
+                    });
+                }
+                let ns = ns_of(&res)?;
+                let local = utf8(start.local_name().as_ref())?;
+                let mut attrs = Vec::new();
+                for a in start.attributes() {
+                    let a = a.map_err(|e| Error::Xml(e.to_string()))?;
+                    let key = a.key;
+                    if key.as_ref() == b"xmlns" || key.as_ref().starts_with(b"xmlns:") {
+                        continue;
+                    }
+                    let (ares, alocal) = reader.resolve_attribute(key);
+                    let value = a
+                        .unescape_value()
+                        .map_err(|e| Error::Xml(e.to_string()))?
+                        .into_owned();
+                    attrs.push(Attr {
+                        ns: ns_of(&ares)?,
+                        local: utf8(alocal.as_ref())?,
+                        value,
+                    });
+                }
+                let el = Elem {
+                    ns,
+                    local,
+                    attrs,
+                    children: Vec::new(),
+                    text_ns: None,
+                };
+                if empty {
+                    match stack.last_mut() {
+                        Some(parent) => parent.children.push(Node::Elem(el)),
+                        None => root = Some(el),
+                    }
+                } else {
+                    stack.push(el);
+                }
+            }
+            Event::End(_) => {
+                let done = stack
+                    .pop()
+                    .ok_or_else(|| Error::Xml("unmatched end tag".into()))?;
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(Node::Elem(done)),
+                    None => root = Some(done),
+                }
+            }
+            Event::Text(t) => {
+                let s = t.unescape().map_err(|e| Error::Xml(e.to_string()))?;
+                match stack.last_mut() {
+                    Some(parent) => {
+                        if parent.local == "Value" && parent.ns.as_deref() == Some(crate::ns::SOAP) {
+                            let q = s.trim();
+                            if let Some((prefix, _)) = q.split_once(':') {
+                                if !prefix.is_empty() && !prefix.contains(char::is_whitespace) {
+                                    let qn = format!("{prefix}:x");
+                                    let (r, _) = reader.resolve_element(QName(qn.as_bytes()));
+                                    parent.text_ns = ns_of(&r).ok().flatten();
+                                }
+                            }
+                        }
+                        parent.children.push(Node::Text(s.into_owned()));
+                    }
+                    None => {
+                        if !s.trim().is_empty() {
+                            return Err(Error::Xml("text outside the root element".into()));
+                        }
+                    }
+                }
+            }
+            Event::CData(c) => {
+                let s = utf8(&c.into_inner())?;
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(Node::Text(s)),
+                    None => return Err(Error::Xml("cdata outside the root element".into())),
+                }
+            }
+            Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
+            Event::Eof => break,
+        }
+    }
+    if !stack.is_empty() {
+        return Err(Error::Xml("unexpected end of input inside an element".into()));
+    }
+    root.ok_or(Error::Missing("root element"))
+}
+
+/// Escapes text for element content and attribute values (`&`, `<`, `>`, `"`, `'`).
+pub(crate) fn escape(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains(['&', '<', '>', '"', '\'']) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Writes `s` as one or more CDATA sections; a `]]>` inside is split across two sections.
+pub(crate) fn push_cdata(out: &mut String, s: &str) {
+    out.push_str("<![CDATA[");
+    out.push_str(&s.replace("]]>", "]]]]><![CDATA[>"));
+    out.push_str("]]>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_rebound_prefixes_by_uri() {
+        let doc = r#"<p:a xmlns:p="urn:one"><p:b xmlns:p="urn:two"/><p:c/></p:a>"#;
+        let e = parse(doc.as_bytes(), &Limits::default()).unwrap();
+        assert!(e.is("urn:one", "a"));
+        let kids: Vec<_> = e.elems().collect();
+        assert!(kids[0].is("urn:two", "b"));
+        assert!(kids[1].is("urn:one", "c"));
+    }
+
+    #[test]
+    fn doctype_is_forbidden() {
+        let doc = r#"<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>"#;
+        assert_eq!(
+            parse(doc.as_bytes(), &Limits::default()),
+            Err(Error::Forbidden("DOCTYPE or entity declaration"))
+        );
+    }
+
+    #[test]
+    fn depth_and_size_are_bounded() {
+        let deep = "<a>".repeat(10) + &"</a>".repeat(10);
+        let l = Limits {
+            max_bytes: 1000,
+            max_depth: 5,
+        };
+        assert_eq!(parse(deep.as_bytes(), &l), Err(Error::TooDeep { limit: 5 }));
+        let l = Limits {
+            max_bytes: 10,
+            max_depth: 5,
+        };
+        assert_eq!(parse(deep.as_bytes(), &l), Err(Error::TooLarge { limit: 10 }));
+    }
+
+    #[test]
+    fn unclosed_and_unknown_prefix_are_errors() {
+        assert!(matches!(
+            parse(b"<a><b></b>", &Limits::default()),
+            Err(Error::Xml(_))
+        ));
+        assert!(matches!(parse(b"<q:a/>", &Limits::default()), Err(Error::Xml(_))));
+        assert!(matches!(
+            parse(b"<a>&bogus;</a>", &Limits::default()),
+            Err(Error::Xml(_))
+        ));
+    }
+
+    #[test]
+    fn cdata_split_round_trips() {
+        let mut s = String::from("<a>");
+        push_cdata(&mut s, "x]]>y");
+        s.push_str("</a>");
+        let e = parse(s.as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(e.text(), "x]]>y");
+    }
+
+    #[test]
+    fn qname_text_in_soap_value_is_resolved() {
+        let doc =
+            r#"<s:Value xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:w="urn:w">w:Foo</s:Value>"#;
+        let e = parse(doc.as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(e.text_ns.as_deref(), Some("urn:w"));
+    }
+}
