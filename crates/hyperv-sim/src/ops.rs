@@ -1,0 +1,284 @@
+//! WS-Management operations over the model: a parsed request in, a response body out
+//! (sans-IO apart from the time passed in). The HTTP server wraps this with auth and encryption.
+// Faults are returned by value: they are built once per failed request.
+#![allow(clippy::result_large_err)]
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant, SystemTime};
+
+use wsman_soap::response::{
+    EnumerationPage, ExtendedStatus, Fault, IdentifyResponse, Item, ProviderFault, ResponseBody,
+};
+use wsman_soap::{class_of, ns, AssociationKind, EnumerationMode, Filter, Request, RequestBody};
+
+use crate::fault::{SimFault, WMI_PROVIDER_PATH};
+use crate::model::{HostId, JobInjection, Object, World, NAMESPACE};
+
+/// The resource URI prefix every supported class lives under.
+pub fn namespace_prefix() -> String {
+    format!("{}{}/", ns::WMI_BASE, NAMESPACE)
+}
+
+/// Converts a simulator fault to the wire model, stamped with the machine name.
+pub fn to_fault(f: &SimFault, machine: &str) -> Fault {
+    Fault {
+        action: Some(f.action.clone()),
+        code: f.code.clone(),
+        subcode: Some(f.subcode.clone()),
+        subcode_ns: Some(f.subcode_ns.clone()),
+        reason: Some(f.reason.clone()),
+        wsman_code: Some(f.wsman_code),
+        machine: Some(machine.to_owned()),
+        message: if f.provider.is_some() {
+            None
+        } else {
+            f.message.clone()
+        },
+        provider: f.provider.as_ref().map(|(code, msg)| ProviderFault {
+            provider: Some("WMI Provider".to_owned()),
+            path: Some(WMI_PROVIDER_PATH.to_owned()),
+            wsman_code: Some(*code),
+            message: Some(msg.clone()),
+        }),
+        extended_status: f.extended_status.as_ref().map(|(op, info)| ExtendedStatus {
+            description: None,
+            operation: Some(op.clone()),
+            parameter_info: Some(info.clone()),
+            provider_name: Some("WinMgmt".to_owned()),
+            status_code: None,
+        }),
+        wmi_error: None,
+    }
+}
+
+struct EnumContext {
+    items: VecDeque<Item>,
+    expires: Instant,
+}
+
+/// Open enumeration contexts of one endpoint ([MS-WSMV 3.1.5] garbage collection timer).
+pub struct EnumStore {
+    contexts: HashMap<String, EnumContext>,
+    ttl: Duration,
+}
+
+impl EnumStore {
+    /// A store whose contexts expire `ttl` after their last use.
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            contexts: HashMap::new(),
+            ttl,
+        }
+    }
+
+    /// Number of open contexts.
+    pub fn len(&self) -> usize {
+        self.contexts.len()
+    }
+
+    /// True when no context is open.
+    pub fn is_empty(&self) -> bool {
+        self.contexts.is_empty()
+    }
+
+    fn gc(&mut self, now: Instant) {
+        self.contexts.retain(|_, c| c.expires > now);
+    }
+
+    /// Takes up to `max` items; returns the page (context kept open while items remain).
+    fn page(&mut self, id: String, mut items: VecDeque<Item>, max: u32, now: Instant) -> EnumerationPage {
+        let n = usize::try_from(max.max(1)).unwrap_or(usize::MAX).min(items.len());
+        let taken: Vec<Item> = items.drain(..n).collect();
+        if items.is_empty() {
+            EnumerationPage {
+                context: None,
+                items: taken,
+                end_of_sequence: true,
+            }
+        } else {
+            self.contexts.insert(
+                id.clone(),
+                EnumContext {
+                    items,
+                    expires: now + self.ttl,
+                },
+            );
+            EnumerationPage {
+                context: Some(id),
+                items: taken,
+                end_of_sequence: false,
+            }
+        }
+    }
+}
+
+/// What an operation needs besides the request.
+pub struct OpContext<'a> {
+    /// The host this endpoint serves.
+    pub host: HostId,
+    /// Its NetBIOS name (fault `Machine`).
+    pub machine: &'a str,
+    /// Wall-clock time.
+    pub now: SystemTime,
+    /// Monotonic time (context expiry).
+    pub instant: Instant,
+    /// Job fault injection for an Invoke.
+    pub injection: &'a JobInjection,
+}
+
+/// Executes one request. Faults come back as `ResponseBody::Fault`.
+pub fn execute(world: &mut World, store: &mut EnumStore, req: &Request, cx: &OpContext<'_>) -> ResponseBody {
+    match run(world, store, req, cx) {
+        Ok(b) => b,
+        Err(f) => ResponseBody::Fault(to_fault(&f, cx.machine)),
+    }
+}
+
+fn identify() -> IdentifyResponse {
+    IdentifyResponse {
+        protocol_version: ns::WSMAN.to_owned(),
+        product_vendor: "Microsoft Corporation".to_owned(),
+        product_version: "OS: 10.0.20348 SP: 0.0 Stack: 3.0".to_owned(),
+        security_profiles: vec![
+            "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/spnego-kerberos".to_owned(),
+        ],
+    }
+}
+
+/// The anonymous Identify response.
+pub fn identify_body() -> ResponseBody {
+    ResponseBody::Identify(identify())
+}
+
+fn class_from_uri(uri: Option<&str>) -> Result<String, SimFault> {
+    let uri = uri.ok_or_else(|| SimFault::not_found("GetObject", "no ResourceURI"))?;
+    let prefix = namespace_prefix();
+    let rest = uri
+        .strip_prefix(&prefix)
+        .ok_or_else(|| SimFault::not_found("GetObject", uri))?;
+    if rest.is_empty() || rest.contains('/') {
+        return Err(SimFault::not_found("GetObject", uri));
+    }
+    Ok(class_of(uri).to_owned())
+}
+
+fn run(
+    world: &mut World,
+    store: &mut EnumStore,
+    req: &Request,
+    cx: &OpContext<'_>,
+) -> Result<ResponseBody, SimFault> {
+    let h = &req.header;
+    store.gc(cx.instant);
+    match &req.body {
+        RequestBody::Identify => Ok(ResponseBody::Identify(identify())),
+        RequestBody::Get => {
+            let class = class_from_uri(h.resource_uri.as_deref())?;
+            let o = world.get(cx.host, &class, &h.selectors, cx.now)?;
+            Ok(ResponseBody::Instance(o.instance))
+        }
+        RequestBody::Put(_) => Err(SimFault::action_not_supported(&h.action)),
+        RequestBody::Enumerate(e) => {
+            let class = class_from_uri(h.resource_uri.as_deref())?;
+            let objects = match &e.filter {
+                None if class == "*" => {
+                    return Err(SimFault::cannot_process_filter("", "Enumerating the * resource URI requires a filter."))
+                }
+                None => world.enumerate_class(cx.host, &class, cx.now)?,
+                Some(_) if class != "*" => {
+                    return Err(SimFault::cannot_process_filter(
+                        "",
+                        "The resource URI cannot contain keys and the class name must be '*' when a filter is used.",
+                    ))
+                }
+                Some(Filter::Wql(q)) => world.query(cx.host, q, cx.now)?,
+                Some(Filter::Association(a)) => world.associated(
+                    cx.host,
+                    &a.object,
+                    a.kind == AssociationKind::AssociationInstances,
+                    a.association_class.as_deref(),
+                    if a.kind == AssociationKind::AssociationInstances { None } else { a.result_class.as_deref() },
+                    a.role.as_deref(),
+                    a.result_role.as_deref(),
+                    cx.now,
+                )?,
+            };
+            let items: VecDeque<Item> = objects.into_iter().map(|o| item(o, e.mode)).collect();
+            let id = format!("uuid:{}", crate::model::new_guid());
+            if e.optimize {
+                Ok(ResponseBody::Enumeration(store.page(
+                    id,
+                    items,
+                    e.max_elements.unwrap_or(1),
+                    cx.instant,
+                )))
+            } else {
+                store.contexts.insert(
+                    id.clone(),
+                    EnumContext {
+                        items,
+                        expires: cx.instant + store.ttl,
+                    },
+                );
+                Ok(ResponseBody::Enumeration(EnumerationPage {
+                    context: Some(id),
+                    items: Vec::new(),
+                    end_of_sequence: false,
+                }))
+            }
+        }
+        RequestBody::Pull {
+            context,
+            max_elements,
+        } => {
+            let c = store
+                .contexts
+                .remove(context)
+                .ok_or_else(SimFault::invalid_enumeration_context)?;
+            Ok(ResponseBody::Enumeration(store.page(
+                context.clone(),
+                c.items,
+                max_elements.unwrap_or(1),
+                cx.instant,
+            )))
+        }
+        RequestBody::Release { context } => {
+            store
+                .contexts
+                .remove(context)
+                .ok_or_else(SimFault::invalid_enumeration_context)?;
+            Ok(ResponseBody::Empty)
+        }
+        RequestBody::Invoke { method, params } => {
+            let class = class_from_uri(h.resource_uri.as_deref())?;
+            let out = world.invoke(
+                cx.host,
+                &class,
+                &h.selectors,
+                method,
+                params,
+                cx.now,
+                cx.injection,
+            )?;
+            Ok(ResponseBody::Instance(out))
+        }
+        _ => Err(SimFault::action_not_supported(&h.action)),
+    }
+}
+
+fn item(o: Object, mode: EnumerationMode) -> Item {
+    match mode {
+        EnumerationMode::Epr => Item {
+            instance: None,
+            epr: Some(o.epr),
+        },
+        EnumerationMode::ObjectAndEpr => Item {
+            instance: Some(o.instance),
+            epr: Some(o.epr),
+        },
+        _ => Item {
+            instance: Some(o.instance),
+            epr: None,
+        },
+    }
+}
