@@ -1,1 +1,47 @@
-//! Hyper-V domain model and replication workflow over WS-Management
+//! Hyper-V domain model and replication workflow over WS-Management.
+//!
+//! - [`Wsman`]: what the domain needs from a transport (hvctl implements it over
+//!   `winrm_client::Client`); sleeps and the clock come through it, so the workflow is
+//!   deterministic under test.
+//! - [`model`]: typed replication mode/state/health, power state, job state, method return
+//!   codes, and the PowerShell names ([`PsReplicationState`]).
+//! - [`msvm`]: typed views of `Msvm_ComputerSystem`, `Msvm_ReplicationSettingData`,
+//!   `Msvm_ReplicationRelationship`, `Msvm_ConcreteJob`, `Msvm_Error`; the RSD MOF schema.
+//! - [`query`]: finding VMs (WQL with `CannotProcessFilter` fallback, or by GUID), settings,
+//!   relationship, recovery points, the replication service.
+//! - [`job`]: invoking a method exactly once and following its job.
+//! - [`ops`]: reverse replication and the planned-failover workflow, VM power, status.
+//!
+//! No tokio, no HTTP: every I/O goes through [`Wsman`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod job;
+pub mod model;
+pub mod msvm;
+pub mod ops;
+pub mod query;
+pub mod report;
+pub mod transport;
+
+pub use error::{Error, ErrorClass};
+pub use job::{
+    invoke_and_wait, job_errors, show_job, wait_job, JobProgress, JobReport, JobWaitOptions, MethodResult,
+    Progress, Target,
+};
+pub use model::{
+    EnabledState, JobState, PsReplicationState, ReplicationAuth, ReplicationHealth, ReplicationMode,
+    ReplicationState, ReturnCode,
+};
+pub use msvm::{Job, MsvmError, RecoveryPoint, ReplicationRelationship, ReplicationSettings, Vm, RSD_SCHEMA};
+pub use ops::{
+    cancel_failover, commit_failover, plan_reverse, prepare_failover, replication_status,
+    reverse_replication, start_failover, start_vm, stop_vm, ReverseOptions,
+};
+pub use query::{
+    find_vm, find_vm_by_guid, find_vm_by_name, list_vms, recovery_points, replication_relationship,
+    replication_service, replication_settings, wql_string, VmRef,
+};
+pub use report::{Operation, OperationReport, ReverseDetails, StatusReport, VmState};
+pub use transport::{TransportError, Wsman};

@@ -1,0 +1,357 @@
+//! Invoking methods exactly once and following the `Msvm_ConcreteJob` they start.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use wsman_soap::cimxml;
+use wsman_soap::{Instance, KnownFault, Limits, Scalar, SelectorSet, Value};
+
+use crate::model::{JobState, ReturnCode};
+use crate::msvm::{class_uri, Job, MsvmError, CONCRETE_JOB};
+use crate::transport::{TransportError, Wsman};
+use crate::Error;
+
+/// How to follow a job: exponential backoff between polls and an overall timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobWaitOptions {
+    /// First delay between polls (default 250 ms).
+    pub initial_delay: Duration,
+    /// Longest delay between polls; the delay doubles up to this (default 2 s).
+    pub max_delay: Duration,
+    /// Give up (with [`Error::JobTimeout`]) after this long (default 30 min).
+    pub timeout: Duration,
+    /// Consecutive poll failures (timeouts, connection errors) tolerated before giving up
+    /// (default 3). Polls are Gets, so retrying them is safe.
+    pub max_poll_errors: u32,
+}
+
+impl Default for JobWaitOptions {
+    fn default() -> Self {
+        JobWaitOptions {
+            initial_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(2),
+            timeout: Duration::from_secs(30 * 60),
+            max_poll_errors: 3,
+        }
+    }
+}
+
+/// One observation of a job, passed to the progress callback after every poll.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobProgress {
+    /// The job's `InstanceID`.
+    pub job_id: String,
+    /// Its `JobState`.
+    pub state: JobState,
+    /// `PercentComplete`.
+    pub percent_complete: Option<u16>,
+    /// `JobStatus` text.
+    pub status: Option<String>,
+    /// Time since the wait started.
+    pub elapsed: Duration,
+}
+
+/// A progress callback: called after every poll of the job.
+pub type Progress<'a> = &'a mut (dyn FnMut(&JobProgress) + Send);
+
+/// Who a method call is about, for messages (`web01` on `hv02`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target<'a> {
+    /// VM name (or another object's name).
+    pub vm: &'a str,
+    /// The method.
+    pub method: &'a str,
+}
+
+/// What a method call ended with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MethodResult {
+    /// The method's `ReturnValue`.
+    pub return_code: ReturnCode,
+    /// The job, when the method started one (ReturnValue 4096), as last read (Completed).
+    pub job: Option<Job>,
+    /// The full output instance.
+    pub output: Instance,
+}
+
+/// Invokes `method` once and, on 4096, follows its job to the end.
+///
+/// Never re-sends the invoke: a lost reply is [`Error::OutcomeUnknown`] (also for a
+/// `w:TimedOut` fault, as the provider may have started the work). ReturnValue 0 is done;
+/// other values are [`Error::MethodFailed`] with the documented meaning.
+pub async fn invoke_and_wait(
+    w: &impl Wsman,
+    resource_uri: &str,
+    selectors: &SelectorSet,
+    target: Target<'_>,
+    params: &[(String, Value)],
+    wait: &JobWaitOptions,
+    progress: Progress<'_>,
+) -> Result<MethodResult, Error> {
+    let out = match w.invoke(resource_uri, selectors, target.method, params).await {
+        Ok(out) => out,
+        Err(TransportError::OutcomeUnknown { detail }) => {
+            return Err(Error::OutcomeUnknown {
+                method: target.method.to_owned(),
+                vm: target.vm.to_owned(),
+                host: w.host().to_owned(),
+                job_id: None,
+                detail: format!("no reply was received ({detail})"),
+            })
+        }
+        Err(TransportError::Fault(f)) if f.is_timeout() => {
+            return Err(Error::OutcomeUnknown {
+                method: target.method.to_owned(),
+                vm: target.vm.to_owned(),
+                host: w.host().to_owned(),
+                job_id: None,
+                detail: format!("the host answered with a timeout fault ({})", f.summary()),
+            })
+        }
+        Err(e) => {
+            return Err(Error::from_transport(
+                format!("Invoke {}", target.method),
+                w.host(),
+                e,
+            ))
+        }
+    };
+    let Some(rv) = out.return_value else {
+        return Err(Error::Unexpected(format!(
+            "{} returned no ReturnValue",
+            target.method
+        )));
+    };
+    let code = ReturnCode::from_value(rv);
+    match code {
+        ReturnCode::Completed => Ok(MethodResult {
+            return_code: code,
+            job: None,
+            output: out.out,
+        }),
+        ReturnCode::JobStarted => {
+            let Some(job_id) = out.job_instance_id().map(str::to_owned) else {
+                return Err(Error::OutcomeUnknown {
+                    method: target.method.to_owned(),
+                    vm: target.vm.to_owned(),
+                    host: w.host().to_owned(),
+                    job_id: None,
+                    detail: "the host started a job (4096) without naming it".into(),
+                });
+            };
+            let job = follow(w, &job_id, target.method, target.vm, wait, progress).await?;
+            Ok(MethodResult {
+                return_code: code,
+                job: Some(job),
+                output: out.out,
+            })
+        }
+        code => Err(Error::MethodFailed {
+            method: target.method.to_owned(),
+            vm: target.vm.to_owned(),
+            host: w.host().to_owned(),
+            code,
+        }),
+    }
+}
+
+/// Follows a job by id until it ends: `Ok` on 7 Completed, [`Error::JobFailed`] (with the
+/// `Msvm_Error`s from `GetErrorEx`) on 8..11, [`Error::JobTimeout`] after `wait.timeout`,
+/// [`Error::JobDisappeared`] when the job object is gone. For `hvctl job wait`.
+pub async fn wait_job(
+    w: &impl Wsman,
+    job_id: &str,
+    wait: &JobWaitOptions,
+    progress: Progress<'_>,
+) -> Result<Job, Error> {
+    follow(w, job_id, "job", "", wait, progress).await
+}
+
+/// Reads a job once, with its errors when it failed. For `hvctl job show`.
+pub async fn show_job(w: &impl Wsman, job_id: &str) -> Result<JobReport, Error> {
+    let job = match get_job(w, job_id).await? {
+        Some(j) => j,
+        None => return Err(disappeared(w, job_id, false)),
+    };
+    let errors = if job.state.is_failure() {
+        job_errors(w, job_id).await
+    } else {
+        Vec::new()
+    };
+    Ok(JobReport {
+        host: w.host().to_owned(),
+        job,
+        errors,
+    })
+}
+
+/// A job as read by [`show_job`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobReport {
+    /// The host.
+    pub host: String,
+    /// The job.
+    pub job: Job,
+    /// Its `Msvm_Error`s (failed jobs only).
+    pub errors: Vec<MsvmError>,
+}
+
+/// The `Msvm_Error`s of a job, from `Msvm_ConcreteJob.GetErrorEx` (embedded CIM-XML strings).
+/// Best effort: a failing call gives an empty list (the job's own ErrorDescription remains).
+pub async fn job_errors(w: &impl Wsman, job_id: &str) -> Vec<MsvmError> {
+    let Ok(out) = w
+        .invoke(
+            &class_uri(CONCRETE_JOB),
+            &Job::selectors(job_id),
+            "GetErrorEx",
+            &[],
+        )
+        .await
+    else {
+        return Vec::new();
+    };
+    let values: Vec<&Value> = ["Errors", "Error"]
+        .iter()
+        .filter_map(|n| out.out.get(n))
+        .collect();
+    let mut errors = Vec::new();
+    for v in values {
+        match v {
+            Value::Array(items) => errors.extend(items.iter().filter_map(parse_error_scalar)),
+            Value::Scalar(s) => errors.extend(parse_error_scalar(s)),
+            Value::Instance(i) => errors.push(MsvmError::from_instance(i)),
+            _ => {}
+        }
+    }
+    errors
+}
+
+fn parse_error_scalar(s: &Scalar) -> Option<MsvmError> {
+    let text = s.as_str()?;
+    cimxml::parse_instance(text, &Limits::default())
+        .ok()
+        .map(|i| MsvmError::from_instance(&i))
+}
+
+async fn get_job(w: &impl Wsman, job_id: &str) -> Result<Option<Job>, Error> {
+    match w.get(&class_uri(CONCRETE_JOB), &Job::selectors(job_id)).await {
+        Ok(i) => Job::from_instance(&i).map(Some),
+        Err(e)
+            if e.fault().and_then(|f| f.known()).is_some_and(|k| {
+                matches!(
+                    k,
+                    KnownFault::ResourceNotFound | KnownFault::WmiNotFound | KnownFault::InvalidSelectors
+                )
+            }) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(Error::from_transport(
+            format!("Get Msvm_ConcreteJob {job_id}"),
+            w.host(),
+            e,
+        )),
+    }
+}
+
+fn disappeared(w: &impl Wsman, job_id: &str, seen: bool) -> Error {
+    let hint = if seen {
+        "the host removes finished jobs after their TimeBeforeRemoval (5 minutes by default), so its \
+         result is unknown; check the VM's state with `hvctl replication status VM --host HOST`"
+    } else {
+        "check the job id, and that this is the host that started it; finished jobs are removed \
+         after 5 minutes, so check the VM's state with `hvctl replication status VM --host HOST`"
+    };
+    Error::JobDisappeared {
+        job_id: job_id.to_owned(),
+        host: w.host().to_owned(),
+        seen,
+        hint: hint.to_owned(),
+    }
+}
+
+async fn follow(
+    w: &impl Wsman,
+    job_id: &str,
+    method: &str,
+    vm: &str,
+    wait: &JobWaitOptions,
+    progress: Progress<'_>,
+) -> Result<Job, Error> {
+    let start = w.now();
+    let mut delay = wait.initial_delay;
+    let mut poll_errors = 0u32;
+    let mut seen = false;
+    let mut last: Option<(JobState, Option<u16>)> = None;
+    loop {
+        match get_job(w, job_id).await {
+            Ok(Some(job)) => {
+                seen = true;
+                poll_errors = 0;
+                progress(&JobProgress {
+                    job_id: job_id.to_owned(),
+                    state: job.state,
+                    percent_complete: job.percent_complete,
+                    status: job.status.clone(),
+                    elapsed: w.now().saturating_duration_since(start),
+                });
+                if job.state.is_success() {
+                    return Ok(job);
+                }
+                if job.state.is_failure() {
+                    let errors = job_errors(w, job_id).await;
+                    return Err(Error::JobFailed {
+                        job_id: job_id.to_owned(),
+                        method: method.to_owned(),
+                        vm: vm.to_owned(),
+                        state: job.state,
+                        code: job.error_code.unwrap_or(0),
+                        description: job.error_description.or(job.error_summary_description),
+                        errors,
+                    });
+                }
+                last = Some((job.state, job.percent_complete));
+            }
+            Ok(None) => return Err(disappeared(w, job_id, seen)),
+            Err(e) if is_transient(&e) && poll_errors < wait.max_poll_errors => {
+                poll_errors += 1;
+            }
+            Err(e) if method != "job" && is_transient(&e) => {
+                return Err(Error::OutcomeUnknown {
+                    method: method.to_owned(),
+                    vm: vm.to_owned(),
+                    host: w.host().to_owned(),
+                    job_id: Some(job_id.to_owned()),
+                    detail: format!("its job could not be followed ({e})"),
+                })
+            }
+            Err(e) => return Err(e),
+        }
+        let waited = w.now().saturating_duration_since(start);
+        if waited >= wait.timeout {
+            let (state, percent) = last.unwrap_or((JobState::New, None));
+            return Err(Error::JobTimeout {
+                job_id: job_id.to_owned(),
+                host: w.host().to_owned(),
+                state,
+                percent,
+                waited,
+            });
+        }
+        w.sleep(delay.min(wait.timeout - waited)).await;
+        delay = (delay * 2).min(wait.max_delay);
+    }
+}
+
+fn is_transient(e: &Error) -> bool {
+    match e {
+        Error::Transport { source, .. } => matches!(
+            source,
+            TransportError::Timeout(_)
+                | TransportError::Connection(_)
+                | TransportError::OutcomeUnknown { .. }
+        ),
+        Error::Fault { fault, .. } => fault.is_timeout(),
+        _ => false,
+    }
+}

@@ -1,0 +1,691 @@
+//! The operations: reverse replication and the planned-failover workflow around it, VM power,
+//! and replication status. Each one finds the VM, explains a wrong state before sending
+//! anything, invokes once, follows the job and reads the state back ([DESIGN] main workflow).
+
+use std::time::Instant;
+
+use wsman_soap::{Instance, Scalar, Value};
+
+use crate::error::shell_quote;
+use crate::job::{invoke_and_wait, JobWaitOptions, MethodResult, Progress, Target};
+use crate::model::{EnabledState, ReplicationAuth, ReplicationMode, ReplicationState};
+use crate::msvm::{class_uri, ReplicationSettings, Vm, COMPUTER_SYSTEM, RSD_SCHEMA};
+use crate::query::{
+    find_vm, find_vm_by_guid, recovery_points, replication_relationship, replication_service,
+    replication_settings, VmRef,
+};
+use crate::report::{Operation, OperationReport, ReverseDetails, StatusReport, VmState};
+use crate::transport::Wsman;
+use crate::Error;
+
+/// Options of `hvctl replication reverse` (`Set-VMReplication -Reverse`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReverseOptions {
+    /// `-ReplicaServerName`: where the reversed replication goes. Default: the old primary
+    /// (`PrimaryConnectionPoint`).
+    pub replica_server: Option<String>,
+    /// `-ReplicaServerPort`. Default: the current `RecoveryServerPortNumber`.
+    pub port: Option<u16>,
+    /// `-AuthenticationType`. Default: the current one (0 counts as Kerberos).
+    pub auth: Option<ReplicationAuth>,
+    /// `-CertificateThumbprint`: required with certificate authentication.
+    pub thumbprint: Option<String>,
+}
+
+struct Ctx<'a, W> {
+    w: &'a W,
+    start: Instant,
+    messages: Vec<String>,
+}
+
+impl<'a, W: Wsman> Ctx<'a, W> {
+    fn new(w: &'a W) -> Self {
+        Ctx {
+            w,
+            start: w.now(),
+            messages: Vec::new(),
+        }
+    }
+
+    async fn finish(
+        self,
+        operation: Operation,
+        before: &Vm,
+        method: Option<&str>,
+        result: Option<MethodResult>,
+        reverse: Option<ReverseDetails>,
+    ) -> Result<OperationReport, Error> {
+        let after = find_vm_by_guid(self.w, &before.guid).await?;
+        let mut messages = self.messages;
+        messages.push(format!(
+            "{} on {} is now {} ({}, {})",
+            after.name,
+            self.w.host(),
+            after.ps_replication_state,
+            after.replication_mode,
+            after.enabled_state
+        ));
+        Ok(OperationReport {
+            operation,
+            vm: before.name.clone(),
+            guid: before.guid.clone(),
+            host: self.w.host().to_owned(),
+            before: VmState::from(before),
+            after: VmState::from(&after),
+            method: method.map(str::to_owned),
+            return_code: result.as_ref().map(|r| r.return_code),
+            job_id: result.and_then(|r| r.job).map(|j| j.instance_id),
+            duration: self.w.now().saturating_duration_since(self.start),
+            messages,
+            reverse,
+        })
+    }
+}
+
+fn who(vm: &Vm, host: &str) -> String {
+    format!("{} on {host}", vm.name)
+}
+
+fn cmd(verb: &str, vm: &Vm) -> String {
+    format!("`hvctl {verb} {}`", shell_quote(&vm.name))
+}
+
+fn invalid(explanation: String) -> Error {
+    Error::InvalidState { explanation }
+}
+
+/// Preflight of reverse replication ([hyperv-replication §1.3]): PowerShell refuses mode
+/// Primary; we also require a failed-over VM (state 5 Recovered or 6 Committed, shown as
+/// FailedOverWaitingCompletion / FailedOver) and explain anything else before calling the host.
+pub fn preflight_reverse(vm: &Vm, host: &str) -> Result<(), Error> {
+    let who = who(vm, host);
+    let ps = vm.ps_replication_state;
+    match vm.replication_mode {
+        ReplicationMode::None => {
+            return Err(invalid(format!(
+                "{who} is not replicated (ReplicationMode None): there is no replication to reverse"
+            )))
+        }
+        ReplicationMode::Primary => {
+            return Err(invalid(format!(
+                "{who} is the primary ({ps}): reverse runs on the replica host where the VM was failed \
+                 over; run `hvctl failover start` there first, then reverse it there"
+            )))
+        }
+        ReplicationMode::TestReplica => {
+            return Err(invalid(format!(
+                "{who} is a test replica: reverse the replica VM, not its test copy"
+            )))
+        }
+        _ => {}
+    }
+    match vm.replication_state {
+        ReplicationState::Recovered | ReplicationState::Committed => Ok(()),
+        ReplicationState::FailoverInProgress => Err(invalid(format!(
+            "{who} is {ps}: a failover is still running; wait for it to finish (FailedOverWaitingCompletion) and retry"
+        ))),
+        _ => Err(invalid(format!(
+            "{who} is {ps}: reverse needs a failed-over VM (FailedOverWaitingCompletion or FailedOver); \
+             run `hvctl failover start` first"
+        ))),
+    }
+}
+
+/// Applies the `Set-VMReplication -Reverse` rules to the current settings and returns the
+/// instance to send (retyped with [`RSD_SCHEMA`]) and what it sets ([hyperv-replication §1.3]):
+/// `RecoveryConnectionPoint := replica_server ?? PrimaryConnectionPoint` (must not be empty);
+/// port from the options or the settings (0 refused); `AuthenticationType` 0 becomes Kerberos;
+/// certificate authentication requires a thumbprint in the options.
+pub fn plan_reverse(
+    vm: &Vm,
+    settings: &ReplicationSettings,
+    opts: &ReverseOptions,
+) -> Result<(Instance, ReverseDetails), Error> {
+    let rcp = match &opts.replica_server {
+        Some(s) if s.trim().is_empty() => {
+            return Err(Error::Usage("the replica server name is empty".into()))
+        }
+        Some(s) => s.trim().to_owned(),
+        None => settings.primary_connection_point.clone().ok_or_else(|| {
+            Error::Usage(format!(
+                "the replication settings of {} name no primary server (PrimaryConnectionPoint is empty); \
+                 name the new replica server with --replica-server",
+                vm.name
+            ))
+        })?,
+    };
+    let port = opts.port.or(settings.recovery_server_port).unwrap_or(0);
+    if port == 0 {
+        return Err(Error::Usage(match opts.port {
+            Some(_) => "port 0 is not a valid replica server port".to_owned(),
+            None => format!(
+                "the replication settings of {} have no port (RecoveryServerPortNumber 0); pass --port",
+                vm.name
+            ),
+        }));
+    }
+    let auth = opts
+        .auth
+        .or(settings.authentication)
+        .unwrap_or(ReplicationAuth::Kerberos);
+    let thumbprint = match auth {
+        ReplicationAuth::Certificate => {
+            let Some(t) = &opts.thumbprint else {
+                return Err(Error::Usage(
+                    "certificate authentication needs the certificate thumbprint (--thumbprint) for a reverse".into(),
+                ));
+            };
+            let t: String = t
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>()
+                .to_ascii_uppercase();
+            if t.is_empty() || t.len() > 128 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(Error::Usage(format!(
+                    "'{t}' is not a certificate thumbprint (hex digits)"
+                )));
+            }
+            Some(t)
+        }
+        ReplicationAuth::Kerberos => {
+            if opts.thumbprint.is_some() {
+                return Err(Error::Usage(
+                    "a certificate thumbprint only applies to certificate authentication (--auth certificate)".into(),
+                ));
+            }
+            None
+        }
+        ReplicationAuth::Other(v) => {
+            return Err(Error::Usage(format!(
+                "authentication type {v} is not Kerberos (1) or Certificate (2)"
+            )))
+        }
+    };
+    let mut rsd = settings.instance.clone();
+    rsd.set("RecoveryConnectionPoint", Scalar::String(rcp.clone()));
+    rsd.set("RecoveryServerPortNumber", Scalar::Uint16(port));
+    rsd.set("AuthenticationType", Scalar::Uint16(auth.value()));
+    if let Some(t) = &thumbprint {
+        rsd.set("CertificateThumbPrint", Scalar::String(t.clone()));
+    }
+    let rsd = rsd.retyped(RSD_SCHEMA).map_err(|e| {
+        Error::Unexpected(format!(
+            "the replication settings of {} do not fit their schema: {e}",
+            vm.name
+        ))
+    })?;
+    let details = ReverseDetails {
+        recovery_connection_point: rcp,
+        previous_recovery_connection_point: settings.recovery_connection_point.clone(),
+        port,
+        authentication: auth,
+        certificate_thumbprint: thumbprint,
+    };
+    Ok((rsd, details))
+}
+
+/// `Set-VMReplication -Reverse` on the host where the VM was failed over ([DESIGN] steps 1-7):
+/// find the VM, preflight, read its primary-relationship settings, apply [`plan_reverse`],
+/// invoke `Msvm_ReplicationService.ReverseReplicationRelationship(ComputerSystem = REF VM,
+/// ReplicationSettingData = embedded RSD)` once, follow the job, read the state back.
+pub async fn reverse_replication(
+    w: &impl Wsman,
+    vm: &VmRef,
+    opts: &ReverseOptions,
+    wait: &JobWaitOptions,
+    progress: Progress<'_>,
+) -> Result<OperationReport, Error> {
+    const METHOD: &str = "ReverseReplicationRelationship";
+    let mut ctx = Ctx::new(w);
+    let vm = find_vm(w, vm).await?;
+    preflight_reverse(&vm, w.host())?;
+    let settings = replication_settings(w, &vm).await?;
+    let (rsd, details) = plan_reverse(&vm, &settings, opts)?;
+    let service = replication_service(w).await?;
+    ctx.messages.push(format!(
+        "reversing replication of {}: new replica server {}:{} ({})",
+        vm.name, details.recovery_connection_point, details.port, details.authentication
+    ));
+    let params = vec![
+        ("ComputerSystem".to_owned(), Value::Reference(vm.epr())),
+        (
+            "ReplicationSettingData".to_owned(),
+            Value::Instance(Box::new(rsd)),
+        ),
+    ];
+    let target = Target {
+        vm: &vm.name,
+        method: METHOD,
+    };
+    let result = invoke_and_wait(
+        w,
+        &service.resource_uri,
+        &service.selectors,
+        target,
+        &params,
+        wait,
+        progress,
+    )
+    .await?;
+    ctx.finish(
+        Operation::ReverseReplication,
+        &vm,
+        Some(METHOD),
+        Some(result),
+        Some(details),
+    )
+    .await
+}
+
+/// Preflight of `Start-VMFailover -Prepare` (primary host): mode Primary, state Replicating,
+/// VM off.
+pub fn preflight_prepare(vm: &Vm, host: &str) -> Result<(), Error> {
+    let who = who(vm, host);
+    let ps = vm.ps_replication_state;
+    if vm.replication_mode != ReplicationMode::Primary {
+        return Err(invalid(format!(
+            "{who} is {} ({ps}): prepare runs on the primary host of the VM",
+            mode_phrase(vm.replication_mode)
+        )));
+    }
+    match vm.replication_state {
+        ReplicationState::Replicating => {}
+        ReplicationState::SyncedReplicationComplete => {
+            return Err(invalid(format!(
+                "{who} is already {ps}: run `hvctl failover start` on the replica host next"
+            )))
+        }
+        _ => return Err(invalid(format!("{who} is {ps}: prepare needs a Replicating VM"))),
+    }
+    if vm.enabled_state != EnabledState::Off {
+        return Err(invalid(format!(
+            "{who} is {}: a planned failover needs the VM off; shut it down first ({})",
+            vm.enabled_state,
+            cmd("vm stop", vm)
+        )));
+    }
+    Ok(())
+}
+
+fn mode_phrase(mode: ReplicationMode) -> &'static str {
+    match mode {
+        ReplicationMode::None => "not replicated",
+        ReplicationMode::Primary => "the primary",
+        ReplicationMode::Replica => "a replica",
+        ReplicationMode::TestReplica => "a test replica",
+        ReplicationMode::ExtendedReplica => "an extended replica",
+        ReplicationMode::Other(_) => "in an undocumented replication mode",
+    }
+}
+
+/// `Start-VMFailover -Prepare` on the primary host: `Msvm_ComputerSystem.
+/// RequestReplicationStateChangeEx(RequestedState = 4)` on the VM (the relationship parameter
+/// omitted: the primary relationship), which sends pending changes and leaves the primary
+/// PreparedForFailover.
+pub async fn prepare_failover(
+    w: &impl Wsman,
+    vm: &VmRef,
+    wait: &JobWaitOptions,
+    progress: Progress<'_>,
+) -> Result<OperationReport, Error> {
+    const METHOD: &str = "RequestReplicationStateChangeEx";
+    let ctx = Ctx::new(w);
+    let vm = find_vm(w, vm).await?;
+    preflight_prepare(&vm, w.host())?;
+    let params = vec![("RequestedState".to_owned(), Value::Scalar(Scalar::Uint16(4)))];
+    let target = Target {
+        vm: &vm.name,
+        method: METHOD,
+    };
+    let result = invoke_and_wait(
+        w,
+        &class_uri(COMPUTER_SYSTEM),
+        &vm.selectors(),
+        target,
+        &params,
+        wait,
+        progress,
+    )
+    .await?;
+    ctx.finish(Operation::PrepareFailover, &vm, Some(METHOD), Some(result), None)
+        .await
+}
+
+/// Preflight of `Start-VMFailover` (replica host): replica mode, VM off, state Replicating (or
+/// Resynchronizing / Suspended, resumed first, or DiskUpdateInProgress) and at least one
+/// replication received.
+pub fn preflight_start_failover(vm: &Vm, host: &str) -> Result<(), Error> {
+    let who = who(vm, host);
+    let ps = vm.ps_replication_state;
+    if !vm.replication_mode.is_replica() {
+        let next = if vm.replication_mode == ReplicationMode::Primary {
+            "; on the primary, run `hvctl failover prepare` first"
+        } else {
+            ""
+        };
+        return Err(invalid(format!(
+            "{who} is {} ({ps}): failover start runs on the replica host{next}",
+            mode_phrase(vm.replication_mode)
+        )));
+    }
+    match vm.replication_state {
+        ReplicationState::Replicating
+        | ReplicationState::Resynchronizing
+        | ReplicationState::Suspended
+        | ReplicationState::DiskUpdateInProgress => {}
+        ReplicationState::Recovered | ReplicationState::Committed => {
+            return Err(invalid(format!(
+                "{who} is already {ps}: next run {} (or {} to undo)",
+                cmd("replication reverse", vm),
+                cmd("failover cancel", vm)
+            )))
+        }
+        _ => {
+            return Err(invalid(format!(
+                "{who} is {ps}: failover needs a Replicating replica"
+            )))
+        }
+    }
+    if vm.enabled_state != EnabledState::Off {
+        return Err(invalid(format!(
+            "{who} is {}: failover needs the replica VM off",
+            vm.enabled_state
+        )));
+    }
+    if vm.last_replication_time.is_none() {
+        return Err(invalid(format!(
+            "{who} has not received any replication yet: there is no recovery point to fail over to"
+        )));
+    }
+    Ok(())
+}
+
+/// `Start-VMFailover` on the replica host: `Msvm_ReplicationService.InitiateFailover(
+/// ComputerSystem = REF VM, SnapshotSettingData = null)` for the latest point in time, or a
+/// REF to the recovery point whose name or InstanceID is `recovery_point`. A Resynchronizing or
+/// Suspended replica is first set back to Replicating (`RequestReplicationStateChangeEx(3)`),
+/// as PowerShell does.
+pub async fn start_failover(
+    w: &impl Wsman,
+    vm: &VmRef,
+    recovery_point: Option<&str>,
+    wait: &JobWaitOptions,
+    progress: Progress<'_>,
+) -> Result<OperationReport, Error> {
+    const METHOD: &str = "InitiateFailover";
+    let mut ctx = Ctx::new(w);
+    let vm = find_vm(w, vm).await?;
+    preflight_start_failover(&vm, w.host())?;
+    let snapshot = match recovery_point {
+        None => Value::Null,
+        Some(wanted) => {
+            let points = recovery_points(w, &vm).await?;
+            let found = points
+                .iter()
+                .find(|p| p.instance_id.eq_ignore_ascii_case(wanted) || p.name.eq_ignore_ascii_case(wanted));
+            match found {
+                Some(p) => {
+                    ctx.messages
+                        .push(format!("failing over to recovery point '{}'", p.name));
+                    Value::Reference(p.epr())
+                }
+                None => {
+                    let names: Vec<&str> = points.iter().map(|p| p.name.as_str()).collect();
+                    return Err(Error::NotFound {
+                        what: format!(
+                            "{} on {} has no recovery point '{wanted}' (it has: {})",
+                            vm.name,
+                            w.host(),
+                            if names.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                names.join(", ")
+                            }
+                        ),
+                    });
+                }
+            }
+        }
+    };
+    if matches!(
+        vm.replication_state,
+        ReplicationState::Resynchronizing | ReplicationState::Suspended
+    ) {
+        const RESUME: &str = "RequestReplicationStateChangeEx";
+        let params = vec![("RequestedState".to_owned(), Value::Scalar(Scalar::Uint16(3)))];
+        let target = Target {
+            vm: &vm.name,
+            method: RESUME,
+        };
+        invoke_and_wait(
+            w,
+            &class_uri(COMPUTER_SYSTEM),
+            &vm.selectors(),
+            target,
+            &params,
+            wait,
+            &mut *progress,
+        )
+        .await?;
+        ctx.messages.push(format!(
+            "{} was {}: set back to Replicating first",
+            vm.name, vm.ps_replication_state
+        ));
+    }
+    let service = replication_service(w).await?;
+    let params = vec![
+        ("ComputerSystem".to_owned(), Value::Reference(vm.epr())),
+        ("SnapshotSettingData".to_owned(), snapshot),
+    ];
+    let target = Target {
+        vm: &vm.name,
+        method: METHOD,
+    };
+    let result = invoke_and_wait(
+        w,
+        &service.resource_uri,
+        &service.selectors,
+        target,
+        &params,
+        wait,
+        progress,
+    )
+    .await?;
+    ctx.finish(Operation::StartFailover, &vm, Some(METHOD), Some(result), None)
+        .await
+}
+
+/// Preflight of `Complete-VMFailover`: replica mode and state 5 (FailedOverWaitingCompletion).
+pub fn preflight_commit(vm: &Vm, host: &str) -> Result<(), Error> {
+    let who = who(vm, host);
+    let ps = vm.ps_replication_state;
+    if !vm.replication_mode.is_replica() {
+        return Err(invalid(format!(
+            "{who} is {} ({ps}): failover commit runs on the replica host after `hvctl failover start`",
+            mode_phrase(vm.replication_mode)
+        )));
+    }
+    match vm.replication_state {
+        ReplicationState::Recovered => Ok(()),
+        ReplicationState::Committed => Err(invalid(format!("{who} is already {ps}: the failover is committed"))),
+        _ => Err(invalid(format!(
+            "{who} is {ps}: commit needs a failed-over VM (FailedOverWaitingCompletion); run `hvctl failover start` first"
+        ))),
+    }
+}
+
+/// `Complete-VMFailover`: `Msvm_ReplicationService.CommitFailover(ComputerSystem = REF VM)`.
+pub async fn commit_failover(
+    w: &impl Wsman,
+    vm: &VmRef,
+    wait: &JobWaitOptions,
+    progress: Progress<'_>,
+) -> Result<OperationReport, Error> {
+    const METHOD: &str = "CommitFailover";
+    let ctx = Ctx::new(w);
+    let vm = find_vm(w, vm).await?;
+    preflight_commit(&vm, w.host())?;
+    let service = replication_service(w).await?;
+    let params = vec![("ComputerSystem".to_owned(), Value::Reference(vm.epr()))];
+    let target = Target {
+        vm: &vm.name,
+        method: METHOD,
+    };
+    let result = invoke_and_wait(
+        w,
+        &service.resource_uri,
+        &service.selectors,
+        target,
+        &params,
+        wait,
+        progress,
+    )
+    .await?;
+    ctx.finish(Operation::CommitFailover, &vm, Some(METHOD), Some(result), None)
+        .await
+}
+
+/// Preflight of `Stop-VMFailover`: state 5 FailedOverWaitingCompletion (replica), 4
+/// PreparedForFailover (primary) or 12 RecoveryInProgress.
+pub fn preflight_cancel(vm: &Vm, host: &str) -> Result<(), Error> {
+    match vm.replication_state {
+        ReplicationState::Recovered
+        | ReplicationState::SyncedReplicationComplete
+        | ReplicationState::FailoverInProgress => Ok(()),
+        _ => Err(invalid(format!(
+            "{} is {}: there is no failover to cancel (cancel applies to FailedOverWaitingCompletion, \
+             PreparedForFailover or RecoveryInProgress)",
+            who(vm, host),
+            vm.ps_replication_state
+        ))),
+    }
+}
+
+/// `Stop-VMFailover`: turns the VM off if it is running (as PowerShell does), then
+/// `Msvm_ReplicationService.RevertFailover(ComputerSystem = REF VM)`. On the replica this
+/// discards the failover; on the primary it cancels a prepare.
+pub async fn cancel_failover(
+    w: &impl Wsman,
+    vm: &VmRef,
+    wait: &JobWaitOptions,
+    progress: Progress<'_>,
+) -> Result<OperationReport, Error> {
+    const METHOD: &str = "RevertFailover";
+    let mut ctx = Ctx::new(w);
+    let vm = find_vm(w, vm).await?;
+    preflight_cancel(&vm, w.host())?;
+    if vm.enabled_state != EnabledState::Off {
+        request_state(w, &vm, 3, wait, &mut *progress).await?;
+        ctx.messages.push(format!(
+            "{} was {}: turned it off first",
+            vm.name, vm.enabled_state
+        ));
+    }
+    let service = replication_service(w).await?;
+    let params = vec![("ComputerSystem".to_owned(), Value::Reference(vm.epr()))];
+    let target = Target {
+        vm: &vm.name,
+        method: METHOD,
+    };
+    let result = invoke_and_wait(
+        w,
+        &service.resource_uri,
+        &service.selectors,
+        target,
+        &params,
+        wait,
+        progress,
+    )
+    .await?;
+    ctx.finish(Operation::CancelFailover, &vm, Some(METHOD), Some(result), None)
+        .await
+}
+
+async fn request_state(
+    w: &impl Wsman,
+    vm: &Vm,
+    state: u16,
+    wait: &JobWaitOptions,
+    progress: Progress<'_>,
+) -> Result<MethodResult, Error> {
+    let params = vec![("RequestedState".to_owned(), Value::Scalar(Scalar::Uint16(state)))];
+    let target = Target {
+        vm: &vm.name,
+        method: "RequestStateChange",
+    };
+    invoke_and_wait(
+        w,
+        &class_uri(COMPUTER_SYSTEM),
+        &vm.selectors(),
+        target,
+        &params,
+        wait,
+        progress,
+    )
+    .await
+}
+
+/// `Start-VM`: `Msvm_ComputerSystem.RequestStateChange(RequestedState = 2)`; nothing is sent
+/// when the VM is already running.
+pub async fn start_vm(
+    w: &impl Wsman,
+    vm: &VmRef,
+    wait: &JobWaitOptions,
+    progress: Progress<'_>,
+) -> Result<OperationReport, Error> {
+    power(w, vm, Operation::StartVm, EnabledState::Running, wait, progress).await
+}
+
+/// `Stop-VM -TurnOff`: `Msvm_ComputerSystem.RequestStateChange(RequestedState = 3)` (power off,
+/// no guest shutdown); nothing is sent when the VM is already off.
+pub async fn stop_vm(
+    w: &impl Wsman,
+    vm: &VmRef,
+    wait: &JobWaitOptions,
+    progress: Progress<'_>,
+) -> Result<OperationReport, Error> {
+    power(w, vm, Operation::StopVm, EnabledState::Off, wait, progress).await
+}
+
+async fn power(
+    w: &impl Wsman,
+    vm: &VmRef,
+    operation: Operation,
+    wanted: EnabledState,
+    wait: &JobWaitOptions,
+    progress: Progress<'_>,
+) -> Result<OperationReport, Error> {
+    let mut ctx = Ctx::new(w);
+    let vm = find_vm(w, vm).await?;
+    if vm.enabled_state == wanted {
+        ctx.messages
+            .push(format!("{} is already {wanted}: nothing to do", vm.name));
+        return ctx.finish(operation, &vm, None, None, None).await;
+    }
+    let result = request_state(w, &vm, wanted.value(), wait, progress).await?;
+    ctx.finish(operation, &vm, Some("RequestStateChange"), Some(result), None)
+        .await
+}
+
+/// `Get-VMReplication`: the VM's mode, state (with its PowerShell name), health and last
+/// replication time, its primary relationship and settings (when replication is enabled).
+pub async fn replication_status(w: &impl Wsman, vm: &VmRef) -> Result<StatusReport, Error> {
+    let vm = find_vm(w, vm).await?;
+    let (relationship, settings) = if vm.replication_mode == ReplicationMode::None {
+        (None, None)
+    } else {
+        let rel = replication_relationship(w, &vm).await?;
+        let settings = match replication_settings(w, &vm).await {
+            Ok(s) => Some(s),
+            Err(Error::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        (rel, settings)
+    };
+    Ok(StatusReport {
+        host: w.host().to_owned(),
+        vm,
+        relationship,
+        settings,
+    })
+}
