@@ -926,4 +926,174 @@ mod tests {
         }
         assert_eq!(CimType::from_name("UINT16"), None);
     }
+    #[test]
+    fn dmtf_timestamps_and_intervals_round_trip() {
+        let t = CimDateTime::parse_dmtf("20240101123456.123456-420").unwrap();
+        assert_eq!(
+            t,
+            CimDateTime::Timestamp {
+                year: 2024,
+                month: 1,
+                day: 1,
+                hour: 12,
+                minute: 34,
+                second: 56,
+                microsecond: 123_456,
+                utc_offset_minutes: -420
+            }
+        );
+        assert_eq!(t.to_dmtf(), "20240101123456.123456-420");
+        assert_eq!(t.to_iso8601(), "2024-01-01T12:34:56.123456-07:00");
+        let i = CimDateTime::parse_dmtf("00000001183000.500000:000").unwrap();
+        assert_eq!(
+            i,
+            CimDateTime::Interval {
+                days: 1,
+                hours: 18,
+                minutes: 30,
+                seconds: 0,
+                microseconds: 500_000
+            }
+        );
+        assert_eq!(i.to_iso8601(), "P1DT18H30M0.5S");
+        assert_eq!(
+            i.as_duration(),
+            Some(std::time::Duration::from_millis(153_000_500))
+        );
+        assert_eq!(CimDateTime::NEVER.to_dmtf(), "16010101000000.000000+000");
+        assert!(CimDateTime::parse_dmtf("16010101000000.000000+000")
+            .unwrap()
+            .is_never());
+    }
+
+    #[test]
+    fn dmtf_rejects_bad_text() {
+        for bad in [
+            "2024",
+            "20241301000000.000000+000",
+            "********000000.000000+000",
+            "00000000250000.000000:000",
+            "00000000000000.000000:001",
+            "20240101000000.000000*000",
+            "20240101000000,000000+000",
+        ] {
+            assert!(
+                matches!(
+                    CimDateTime::parse_dmtf(bad),
+                    Err(Error::Invalid {
+                        what: "dmtf datetime",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn iso8601_forms_windows_sends() {
+        let z = CimDateTime::parse_iso8601("2026-10-08T15:15:36.68424Z").unwrap();
+        assert_eq!(z.to_dmtf(), "20261008151536.684240+000");
+        assert_eq!(z.to_iso8601(), "2026-10-08T15:15:36.68424Z");
+        assert_eq!(
+            CimDateTime::parse_iso8601("1601-01-01T00:00:00Z").unwrap(),
+            CimDateTime::NEVER
+        );
+        let no_zone = CimDateTime::parse_iso8601("2024-01-01T00:00:00").unwrap();
+        assert_eq!(no_zone.to_iso8601(), "2024-01-01T00:00:00Z");
+        let plus = CimDateTime::parse_iso8601("2024-01-01T00:00:00.1234567+05:30").unwrap();
+        assert_eq!(plus.to_dmtf(), "20240101000000.123456+330");
+        assert_eq!(plus.to_iso8601(), "2024-01-01T00:00:00.123456+05:30");
+        let d = CimDateTime::parse_iso8601("PT36H1.25S").unwrap();
+        assert_eq!(
+            d,
+            CimDateTime::Interval {
+                days: 1,
+                hours: 12,
+                minutes: 0,
+                seconds: 1,
+                microseconds: 250_000
+            }
+        );
+        assert_eq!(
+            CimDateTime::parse_iso8601("P2D").unwrap().to_dmtf(),
+            "00000002000000.000000:000"
+        );
+        for bad in [
+            "P1Y",
+            "PT",
+            "P",
+            "PT1.5M",
+            "2024-01-01",
+            "2024-01-01T00:00:00+25:00",
+            "P1DT2S3M",
+            "2024-01-01T00:00:00.Z",
+        ] {
+            assert!(CimDateTime::parse_iso8601(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn interval_from_duration() {
+        let i = CimDateTime::interval(std::time::Duration::from_secs(90_061));
+        assert_eq!(i.to_dmtf(), "00000001010101.000000:000");
+    }
+
+    #[test]
+    fn scalar_text_conversions() {
+        assert_eq!(
+            Scalar::from_text(CimType::Boolean, "TRUE").unwrap(),
+            Scalar::Boolean(true)
+        );
+        assert_eq!(Scalar::Boolean(false).to_text(), "false");
+        assert_eq!(
+            Scalar::from_text(CimType::Sint16, " -5 ").unwrap(),
+            Scalar::Sint16(-5)
+        );
+        assert_eq!(
+            Scalar::from_text(CimType::Char16, "x").unwrap(),
+            Scalar::Char16('x')
+        );
+        assert!(Scalar::from_text(CimType::Char16, "xy").is_err());
+        assert!(Scalar::from_text(CimType::Uint8, "256").is_err());
+        assert!(Scalar::from_text(CimType::Boolean, "1").is_err());
+        assert_eq!(
+            Scalar::from_text(CimType::Datetime, "2024-01-01T00:00:00Z")
+                .unwrap()
+                .to_text(),
+            "20240101000000.000000+000"
+        );
+        assert_eq!(
+            Scalar::from_text(CimType::Real64, "1.5").unwrap().to_text(),
+            "1.5"
+        );
+    }
+
+    #[test]
+    fn retyped_converts_scalars_arrays_and_keeps_unknown() {
+        let i = Instance::new("C")
+            .with("Port", Scalar::String("80".into()))
+            .with("Disks", Scalar::String("d1".into()))
+            .with("One", Value::Array(vec![Scalar::String("7".into())]))
+            .with("Other", Scalar::String("x".into()));
+        let t = i
+            .retyped(&[
+                ("port", CimType::Uint16, false),
+                ("Disks", CimType::String, true),
+                ("One", CimType::Uint8, false),
+            ])
+            .unwrap();
+        assert_eq!(t.get("Port"), Some(&Value::Scalar(Scalar::Uint16(80))));
+        assert_eq!(
+            t.get("Disks"),
+            Some(&Value::Array(vec![Scalar::String("d1".into())]))
+        );
+        assert_eq!(t.get("One"), Some(&Value::Scalar(Scalar::Uint8(7))));
+        assert_eq!(t.get("Other"), Some(&Value::Scalar(Scalar::String("x".into()))));
+        let bad = Instance::new("C").with("Port", Scalar::String("eighty".into()));
+        assert!(matches!(
+            bad.retyped(&[("Port", CimType::Uint16, false)]),
+            Err(Error::Invalid { .. })
+        ));
+    }
 }

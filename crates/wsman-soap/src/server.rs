@@ -583,3 +583,208 @@ fn push_extended(out: &mut String, x: &crate::response::ExtendedStatus) {
     push_opt(out, "p", "StatusCode", num.as_deref());
     out.push_str("</p:__ExtendedStatus></f:ExtendedError>");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cim::Instance;
+    use crate::epr::Epr;
+    use crate::request::{invoke, RequestHeader};
+    use crate::response::{parse_response, Item, ProviderFault};
+
+    const HDR: &str = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"><s:Header><w:ResourceURI>http://schemas.microsoft.com/wbem/wsman/1/wmi/root/virtualization/v2/Msvm_ReplicationService</w:ResourceURI><a:Action>http://schemas.microsoft.com/wbem/wsman/1/wmi/root/virtualization/v2/Msvm_ReplicationService/ReverseReplicationRelationship</a:Action><a:MessageID>uuid:1</a:MessageID></s:Header><s:Body><p:ReverseReplicationRelationship_INPUT xmlns:p="http://schemas.microsoft.com/wbem/wsman/1/wmi/root/virtualization/v2/Msvm_ReplicationService">"#;
+    const TAIL: &str = "</p:ReverseReplicationRelationship_INPUT></s:Body></s:Envelope>";
+
+    #[test]
+    fn ref_wrapped_in_endpoint_reference_is_a_schema_error() {
+        let body = format!(
+            "{HDR}<p:ComputerSystem><a:EndpointReference><a:Address>{}</a:Address><a:ReferenceParameters><w:ResourceURI>u</w:ResourceURI></a:ReferenceParameters></a:EndpointReference></p:ComputerSystem>{TAIL}",
+            ns::ANONYMOUS
+        );
+        let err = parse_request(body.as_bytes(), &Limits::default()).unwrap_err();
+        assert!(
+            matches!(&err, Error::Schema(m) if m.contains("a:EndpointReference wrapper")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn element_form_embedded_instance_is_a_schema_error() {
+        let body = format!(
+            "{HDR}<p:ReplicationSettingData><q:Msvm_ReplicationSettingData xmlns:q=\"urn:x\"><q:InstanceID>i</q:InstanceID></q:Msvm_ReplicationSettingData></p:ReplicationSettingData>{TAIL}"
+        );
+        let err = parse_request(body.as_bytes(), &Limits::default()).unwrap_err();
+        assert!(
+            matches!(&err, Error::Schema(m) if m.contains("Msvm_ReplicationSettingData")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn entity_escaped_cim_xml_is_accepted_like_cdata() {
+        let body = format!("{HDR}<p:ReplicationSettingData>&lt;INSTANCE CLASSNAME=\"X\"/&gt;</p:ReplicationSettingData>{TAIL}");
+        let r = parse_request(body.as_bytes(), &Limits::default()).unwrap();
+        let RequestBody::Invoke { params, .. } = r.body else {
+            panic!()
+        };
+        assert_eq!(
+            params[0].1,
+            Value::Scalar(Scalar::String("<INSTANCE CLASSNAME=\"X\"/>".into()))
+        );
+    }
+
+    #[test]
+    fn wrong_input_element_and_missing_headers_are_errors() {
+        let body = HDR.replace("ReverseReplicationRelationship_INPUT", "Other_INPUT")
+            + &TAIL.replace("ReverseReplicationRelationship_INPUT", "Other_INPUT");
+        assert!(matches!(
+            parse_request(body.as_bytes(), &Limits::default()),
+            Err(Error::Schema(_))
+        ));
+        let no_id = format!("{HDR}{TAIL}").replace("<a:MessageID>uuid:1</a:MessageID>", "");
+        assert_eq!(
+            parse_request(no_id.as_bytes(), &Limits::default()),
+            Err(Error::Missing("a:MessageID"))
+        );
+    }
+
+    #[test]
+    fn invoke_params_parse_back_in_order_with_types_windows_would_see() {
+        let uri = wmi_resource_uri("root/virtualization/v2", "Msvm_ComputerSystem");
+        let h = RequestHeader::new("http://h:5985/wsman", uri.clone(), "uuid:2");
+        let vm = Epr::new(uri, SelectorSet::new().with("Name", "G"));
+        let ts = CimDateTime::parse_iso8601("2024-01-01T00:00:00+01:00").unwrap();
+        let text = invoke(
+            &h,
+            "M",
+            &[
+                ("A".into(), Value::Null),
+                (
+                    "B".into(),
+                    Value::Array(vec![Scalar::Uint16(1), Scalar::Uint16(2)]),
+                ),
+                ("C".into(), Value::Reference(vm.clone())),
+                ("D".into(), Value::Scalar(Scalar::Datetime(ts))),
+                (
+                    "E".into(),
+                    Instance::new("X").with("K", Scalar::String("]]>".into())).into(),
+                ),
+            ],
+        );
+        let r = parse_request(text.as_bytes(), &Limits::default()).unwrap();
+        let RequestBody::Invoke { method, params } = r.body else {
+            panic!()
+        };
+        assert_eq!(method, "M");
+        let names: Vec<_> = params.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["A", "B", "C", "D", "E"]);
+        assert_eq!(params[0].1, Value::Null);
+        assert_eq!(
+            params[1].1,
+            Value::Array(vec![Scalar::String("1".into()), Scalar::String("2".into())])
+        );
+        assert_eq!(params[2].1, Value::Reference(vm));
+        assert_eq!(params[3].1, Value::Scalar(Scalar::Datetime(ts)));
+        assert_eq!(
+            params[4].1,
+            Value::Scalar(Scalar::String(
+                "<INSTANCE CLASSNAME=\"X\"><PROPERTY NAME=\"K\" TYPE=\"string\"><VALUE>]]&gt;</VALUE></PROPERTY></INSTANCE>".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn write_response_shapes_like_windows_and_parses_back() {
+        let uri = wmi_resource_uri("root/virtualization/v2", "Msvm_ReplicationService");
+        let job = Epr::new(
+            wmi_resource_uri("root/virtualization/v2", "Msvm_ConcreteJob"),
+            SelectorSet::new().with("InstanceID", "J"),
+        );
+        let out = Instance::new("ReverseReplicationRelationship_OUTPUT")
+            .with("Job", job)
+            .with("ReturnValue", Scalar::String("4096".into()));
+        let action = response_action(&format!("{uri}/ReverseReplicationRelationship"));
+        let body = ResponseBody::Instance(out);
+        let text = write_response(&action, "uuid:R", "uuid:Q", &body);
+        assert!(text.contains(&format!(
+            "<p:ReverseReplicationRelationship_OUTPUT xmlns:xsi=\"{}\" xmlns:p=\"{uri}\"",
+            ns::XSI
+        )));
+        assert!(text.contains("<p:Job xmlns:a="));
+        assert!(text.contains("<a:RelatesTo>uuid:Q</a:RelatesTo>"));
+        let r = parse_response(text.as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(r.body, body);
+        assert_eq!(r.header.action.as_deref(), Some(action.as_str()));
+        r.header.check_relates_to("uuid:Q").unwrap();
+    }
+
+    #[test]
+    fn pull_and_optimized_enumerate_use_n_and_w_items() {
+        let inst = Instance::new("Msvm_ComputerSystem").with("Name", Scalar::String("G".into()));
+        let page = EnumerationPage {
+            context: Some("ctx".into()),
+            items: vec![Item {
+                instance: Some(inst),
+                epr: None,
+            }],
+            end_of_sequence: true,
+        };
+        let pull = write_response(
+            ns::ACTION_PULL_RESPONSE,
+            "m",
+            "r",
+            &ResponseBody::Enumeration(page.clone()),
+        );
+        assert!(pull.contains("<n:Items><p:Msvm_ComputerSystem ") && pull.contains("<n:EndOfSequence/>"));
+        assert!(pull.contains("xsi:type=\"p:Msvm_ComputerSystem_Type\""));
+        let en = write_response(
+            ns::ACTION_ENUMERATE_RESPONSE,
+            "m",
+            "r",
+            &ResponseBody::Enumeration(page.clone()),
+        );
+        assert!(en.contains("<w:Items>") && en.contains("<w:EndOfSequence/>"));
+        for t in [pull, en] {
+            assert_eq!(
+                parse_response(t.as_bytes(), &Limits::default()).unwrap().body,
+                ResponseBody::Enumeration(page.clone())
+            );
+        }
+    }
+
+    #[test]
+    fn faults_are_written_with_wsmanfault_detail() {
+        let f = Fault {
+            action: Some(ns::ACTION_FAULT.into()),
+            code: "Sender".into(),
+            subcode: Some("InvalidSelectors".into()),
+            subcode_ns: Some(ns::WSMAN.into()),
+            reason: Some("bad selectors".into()),
+            wsman_code: Some(0x8033_803D),
+            machine: Some("HV1".into()),
+            message: Some("bad selectors".into()),
+            provider: Some(ProviderFault {
+                provider: Some("WMI Provider".into()),
+                path: Some("%systemroot%\\system32\\WsmWmiPl.dll".into()),
+                wsman_code: Some(0x8004_1002),
+                message: Some("not found".into()),
+            }),
+            ..Fault::default()
+        };
+        let text = write_response(ns::ACTION_FAULT, "m", "r", &ResponseBody::Fault(f.clone()));
+        assert!(text.contains("<s:Value>w:InvalidSelectors</s:Value>"));
+        assert!(text.contains("<f:WSManFault xmlns:f=\"http://schemas.microsoft.com/wbem/wsman/1/wsmanfault\" Code=\"2150858813\" Machine=\"HV1\">"));
+        assert_eq!(
+            parse_response(text.as_bytes(), &Limits::default()).unwrap().body,
+            ResponseBody::Fault(f)
+        );
+    }
+
+    #[test]
+    fn response_action_appends_response() {
+        assert_eq!(response_action(ns::ACTION_GET), ns::ACTION_GET_RESPONSE);
+        assert_eq!(response_action(ns::ACTION_PULL), ns::ACTION_PULL_RESPONSE);
+        assert_eq!(response_action(ns::ACTION_RELEASE), ns::ACTION_RELEASE_RESPONSE);
+        assert_eq!(response_action("u/M"), "u/MResponse");
+    }
+}
