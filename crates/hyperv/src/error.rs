@@ -44,7 +44,7 @@ pub enum Error {
     #[error("{method} on {vm} ({host}) returned {code}{}", hint_suffix(*code))]
     MethodFailed {
         /// The WMI method.
-        method: String,
+        method: &'static str,
         /// The VM name.
         vm: String,
         /// The host.
@@ -62,7 +62,7 @@ pub enum Error {
         /// The job's `InstanceID`.
         job_id: String,
         /// The method that started it (or "job" when followed by id).
-        method: String,
+        method: &'static str,
         /// The VM name (empty when followed by id).
         vm: String,
         /// Its final `JobState` (8, 9, 10 or 11).
@@ -119,7 +119,7 @@ pub enum Error {
     )]
     OutcomeUnknown {
         /// The method.
-        method: String,
+        method: &'static str,
         /// The VM name.
         vm: String,
         /// The host.

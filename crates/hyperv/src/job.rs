@@ -60,7 +60,7 @@ pub struct Target<'a> {
     /// VM name (or another object's name).
     pub vm: &'a str,
     /// The method.
-    pub method: &'a str,
+    pub method: &'static str,
 }
 
 /// What a method call ended with.
@@ -92,7 +92,7 @@ pub async fn invoke_and_wait(
         Ok(out) => out,
         Err(TransportError::OutcomeUnknown { detail }) => {
             return Err(Error::OutcomeUnknown {
-                method: target.method.to_owned(),
+                method: target.method,
                 vm: target.vm.to_owned(),
                 host: w.host().to_owned(),
                 job_id: None,
@@ -101,7 +101,7 @@ pub async fn invoke_and_wait(
         }
         Err(TransportError::Fault(f)) if f.is_timeout() => {
             return Err(Error::OutcomeUnknown {
-                method: target.method.to_owned(),
+                method: target.method,
                 vm: target.vm.to_owned(),
                 host: w.host().to_owned(),
                 job_id: None,
@@ -132,7 +132,7 @@ pub async fn invoke_and_wait(
         ReturnCode::JobStarted => {
             let Some(job_id) = out.job_instance_id().map(str::to_owned) else {
                 return Err(Error::OutcomeUnknown {
-                    method: target.method.to_owned(),
+                    method: target.method,
                     vm: target.vm.to_owned(),
                     host: w.host().to_owned(),
                     job_id: None,
@@ -147,7 +147,7 @@ pub async fn invoke_and_wait(
             })
         }
         code => Err(Error::MethodFailed {
-            method: target.method.to_owned(),
+            method: target.method,
             vm: target.vm.to_owned(),
             host: w.host().to_owned(),
             code,
@@ -273,7 +273,7 @@ fn disappeared(w: &impl Wsman, job_id: &str, seen: bool) -> Error {
 async fn follow(
     w: &impl Wsman,
     job_id: &str,
-    method: &str,
+    method: &'static str,
     vm: &str,
     wait: &JobWaitOptions,
     progress: Progress<'_>,
@@ -302,7 +302,7 @@ async fn follow(
                     let errors = job_errors(w, job_id).await;
                     return Err(Error::JobFailed {
                         job_id: job_id.to_owned(),
-                        method: method.to_owned(),
+                        method,
                         vm: vm.to_owned(),
                         state: job.state,
                         code: job.error_code.unwrap_or(0),
@@ -318,7 +318,7 @@ async fn follow(
             }
             Err(e) if method != "job" && is_transient(&e) => {
                 return Err(Error::OutcomeUnknown {
-                    method: method.to_owned(),
+                    method,
                     vm: vm.to_owned(),
                     host: w.host().to_owned(),
                     job_id: Some(job_id.to_owned()),
