@@ -54,7 +54,8 @@ pub enum Error {
     },
     /// The job the method started ended without success.
     #[error(
-        "job {job_id} ({method} on {vm}) ended {state}: error {code}{}{}",
+        "job {job_id}{} ended {state}: error {code}{}{}",
+        if vm.is_empty() { String::new() } else { format!(" ({method} on {vm})") },
         description.as_deref().map(|d| format!(": {d}")).unwrap_or_default(),
         errors_suffix(errors)
     )]

@@ -1,0 +1,350 @@
+//! Job tracking: backoff, success, failure with GetErrorEx, disappearing jobs, timeouts.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hyperv::{ErrorClass, JobState, JobWaitOptions};
+use support::*;
+use wsman_soap::{Instance, Scalar, Value};
+
+const JOB: &str = "0C1D2E3F-0000-4000-8000-0000000000AA";
+
+/// A host whose job reads as each of `states` in turn (the last one repeats), whose GetErrorEx
+/// answers `errors`, and that counts calls.
+fn job_host(states: Vec<Instance>, errors: Option<Value>) -> Fake {
+    let states = Arc::new(Mutex::new(states));
+    Fake::new("hv02", move |call| match call {
+        Call::Get { uri, selectors } if uri.ends_with("Msvm_ConcreteJob") => {
+            assert_eq!(selectors.get("InstanceID"), Some(JOB));
+            let mut st = states.lock().unwrap();
+            let next = if st.len() > 1 { st.remove(0) } else { st[0].clone() };
+            if next.class_name == "gone" {
+                Reply::Err(not_found())
+            } else {
+                Reply::Instance(next)
+            }
+        }
+        Call::Invoke {
+            uri,
+            selectors,
+            method,
+            params,
+        } if method == "GetErrorEx" => {
+            assert!(uri.ends_with("Msvm_ConcreteJob"));
+            assert_eq!(selectors.get("InstanceID"), Some(JOB));
+            assert!(params.is_empty());
+            let mut out = output("GetErrorEx", 0, None);
+            if let Some(e) = &errors {
+                out.set("Errors", e.clone());
+            }
+            Reply::Output(out)
+        }
+        other => panic!("unexpected {other:?}"),
+    })
+}
+
+fn failed(state: u16) -> Instance {
+    job(JOB, state, 30)
+        .with("ErrorCode", s("32768"))
+        .with(
+            "ErrorDescription",
+            s("Hyper-V failed to enable reverse replication for 'web01'."),
+        )
+        .with("ErrorSummaryDescription", s("Reverse replication failed"))
+}
+
+const MSVM_ERROR: &str = r#"<INSTANCE CLASSNAME="Msvm_Error"><PROPERTY NAME="CIMStatusCode" TYPE="uint32"><VALUE>1</VALUE></PROPERTY><PROPERTY NAME="ErrorType" TYPE="uint16"><VALUE>4</VALUE></PROPERTY><PROPERTY NAME="Message" TYPE="string"><VALUE>Hyper-V cannot connect to the specified Replica server 'hv01.contoso.com'.</VALUE></PROPERTY><PROPERTY NAME="MessageID" TYPE="string"><VALUE>32000</VALUE></PROPERTY><PROPERTY.ARRAY NAME="MessageArguments" TYPE="string"><VALUE.ARRAY><VALUE>web01</VALUE><VALUE>hv01.contoso.com</VALUE></VALUE.ARRAY></PROPERTY.ARRAY><PROPERTY.ARRAY NAME="RecommendedActions" TYPE="string"><VALUE.ARRAY><VALUE>Check the Replica server name.</VALUE></VALUE.ARRAY></PROPERTY.ARRAY></INSTANCE>"#;
+
+#[test]
+fn polls_with_doubling_backoff_capped_and_reports_progress() {
+    let fake = job_host(
+        vec![
+            job(JOB, 2, 0),
+            job(JOB, 3, 0),
+            job(JOB, 4, 10),
+            job(JOB, 4, 50),
+            job(JOB, 6, 90),
+            job(JOB, 4, 95),
+            job(JOB, 7, 100),
+        ],
+        None,
+    );
+    let mut seen = Vec::new();
+    let j = block_on(hyperv::wait_job(
+        &fake,
+        JOB,
+        &JobWaitOptions::default(),
+        &mut |p| seen.push((p.state, p.percent_complete, p.elapsed)),
+    ))
+    .unwrap();
+    assert_eq!(j.state, JobState::Completed);
+    assert_eq!(j.job_type_name, Some("Reverse Replication"));
+    let ms = Duration::from_millis;
+    assert_eq!(
+        fake.sleeps(),
+        [ms(250), ms(500), ms(1000), ms(2000), ms(2000), ms(2000)]
+    );
+    assert_eq!(seen.len(), 7);
+    assert_eq!(seen[0], (JobState::New, Some(0), Duration::ZERO));
+    assert_eq!(seen[6], (JobState::Completed, Some(100), ms(7750)));
+    assert!(fake.invokes("GetErrorEx").is_empty());
+}
+
+#[test]
+fn backoff_is_configurable() {
+    let fake = job_host(
+        vec![job(JOB, 4, 0), job(JOB, 4, 0), job(JOB, 4, 0), job(JOB, 7, 100)],
+        None,
+    );
+    let opts = JobWaitOptions {
+        initial_delay: Duration::from_millis(100),
+        max_delay: Duration::from_millis(300),
+        ..JobWaitOptions::default()
+    };
+    block_on(hyperv::wait_job(&fake, JOB, &opts, &mut quiet())).unwrap();
+    let ms = Duration::from_millis;
+    assert_eq!(fake.sleeps(), [ms(100), ms(200), ms(300)]);
+}
+
+#[test]
+fn every_failed_job_state_is_job_failed_with_geterrorex_errors() {
+    for state in [8u16, 9, 10, 11] {
+        let errors = Value::Array(vec![Scalar::String(MSVM_ERROR.into())]);
+        let fake = job_host(vec![job(JOB, 4, 10), failed(state)], Some(errors));
+        let e = block_on(hyperv::wait_job(
+            &fake,
+            JOB,
+            &JobWaitOptions::default(),
+            &mut quiet(),
+        ))
+        .unwrap_err();
+        let hyperv::Error::JobFailed {
+            ref job_id,
+            state: st,
+            code,
+            ref description,
+            ref errors,
+            ..
+        } = e
+        else {
+            panic!("{e:?}")
+        };
+        assert_eq!(job_id, JOB);
+        assert_eq!(st, JobState::from_value(state));
+        assert_eq!(code, 32768);
+        assert_eq!(
+            description.as_deref(),
+            Some("Hyper-V failed to enable reverse replication for 'web01'.")
+        );
+        assert_eq!(errors.len(), 1);
+        let err = &errors[0];
+        assert_eq!(
+            err.message.as_deref(),
+            Some("Hyper-V cannot connect to the specified Replica server 'hv01.contoso.com'.")
+        );
+        assert_eq!(err.message_id.as_deref(), Some("32000"));
+        assert_eq!(err.message_arguments, ["web01", "hv01.contoso.com"]);
+        assert_eq!(err.cim_status_code, Some(1));
+        assert_eq!(err.error_type, Some(4));
+        assert_eq!(err.recommended_actions, ["Check the Replica server name."]);
+        assert_eq!(e.class(), ErrorClass::JobFailed);
+        assert_eq!(e.exit_code(), 6);
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with(&format!(
+                "job {JOB} ended {}: error 32768",
+                JobState::from_value(state)
+            )),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("cannot connect to the specified Replica server"),
+            "{msg}"
+        );
+        assert_eq!(fake.invokes("GetErrorEx").len(), 1);
+    }
+}
+
+#[test]
+fn a_failed_job_in_the_workflow_names_method_and_vm() {
+    const GUID: &str = "11111111-2222-3333-4444-555555555555";
+    let fake = Fake::new("hv02", |call| match call {
+        Call::Enumerate { .. } => Reply::Items(items(vec![vm(GUID, "web01", 2, 5, 3)])),
+        Call::Get { .. } => Reply::Instance(failed(10)),
+        Call::Invoke { method, .. } if method == "CommitFailover" => {
+            Reply::Output(output(method, 4096, Some(JOB)))
+        }
+        // GetErrorEx fails: the job's own description still makes the error.
+        Call::Invoke { .. } => Reply::Err(fault(0x8004_1008, "InvalidParameter")),
+    });
+    let e = block_on(hyperv::commit_failover(
+        &fake,
+        &hyperv::VmRef::parse("web01"),
+        &JobWaitOptions::default(),
+        &mut quiet(),
+    ))
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "job {JOB} (CommitFailover on web01) ended Exception: error 32768: Hyper-V failed to enable reverse \
+             replication for 'web01'."
+        )
+    );
+}
+
+#[test]
+fn a_single_error_string_or_embedded_instance_is_read_too() {
+    let fake = job_host(
+        vec![failed(10)],
+        Some(Value::Scalar(Scalar::String(MSVM_ERROR.into()))),
+    );
+    let errs = block_on(hyperv::job_errors(&fake, JOB));
+    assert_eq!(errs.len(), 1);
+    let inst = wsman_soap::cimxml::parse_instance(MSVM_ERROR, &wsman_soap::Limits::default()).unwrap();
+    let fake = job_host(vec![failed(10)], Some(Value::Instance(Box::new(inst))));
+    let errs = block_on(hyperv::job_errors(&fake, JOB));
+    assert_eq!(errs[0].message_arguments, ["web01", "hv01.contoso.com"]);
+}
+
+#[test]
+fn a_job_that_disappears_is_a_clear_error() {
+    let fake = job_host(vec![job(JOB, 4, 20), Instance::new("gone")], None);
+    let e = block_on(hyperv::wait_job(
+        &fake,
+        JOB,
+        &JobWaitOptions::default(),
+        &mut quiet(),
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(e, hyperv::Error::JobDisappeared { seen: true, .. }),
+        "{e:?}"
+    );
+    assert_eq!(e.class(), ErrorClass::OutcomeUnknown);
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with(&format!(
+            "job {JOB} disappeared on hv02: the host removes finished jobs"
+        )),
+        "{msg}"
+    );
+    assert!(msg.contains("hvctl replication status"), "{msg}");
+
+    // Never seen: `hvctl job wait` with a wrong or expired id.
+    let fake = job_host(vec![Instance::new("gone")], None);
+    let e = block_on(hyperv::wait_job(
+        &fake,
+        JOB,
+        &JobWaitOptions::default(),
+        &mut quiet(),
+    ))
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with(&format!("job {JOB} does not exist on hv02: check the job id")),
+        "{e}"
+    );
+    assert_eq!(e.class(), ErrorClass::NotFound);
+    let e = block_on(hyperv::show_job(&fake, JOB)).unwrap_err();
+    assert_eq!(e.class(), ErrorClass::NotFound);
+}
+
+#[test]
+fn a_suspended_job_is_reported_and_times_out_with_advice() {
+    let fake = job_host(vec![job(JOB, 4, 10), job(JOB, 5, 60)], None);
+    let opts = JobWaitOptions {
+        timeout: Duration::from_secs(10),
+        ..JobWaitOptions::default()
+    };
+    let mut states = Vec::new();
+    let e = block_on(hyperv::wait_job(&fake, JOB, &opts, &mut |p| states.push(p.state))).unwrap_err();
+    assert!(states.contains(&JobState::Suspended));
+    let hyperv::Error::JobTimeout {
+        state,
+        percent,
+        waited,
+        ..
+    } = &e
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!(*state, JobState::Suspended);
+    assert_eq!(*percent, Some(60));
+    assert_eq!(
+        *waited,
+        Duration::from_secs(10),
+        "the last sleep is cut to the deadline"
+    );
+    let total: Duration = fake.sleeps().iter().sum();
+    assert_eq!(total, Duration::from_secs(10));
+    let msg = e.to_string();
+    assert!(msg.contains("was still Suspended (60%) after 10s"), "{msg}");
+    assert!(
+        msg.contains(&format!("`hvctl job wait {JOB} --host hv02`")),
+        "{msg}"
+    );
+    assert!(msg.contains("it is suspended and needs to be resumed"), "{msg}");
+    assert_eq!(e.class(), ErrorClass::Connection);
+}
+
+#[test]
+fn transient_poll_errors_are_retried() {
+    let n = Arc::new(Mutex::new(0));
+    let n2 = n.clone();
+    let fake = Fake::new("hv02", move |_| {
+        let mut n = n2.lock().unwrap();
+        *n += 1;
+        match *n {
+            1 => Reply::Instance(job(JOB, 4, 10)),
+            2 | 3 => Reply::Err(hyperv::TransportError::Timeout("no reply in 60 s".into())),
+            _ => Reply::Instance(job(JOB, 7, 100)),
+        }
+    });
+    let j = block_on(hyperv::wait_job(
+        &fake,
+        JOB,
+        &JobWaitOptions::default(),
+        &mut quiet(),
+    ))
+    .unwrap();
+    assert_eq!(j.state, JobState::Completed);
+    assert_eq!(*n.lock().unwrap(), 4);
+
+    // By id (job wait), persistent failures stay transport errors.
+    let fake = Fake::new("hv02", |_| {
+        Reply::Err(hyperv::TransportError::Connection("refused".into()))
+    });
+    let e = block_on(hyperv::wait_job(
+        &fake,
+        JOB,
+        &JobWaitOptions::default(),
+        &mut quiet(),
+    ))
+    .unwrap_err();
+    assert_eq!(e.class(), ErrorClass::Connection);
+    assert_eq!(fake.calls().len(), 4);
+}
+
+#[test]
+fn show_job_reads_once_and_adds_errors_for_failed_jobs() {
+    let fake = job_host(vec![job(JOB, 4, 42)], None);
+    let r = block_on(hyperv::show_job(&fake, JOB)).unwrap();
+    assert_eq!(r.job.percent_complete, Some(42));
+    assert!(r.errors.is_empty());
+    assert_eq!(fake.calls().len(), 1);
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["job"]["state"], "Running");
+    assert_eq!(json["job"]["percent_complete"], 42);
+
+    let fake = job_host(
+        vec![failed(10)],
+        Some(Value::Array(vec![Scalar::String(MSVM_ERROR.into())])),
+    );
+    let r = block_on(hyperv::show_job(&fake, JOB)).unwrap();
+    assert_eq!(r.errors.len(), 1);
+    assert_eq!(r.job.error_code, Some(32768));
+}
