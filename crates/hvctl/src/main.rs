@@ -1,3 +1,130 @@
 //! hvctl: Hyper-V replication and WS-Management from Linux and macOS.
+//!
+//! Glue only: [`cli`] parses, [`config`] resolves flags, environment, profile and credentials,
+//! the commands call the `hyperv` workflow over `winrm-client`, [`output`] prints, and
+//! [`exit`] maps errors to the documented exit codes.
+#![forbid(unsafe_code)]
 
-fn main() {}
+mod cli;
+mod config;
+mod errors;
+mod exit;
+mod output;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{CommandFactory, Parser};
+
+use crate::cli::{Cli, Command};
+use crate::config::{Needs, Sources};
+use crate::exit::ExitClass;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version exit 0; usage errors exit 2.
+            let _ = e.print();
+            return ExitCode::from(if e.exit_code() == 0 {
+                0
+            } else {
+                ExitClass::Usage.code()
+            });
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) if exit::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            let class = exit::classify(&err);
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "error: {err:#}");
+            ExitCode::from(class.code())
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let needs = match &cli.command {
+        Command::Completions { .. } | Command::Man { .. } | Command::Demo | Command::Sim(_) => Needs::Nothing,
+        _ => Needs::Hosts,
+    };
+    let env = |k: &str| std::env::var(k).ok();
+    let file = config::load_config(cli.global.config.as_deref(), &env)?;
+    let prompt = |msg: &str| rpassword::prompt_password(msg);
+    let stdin_is_terminal = std::io::stdin().is_terminal();
+    let stdin = std::io::stdin();
+    let mut stdin = stdin.lock();
+    let read_file = |p: &std::path::Path| std::fs::read_to_string(p);
+    let resolved = config::resolve(
+        &cli.global,
+        &file,
+        needs,
+        Sources {
+            env: &env,
+            stdin: &mut stdin,
+            prompt: if stdin_is_terminal { Some(&prompt) } else { None },
+            read_file: &read_file,
+            stderr_is_terminal: std::io::stderr().is_terminal(),
+        },
+    )?;
+    init_tracing(resolved.verbose);
+    if resolved.insecure {
+        let mut e = std::io::stderr().lock();
+        writeln!(
+            e,
+            "WARNING: --insecure: TLS certificates are NOT verified; anyone on the network path can \
+             impersonate the host and read your credentials"
+        )?;
+    }
+    match cli.command {
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut cmd, "hvctl", &mut out);
+            out.flush().context("writing completions")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { out_dir } => {
+            let man = clap_mangen::Man::new(Cli::command());
+            match out_dir {
+                Some(dir) => {
+                    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+                    let path = dir.join("hvctl.1");
+                    let mut f = std::fs::File::create(&path)
+                        .with_context(|| format!("creating {}", path.display()))?;
+                    man.render(&mut f)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    writeln!(std::io::stderr().lock(), "wrote {}", path.display())?;
+                }
+                None => {
+                    let mut out = std::io::stdout().lock();
+                    man.render(&mut out).context("writing the man page")?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        other => Err(anyhow::Error::new(exit::Classified::new(
+            ExitClass::Other,
+            format!("{other:?}: the transport is not wired in this build yet"),
+        ))),
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HVCTL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

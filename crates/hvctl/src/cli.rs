@@ -1,0 +1,471 @@
+//! The raw command line (clap derive): validation only, no I/O.
+//!
+//! [`Cli`] is turned into a [`crate::config::Resolved`] (profile merged, credentials loaded,
+//! endpoints built) before any network call.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Exit codes, shown at the end of `hvctl --help`.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success
+  1  other error
+  2  usage error (bad arguments, configuration or profile)
+  3  authentication failed (wrong password, access denied)
+  4  not found (VM, job, class or instance)
+  5  invalid state (the VM is not in a state that allows the operation)
+  6  job failed (the host ran the operation and it failed)
+  7  connection failed or timed out
+  8  outcome unknown (the request was sent but the reply was lost: check before retrying)
+
+Environment: every connection flag also reads HVCTL_<FLAG> (HVCTL_HOST, HVCTL_PORT, HVCTL_AUTH,
+HVCTL_USER, ...). The password comes from HVCTL_PASSWORD, --password-stdin, or a prompt.";
+
+/// hvctl: Hyper-V replication and WS-Management from Linux and macOS.
+#[derive(Debug, Parser)]
+#[command(name = "hvctl", version, about, long_about = None, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    /// Connection, output and logging options.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options that apply to every command.
+#[derive(Debug, Clone, Default, Args)]
+pub struct GlobalArgs {
+    /// Hyper-V host to connect to (repeat or comma-separate for several); host, host:port or a URL
+    #[arg(
+        long = "host",
+        short = 'H',
+        env = "HVCTL_HOST",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub hosts: Vec<String>,
+    /// File listing hosts, one per line (`#` comments, host or host:port)
+    #[arg(long, env = "HVCTL_INVENTORY", global = true, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// WinRM port [default: 5985, or 5986 with --https]
+    #[arg(long, env = "HVCTL_PORT", global = true)]
+    pub port: Option<u16>,
+    /// Use HTTPS (TLS) instead of HTTP with message encryption
+    #[arg(long, env = "HVCTL_HTTPS", global = true)]
+    pub https: bool,
+    /// Authentication method [default: negotiate]
+    #[arg(long, env = "HVCTL_AUTH", value_enum, global = true)]
+    pub auth: Option<AuthKind>,
+    /// User name: DOMAIN\user, user@REALM or user
+    #[arg(long, short = 'u', env = "HVCTL_USER", global = true)]
+    pub user: Option<String>,
+    /// Read the password from the first line of standard input
+    #[arg(long, global = true)]
+    pub password_stdin: bool,
+    /// PEM file with the CA certificate(s) that sign the hosts' TLS certificates
+    #[arg(long, env = "HVCTL_CA_CERT", global = true, value_name = "PEM")]
+    pub ca_cert: Option<PathBuf>,
+    /// Client certificate (PEM) for --auth certificate
+    #[arg(long, env = "HVCTL_CLIENT_CERT", global = true, value_name = "PEM")]
+    pub client_cert: Option<PathBuf>,
+    /// Client private key (PEM) for --auth certificate
+    #[arg(long, env = "HVCTL_CLIENT_KEY", global = true, value_name = "PEM")]
+    pub client_key: Option<PathBuf>,
+    /// Do not verify TLS certificates (DANGEROUS: anyone on the path can read your credentials)
+    #[arg(long, env = "HVCTL_INSECURE", global = true)]
+    pub insecure: bool,
+    /// Kerberos service principal: SERVICE or SERVICE/host [default: HTTP/<host>]
+    #[arg(long, env = "HVCTL_SPN", global = true)]
+    pub spn: Option<String>,
+    /// TCP/TLS connect timeout, e.g. 10s, 500ms, 2m [default: 10s]
+    #[arg(long, env = "HVCTL_CONNECT_TIMEOUT", global = true, value_parser = parse_duration)]
+    pub connect_timeout: Option<Duration>,
+    /// WS-Management operation timeout [default: 60s]
+    #[arg(long, env = "HVCTL_OPERATION_TIMEOUT", global = true, value_parser = parse_duration)]
+    pub operation_timeout: Option<Duration>,
+    /// How long to follow a job before giving up [default: 30m]
+    #[arg(long, env = "HVCTL_JOB_TIMEOUT", global = true, value_parser = parse_duration)]
+    pub job_timeout: Option<Duration>,
+    /// Output format [default: human]
+    #[arg(long, short = 'o', env = "HVCTL_OUTPUT", value_enum, global = true)]
+    pub output: Option<OutputFormat>,
+    /// More logging on stderr (-v info, -vv debug, -vvv trace)
+    #[arg(long, short = 'v', action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Record every request and response (scrubbed) into this directory
+    #[arg(long, env = "HVCTL_RECORD", global = true, value_name = "DIR")]
+    pub record: Option<PathBuf>,
+    /// Profile from the config file ($XDG_CONFIG_HOME/hvctl/config.toml)
+    #[arg(long, short = 'p', env = "HVCTL_PROFILE", global = true)]
+    pub profile: Option<String>,
+    /// Config file [default: $XDG_CONFIG_HOME/hvctl/config.toml]
+    #[arg(long, env = "HVCTL_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Operations run at the same time against one host [default: 4]
+    #[arg(long, env = "HVCTL_PER_HOST", global = true)]
+    pub per_host: Option<usize>,
+    /// Never draw a progress bar (plain progress lines instead)
+    #[arg(long, env = "HVCTL_NO_PROGRESS", global = true)]
+    pub no_progress: bool,
+}
+
+/// Authentication methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthKind {
+    /// Kerberos when a ticket or keytab works, NTLM otherwise
+    Negotiate,
+    /// NTLM (needs a password)
+    Ntlm,
+    /// Kerberos only (ticket cache, keytab, or a password)
+    Kerberos,
+    /// HTTP Basic (HTTPS only; local accounts)
+    Basic,
+    /// TLS client certificate (HTTPS only)
+    Certificate,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// Tables and lines for people
+    Human,
+    /// One JSON object per line (see OUTPUT.md)
+    Json,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Hyper-V Replica: reverse replication, status
+    #[command(subcommand)]
+    Replication(ReplicationCmd),
+    /// Planned failover: prepare (primary), start, commit, cancel (replica)
+    #[command(subcommand)]
+    Failover(FailoverCmd),
+    /// Virtual machines: list, start
+    #[command(subcommand)]
+    Vm(VmCmd),
+    /// Hyper-V jobs (Msvm_ConcreteJob): wait for one, show one
+    #[command(subcommand)]
+    Job(JobCmd),
+    /// Generic WS-Management verbs for any WMI class in any namespace
+    #[command(subcommand)]
+    Wsman(WsmanCmd),
+    /// Print a shell completion script
+    Completions {
+        /// Shell to generate completions for
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man page (roff) to stdout, or to DIR/hvctl.1
+    Man {
+        /// Directory to write hvctl.1 into
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
+    /// Run the planned-failover workflow against two simulated hosts, in-process
+    Demo,
+    /// Simulated Hyper-V host (for trying hvctl and for tests)
+    #[command(subcommand)]
+    Sim(SimCmd),
+}
+
+/// `hvctl replication ...`
+#[derive(Debug, Subcommand)]
+pub enum ReplicationCmd {
+    /// Reverse replication of failed-over VMs (run against the replica host now serving them)
+    Reverse(ReverseArgs),
+    /// Replication mode, state, health and settings of VMs
+    Status {
+        /// VM names (ElementName) or GUIDs
+        #[arg(required = true)]
+        vms: Vec<String>,
+    },
+}
+
+/// `hvctl replication reverse` arguments.
+#[derive(Debug, Args)]
+pub struct ReverseArgs {
+    /// VM names (ElementName) or GUIDs
+    #[arg(required = true)]
+    pub vms: Vec<String>,
+    /// New replica server [default: the VM's old primary server]
+    #[arg(long, value_name = "HOST")]
+    pub replica_server: Option<String>,
+    /// Replica server port [default: keep the current one]
+    #[arg(long = "replica-port", value_name = "N")]
+    pub replica_port: Option<u16>,
+    /// Replication authentication [default: keep the current one]
+    #[arg(long = "replication-auth", value_enum)]
+    pub replication_auth: Option<ReplicationAuth>,
+    /// Certificate thumbprint (required with --replication-auth certificate)
+    #[arg(long)]
+    pub thumbprint: Option<String>,
+}
+
+/// Hyper-V Replica authentication types (Msvm_ReplicationSettingData.AuthenticationType).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReplicationAuth {
+    /// Kerberos (HTTP)
+    Kerberos,
+    /// Certificate (HTTPS)
+    Certificate,
+}
+
+/// `hvctl failover ...`
+#[derive(Debug, Subcommand)]
+pub enum FailoverCmd {
+    /// On the primary: replicate pending changes and prepare for failover (VM must be off)
+    Prepare {
+        /// VM names or GUIDs
+        #[arg(required = true)]
+        vms: Vec<String>,
+    },
+    /// On the replica: fail over to the latest point or a named recovery point
+    Start {
+        /// VM names or GUIDs
+        #[arg(required = true)]
+        vms: Vec<String>,
+        /// Recovery point (snapshot ElementName or InstanceID) [default: latest]
+        #[arg(long, value_name = "NAME")]
+        recovery_point: Option<String>,
+    },
+    /// On the replica: commit the failover (cannot be cancelled afterwards)
+    Commit {
+        /// VM names or GUIDs
+        #[arg(required = true)]
+        vms: Vec<String>,
+    },
+    /// Cancel a failover (replica) or a prepare (primary)
+    Cancel {
+        /// VM names or GUIDs
+        #[arg(required = true)]
+        vms: Vec<String>,
+    },
+}
+
+/// `hvctl vm ...`
+#[derive(Debug, Subcommand)]
+pub enum VmCmd {
+    /// List the VMs of the hosts
+    List,
+    /// Start VMs
+    Start {
+        /// VM names or GUIDs
+        #[arg(required = true)]
+        vms: Vec<String>,
+    },
+}
+
+/// `hvctl job ...`
+#[derive(Debug, Subcommand)]
+pub enum JobCmd {
+    /// Follow a job until it ends (e.g. after a lost reply)
+    Wait {
+        /// Job InstanceID (printed by the command that started it)
+        job_id: String,
+    },
+    /// Show a job once
+    Show {
+        /// Job InstanceID
+        job_id: String,
+    },
+}
+
+/// `hvctl wsman ...`
+#[derive(Debug, Subcommand)]
+pub enum WsmanCmd {
+    /// WS-Management Identify (protocol version, vendor, product version)
+    Identify,
+    /// Get one instance by its key selectors
+    Get {
+        /// WMI class (Msvm_ComputerSystem) or a full resource URI
+        class: String,
+        /// Key selector NAME=VALUE (repeat)
+        #[arg(long = "selector", short = 's', value_name = "K=V", value_parser = parse_kv)]
+        selectors: Vec<(String, String)>,
+        /// WMI namespace
+        #[arg(long, short = 'n', default_value = "root/virtualization/v2")]
+        namespace: String,
+    },
+    /// Enumerate instances of a class (optionally filtered)
+    Enumerate {
+        /// WMI class, a full resource URI, or `*` with --wql/--associators
+        class: String,
+        /// WQL query (SELECT * FROM Class WHERE ...)
+        #[arg(long, conflicts_with = "associators")]
+        wql: Option<String>,
+        /// Instances associated with this object: 'Class?Key=Value&Key=Value'
+        #[arg(long, value_name = "REF")]
+        associators: Option<String>,
+        /// Association class for --associators
+        #[arg(long, requires = "associators")]
+        assoc_class: Option<String>,
+        /// Result class for --associators
+        #[arg(long, requires = "associators")]
+        result_class: Option<String>,
+        /// Return endpoint references (EnumerateObjectAndEPR)
+        #[arg(long)]
+        epr: bool,
+        /// WMI namespace
+        #[arg(long, short = 'n', default_value = "root/virtualization/v2")]
+        namespace: String,
+    },
+    /// Invoke a method on an instance (selectors) or a static/singleton class
+    Invoke {
+        /// WMI class or full resource URI
+        class: String,
+        /// Method name
+        method: String,
+        /// Key selector NAME=VALUE (repeat)
+        #[arg(long = "selector", short = 's', value_name = "K=V", value_parser = parse_kv)]
+        selectors: Vec<(String, String)>,
+        /// Scalar parameter NAME=VALUE (repeat for arrays; NAME= for null)
+        #[arg(long = "param", value_name = "K=V", value_parser = parse_kv)]
+        params: Vec<(String, String)>,
+        /// Reference parameter NAME='Class?Key=Value&Key=Value'
+        #[arg(long = "ref", value_name = "K=REF", value_parser = parse_kv)]
+        refs: Vec<(String, String)>,
+        /// Embedded-instance parameter NAME=@file.xml (CIM-XML <INSTANCE>)
+        #[arg(long = "instance", value_name = "K=@FILE", value_parser = parse_kv)]
+        instances: Vec<(String, String)>,
+        /// WMI namespace
+        #[arg(long, short = 'n', default_value = "root/virtualization/v2")]
+        namespace: String,
+    },
+}
+
+/// `hvctl sim ...`
+#[derive(Debug, Subcommand)]
+pub enum SimCmd {
+    /// Run a simulated Hyper-V host until Ctrl-C (uses the global --https and --port)
+    Serve {
+        /// Also start the replica partner host and print both endpoints
+        #[arg(long)]
+        pair: bool,
+    },
+}
+
+/// Parses `NAME=VALUE` (the value may be empty and may contain `=`).
+pub fn parse_kv(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+        _ => Err(format!("expected NAME=VALUE, got `{s}`")),
+    }
+}
+
+/// Parses a duration: `30`, `30s`, `500ms`, `2m`, `1h`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration `{s}` (use e.g. 30s, 500ms, 2m)"))?;
+    let d = match unit.trim() {
+        "" | "s" => Duration::from_secs(n),
+        "ms" => Duration::from_millis(n),
+        "m" | "min" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
+        other => {
+            return Err(format!(
+                "invalid duration unit `{other}` in `{s}` (use ms, s, m, h)"
+            ))
+        }
+    };
+    if d.is_zero() {
+        return Err(format!("duration `{s}` must be greater than zero"));
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("0s").unwrap_err().contains("greater than zero"));
+        assert!(parse_duration("5 parsecs").unwrap_err().contains("unit"));
+        assert!(parse_duration("abc").unwrap_err().contains("invalid duration"));
+    }
+
+    #[test]
+    fn key_values_keep_equals_in_the_value() {
+        assert_eq!(parse_kv("a=b=c"), Ok(("a".into(), "b=c".into())));
+        assert_eq!(parse_kv("Name="), Ok(("Name".into(), String::new())));
+        assert!(parse_kv("=x").is_err());
+        assert!(parse_kv("novalue").is_err());
+    }
+
+    #[test]
+    fn reverse_parses_all_options() {
+        let cli = Cli::try_parse_from([
+            "hvctl",
+            "-p",
+            "replica",
+            "replication",
+            "reverse",
+            "web01",
+            "db01",
+            "--replica-server",
+            "hv01",
+            "--replica-port",
+            "443",
+            "--replication-auth",
+            "certificate",
+            "--thumbprint",
+            "AB12",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.profile.as_deref(), Some("replica"));
+        let Command::Replication(ReplicationCmd::Reverse(r)) = cli.command else {
+            panic!("wrong command")
+        };
+        assert_eq!(r.vms, ["web01", "db01"]);
+        assert_eq!(r.replica_server.as_deref(), Some("hv01"));
+        assert_eq!(r.replica_port, Some(443));
+        assert_eq!(r.replication_auth, Some(ReplicationAuth::Certificate));
+        assert_eq!(r.thumbprint.as_deref(), Some("AB12"));
+    }
+
+    #[test]
+    fn global_flags_work_after_the_subcommand() {
+        let cli = Cli::try_parse_from([
+            "hvctl", "vm", "list", "--host", "a,b", "--host", "c", "-o", "json", "-vv",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.hosts, ["a", "b", "c"]);
+        assert_eq!(cli.global.output, Some(OutputFormat::Json));
+        assert_eq!(cli.global.verbose, 2);
+    }
+
+    #[test]
+    fn missing_vm_is_a_usage_error() {
+        let err = Cli::try_parse_from(["hvctl", "replication", "status"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn there_is_no_password_flag() {
+        let err = Cli::try_parse_from(["hvctl", "--password", "x", "vm", "list"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
+    }
+}

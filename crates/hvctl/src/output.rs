@@ -1,0 +1,443 @@
+//! Output: human lines and tables, or JSON Lines with the schema documented in `OUTPUT.md`.
+//!
+//! Every command produces a list of [`Record`]s (one per VM, job or instance) and a
+//! [`Summary`]. In JSON mode each record is one line `{"type":"result",...}` on stdout and the
+//! summary is the last line `{"type":"summary",...}`. Progress and logs go to stderr.
+
+use std::io::Write;
+
+use serde::Serialize;
+use serde_json::{json, Map, Value as Json};
+use wsman_soap::{Epr, Instance, Scalar, Value};
+
+use crate::cli::OutputFormat;
+use crate::exit::ExitClass;
+
+/// Version of the JSON schema (bumped on incompatible changes).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The error part of a failed record.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ErrorInfo {
+    /// Exit class name (`invalid_state`, `outcome_unknown`, ...).
+    pub class: ExitClass,
+    /// The documented exit code of that class.
+    pub exit_code: u8,
+    /// The full message (cause chain joined with `: `).
+    pub message: String,
+}
+
+/// The result of one item of a command (one VM on one host, one job, one instance).
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    /// Always `"result"`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The command (`replication reverse`).
+    pub command: String,
+    /// The host this item ran against.
+    pub host: Option<String>,
+    /// The VM as named on the command line (or found by `vm list`).
+    pub vm: Option<String>,
+    /// True on success.
+    pub ok: bool,
+    /// Command-specific data (see OUTPUT.md), `null` on failure.
+    pub data: Json,
+    /// The error on failure, `null` on success.
+    pub error: Option<ErrorInfo>,
+    /// Wall time for this item, in milliseconds.
+    pub elapsed_ms: u64,
+    /// Human-only text (not serialised): the line printed for this record.
+    #[serde(skip)]
+    pub human: String,
+}
+
+impl Record {
+    /// A successful record.
+    pub fn ok(command: &str, host: Option<&str>, vm: Option<&str>, data: Json, human: String) -> Record {
+        Record {
+            kind: "result",
+            command: command.to_owned(),
+            host: host.map(str::to_owned),
+            vm: vm.map(str::to_owned),
+            ok: true,
+            data,
+            error: None,
+            elapsed_ms: 0,
+            human,
+        }
+    }
+
+    /// A failed record.
+    pub fn failed(command: &str, host: Option<&str>, vm: Option<&str>, err: &anyhow::Error) -> Record {
+        let class = crate::exit::classify(err);
+        Record {
+            kind: "result",
+            command: command.to_owned(),
+            host: host.map(str::to_owned),
+            vm: vm.map(str::to_owned),
+            ok: false,
+            data: Json::Null,
+            error: Some(ErrorInfo {
+                class,
+                exit_code: class.code(),
+                message: format!("{err:#}"),
+            }),
+            elapsed_ms: 0,
+            human: String::new(),
+        }
+    }
+
+    /// The exit class of this record.
+    pub fn class(&self) -> ExitClass {
+        self.error.as_ref().map_or(ExitClass::Success, |e| e.class)
+    }
+}
+
+/// The last JSON line of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Always `"summary"`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Schema version ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// The command.
+    pub command: String,
+    /// Number of result records.
+    pub total: usize,
+    /// Successful ones.
+    pub succeeded: usize,
+    /// Failed ones.
+    pub failed: usize,
+    /// The process exit code.
+    pub exit_code: u8,
+    /// Its class.
+    pub exit_class: ExitClass,
+    /// Wall time of the run in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+impl Summary {
+    /// The summary of `records`.
+    pub fn of(command: &str, records: &[Record], elapsed_ms: u64) -> Summary {
+        let failed = records.iter().filter(|r| !r.ok).count();
+        let class = ExitClass::combine(records.iter().map(Record::class));
+        Summary {
+            kind: "summary",
+            schema_version: SCHEMA_VERSION,
+            command: command.to_owned(),
+            total: records.len(),
+            succeeded: records.len() - failed,
+            failed,
+            exit_code: class.code(),
+            exit_class: class,
+            elapsed_ms,
+        }
+    }
+}
+
+/// Writes records and the summary in the chosen format. Returns the exit class.
+pub fn emit(
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    format: OutputFormat,
+    command: &str,
+    records: &[Record],
+    elapsed_ms: u64,
+    table: Option<&Table>,
+) -> std::io::Result<ExitClass> {
+    let summary = Summary::of(command, records, elapsed_ms);
+    match format {
+        OutputFormat::Json => {
+            for r in records {
+                serde_json::to_writer(&mut *out, r)?;
+                out.write_all(b"\n")?;
+            }
+            serde_json::to_writer(&mut *out, &summary)?;
+            out.write_all(b"\n")?;
+        }
+        OutputFormat::Human => {
+            if let Some(t) = table {
+                t.write(out)?;
+            }
+            for r in records {
+                match &r.error {
+                    None if !r.human.is_empty() => writeln!(out, "{}", r.human)?,
+                    None => {}
+                    Some(e) => {
+                        let who = match (&r.vm, &r.host) {
+                            (Some(v), Some(h)) => format!("{v} on {h}: "),
+                            (None, Some(h)) => format!("{h}: "),
+                            (Some(v), None) => format!("{v}: "),
+                            (None, None) => String::new(),
+                        };
+                        writeln!(err, "error: {who}{}", e.message)?;
+                    }
+                }
+            }
+            if records.len() > 1 || summary.failed > 0 {
+                writeln!(
+                    err,
+                    "{}: {} ok, {} failed (exit code {})",
+                    command, summary.succeeded, summary.failed, summary.exit_code
+                )?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(summary.exit_class)
+}
+
+/// A simple left-aligned text table for human output.
+#[derive(Debug, Default)]
+pub struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table with these column headings.
+    pub fn new(header: &[&str]) -> Table {
+        Table {
+            header: header.iter().map(|s| (*s).to_owned()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row.
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    /// True without rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Writes the table (nothing when it has no rows).
+    pub fn write(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let mut widths: Vec<usize> = self.header.iter().map(|h| h.chars().count()).collect();
+        for r in &self.rows {
+            for (i, c) in r.iter().enumerate() {
+                if i < widths.len() {
+                    widths[i] = widths[i].max(c.chars().count());
+                }
+            }
+        }
+        let line = |cells: &[String]| {
+            let mut s = String::new();
+            for (i, c) in cells.iter().enumerate() {
+                let w = widths.get(i).copied().unwrap_or(0);
+                if i + 1 == cells.len() {
+                    s.push_str(c);
+                } else {
+                    s.push_str(&format!("{c:<w$}  "));
+                }
+            }
+            s.trim_end().to_owned()
+        };
+        writeln!(out, "{}", line(&self.header))?;
+        for r in &self.rows {
+            writeln!(out, "{}", line(r))?;
+        }
+        Ok(())
+    }
+}
+
+/// A CIM instance as JSON: `{"class": ..., "properties": {name: value}}`.
+pub fn instance_json(i: &Instance) -> Json {
+    let mut props = Map::new();
+    for p in &i.properties {
+        props.insert(p.name.clone(), value_json(&p.value));
+    }
+    json!({ "class": i.class_name, "properties": props })
+}
+
+/// An EPR as JSON: `{"resource_uri": ..., "selectors": {name: value}}`.
+pub fn epr_json(e: &Epr) -> Json {
+    let sel: Map<String, Json> = e
+        .selectors
+        .iter()
+        .map(|(k, v)| (k.to_owned(), Json::String(v.to_owned())))
+        .collect();
+    json!({ "address": e.address, "resource_uri": e.resource_uri, "selectors": sel })
+}
+
+/// A CIM value as JSON: null, string/number/bool, array, EPR object, or nested instance.
+pub fn value_json(v: &Value) -> Json {
+    match v {
+        Value::Null => Json::Null,
+        Value::Scalar(s) => scalar_json(s),
+        Value::Array(a) => Json::Array(a.iter().map(scalar_json).collect()),
+        Value::Reference(e) => epr_json(e),
+        Value::Instance(i) => instance_json(i),
+        _ => Json::Null,
+    }
+}
+
+fn scalar_json(s: &Scalar) -> Json {
+    match s {
+        Scalar::Boolean(b) => Json::Bool(*b),
+        Scalar::Uint8(v) => json!(v),
+        Scalar::Sint8(v) => json!(v),
+        Scalar::Uint16(v) => json!(v),
+        Scalar::Sint16(v) => json!(v),
+        Scalar::Uint32(v) => json!(v),
+        Scalar::Sint32(v) => json!(v),
+        Scalar::Uint64(v) => json!(v),
+        Scalar::Sint64(v) => json!(v),
+        Scalar::Real32(v) => json!(v),
+        Scalar::Real64(v) => json!(v),
+        Scalar::Char16(c) => Json::String(c.to_string()),
+        Scalar::String(s) => Json::String(s.clone()),
+        Scalar::Datetime(d) => Json::String(d.to_iso8601()),
+        _ => Json::Null,
+    }
+}
+
+/// Human rendering of an instance: `Class` then `  Name: value` lines.
+pub fn instance_human(i: &Instance) -> String {
+    let mut s = i.class_name.clone();
+    let width = i.properties.iter().map(|p| p.name.len()).max().unwrap_or(0);
+    for p in &i.properties {
+        s.push_str(&format!("\n  {:<width$}  {}", p.name, value_human(&p.value)));
+    }
+    s
+}
+
+fn value_human(v: &Value) -> String {
+    match v {
+        Value::Null => "(null)".to_owned(),
+        Value::Scalar(s) => scalar_human(s),
+        Value::Array(a) => format!("[{}]", a.iter().map(scalar_human).collect::<Vec<_>>().join(", ")),
+        Value::Reference(e) => {
+            let sel: Vec<String> = e.selectors.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("{}?{}", e.class_name(), sel.join("&"))
+        }
+        Value::Instance(i) => instance_human(i).replace('\n', "\n  "),
+        _ => String::new(),
+    }
+}
+
+fn scalar_human(s: &Scalar) -> String {
+    match s {
+        Scalar::Datetime(d) => d.to_iso8601(),
+        other => other.to_text(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wsman_soap::SelectorSet;
+
+    use super::*;
+    use crate::exit::Classified;
+
+    fn records() -> Vec<Record> {
+        let ok = Record::ok(
+            "vm start",
+            Some("hv1"),
+            Some("web01"),
+            json!({"state": "Running"}),
+            "web01 on hv1: started".into(),
+        );
+        let err = anyhow::Error::new(Classified::new(ExitClass::InvalidState, "it is running"));
+        let bad = Record::failed("vm start", Some("hv1"), Some("db01"), &err.context("start db01"));
+        vec![ok, bad]
+    }
+
+    #[test]
+    fn json_lines_end_with_a_summary() {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let class = emit(
+            &mut out,
+            &mut err,
+            OutputFormat::Json,
+            "vm start",
+            &records(),
+            12,
+            None,
+        )
+        .unwrap();
+        assert_eq!(class, ExitClass::InvalidState);
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<Json> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0]["type"], "result");
+        assert_eq!(lines[0]["ok"], true);
+        assert_eq!(lines[0]["data"]["state"], "Running");
+        assert_eq!(lines[0]["error"], Json::Null);
+        assert_eq!(lines[1]["ok"], false);
+        assert_eq!(lines[1]["error"]["class"], "invalid_state");
+        assert_eq!(lines[1]["error"]["exit_code"], 5);
+        assert_eq!(lines[1]["error"]["message"], "start db01: it is running");
+        assert_eq!(
+            lines[2],
+            json!({"type": "summary", "schema_version": 1, "command": "vm start", "total": 2,
+            "succeeded": 1, "failed": 1, "exit_code": 5, "exit_class": "invalid_state", "elapsed_ms": 12})
+        );
+        assert!(err.is_empty());
+    }
+
+    #[test]
+    fn human_output_puts_errors_on_stderr() {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        emit(
+            &mut out,
+            &mut err,
+            OutputFormat::Human,
+            "vm start",
+            &records(),
+            0,
+            None,
+        )
+        .unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "web01 on hv1: started\n");
+        assert_eq!(
+            String::from_utf8(err).unwrap(),
+            "error: db01 on hv1: start db01: it is running\nvm start: 1 ok, 1 failed (exit code 5)\n"
+        );
+    }
+
+    #[test]
+    fn tables_align_columns() {
+        let mut t = Table::new(&["VM", "STATE"]);
+        t.row(vec!["web01".into(), "Running".into()]);
+        t.row(vec!["a".into(), "Off".into()]);
+        let mut out = Vec::new();
+        t.write(&mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "VM     STATE\nweb01  Running\na      Off\n"
+        );
+    }
+
+    #[test]
+    fn instances_render_as_json_with_types() {
+        let epr = Epr::new(
+            "http://x/Msvm_ConcreteJob",
+            SelectorSet::new().with("InstanceID", "J1"),
+        );
+        let i = Instance::new("C")
+            .with("S", Scalar::String("x".into()))
+            .with("N", Scalar::Uint16(7))
+            .with("Nil", Value::Null)
+            .with("A", Value::Array(vec![Scalar::Boolean(true)]))
+            .with("Job", epr);
+        assert_eq!(
+            instance_json(&i),
+            json!({"class": "C", "properties": {"S": "x", "N": 7, "Nil": null, "A": [true],
+                "Job": {"address": wsman_soap::ns::ANONYMOUS, "resource_uri": "http://x/Msvm_ConcreteJob", "selectors": {"InstanceID": "J1"}}}})
+        );
+        assert_eq!(
+            instance_human(&i).lines().last().unwrap(),
+            "  Job  Msvm_ConcreteJob?InstanceID=J1"
+        );
+    }
+}
