@@ -6,6 +6,16 @@
 //! receives in `WWW-Authenticate` headers and sends the tokens it gets back.
 #![deny(unsafe_code)]
 
+pub mod cbt;
+pub mod framing;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod gssapi;
+pub mod kerberos;
+pub mod negotiate;
+pub mod ntlm;
+pub mod www_authenticate;
+
 /// What the transport does after one step of a handshake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {

@@ -1,0 +1,91 @@
+//! HTTP `Negotiate` [RFC 4559]: Kerberos (SPNEGO through the system GSSAPI) when the
+//! credentials work for the target, otherwise NTLM — the choice Windows' own Negotiate
+//! package makes [MS-SPNG 3.1.5.1], made on the client before the first request.
+
+use crate::kerberos::{KerberosClient, KerberosConfig};
+use crate::ntlm::{ClientConfig, Credentials, NtlmClient};
+use crate::{ClientAuth, Error, SessionSecurity, Step};
+
+/// Builds the client for the `Negotiate` scheme.
+///
+/// With a Kerberos configuration, the GSSAPI credentials are acquired and the first token is
+/// produced right away (which fetches the service ticket from the KDC): if that works, the
+/// Kerberos client is returned (its first `step(None)` hands out that token). If it fails (no
+/// library, no ticket, unknown SPN, KDC unreachable) and NTLM credentials are given, an
+/// [`NtlmClient`] (scheme `Negotiate`) is returned instead. Errors say what was tried and why
+/// each failed.
+#[allow(clippy::type_complexity)] // the signature is fixed by CONTRACT.md
+pub fn negotiate_client(
+    kerberos: Option<KerberosConfig>,
+    ntlm: Option<(Credentials, ClientConfig)>,
+    rng: Box<dyn FnMut(&mut [u8]) + Send>,
+    now_filetime: u64,
+) -> Result<Box<dyn ClientAuth>, Error> {
+    let kerberos_error = match kerberos {
+        Some(config) => match prepare_kerberos(config) {
+            Ok(client) => return Ok(Box::new(client)),
+            Err(e) => Some(e),
+        },
+        None => None,
+    };
+    match (ntlm, kerberos_error) {
+        (Some((creds, config)), _) => Ok(Box::new(
+            NtlmClient::new(creds, config, rng, now_filetime).with_scheme("Negotiate"),
+        )),
+        (None, Some(e)) => Err(match e {
+            Error::Gssapi(s) => Error::Gssapi(format!(
+                "negotiate tried kerberos only (no password for ntlm was given): {s}"
+            )),
+            Error::AuthenticationFailed(s) => Error::AuthenticationFailed(format!(
+                "negotiate tried kerberos only (no password for ntlm was given): {s}"
+            )),
+            other => other,
+        }),
+        (None, None) => Err(Error::InvalidState(
+            "negotiate: neither kerberos nor ntlm credentials were given",
+        )),
+    }
+}
+
+fn prepare_kerberos(config: KerberosConfig) -> Result<PreparedKerberos, Error> {
+    let mut client = KerberosClient::new(config)?;
+    let first = client.step(None)?;
+    Ok(PreparedKerberos {
+        inner: client,
+        first: Some(first),
+    })
+}
+
+/// A [`KerberosClient`] whose first step already ran (to find out whether Kerberos works).
+struct PreparedKerberos {
+    inner: KerberosClient,
+    first: Option<Step>,
+}
+
+impl ClientAuth for PreparedKerberos {
+    fn scheme(&self) -> &'static str {
+        self.inner.scheme()
+    }
+
+    fn step(&mut self, server_token: Option<&[u8]>) -> Result<Step, Error> {
+        match (self.first.take(), server_token) {
+            (Some(first), None) => Ok(first),
+            (Some(_), Some(_)) => Err(Error::InvalidState(
+                "negotiate: the first step takes no server token",
+            )),
+            (None, token) => self.inner.step(token),
+        }
+    }
+
+    fn finish(&mut self, server_token: Option<&[u8]>) -> Result<(), Error> {
+        self.inner.finish(server_token)
+    }
+
+    fn session(&mut self) -> Option<&mut dyn SessionSecurity> {
+        self.inner.session()
+    }
+
+    fn into_session(self: Box<Self>) -> Option<Box<dyn SessionSecurity>> {
+        Box::new(self.inner).into_session()
+    }
+}

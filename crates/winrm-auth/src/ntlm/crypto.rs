@@ -1,0 +1,171 @@
+//! NTLM cryptographic primitives ([MS-NLMP 3.3.2], [MS-NLMP 3.4.5]).
+
+use hmac::{Hmac, Mac};
+use md4::Md4;
+use md5::{Digest, Md5};
+use rc4::consts::U16;
+use rc4::{KeyInit, Rc4, StreamCipher};
+use zeroize::{Zeroize, Zeroizing};
+
+/// A 16-byte key that is wiped when dropped.
+pub(crate) type Key16 = Zeroizing<[u8; 16]>;
+
+/// HMAC-MD5 over the concatenation of `parts`.
+pub(crate) fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut mac = match <Hmac<Md5> as Mac>::new_from_slice(key) {
+        Ok(m) => m,
+        Err(_) => return [0; 16],
+    };
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// MD5 over the concatenation of `parts`.
+pub(crate) fn md5(parts: &[&[u8]]) -> [u8; 16] {
+    let mut h = Md5::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+/// UTF-16LE bytes of a string.
+pub(crate) fn utf16le(s: &str) -> Vec<u8> {
+    s.encode_utf16().flat_map(u16::to_le_bytes).collect()
+}
+
+/// NTOWFv1: MD4 of the UTF-16LE password ([MS-NLMP 3.3.1]); the NT hash.
+pub(crate) fn nt_hash(password: &str) -> Key16 {
+    let mut pw = Zeroizing::new(utf16le(password));
+    let out = Zeroizing::new(Md4::digest(pw.as_slice()).into());
+    pw.zeroize();
+    out
+}
+
+/// NTOWFv2 from an NT hash: HMAC-MD5(NT hash, UPPER(user) || domain), both UTF-16LE
+/// ([MS-NLMP 3.3.2]).
+pub(crate) fn ntowfv2_from_hash(nt_hash: &[u8; 16], user: &str, domain: &str) -> Key16 {
+    Zeroizing::new(hmac_md5(
+        nt_hash,
+        &[&utf16le(&user.to_uppercase()), &utf16le(domain)],
+    ))
+}
+
+/// NTOWFv2 from the password, through `ntlmclient::ntlm_v2_password_func`.
+pub(crate) fn ntowfv2(password: &str, user: &str, domain: &str) -> Key16 {
+    let mut creds = ntlmclient::Credentials {
+        username: user.to_owned(),
+        password: password.to_owned(),
+        domain: domain.to_owned(),
+    };
+    let key = Zeroizing::new(ntlmclient::ntlm_v2_password_func(&creds));
+    creds.password.zeroize();
+    key
+}
+
+/// The NTLMv2 `temp` blob ([MS-NLMP 3.3.2], NTLMv2_CLIENT_CHALLENGE 2.2.2.7).
+pub(crate) fn ntlmv2_temp(time: u64, client_challenge: &[u8; 8], target_info: &[u8]) -> Vec<u8> {
+    let mut temp = Vec::with_capacity(32 + target_info.len());
+    temp.extend_from_slice(&[0x01, 0x01, 0, 0, 0, 0, 0, 0]); // RespType, HiRespType, reserved
+    temp.extend_from_slice(&time.to_le_bytes());
+    temp.extend_from_slice(client_challenge);
+    temp.extend_from_slice(&[0; 4]);
+    temp.extend_from_slice(target_info);
+    temp.extend_from_slice(&[0; 4]);
+    temp
+}
+
+/// The NTLMv2 responses and session base key ([MS-NLMP 3.3.2]).
+pub(crate) struct V2Response {
+    /// NtChallengeResponse = NTProofStr || temp.
+    pub(crate) nt_response: Vec<u8>,
+    /// LmChallengeResponse: LMv2, or Z(24) when the server sent MsvAvTimestamp.
+    pub(crate) lm_response: Vec<u8>,
+    /// SessionBaseKey = HMAC-MD5(ResponseKeyNT, NTProofStr) (= KeyExchangeKey for NTLMv2).
+    pub(crate) session_base_key: Key16,
+}
+
+/// Computes the NTLMv2 response with an injected client challenge and time (sans-IO).
+pub(crate) fn ntlmv2_response(
+    response_key_nt: &[u8; 16],
+    server_challenge: &[u8; 8],
+    client_challenge: &[u8; 8],
+    time: u64,
+    target_info: &[u8],
+    zero_lm: bool,
+) -> V2Response {
+    let temp = ntlmv2_temp(time, client_challenge, target_info);
+    let nt_proof = hmac_md5(response_key_nt, &[server_challenge, &temp]);
+    let mut nt_response = nt_proof.to_vec();
+    nt_response.extend_from_slice(&temp);
+    let lm_response = if zero_lm {
+        vec![0; 24]
+    } else {
+        let mut lm = hmac_md5(response_key_nt, &[server_challenge, client_challenge]).to_vec();
+        lm.extend_from_slice(client_challenge);
+        lm
+    };
+    let session_base_key = Zeroizing::new(hmac_md5(response_key_nt, &[&nt_proof]));
+    V2Response {
+        nt_response,
+        lm_response,
+        session_base_key,
+    }
+}
+
+/// RC4 of `data` with a fresh key (used for the key exchange).
+pub(crate) fn rc4_oneshot(key: &[u8; 16], data: &[u8]) -> Vec<u8> {
+    let mut out = data.to_vec();
+    let mut cipher = Rc4::<U16>::new(key.into());
+    cipher.apply_keystream(&mut out);
+    out
+}
+
+/// A new RC4 handle keyed with `key`.
+pub(crate) fn rc4_handle(key: &[u8; 16]) -> Rc4<U16> {
+    Rc4::<U16>::new(key.into())
+}
+
+const CLIENT_SIGN_MAGIC: &[u8] = b"session key to client-to-server signing key magic constant\0";
+const SERVER_SIGN_MAGIC: &[u8] = b"session key to server-to-client signing key magic constant\0";
+const CLIENT_SEAL_MAGIC: &[u8] = b"session key to client-to-server sealing key magic constant\0";
+const SERVER_SEAL_MAGIC: &[u8] = b"session key to server-to-client sealing key magic constant\0";
+
+/// SIGNKEY with extended session security ([MS-NLMP 3.4.5.2]).
+pub(crate) fn sign_key(exported_session_key: &[u8; 16], client_to_server: bool) -> Key16 {
+    let magic = if client_to_server {
+        CLIENT_SIGN_MAGIC
+    } else {
+        SERVER_SIGN_MAGIC
+    };
+    Zeroizing::new(md5(&[exported_session_key, magic]))
+}
+
+/// SEALKEY with extended session security ([MS-NLMP 3.4.5.3]): the exported session key cut to
+/// 16, 7 or 5 bytes by NEGOTIATE_128 / NEGOTIATE_56, then MD5 with the direction's magic.
+pub(crate) fn seal_key(exported_session_key: &[u8; 16], flags: u32, client_to_server: bool) -> Key16 {
+    let len = if flags & super::messages::NEGOTIATE_128 != 0 {
+        16
+    } else if flags & super::messages::NEGOTIATE_56 != 0 {
+        7
+    } else {
+        5
+    };
+    let magic = if client_to_server {
+        CLIENT_SEAL_MAGIC
+    } else {
+        SERVER_SEAL_MAGIC
+    };
+    Zeroizing::new(md5(&[&exported_session_key[..len], magic]))
+}
+
+/// Constant-time comparison of two byte strings.
+pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
