@@ -157,7 +157,18 @@ fn read_instance(e: &Elem, limits: &Limits) -> Result<Instance, Error> {
                         k.eq_ignore_ascii_case("instance") || k.eq_ignore_ascii_case("object")
                     }) && text.trim_start().starts_with('<')
                     {
-                        Value::Instance(Box::new(parse_instance(&text, limits)?))
+                        // INVARIANT: each nesting level costs the three levels it sits in
+                        // (INSTANCE > PROPERTY > VALUE), so recursion ends within max_depth / 3.
+                        let inner = Limits {
+                            max_depth: limits.max_depth.saturating_sub(3),
+                            ..*limits
+                        };
+                        if inner.max_depth == 0 {
+                            return Err(Error::TooDeep {
+                                limit: limits.max_depth,
+                            });
+                        }
+                        Value::Instance(Box::new(parse_instance(&text, &inner)?))
                     } else {
                         Value::Scalar(Scalar::from_text(ty.unwrap_or(CimType::String), &text)?)
                     }
@@ -311,6 +322,32 @@ mod tests {
             ]))
         );
         assert_eq!(e.get_str("MessageID"), Some("32770"));
+    }
+
+    #[test]
+    fn nested_embedded_instances_are_bounded() {
+        let mut i = Instance::new("Leaf").with("A", Scalar::Uint8(1));
+        for n in 0..40 {
+            i = Instance::new(format!("L{n}")).with("Inner", i);
+        }
+        let s = write_instance(&i).unwrap();
+        let err = parse_instance(
+            &s,
+            &Limits {
+                max_bytes: usize::MAX,
+                max_depth: 64,
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::TooDeep { .. }), "{err}");
+        let mut ok = Instance::new("Leaf").with("A", Scalar::Uint8(1));
+        for n in 0..5 {
+            ok = Instance::new(format!("L{n}")).with("Inner", ok);
+        }
+        assert_eq!(
+            parse_instance(&write_instance(&ok).unwrap(), &Limits::default()).unwrap(),
+            ok
+        );
     }
 
     #[test]

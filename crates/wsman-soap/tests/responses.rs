@@ -464,3 +464,93 @@ fn fault_job_not_found_with_rebound_prefix_in_extended_status() {
     let s = f.summary();
     assert!(s.contains("wsman 0x80338000, provider 0x80041002"), "{s}");
 }
+
+// ---- hostile input ----
+
+#[test]
+fn entity_expansion_and_doctype_are_refused() {
+    let bomb = br#"<?xml version="1.0"?><!DOCTYPE s:Envelope [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>&b;</s:Body></s:Envelope>"#;
+    assert_eq!(
+        parse_response(bomb, &Limits::default()),
+        Err(Error::Forbidden("DOCTYPE or entity declaration"))
+    );
+    assert_eq!(
+        parse_request(bomb, &Limits::default()),
+        Err(Error::Forbidden("DOCTYPE or entity declaration"))
+    );
+    let cim = r#"<!DOCTYPE INSTANCE SYSTEM "file:///etc/passwd"><INSTANCE CLASSNAME="C"/>"#;
+    assert_eq!(
+        cimxml::parse_instance(cim, &Limits::default()),
+        Err(Error::Forbidden("DOCTYPE or entity declaration"))
+    );
+}
+
+#[test]
+fn oversized_and_overdeep_envelopes_are_refused() {
+    let deep = format!(
+        "<s:Envelope xmlns:s=\"{}\"><s:Body>{}{}</s:Body></s:Envelope>",
+        ns::SOAP,
+        "<x>".repeat(100),
+        "</x>".repeat(100)
+    );
+    assert_eq!(
+        parse_response(deep.as_bytes(), &Limits::default()),
+        Err(Error::TooDeep { limit: 64 })
+    );
+    let real = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/real/05_winrb_pull_response_win32_process.xml"),
+    )
+    .unwrap();
+    let small = Limits {
+        max_bytes: 1024,
+        ..Limits::default()
+    };
+    assert_eq!(
+        parse_response(&real, &small),
+        Err(Error::TooLarge { limit: 1024 })
+    );
+    assert!(matches!(
+        parse_response(&real[..real.len() / 2], &Limits::default()),
+        Err(Error::Xml(_))
+    ));
+    assert!(matches!(
+        parse_response(b"\xff\xfe<a/>", &Limits::default()),
+        Err(Error::Xml(_))
+    ));
+    assert_eq!(
+        parse_response(b"<a/>", &Limits::default()),
+        Err(Error::Missing("soap:Envelope"))
+    );
+}
+
+#[test]
+fn prefixes_are_irrelevant_only_uris_count() {
+    // The same PullResponse with every prefix renamed, and a decoy element in a foreign
+    // namespace that uses the SOAP prefixes.
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/wsman/enumerate/find_vm_pull.response.xml"),
+    )
+    .unwrap();
+    let mut renamed = text.clone();
+    for (from, to) in [("s", "soap12"), ("n", "enm"), ("p", "q")] {
+        for (x, y) in [
+            ("<{f}:", "<{t}:"),
+            ("</{f}:", "</{t}:"),
+            (" xmlns:{f}=", " xmlns:{t}="),
+            ("\"{f}:", "\"{t}:"),
+        ] {
+            renamed = renamed.replace(&x.replace("{f}", from), &y.replace("{t}", to));
+        }
+    }
+    assert!(renamed.contains("<soap12:Envelope") && renamed.contains("<q:Msvm_ComputerSystem"));
+    let a = parse_response(text.as_bytes(), &Limits::default()).unwrap();
+    let b = parse_response(renamed.as_bytes(), &Limits::default()).unwrap();
+    assert_eq!(a, b);
+    let decoy = "<s:Envelope xmlns:s=\"urn:not-soap\"><s:Body/></s:Envelope>";
+    assert_eq!(
+        parse_response(decoy.as_bytes(), &Limits::default()),
+        Err(Error::Missing("soap:Envelope"))
+    );
+}
