@@ -1,21 +1,23 @@
-//! Simulated Hyper-V host over real WinRM (NTLM + message encryption).
-//!
-//! The [`model`] holds the Hyper-V objects and the replication state machine (pure logic, time
-//! passed in); the server speaks WS-Management over HTTP with NTLM and WinRM message
-//! encryption, like a default Windows listener.
+#![cfg_attr(doc, doc = include_str!("../README.md"))]
 #![forbid(unsafe_code)]
 
 pub mod clock;
 pub mod embedded;
 pub mod fault;
+mod host;
 pub mod inject;
 pub mod model;
 pub mod ops;
+mod server;
+pub mod stats;
+mod tls;
 pub mod wql;
 
 pub use fault::SimFault;
+pub use host::{start_pair, PairConfig, SimConfig, SimHost};
 pub use inject::{FaultAction, FaultHandle, FaultRule, Match};
 pub use model::{HostId, JobFailure, JobInjection, World, WorldConfig};
+pub use stats::Stats;
 
 /// Errors of the simulator.
 #[derive(Debug, thiserror::Error)]
@@ -36,4 +38,12 @@ pub enum Error {
     /// The host to serve does not exist in the world.
     #[error("unknown host")]
     UnknownHost,
+}
+
+/// A random password for a simulated user (24 hex digits from the OS RNG), so that demos never
+/// use a fixed secret.
+pub fn random_password() -> zeroize::Zeroizing<String> {
+    let mut b = [0u8; 12];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
+    zeroize::Zeroizing::new(b.iter().map(|x| format!("{x:02x}")).collect())
 }

@@ -1,0 +1,528 @@
+//! The WinRM endpoint: HTTP/1.1 (optionally TLS) on 127.0.0.1, `POST /wsman`, NTLM over the
+//! `Negotiate` and `NTLM` schemes with the security context bound to the TCP connection, and
+//! WinRM message encryption ([MS-WSMV 2.2.9.1]) required over plain HTTP like a default
+//! Windows listener (`AllowUnencrypted = false`).
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request as HttpRequest, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+use winrm_auth::ntlm::{AcceptorConfig, NtlmAcceptor, UserTable};
+use winrm_auth::{framing, SessionSecurity, Step};
+use wsman_soap::response::ResponseBody;
+use wsman_soap::{class_of, parse_request, response_action, write_response, Limits, RequestBody};
+use zeroize::Zeroizing;
+
+use crate::fault::SimFault;
+use crate::inject::{FaultAction, FaultHandle};
+use crate::model::{HostId, JobInjection, World};
+use crate::ops::{self, EnumStore, OpContext};
+use crate::stats::StatsInner;
+use crate::tls::TlsSetup;
+
+/// Largest request body accepted (Windows' default MaxEnvelopeSize is 500 KiB; encrypted
+/// framing adds a little).
+const MAX_BODY: usize = 1024 * 1024;
+
+/// The random-bytes source the NTLM acceptor takes.
+type Rng = Box<dyn FnMut(&mut [u8]) + Send>;
+
+/// A user the endpoint accepts.
+#[derive(Clone)]
+pub(crate) struct User {
+    pub(crate) domain: String,
+    pub(crate) user: String,
+    pub(crate) password: Zeroizing<String>,
+}
+
+/// Everything the connections of one endpoint share.
+pub(crate) struct Shared {
+    pub(crate) world: Arc<Mutex<World>>,
+    pub(crate) host: HostId,
+    pub(crate) machine: String,
+    pub(crate) dns_domain: String,
+    pub(crate) users: RwLock<(Vec<User>, Arc<UserTable>)>,
+    pub(crate) faults: FaultHandle,
+    pub(crate) stats: Arc<StatsInner>,
+    pub(crate) enums: Mutex<EnumStore>,
+    pub(crate) https: bool,
+    pub(crate) allow_basic: bool,
+    pub(crate) allow_unencrypted: bool,
+    pub(crate) channel_bindings: Option<winrm_auth::cbt::ChannelBindings>,
+}
+
+impl Shared {
+    pub(crate) fn add_user(&self, domain: &str, user: &str, password: &str) {
+        let mut g = self.users.write().unwrap_or_else(PoisonError::into_inner);
+        g.0.push(User {
+            domain: domain.to_owned(),
+            user: user.to_owned(),
+            password: Zeroizing::new(password.to_owned()),
+        });
+        let mut table = UserTable::new();
+        for u in &g.0 {
+            table.add(&u.domain, &u.user, &u.password);
+        }
+        g.1 = Arc::new(table);
+    }
+
+    fn table(&self) -> Arc<UserTable> {
+        self.users
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .1
+            .clone()
+    }
+
+    fn basic_ok(&self, name: &str, password: &str) -> bool {
+        let (dom, user) = match name.split_once('\\') {
+            Some((d, u)) => (Some(d), u),
+            None => match name.split_once('@') {
+                Some((u, d)) => (Some(d.split('.').next().unwrap_or(d)), u),
+                None => (None, name),
+            },
+        };
+        let g = self.users.read().unwrap_or_else(PoisonError::into_inner);
+        g.0.iter().any(|u| {
+            u.user.eq_ignore_ascii_case(user)
+                && dom.is_none_or(|d| d.eq_ignore_ascii_case(&u.domain))
+                && u.password.as_str() == password
+        })
+    }
+
+    fn acceptor(&self) -> NtlmAcceptor {
+        let config = AcceptorConfig {
+            netbios_domain: self
+                .dns_domain
+                .split('.')
+                .next()
+                .unwrap_or("HV")
+                .to_ascii_uppercase(),
+            netbios_computer: self.machine.clone(),
+            dns_domain: self.dns_domain.clone(),
+            dns_computer: format!("{}.{}", self.machine.to_ascii_lowercase(), self.dns_domain),
+            expected_channel_bindings: self.channel_bindings.clone(),
+        };
+        let rng: Rng = Box::new(|b: &mut [u8]| rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, b));
+        NtlmAcceptor::new(
+            self.table(),
+            config,
+            rng,
+            crate::clock::filetime(SystemTime::now()),
+        )
+    }
+}
+
+/// The per-connection security state.
+#[derive(Default)]
+struct Conn {
+    acceptor: Option<NtlmAcceptor>,
+    scheme: &'static str,
+    session: Option<Box<dyn SessionSecurity>>,
+}
+
+/// Accepts connections until `shutdown` flips.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    tls: Option<TlsSetup>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.changed() => return,
+        };
+        let Ok((stream, _peer)) = accepted else { continue };
+        shared.stats.connection();
+        let shared = shared.clone();
+        let sd = shutdown.clone();
+        let tls = tls.as_ref().map(|t| t.acceptor.clone());
+        tokio::spawn(async move {
+            match tls {
+                Some(acc) => {
+                    if let Ok(s) = acc.accept(stream).await {
+                        serve_conn(TokioIo::new(s), shared, sd).await;
+                    }
+                }
+                None => serve_conn(TokioIo::new(stream), shared, sd).await,
+            }
+        });
+    }
+}
+
+async fn serve_conn<I>(io: I, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let conn = Arc::new(tokio::sync::Mutex::new(Conn::default()));
+    let kill = Arc::new(Notify::new());
+    let k2 = kill.clone();
+    let svc = service_fn(move |req| {
+        let (shared, conn, kill) = (shared.clone(), conn.clone(), k2.clone());
+        async move { Ok::<_, Infallible>(handle(&shared, &conn, &kill, req).await) }
+    });
+    let c = http1::Builder::new().keep_alive(true).serve_connection(io, svc);
+    tokio::select! {
+        _ = c => {}
+        _ = kill.notified() => {}
+        _ = shutdown.changed() => {}
+    }
+}
+
+fn reply(status: StatusCode, content_type: Option<&str>, body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    if let Some(ct) = content_type.and_then(|c| HeaderValue::from_str(c).ok()) {
+        r.headers_mut().insert(CONTENT_TYPE, ct);
+    }
+    r.headers_mut().insert(
+        hyper::header::SERVER,
+        HeaderValue::from_static("Microsoft-HTTPAPI/2.0"),
+    );
+    r
+}
+
+fn unauthorized(shared: &Shared, token: Option<(&str, &[u8])>) -> Response<Full<Bytes>> {
+    shared.stats.unauthorized();
+    let mut r = reply(StatusCode::UNAUTHORIZED, None, Vec::new());
+    let h = r.headers_mut();
+    match token {
+        Some((scheme, t)) => {
+            let v = format!("{scheme} {}", base64::engine::general_purpose::STANDARD.encode(t));
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                h.append(WWW_AUTHENTICATE, v);
+            }
+        }
+        None => {
+            h.append(WWW_AUTHENTICATE, HeaderValue::from_static("Negotiate"));
+            h.append(WWW_AUTHENTICATE, HeaderValue::from_static("NTLM"));
+            if shared.https && shared.allow_basic {
+                h.append(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"WSMAN\""),
+                );
+            }
+        }
+    }
+    r
+}
+
+const SOAP_CT: &str = "application/soap+xml;charset=UTF-8";
+
+async fn handle(
+    shared: &Shared,
+    conn: &tokio::sync::Mutex<Conn>,
+    kill: &Notify,
+    req: HttpRequest<Incoming>,
+) -> Response<Full<Bytes>> {
+    if req.method() != Method::POST || !req.uri().path().eq_ignore_ascii_case("/wsman") {
+        return reply(StatusCode::NOT_FOUND, None, Vec::new());
+    }
+    let auth = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let content_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let anonymous_identify = req
+        .headers()
+        .get("WSMANIDENTIFY")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("unauthenticated"));
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return reply(StatusCode::PAYLOAD_TOO_LARGE, None, Vec::new()),
+    };
+    let mut conn = conn.lock().await;
+
+    // Authentication.
+    let mut basic_user = false;
+    if let Some(a) = auth.as_deref() {
+        let (scheme, token) = a.split_once(' ').unwrap_or((a, ""));
+        let token = token.trim();
+        if scheme.eq_ignore_ascii_case("Basic") {
+            if !shared.https || !shared.allow_basic {
+                return unauthorized(shared, None);
+            }
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(token)
+                .unwrap_or_default();
+            let text = String::from_utf8_lossy(&decoded).into_owned();
+            let text = Zeroizing::new(text);
+            let (u, p) = text.split_once(':').unwrap_or((text.as_str(), ""));
+            if !shared.basic_ok(u, p) {
+                return unauthorized(shared, None);
+            }
+            basic_user = true;
+        } else if scheme.eq_ignore_ascii_case("Negotiate") || scheme.eq_ignore_ascii_case("NTLM") {
+            let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(token) else {
+                return unauthorized(shared, None);
+            };
+            // A NEGOTIATE message (type 1) starts a new context on this connection.
+            let is_negotiate = bytes.len() >= 12 && bytes.starts_with(b"NTLMSSP\0") && bytes[8] == 1;
+            if is_negotiate || conn.acceptor.is_none() {
+                conn.acceptor = Some(shared.acceptor());
+                conn.session = None;
+                conn.scheme = if scheme.eq_ignore_ascii_case("NTLM") {
+                    "NTLM"
+                } else {
+                    "Negotiate"
+                };
+            }
+            let scheme_name = conn.scheme;
+            let step = match conn.acceptor.as_mut() {
+                Some(acc) => acc.step(&bytes),
+                None => return unauthorized(shared, None),
+            };
+            match step {
+                Ok(Step::Continue(challenge)) => {
+                    return unauthorized(shared, Some((scheme_name, &challenge)))
+                }
+                Ok(Step::Done(_)) => {
+                    shared.stats.handshake();
+                    let acc = conn.acceptor.take();
+                    conn.session = acc.and_then(NtlmAcceptor::into_session);
+                    if conn.session.is_none() {
+                        return unauthorized(shared, None);
+                    }
+                }
+                Err(_) => {
+                    conn.acceptor = None;
+                    conn.session = None;
+                    return unauthorized(shared, None);
+                }
+            }
+        } else {
+            return unauthorized(shared, None);
+        }
+    }
+
+    // Anonymous Identify ([MS-WSMV 3.1.4.16]): plain body, header WSMANIDENTIFY: unauthenticated.
+    if conn.session.is_none() && !basic_user {
+        if anonymous_identify {
+            if let Ok(r) = parse_request(&body, &Limits::default()) {
+                if matches!(r.body, RequestBody::Identify) {
+                    shared.stats.request("Identify");
+                    let xml = write_response("", "", "", &ops::identify_body());
+                    return reply(StatusCode::OK, Some(SOAP_CT), xml.into_bytes());
+                }
+            }
+        }
+        return unauthorized(shared, None);
+    }
+
+    // The empty-body POST that completes the handshake (pywinrm, pypsrp).
+    if body.is_empty() {
+        return reply(StatusCode::OK, None, Vec::new());
+    }
+
+    // Decryption, or the refusal a default listener gives a plaintext body over HTTP.
+    let encrypted_request = framing::is_encrypted(&content_type);
+    let plaintext = if encrypted_request {
+        let Some(sec) = conn.session.as_mut() else {
+            return unauthorized(shared, None);
+        };
+        match framing::decode(sec.as_mut(), &content_type, &body) {
+            Ok(p) => p,
+            Err(_) => {
+                // Sequence numbers are out of step now: the context is unusable.
+                conn.session = None;
+                return reply(StatusCode::BAD_REQUEST, None, Vec::new());
+            }
+        }
+    } else if shared.https || shared.allow_unencrypted || basic_user {
+        body.to_vec()
+    } else {
+        shared.stats.request("refused-unencrypted");
+        let f = ops::to_fault(&unencrypted_fault(), &shared.machine);
+        let xml = write_response(
+            crate::fault::ACTION_WSMAN_FAULT,
+            &msg_id(),
+            "",
+            &ResponseBody::Fault(f),
+        );
+        return reply(StatusCode::INTERNAL_SERVER_ERROR, Some(SOAP_CT), xml.into_bytes());
+    };
+    let encrypt_reply = encrypted_request;
+
+    let parsed = parse_request(&plaintext, &Limits::default());
+    let (action, message_id, body, injected) = match parsed {
+        Err(e) => {
+            shared.stats.request("invalid");
+            let f = match e {
+                wsman_soap::Error::Schema(d) => SimFault::schema_validation(&d),
+                other => {
+                    let mut f = SimFault::schema_validation(&other.to_string());
+                    f.http_status = 400;
+                    f
+                }
+            };
+            let status = f.http_status;
+            let body = ResponseBody::Fault(ops::to_fault(&f, &shared.machine));
+            let xml = write_response(&f.action, &msg_id(), "", &body);
+            return finish(&mut conn, encrypt_reply, status_of(status), xml, None);
+        }
+        Ok(r) => {
+            let method = match &r.body {
+                RequestBody::Invoke { method, .. } => Some(method.clone()),
+                _ => None,
+            };
+            let class = r.header.resource_uri.as_deref().map(class_of).map(str::to_owned);
+            let label = match (&r.body, &method) {
+                (RequestBody::Identify, _) => "Identify".to_owned(),
+                (_, Some(m)) => format!("Invoke:{m}"),
+                _ => r.header.action.rsplit('/').next().unwrap_or_default().to_owned(),
+            };
+            shared.stats.request(&label);
+            let injected = shared
+                .faults
+                .take(&r.header.action, method.as_deref(), class.as_deref());
+            let timeout = r.header.operation_timeout.unwrap_or(Duration::from_secs(60));
+            match &injected {
+                Some(FaultAction::DropBeforeExecute) => {
+                    kill.notify_one();
+                    return std::future::pending().await;
+                }
+                Some(FaultAction::Unauthorized) => {
+                    conn.acceptor = None;
+                    conn.session = None;
+                    return unauthorized(shared, None);
+                }
+                Some(FaultAction::TimeOut { cap }) => {
+                    tokio::time::sleep(timeout.min(*cap)).await;
+                    let f = SimFault::timed_out();
+                    let body = ResponseBody::Fault(ops::to_fault(&f, &shared.machine));
+                    let xml = write_response(&f.action, &msg_id(), &r.header.message_id, &body);
+                    return finish(&mut conn, encrypt_reply, status_of(f.http_status), xml, None);
+                }
+                Some(FaultAction::Delay(d)) => tokio::time::sleep(*d).await,
+                Some(FaultAction::Fault(f)) => {
+                    let body = ResponseBody::Fault(ops::to_fault(f, &shared.machine));
+                    let xml = write_response(&f.action, &msg_id(), &r.header.message_id, &body);
+                    return finish(&mut conn, encrypt_reply, status_of(f.http_status), xml, None);
+                }
+                _ => {}
+            }
+            let injection = injected
+                .as_ref()
+                .map(FaultAction::job_injection)
+                .unwrap_or_default();
+            let body = execute(shared, &r, &injection);
+            (
+                r.header.action.clone(),
+                r.header.message_id.clone(),
+                body,
+                injected,
+            )
+        }
+    };
+    let status = if matches!(body, ResponseBody::Fault(_)) {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::OK
+    };
+    let resp_action = match &body {
+        ResponseBody::Fault(f) => f
+            .action
+            .clone()
+            .unwrap_or_else(|| crate::fault::ACTION_WSMAN_FAULT.to_owned()),
+        _ => response_action(&action),
+    };
+    let xml = write_response(&resp_action, &msg_id(), &message_id, &body);
+    match injected {
+        Some(FaultAction::DropAfterExecute) => {
+            kill.notify_one();
+            std::future::pending().await
+        }
+        Some(FaultAction::UnencryptedReply) => reply(status, Some(SOAP_CT), xml.into_bytes()),
+        Some(FaultAction::BadSignature) => finish(&mut conn, encrypt_reply, status, xml, Some(())),
+        _ => finish(&mut conn, encrypt_reply, status, xml, None),
+    }
+}
+
+fn execute(shared: &Shared, r: &wsman_soap::Request, injection: &JobInjection) -> ResponseBody {
+    let mut world = shared.world.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut enums = shared.enums.lock().unwrap_or_else(PoisonError::into_inner);
+    let cx = OpContext {
+        host: shared.host,
+        machine: &shared.machine,
+        now: SystemTime::now(),
+        instant: Instant::now(),
+        injection,
+    };
+    ops::execute(&mut world, &mut enums, r, &cx)
+}
+
+fn status_of(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+fn msg_id() -> String {
+    format!("uuid:{}", crate::model::new_guid())
+}
+
+/// The fault a Windows listener with `AllowUnencrypted = false` answers a plaintext SOAP body
+/// over HTTP with (HTTP 500; reported by pywinrm/winrm4j users as "Bad HTTP response 500").
+fn unencrypted_fault() -> SimFault {
+    let mut f = SimFault::access_denied();
+    f.message = Some(
+        "The WinRM service cannot process the request because the request needs to be encrypted (AllowUnencrypted is false). "
+            .to_owned(),
+    );
+    f
+}
+
+/// Seals (when the request was sealed) and sends the reply; `corrupt` flips a signature byte.
+fn finish(
+    conn: &mut Conn,
+    encrypt: bool,
+    status: StatusCode,
+    xml: String,
+    corrupt: Option<()>,
+) -> Response<Full<Bytes>> {
+    if !encrypt {
+        return reply(status, Some(SOAP_CT), xml.into_bytes());
+    }
+    let Some(sec) = conn.session.as_mut() else {
+        return reply(status, Some(SOAP_CT), xml.into_bytes());
+    };
+    match framing::encode(sec.as_mut(), xml.as_bytes()) {
+        Ok((ct, mut body)) => {
+            if corrupt.is_some() {
+                corrupt_signature(&mut body);
+            }
+            reply(status, Some(&ct), body)
+        }
+        Err(_) => reply(StatusCode::INTERNAL_SERVER_ERROR, None, Vec::new()),
+    }
+}
+
+/// Flips a byte of the NTLM signature's checksum in a framed body: after
+/// `application/octet-stream\r\n` come the 4-byte header length and the 16-byte signature
+/// (version 4 bytes, checksum 8, sequence 4).
+fn corrupt_signature(body: &mut [u8]) {
+    let marker = b"application/octet-stream\r\n";
+    if let Some(pos) = body.windows(marker.len()).position(|w| w == marker) {
+        let i = pos + marker.len() + 4 + 6;
+        if let Some(b) = body.get_mut(i) {
+            *b ^= 0xFF;
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! Request and connection counters of one endpoint.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+/// A snapshot of an endpoint's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// SOAP requests received (after authentication and decryption).
+    pub requests: u64,
+    /// TCP connections accepted.
+    pub connections: u64,
+    /// Completed NTLM handshakes.
+    pub handshakes: u64,
+    /// 401 replies sent.
+    pub unauthorized: u64,
+    /// Requests by action: `Identify`, `Get`, `Enumerate`, `Pull`, `Release`,
+    /// `Invoke:<Method>`, plus `refused-unencrypted` and `invalid`.
+    pub by_action: BTreeMap<String, u64>,
+}
+
+impl Stats {
+    /// The count for one action label (0 when never seen).
+    pub fn count(&self, label: &str) -> u64 {
+        self.by_action.get(label).copied().unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct StatsInner {
+    requests: AtomicU64,
+    connections: AtomicU64,
+    handshakes: AtomicU64,
+    unauthorized: AtomicU64,
+    by_action: Mutex<BTreeMap<String, u64>>,
+}
+
+impl StatsInner {
+    pub(crate) fn connection(&self) {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn handshake(&self) {
+        self.handshakes.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn unauthorized(&self) {
+        self.unauthorized.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn request(&self, label: &str) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        *self
+            .by_action
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(label.to_owned())
+            .or_default() += 1;
+    }
+    pub(crate) fn snapshot(&self) -> Stats {
+        Stats {
+            requests: self.requests.load(Ordering::Relaxed),
+            connections: self.connections.load(Ordering::Relaxed),
+            handshakes: self.handshakes.load(Ordering::Relaxed),
+            unauthorized: self.unauthorized.load(Ordering::Relaxed),
+            by_action: self
+                .by_action
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+        }
+    }
+}

@@ -1,0 +1,528 @@
+//! The simulator over loopback: NTLM handshake bound to the connection, WinRM message
+//! encryption, the refusals a default Windows listener gives, fault injection, and a planned
+//! failover across a primary/replica pair.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use hyperv_sim::model::uri;
+use hyperv_sim::{start_pair, FaultAction, Match, PairConfig, SimConfig, SimFault, SimHost};
+use support::{ntlm, Client};
+use wsman_soap::request::{self, Enumerate, EnumerationMode, RequestHeader};
+use wsman_soap::response::{parse_response, KnownFault, MethodOutput, ResponseBody};
+use wsman_soap::{Epr, Instance, Limits, Scalar, SelectorSet, Value};
+
+const USER: &str = "HV\\operator";
+
+fn password() -> String {
+    let mut b = [0u8; 12];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn hdr(host: &SimHost, class: &str, sel: SelectorSet) -> RequestHeader {
+    let id = format!("uuid:{}", uuid::Uuid::new_v4().to_string().to_uppercase());
+    RequestHeader::new(host.endpoint(), uri(class), id).with_selectors(sel)
+}
+
+fn cs_sel(vm: &str) -> SelectorSet {
+    SelectorSet::new()
+        .with("CreationClassName", "Msvm_ComputerSystem")
+        .with("Name", vm)
+}
+
+fn svc_sel() -> SelectorSet {
+    SelectorSet::new().with("CreationClassName", "Msvm_ReplicationService")
+}
+
+fn inst(r: wsman_soap::response::Response) -> Instance {
+    match r.body {
+        ResponseBody::Instance(i) => i,
+        other => panic!("expected an instance, got {other:?}"),
+    }
+}
+
+fn fault(r: wsman_soap::response::Response) -> wsman_soap::response::Fault {
+    match r.body {
+        ResponseBody::Fault(f) => f,
+        other => panic!("expected a fault, got {other:?}"),
+    }
+}
+
+async fn host_with_vm(pw: &str) -> (SimHost, String) {
+    let mut cfg = SimConfig::new("HV-SIM").user(USER, pw);
+    cfg.job_duration = Duration::from_millis(200);
+    let h = SimHost::start(cfg).await.unwrap();
+    let vm = h.add_vm("vm1");
+    (h, vm)
+}
+
+async fn session(h: &SimHost, pw: &str) -> Client {
+    let mut c = Client::connect(h.addr()).await;
+    let r = c.handshake(ntlm(USER, pw, None), "Negotiate").await.unwrap();
+    assert_eq!(r.status, 200);
+    c
+}
+
+#[tokio::test]
+async fn handshake_then_encrypted_get_enumerate_invoke() {
+    let pw = password();
+    let (h, vm) = host_with_vm(&pw).await;
+    let mut c = Client::connect(h.addr()).await;
+    // No credentials: 401 offering Negotiate and NTLM.
+    let r = c.post(&[], b"<x/>").await.unwrap();
+    assert_eq!(r.status, 401);
+    assert_eq!(r.headers_named("WWW-Authenticate"), ["Negotiate", "NTLM"]);
+    let r = c.handshake(ntlm(USER, &pw, None), "Negotiate").await.unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.body.is_empty());
+
+    let get = request::get(&hdr(&h, "Msvm_ComputerSystem", cs_sel(&vm)));
+    let i = inst(c.soap(&get).await);
+    assert_eq!(i.get_str("ElementName"), Some("vm1"));
+    assert_eq!(i.get_u16("EnabledState"), Some(3));
+
+    let e = Enumerate {
+        filter: None,
+        mode: EnumerationMode::Objects,
+        optimize: true,
+        max_elements: Some(10),
+    };
+    let r = c
+        .soap(&request::enumerate(
+            &hdr(&h, "Msvm_ComputerSystem", SelectorSet::new()),
+            &e,
+        ))
+        .await;
+    let ResponseBody::Enumeration(page) = r.body else {
+        panic!()
+    };
+    assert_eq!(page.items.len(), 2);
+    assert!(page.end_of_sequence);
+
+    let params = vec![("RequestedState".to_owned(), Value::Scalar(Scalar::Uint16(2)))];
+    let out = inst(
+        c.soap(&request::invoke(
+            &hdr(&h, "Msvm_ComputerSystem", cs_sel(&vm)),
+            "RequestStateChange",
+            &params,
+        ))
+        .await,
+    );
+    let out = MethodOutput::from_instance(out).unwrap();
+    assert_eq!(out.return_value, Some(4096));
+    let job = out.job_instance_id().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let j = inst(
+        c.soap(&request::get(&hdr(
+            &h,
+            "Msvm_ConcreteJob",
+            SelectorSet::new().with("InstanceID", job),
+        )))
+        .await,
+    );
+    assert_eq!(j.get_u16("JobState"), Some(7));
+    let i = inst(c.soap(&get).await);
+    assert_eq!(i.get_u16("EnabledState"), Some(2));
+
+    let s = h.stats();
+    assert_eq!(s.connections, 1);
+    assert_eq!(s.handshakes, 1);
+    assert_eq!(
+        (
+            s.count("Get"),
+            s.count("Enumerate"),
+            s.count("Invoke:RequestStateChange")
+        ),
+        (3, 1, 1)
+    );
+    assert_eq!(s.requests, 5);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn ntlm_scheme_and_wrong_password() {
+    let pw = password();
+    let (h, vm) = host_with_vm(&pw).await;
+    let mut c = Client::connect(h.addr()).await;
+    assert_eq!(
+        c.handshake(ntlm(USER, &pw, None), "NTLM").await.unwrap().status,
+        200
+    );
+    let i = inst(
+        c.soap(&request::get(&hdr(&h, "Msvm_ComputerSystem", cs_sel(&vm))))
+            .await,
+    );
+    assert_eq!(i.get_str("Name"), Some(vm.as_str()));
+
+    let mut bad = Client::connect(h.addr()).await;
+    let r = bad
+        .handshake(ntlm(USER, "not-the-password", None), "Negotiate")
+        .await
+        .unwrap();
+    assert_eq!(r.status, 401);
+    assert!(bad.session.is_none());
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_context_belongs_to_the_connection() {
+    let pw = password();
+    let (h, vm) = host_with_vm(&pw).await;
+    let mut a = session(&h, &pw).await;
+    // A second connection reusing the first one's session keys is not authenticated.
+    let mut b = Client::connect(h.addr()).await;
+    b.session = a.session.take();
+    let (r, _) = b
+        .soap_raw(&request::get(&hdr(&h, "Msvm_ComputerSystem", cs_sel(&vm))))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 401);
+    assert_eq!(h.stats().connections, 2);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn unencrypted_bodies_are_refused_over_http() {
+    let pw = password();
+    let (h, vm) = host_with_vm(&pw).await;
+    let mut c = session(&h, &pw).await;
+    let get = request::get(&hdr(&h, "Msvm_ComputerSystem", cs_sel(&vm)));
+    let r = c
+        .post(
+            &[("Content-Type", "application/soap+xml;charset=UTF-8".into())],
+            get.as_bytes(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 500);
+    let f = fault(parse_response(&r.body, &Limits::default()).unwrap());
+    assert_eq!(f.known(), Some(KnownFault::AccessDenied));
+    assert!(f.best_message().unwrap().contains("encrypted"));
+    assert_eq!(h.stats().count("Get"), 0, "nothing was executed");
+    assert_eq!(h.stats().count("refused-unencrypted"), 1);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn anonymous_identify_only_with_the_header() {
+    let pw = password();
+    let (h, _) = host_with_vm(&pw).await;
+    let mut c = Client::connect(h.addr()).await;
+    let body = request::identify();
+    let r = c
+        .post(
+            &[("Content-Type", "application/soap+xml;charset=UTF-8".into())],
+            body.as_bytes(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 401);
+    let r = c
+        .post(
+            &[
+                ("Content-Type", "application/soap+xml;charset=UTF-8".into()),
+                ("WSMANIDENTIFY", "unauthenticated".into()),
+            ],
+            body.as_bytes(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let ResponseBody::Identify(id) = parse_response(&r.body, &Limits::default()).unwrap().body else {
+        panic!()
+    };
+    assert_eq!(id.product_vendor, "Microsoft Corporation");
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn injected_connection_drops_before_and_after_executing() {
+    let pw = password();
+    let (h, vm) = host_with_vm(&pw).await;
+    let start = vec![("RequestedState".to_owned(), Value::Scalar(Scalar::Uint16(2)))];
+    let inv = request::invoke(
+        &hdr(&h, "Msvm_ComputerSystem", cs_sel(&vm)),
+        "RequestStateChange",
+        &start,
+    );
+    let state = |h: &SimHost| {
+        let w = h.world();
+        let w = w.lock().unwrap();
+        w.vm(h.host_id(), &vm).unwrap().enabled_state
+    };
+
+    h.faults().once(
+        Match::Method("RequestStateChange".into()),
+        FaultAction::DropBeforeExecute,
+    );
+    let mut c = session(&h, &pw).await;
+    let err = c.soap_raw(&inv).await.unwrap_err();
+    assert!(err.contains("closed"), "{err}");
+    assert_eq!(state(&h), 3, "not executed");
+
+    h.faults().once(
+        Match::Method("RequestStateChange".into()),
+        FaultAction::DropAfterExecute,
+    );
+    let mut c = session(&h, &pw).await;
+    let err = c.soap_raw(&inv).await.unwrap_err();
+    assert!(err.contains("closed"), "{err}");
+    assert_eq!(state(&h), 32770, "executed: the VM is starting");
+    assert_eq!(h.faults().pending(), 0);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn injected_timeout_fault_and_job_failures() {
+    let pw = password();
+    let (h, vm) = host_with_vm(&pw).await;
+    let mut c = session(&h, &pw).await;
+    let mut gh = hdr(&h, "Msvm_ComputerSystem", cs_sel(&vm));
+    gh.operation_timeout = Duration::from_millis(300);
+    let get = request::get(&gh);
+
+    h.faults().once(
+        Match::Action("Get".into()),
+        FaultAction::TimeOut {
+            cap: Duration::from_secs(5),
+        },
+    );
+    let t0 = std::time::Instant::now();
+    let f = fault(c.soap(&get).await);
+    assert!(t0.elapsed() >= Duration::from_millis(300));
+    assert!(f.is_timeout());
+    assert_eq!(f.wsman_code, Some(0x8033_8029));
+
+    h.faults().once(
+        Match::Any,
+        FaultAction::Fault(Box::new(SimFault::access_denied())),
+    );
+    assert_eq!(fault(c.soap(&get).await).known(), Some(KnownFault::AccessDenied));
+
+    h.faults().once(
+        Match::Action("Get".into()),
+        FaultAction::Delay(Duration::from_millis(100)),
+    );
+    assert_eq!(inst(c.soap(&get).await).get_str("Name"), Some(vm.as_str()));
+
+    let start = vec![("RequestedState".to_owned(), Value::Scalar(Scalar::Uint16(2)))];
+    let inv = request::invoke(
+        &hdr(&h, "Msvm_ComputerSystem", cs_sel(&vm)),
+        "RequestStateChange",
+        &start,
+    );
+    h.faults().once(
+        Match::Method("RequestStateChange".into()),
+        FaultAction::FailJob {
+            code: 32768,
+            description: "disk on fire".into(),
+        },
+    );
+    let out = MethodOutput::from_instance(inst(c.soap(&inv).await)).unwrap();
+    let job = out.job_instance_id().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let jsel = SelectorSet::new().with("InstanceID", job.clone());
+    let j = inst(
+        c.soap(&request::get(&hdr(&h, "Msvm_ConcreteJob", jsel.clone())))
+            .await,
+    );
+    assert_eq!(
+        (j.get_u16("JobState"), j.get_u16("ErrorCode")),
+        (Some(10), Some(32768))
+    );
+    assert_eq!(j.get_str("ErrorDescription"), Some("disk on fire"));
+    let e = inst(
+        c.soap(&request::invoke(
+            &hdr(&h, "Msvm_ConcreteJob", jsel),
+            "GetErrorEx",
+            &[],
+        ))
+        .await,
+    );
+    // A one-element array travels as one element: WS-Man XML cannot tell it from a scalar.
+    let text = match e.get("Errors") {
+        Some(Value::Array(errs)) => errs[0].as_str().unwrap().to_owned(),
+        Some(Value::Scalar(s)) => s.as_str().unwrap().to_owned(),
+        other => panic!("{other:?}"),
+    };
+    let err = wsman_soap::cimxml::parse_instance(&text, &Limits::default()).unwrap();
+    assert_eq!(err.class_name, "Msvm_Error");
+    assert_eq!(err.get_str("Message"), Some("disk on fire"));
+
+    h.faults().once(
+        Match::Method("RequestStateChange".into()),
+        FaultAction::VanishJob {
+            after: Duration::from_millis(50),
+        },
+    );
+    // The failed start left the VM off: start it again, with a job that vanishes.
+    let out = MethodOutput::from_instance(inst(c.soap(&inv).await)).unwrap();
+    assert_eq!(out.return_value, Some(4096));
+    let job = out.job_instance_id().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let f = fault(
+        c.soap(&request::get(&hdr(
+            &h,
+            "Msvm_ConcreteJob",
+            SelectorSet::new().with("InstanceID", job),
+        )))
+        .await,
+    );
+    assert_eq!(f.known(), Some(KnownFault::ResourceNotFound));
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn injected_401_unencrypted_and_badly_signed_replies() {
+    let pw = password();
+    let (h, vm) = host_with_vm(&pw).await;
+    let mut c = session(&h, &pw).await;
+    let get = request::get(&hdr(&h, "Msvm_ComputerSystem", cs_sel(&vm)));
+
+    h.faults().once(Match::Any, FaultAction::Unauthorized);
+    let (r, _) = c.soap_raw(&get).await.unwrap();
+    assert_eq!(r.status, 401);
+    assert_eq!(r.headers_named("WWW-Authenticate"), ["Negotiate", "NTLM"]);
+    // The context is gone: the old keys no longer work, a new handshake on the same connection does.
+    let (r, _) = c.soap_raw(&get).await.unwrap();
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        c.handshake(ntlm(USER, &pw, None), "Negotiate")
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    assert_eq!(inst(c.soap(&get).await).get_str("Name"), Some(vm.as_str()));
+
+    h.faults().once(Match::Any, FaultAction::UnencryptedReply);
+    let (r, plain) = c.soap_raw(&get).await.unwrap();
+    assert_eq!(r.status, 200);
+    assert!(plain.unwrap_err().contains("not encrypted"));
+    assert!(r
+        .header("Content-Type")
+        .unwrap()
+        .starts_with("application/soap+xml"));
+
+    // New session (the unencrypted reply skipped a sequence number on our side).
+    let mut c = session(&h, &pw).await;
+    h.faults().once(Match::Any, FaultAction::BadSignature);
+    let (r, plain) = c.soap_raw(&get).await.unwrap();
+    assert_eq!(r.status, 200);
+    let err = plain.unwrap_err();
+    assert!(
+        err.to_lowercase().contains("signature") || err.to_lowercase().contains("checksum"),
+        "{err}"
+    );
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn planned_failover_across_the_pair() {
+    let pw = password();
+    let cfg = PairConfig {
+        job_duration: Duration::from_millis(100),
+        ..PairConfig::default()
+    }
+    .user(USER, &pw);
+    let (p, r) = start_pair(cfg).await.unwrap();
+    let vm = p.vm_id("demo-vm").unwrap();
+    assert_eq!(r.vm_id("demo-vm").as_deref(), Some(vm.as_str()));
+    let mut cp = session(&p, &pw).await;
+    let mut cr = session(&r, &pw).await;
+    let settle = || tokio::time::sleep(Duration::from_millis(150));
+    let call = |h: &SimHost, class: &str, sel: SelectorSet, m: &str, params: Vec<(String, Value)>| {
+        request::invoke(&hdr(h, class, sel), m, &params)
+    };
+    let u16v = |v: u16| Value::Scalar(Scalar::Uint16(v));
+    let vm_ref = Value::Reference(Epr::new(uri("Msvm_ComputerSystem"), cs_sel(&vm)));
+    let rv = |resp| MethodOutput::from_instance(inst(resp)).unwrap().return_value;
+
+    // 1. Primary: stop, prepare.
+    let x = call(
+        &p,
+        "Msvm_ComputerSystem",
+        cs_sel(&vm),
+        "RequestStateChange",
+        vec![("RequestedState".into(), u16v(3))],
+    );
+    assert_eq!(rv(cp.soap(&x).await), Some(4096));
+    settle().await;
+    let x = call(
+        &p,
+        "Msvm_ComputerSystem",
+        cs_sel(&vm),
+        "RequestReplicationStateChangeEx",
+        vec![("RequestedState".into(), u16v(4))],
+    );
+    assert_eq!(rv(cp.soap(&x).await), Some(4096));
+    settle().await;
+    // 2. Replica: fail over.
+    let x = call(
+        &r,
+        "Msvm_ReplicationService",
+        svc_sel(),
+        "InitiateFailover",
+        vec![("ComputerSystem".into(), vm_ref.clone())],
+    );
+    assert_eq!(rv(cr.soap(&x).await), Some(4096));
+    settle().await;
+    // 3. Replica: reverse with the RSD read back and modified.
+    let rsd_sel = SelectorSet::new().with("InstanceID", format!("Microsoft:{vm}\\HVR\\0"));
+    let mut rsd = inst(
+        cr.soap(&request::get(&hdr(&r, "Msvm_ReplicationSettingData", rsd_sel)))
+            .await,
+    );
+    let pcp = rsd.get_str("PrimaryConnectionPoint").unwrap().to_owned();
+    assert_eq!(pcp, p.fqdn());
+    rsd.set("RecoveryConnectionPoint", Value::Scalar(Scalar::String(pcp)));
+    let x = call(
+        &r,
+        "Msvm_ReplicationService",
+        svc_sel(),
+        "ReverseReplicationRelationship",
+        vec![
+            ("ComputerSystem".into(), vm_ref.clone()),
+            ("ReplicationSettingData".into(), Value::Instance(Box::new(rsd))),
+        ],
+    );
+    assert_eq!(rv(cr.soap(&x).await), Some(4096));
+    settle().await;
+    // 4. Replica: start.
+    let x = call(
+        &r,
+        "Msvm_ComputerSystem",
+        cs_sel(&vm),
+        "RequestStateChange",
+        vec![("RequestedState".into(), u16v(2))],
+    );
+    assert_eq!(rv(cr.soap(&x).await), Some(4096));
+    settle().await;
+
+    let g = request::get(&hdr(&r, "Msvm_ComputerSystem", cs_sel(&vm)));
+    let i = inst(cr.soap(&g).await);
+    assert_eq!(
+        (
+            i.get_u16("ReplicationMode"),
+            i.get_u16("ReplicationState"),
+            i.get_u16("EnabledState")
+        ),
+        (Some(1), Some(3), Some(2))
+    );
+    let g = request::get(&hdr(&p, "Msvm_ComputerSystem", cs_sel(&vm)));
+    let i = inst(cp.soap(&g).await);
+    assert_eq!(
+        (
+            i.get_u16("ReplicationMode"),
+            i.get_u16("ReplicationState"),
+            i.get_u16("EnabledState")
+        ),
+        (Some(2), Some(3), Some(3))
+    );
+    assert_eq!(r.stats().count("Invoke:ReverseReplicationRelationship"), 1);
+    p.shutdown().await;
+    r.shutdown().await;
+}
