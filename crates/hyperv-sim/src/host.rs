@@ -127,6 +127,10 @@ pub struct PairConfig {
     pub job_duration: Duration,
     /// `TimeBeforeRemoval` of finished jobs.
     pub time_before_removal: Duration,
+    /// Address of the primary (`127.0.0.1:0` by default).
+    pub primary_bind: SocketAddr,
+    /// Address of the replica (`127.0.0.1:0` by default).
+    pub replica_bind: SocketAddr,
 }
 
 impl fmt::Debug for PairConfig {
@@ -154,6 +158,8 @@ impl Default for PairConfig {
             https: false,
             job_duration: WorldConfig::default().job_duration,
             time_before_removal: WorldConfig::default().time_before_removal,
+            primary_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            replica_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
 }
@@ -266,6 +272,7 @@ impl SimHost {
         let (stop, rx) = watch::channel(false);
         let cert_pem = tls.as_ref().map(|t| t.cert_pem.clone());
         let cert_der = tls.as_ref().map(|t| t.cert_der.clone());
+        tracing::info!(endpoint = %addr, host = %shared.machine, https = config.https, "simulated Hyper-V host listening");
         let task = tokio::spawn(server::serve(listener, shared.clone(), tls, rx));
         Ok(SimHost {
             addr,
@@ -397,6 +404,7 @@ pub async fn start_pair(config: PairConfig) -> Result<(SimHost, SimHost), Error>
     };
     let primary = SimHost::start(SimConfig {
         host_name: config.primary_name.clone(),
+        bind: config.primary_bind,
         attach: Some((world.clone(), p)),
         ..base.clone()
     })

@@ -394,6 +394,7 @@ async fn handle(
             let injected = shared
                 .faults
                 .take(&r.header.action, method.as_deref(), class.as_deref());
+            tracing::debug!(host = %shared.machine, request = %label, injected = ?injected, "request");
             let timeout = r.header.operation_timeout.unwrap_or(Duration::from_secs(60));
             match &injected {
                 Some(FaultAction::DropBeforeExecute) => {

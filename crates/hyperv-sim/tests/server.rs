@@ -526,3 +526,41 @@ async fn planned_failover_across_the_pair() {
     p.shutdown().await;
     r.shutdown().await;
 }
+
+#[tokio::test]
+async fn strict_input_gets_windows_faults_over_the_wire() {
+    let pw = password();
+    let (h, vm) = host_with_vm(&pw).await;
+    let mut c = session(&h, &pw).await;
+    // A REF parameter wrapped in a:EndpointReference: SchemaValidationError.
+    let vm_ref = Value::Reference(Epr::new(uri("Msvm_ComputerSystem"), cs_sel(&vm)));
+    let good = request::invoke(
+        &hdr(&h, "Msvm_ReplicationService", svc_sel()),
+        "InitiateFailover",
+        &[("ComputerSystem".into(), vm_ref)],
+    );
+    let wrapped = good
+        .replace("<p:ComputerSystem>", "<p:ComputerSystem><a:EndpointReference xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\">")
+        .replace("</p:ComputerSystem>", "</a:EndpointReference></p:ComputerSystem>");
+    let f = fault(c.soap(&wrapped).await);
+    assert_eq!(f.known(), Some(KnownFault::SchemaValidation));
+    assert_eq!(f.subcode.as_deref(), Some("SchemaValidationError"));
+    // Get without the CreationClassName key: DestinationUnreachable (0x80338000).
+    let f = fault(
+        c.soap(&request::get(&hdr(
+            &h,
+            "Msvm_ComputerSystem",
+            SelectorSet::new().with("Name", vm.clone()),
+        )))
+        .await,
+    );
+    assert_eq!(f.subcode.as_deref(), Some("DestinationUnreachable"));
+    assert_eq!(f.wsman_code, Some(0x8033_8000));
+    assert_eq!(f.machine.as_deref(), Some("HV-SIM"));
+    // Not well-formed XML.
+    let (r, plain) = c.soap_raw("<s:Envelope").await.unwrap();
+    assert_eq!(r.status, 400);
+    assert!(parse_response(&plain.unwrap(), &Limits::default()).is_ok());
+    assert_eq!(h.stats().count("invalid"), 2);
+    h.shutdown().await;
+}
