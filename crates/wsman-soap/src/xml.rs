@@ -2,6 +2,8 @@
 //!
 //! INVARIANT: every name in the tree is a (namespace URI, local name) pair; prefixes are gone.
 
+use std::rc::Rc;
+
 use quick_xml::events::Event;
 use quick_xml::name::{QName, ResolveResult};
 use quick_xml::NsReader;
@@ -11,7 +13,7 @@ use crate::error::{Error, Limits};
 /// An element: namespace URI (None when unbound), local name, attributes and children.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Elem {
-    pub(crate) ns: Option<String>,
+    pub(crate) ns: Option<Rc<str>>,
     pub(crate) local: String,
     pub(crate) attrs: Vec<Attr>,
     pub(crate) children: Vec<Node>,
@@ -22,7 +24,7 @@ pub(crate) struct Elem {
 /// An attribute, namespace-resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Attr {
-    pub(crate) ns: Option<String>,
+    pub(crate) ns: Option<Rc<str>>,
     pub(crate) local: String,
     pub(crate) value: String,
 }
@@ -108,14 +110,19 @@ impl Elem {
     }
 }
 
-fn ns_of(r: &ResolveResult<'_>) -> Result<Option<String>, Error> {
+/// Resolves a namespace, interning URIs (an envelope uses a dozen at most, on every element).
+fn ns_of(r: &ResolveResult<'_>, interned: &mut Vec<Rc<str>>) -> Result<Option<Rc<str>>, Error> {
     match r {
         ResolveResult::Unbound => Ok(None),
-        ResolveResult::Bound(ns) => Ok(Some(
-            std::str::from_utf8(ns.as_ref())
-                .map_err(|e| Error::Xml(e.to_string()))?
-                .to_owned(),
-        )),
+        ResolveResult::Bound(ns) => {
+            let bytes = ns.as_ref();
+            if let Some(hit) = interned.iter().find(|u| u.as_bytes() == bytes) {
+                return Ok(Some(Rc::clone(hit)));
+            }
+            let uri: Rc<str> = Rc::from(std::str::from_utf8(bytes).map_err(|e| Error::Xml(e.to_string()))?);
+            interned.push(Rc::clone(&uri));
+            Ok(Some(uri))
+        }
         ResolveResult::Unknown(p) => Err(Error::Xml(format!(
             "unbound namespace prefix {:?}",
             String::from_utf8_lossy(p)
@@ -159,6 +166,7 @@ pub(crate) fn parse_str(text: &str, limits: &Limits) -> Result<Elem, Error> {
     }
     let mut stack: Vec<Elem> = Vec::new();
     let mut root: Option<Elem> = None;
+    let mut interned: Vec<Rc<str>> = Vec::new();
     loop {
         let (res, ev) = reader
             .read_resolved_event()
@@ -175,7 +183,7 @@ pub(crate) fn parse_str(text: &str, limits: &Limits) -> Result<Elem, Error> {
                         limit: limits.max_depth,
                     });
                 }
-                let ns = ns_of(&res)?;
+                let ns = ns_of(&res, &mut interned)?;
                 let local = utf8(start.local_name().as_ref())?;
                 let mut attrs = Vec::new();
                 for a in start.attributes() {
@@ -190,7 +198,7 @@ pub(crate) fn parse_str(text: &str, limits: &Limits) -> Result<Elem, Error> {
                         .map_err(|e| Error::Xml(e.to_string()))?
                         .into_owned();
                     attrs.push(Attr {
-                        ns: ns_of(&ares)?,
+                        ns: ns_of(&ares, &mut interned)?,
                         local: utf8(alocal.as_ref())?,
                         value,
                     });
@@ -230,7 +238,8 @@ pub(crate) fn parse_str(text: &str, limits: &Limits) -> Result<Elem, Error> {
                                 if !prefix.is_empty() && !prefix.contains(char::is_whitespace) {
                                     let qn = format!("{prefix}:x");
                                     let (r, _) = reader.resolve_element(QName(qn.as_bytes()));
-                                    parent.text_ns = ns_of(&r).ok().flatten();
+                                    parent.text_ns =
+                                        ns_of(&r, &mut interned).ok().flatten().map(|u| u.to_string());
                                 }
                             }
                         }
