@@ -554,3 +554,37 @@ fn prefixes_are_irrelevant_only_uris_count() {
         Err(Error::Missing("soap:Envelope"))
     );
 }
+
+// ---- requests Windows rejects, and its answer ----
+
+fn request_fixture(rel: &str) -> Vec<u8> {
+    std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/wsman")
+            .join(rel),
+    )
+    .unwrap()
+}
+
+#[test]
+fn server_parser_rejects_what_windows_rejects_with_schema_validation_error() {
+    let wrapped = request_fixture("invoke/wrapped_epr_rejected.request.xml");
+    let err = parse_request(&wrapped, &Limits::default()).unwrap_err();
+    assert!(
+        matches!(&err, Error::Schema(m) if m.starts_with("parameter ComputerSystem:")),
+        "{err}"
+    );
+    let element_form = request_fixture("invoke/element_form_instance_rejected.request.xml");
+    let err = parse_request(&element_form, &Limits::default()).unwrap_err();
+    assert!(
+        matches!(&err, Error::Schema(m) if m.contains("ReplicationSettingData") && m.contains("Msvm_ReplicationSettingData")),
+        "{err}"
+    );
+    let f = fault("wsman/fault/schema_validation.response.xml");
+    assert_eq!(f.known(), Some(KnownFault::SchemaValidation));
+    assert_eq!(f.wsman_code, None);
+    assert_eq!(
+        f.summary(),
+        "the request failed schema validation: The SOAP XML in the message does not match the corresponding XML schema definition. Change the XML and retry. (Sender:SchemaValidationError, on hv-replica.contoso.test)"
+    );
+}
