@@ -365,3 +365,92 @@ fn push_param_scalar(b: &mut String, n: &str, s: &Scalar) {
     }
     b.push_str(&format!("</p:{n}>"));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Limits;
+    use crate::server::{parse_request, RequestBody};
+
+    fn h() -> RequestHeader {
+        RequestHeader::new("http://h:5985/wsman?x=1&y=<2>", "urn:r", "uuid:1")
+    }
+
+    #[test]
+    fn everything_caller_supplied_is_escaped() {
+        let mut hd = h().with_selectors(SelectorSet::new().with("N\"", "a&b<c>'"));
+        hd.options = vec![("O&".into(), "<v>".into())];
+        let text = get(&hd);
+        assert!(text.contains("<a:To>http://h:5985/wsman?x=1&amp;y=&lt;2&gt;</a:To>"));
+        assert!(text.contains("<w:Selector Name=\"N&quot;\">a&amp;b&lt;c&gt;&apos;</w:Selector>"));
+        assert!(text.contains("<w:OptionSet><w:Option Name=\"O&amp;\">&lt;v&gt;</w:Option></w:OptionSet>"));
+        let r = parse_request(text.as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(r.header.selectors.get("N\""), Some("a&b<c>'"));
+        assert_eq!(r.header.options, vec![("O&".to_owned(), "<v>".to_owned())]);
+        assert_eq!(r.header.to.as_deref(), Some("http://h:5985/wsman?x=1&y=<2>"));
+        assert_eq!(r.body, RequestBody::Get);
+    }
+
+    #[test]
+    fn locale_is_optional_and_timeout_has_milliseconds() {
+        let mut hd = h();
+        hd.locale = None;
+        hd.operation_timeout = Duration::from_millis(1500);
+        let text = release(&hd, "ctx");
+        assert!(!text.contains("Locale"));
+        assert!(text.contains("<w:OperationTimeout>PT1.500S</w:OperationTimeout>"));
+        let r = parse_request(text.as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(r.header.operation_timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(r.header.locale, None);
+        assert_eq!(
+            r.body,
+            RequestBody::Release {
+                context: "ctx".into()
+            }
+        );
+        assert_eq!(format_timeout(Duration::from_secs(60)), "PT60.000S");
+    }
+
+    #[test]
+    fn identify_has_no_addressing_headers() {
+        let text = identify();
+        assert!(!text.contains("a:Action") && !text.contains("MessageID"));
+        let r = parse_request(text.as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(r.body, RequestBody::Identify);
+        assert_eq!(r.header.action, "");
+    }
+
+    #[test]
+    fn put_writes_the_instance_in_the_resource_uri_namespace() {
+        let i = Instance::new("Msvm_X")
+            .with("A", Scalar::String("1".into()))
+            .with("B", Value::Null);
+        let text = put(&h(), &i);
+        assert!(text
+            .contains("<p:Msvm_X xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns:p=\"urn:r\""));
+        assert!(text.contains("<p:B xsi:nil=\"true\"/>"));
+        let r = parse_request(text.as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(r.body, RequestBody::Put(i));
+    }
+
+    #[test]
+    fn association_instances_use_result_class_for_the_association() {
+        let e = Enumerate {
+            filter: Some(Filter::Association(AssociationFilter {
+                object: Epr::new("urn:c", SelectorSet::new()),
+                kind: AssociationKind::AssociationInstances,
+                association_class: Some("Msvm_SystemReplicationRelationship".into()),
+                result_class: None,
+                role: Some("Antecedent".into()),
+                result_role: None,
+            })),
+            ..Enumerate::default()
+        };
+        let text = enumerate(&h(), &e);
+        assert!(text.contains(
+            "<b:AssociationInstances xmlns:b=\"http://schemas.dmtf.org/wbem/wsman/1/cimbinding.xsd\">"
+        ));
+        assert!(text.contains("<b:ResultClassName>Msvm_SystemReplicationRelationship</b:ResultClassName><b:Role>Antecedent</b:Role>"));
+        assert!(!text.contains("AssociationClassName"));
+    }
+}
