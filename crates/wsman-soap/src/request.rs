@@ -1,4 +1,4 @@
-//! Client-side request builders ([DSP0226] WS-Management over SOAP 1.2, [MS-WSMV]).
+//! Client-side request builders (DSP0226 WS-Management over SOAP 1.2, MS-WSMV).
 //!
 //! Every builder is a pure function of its arguments: the caller supplies the MessageID, so
 //! the same inputs always give the same bytes (golden files in `fixtures/wsman/` check this).
@@ -79,7 +79,7 @@ pub struct Enumerate {
 pub enum Filter {
     /// Dialect `http://schemas.microsoft.com/wbem/wsman/1/WQL`; use the `…/*` resource URI.
     Wql(String),
-    /// [DSP0227] association filter (dialect `…/cimbinding/associationFilter`).
+    /// DSP0227 association filter (dialect `…/cimbinding/associationFilter`).
     Association(AssociationFilter),
 }
 

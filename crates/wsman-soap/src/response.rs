@@ -1,6 +1,6 @@
 //! Client-side response parsers: by namespace URI, never by prefix.
 //!
-//! [DSP0226] responses and SOAP 1.2 faults with the Microsoft `f:WSManFault` detail
+//! DSP0226 responses and SOAP 1.2 faults with the Microsoft `f:WSManFault` detail
 //! ([MS-WSMV §2.2.4.43]), `__ExtendedStatus` and `MSFT_WmiError`.
 
 use crate::cim::{Instance, Value};
