@@ -1,0 +1,189 @@
+//! The crate's error type.
+
+use std::time::SystemTime;
+
+use wsman_soap::Fault;
+
+/// A boxed error source (never a reqwest or hyper type in the public API).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Errors of the WinRM transport.
+///
+/// Variants are grouped by who is at fault: configuration (ours), TLS/connection/timeouts
+/// (network), authentication, protocol violations and faults (the server).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The builder was given an invalid or unsafe combination of options.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+
+    /// The server answered with a SOAP fault ([DSP0226 §14]); the fault is structured data.
+    #[error("server fault: {}", .0.summary())]
+    Fault(Box<Fault>),
+
+    /// Authentication failed (after one re-authentication attempt, if any).
+    #[error("authentication as {user:?} with {scheme} failed: {detail}; {hint}")]
+    Auth {
+        /// The user name as configured (never the password).
+        user: String,
+        /// The HTTP authentication scheme that was tried.
+        scheme: String,
+        /// What happened.
+        detail: String,
+        /// The usual causes for this scheme.
+        hint: &'static str,
+    },
+
+    /// The TLS handshake failed (untrusted or mismatched certificate, protocol error).
+    #[error("tls handshake with {endpoint} failed: {detail}")]
+    Tls {
+        /// The endpoint URL.
+        endpoint: String,
+        /// What happened.
+        detail: String,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// A timeout expired (connect, or the HTTP read timeout above OperationTimeout).
+    #[error("timed out: {0}")]
+    Timeout(String),
+
+    /// The connection could not be made or broke; for non-idempotent requests this is only
+    /// returned when the request was certainly not sent.
+    #[error("connection to {endpoint} failed: {detail}")]
+    Connection {
+        /// The endpoint URL.
+        endpoint: String,
+        /// What happened.
+        detail: String,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// A non-idempotent request (Invoke, Put) was sent but no reply came back: the server may or
+    /// may not have executed it. It is never re-sent; check the target's state instead.
+    #[error("outcome of {method} on {resource_uri} is unknown (sent at {}): {detail}", fmt_time(.sent_at))]
+    OutcomeUnknown {
+        /// The resource URI the request addressed.
+        resource_uri: String,
+        /// The method (or `Put`).
+        method: String,
+        /// The selectors of the target instance.
+        selectors: Vec<(String, String)>,
+        /// When the request was sent.
+        sent_at: SystemTime,
+        /// What happened to the connection.
+        detail: String,
+    },
+
+    /// The server's reply violates the protocol (unencrypted reply, bad RelatesTo, bad XML,
+    /// unexpected body).
+    #[error("protocol error: {detail}")]
+    Protocol {
+        /// What was wrong.
+        detail: String,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// An HTTP status with a body that is not a SOAP envelope.
+    #[error("http status {status}: {detail}")]
+    Http {
+        /// The HTTP status code.
+        status: u16,
+        /// A short, sanitised description (the first bytes of the body).
+        detail: String,
+    },
+
+    /// The reply is larger than the size cap derived from MaxEnvelopeSize.
+    #[error("reply larger than the {limit}-byte cap derived from MaxEnvelopeSize")]
+    TooLarge {
+        /// The cap in bytes.
+        limit: usize,
+    },
+
+    /// Writing a recorded exchange failed.
+    #[error("recording exchange to {path}: {source}")]
+    Record {
+        /// The file that could not be written.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// True for connect/read timeouts and for `w:TimedOut` faults.
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            Error::Timeout(_) => true,
+            Error::Fault(f) => f.is_timeout(),
+            _ => false,
+        }
+    }
+
+    /// True when the credentials or the authentication handshake failed.
+    pub fn is_auth(&self) -> bool {
+        matches!(self, Error::Auth { .. })
+    }
+
+    /// True for TLS handshake failures (certificate trust, hostname).
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Error::Tls { .. })
+    }
+
+    /// True for connection failures (refused, reset, lost before sending).
+    pub fn is_connection(&self) -> bool {
+        matches!(self, Error::Connection { .. })
+    }
+
+    /// True when a non-idempotent request may or may not have been executed.
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(self, Error::OutcomeUnknown { .. })
+    }
+
+    /// The server's fault, if this is one.
+    pub fn fault(&self) -> Option<&Fault> {
+        match self {
+            Error::Fault(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn protocol(detail: impl Into<String>) -> Self {
+        Error::Protocol {
+            detail: detail.into(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn protocol_with(detail: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Error::Protocol {
+            detail: detail.into(),
+            source: Some(source.into()),
+        }
+    }
+}
+
+fn fmt_time(t: &SystemTime) -> String {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => format!("unix {}.{:03}", d.as_secs(), d.subsec_millis()),
+        Err(_) => "before 1970".to_owned(),
+    }
+}
+
+/// The usual causes of an authentication failure for a scheme, for [`Error::Auth`].
+pub(crate) fn auth_hint(scheme: &str) -> &'static str {
+    match scheme.to_ascii_lowercase().as_str() {
+        "basic" => "usual causes: wrong user or password, Basic disabled on the listener (winrm/config/service/auth Basic=false), or a domain account (Basic accepts local accounts only)",
+        "kerberos" => "usual causes: no ticket (run kinit), wrong SPN (try --spn-service HTTP/WSMAN/host, use the FQDN not an IP), realm not in upper case, clock skew",
+        "certificate" => "usual causes: the certificate is not mapped to a user (winrm/config/service/certmapping), or Certificate auth is disabled",
+        _ => "usual causes: wrong user or password or domain (use DOMAIN\\user or user@domain), a local administrator filtered by UAC (set LocalAccountTokenFilterPolicy=1), wrong SPN or realm case for Kerberos, channel binding required (CbtHardeningLevel=Strict) behind a TLS-terminating proxy",
+    }
+}

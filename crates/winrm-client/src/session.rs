@@ -1,0 +1,710 @@
+//! One session: a reqwest client with a single pinned keep-alive connection, its security
+//! context, the 401 handshake, message sealing and the send/receive of one exchange.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use base64::Engine as _;
+use reqwest::header::{
+    HeaderName, HeaderValue, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_TYPE, USER_AGENT, WWW_AUTHENTICATE,
+};
+use winrm_auth::{ClientAuth, SessionSecurity, Step};
+use zeroize::Zeroizing;
+
+use crate::config::{AuthMethod, Encryption};
+use crate::error::{auth_hint, BoxError};
+use crate::guard::{is_connection_lost, ConnGuard, GuardLayer};
+use crate::{Error, Inner};
+
+/// The WS-Man security profile header value for TLS client certificate authentication
+/// ([DSP0226 §C.3.5] `https/mutual`).
+const MUTUAL_PROFILE: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual";
+const SOAP_CONTENT_TYPE: &str = "application/soap+xml;charset=UTF-8";
+const MAX_HANDSHAKE_LEGS: usize = 6;
+
+type Rng = Box<dyn FnMut(&mut [u8]) + Send>;
+
+/// What the caller knows about the request being sent.
+#[derive(Debug, Clone)]
+pub(crate) struct Op {
+    /// Short name: Identify, Get, Put, Enumerate, Pull, Release or the method name.
+    pub(crate) name: String,
+    pub(crate) resource_uri: String,
+    pub(crate) selectors: Vec<(String, String)>,
+    /// Safe to send again (Identify, Get, Enumerate, Pull, Release).
+    pub(crate) idempotent: bool,
+}
+
+/// A reply that came back, decrypted.
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) body: Vec<u8>,
+}
+
+enum State {
+    /// No context (yet, or lost).
+    Fresh,
+    /// Authenticated (or using per-request Basic / certificate auth).
+    Ready {
+        security: Option<Box<dyn SessionSecurity>>,
+    },
+}
+
+/// One authenticated connection to the endpoint.
+pub(crate) struct Session {
+    pub(crate) index: usize,
+    http: reqwest::Client,
+    guard: Arc<ConnGuard>,
+    state: State,
+    pub(crate) handshakes: u64,
+}
+
+struct HttpReply {
+    status: u16,
+    content_type: String,
+    www_authenticate: Vec<String>,
+    peer_cert: Option<Vec<u8>>,
+    body: Vec<u8>,
+}
+
+enum SendError {
+    /// The pinned connection is gone; nothing was written.
+    Lost,
+    /// Certainly not sent (connect or TLS failure).
+    NotSent(Error),
+    /// Sent (or possibly sent) but no complete reply.
+    MaybeSent {
+        timeout: bool,
+        detail: String,
+        source: Option<BoxError>,
+    },
+    /// The reply is over the cap.
+    TooLarge(usize),
+}
+
+impl Session {
+    pub(crate) fn new(inner_cfg: &crate::Config, index: usize) -> Result<Session, Error> {
+        let guard = Arc::new(ConnGuard::default());
+        let read_timeout = inner_cfg.read_timeout();
+        let mut b = reqwest::Client::builder()
+            .http1_only()
+            .pool_max_idle_per_host(1)
+            .pool_idle_timeout(None)
+            .connect_timeout(inner_cfg.connect_timeout)
+            .read_timeout(read_timeout)
+            .retry(reqwest::retry::never())
+            .redirect(reqwest::redirect::Policy::none())
+            .connector_layer(GuardLayer(guard.clone()));
+        if let Some(tls) = &inner_cfg.tls {
+            b = b.tls_backend_preconfigured(tls.clone()).tls_info(true);
+        }
+        b = crate::proxy::apply(b, &inner_cfg.proxy, &inner_cfg.host)?;
+        let http = b
+            .build()
+            .map_err(|e| Error::Config(format!("http client: {}", e.without_url())))?;
+        Ok(Session {
+            index,
+            http,
+            guard,
+            state: State::Fresh,
+            handshakes: 0,
+        })
+    }
+
+    fn reset(&mut self) {
+        self.state = State::Fresh;
+        self.guard.unpin();
+    }
+
+    /// Sends one SOAP request and returns the decrypted reply. Re-authenticates once on a 401
+    /// (and re-sends only idempotent requests); never re-sends a request that may have been
+    /// executed.
+    pub(crate) async fn exchange(&mut self, inner: &Inner, soap: &str, op: &Op) -> Result<Reply, Error> {
+        let cfg = &inner.cfg;
+        let mut reauthenticated = false;
+        let mut lost = 0u32;
+        loop {
+            if matches!(self.state, State::Fresh) {
+                self.establish(inner).await?;
+            }
+            let State::Ready { security } = &mut self.state else {
+                return Err(Error::protocol("session not established"));
+            };
+            let (content_type, body) = match security.as_deref_mut() {
+                Some(sec) => winrm_auth::framing::encode(sec, soap.as_bytes())
+                    .map_err(|e| Error::protocol_with("sealing the request", e))?,
+                None => (SOAP_CONTENT_TYPE.to_owned(), soap.as_bytes().to_vec()),
+            };
+            let mut headers = vec![(CONTENT_TYPE, content_type)];
+            match &cfg.auth {
+                AuthMethod::Basic { user, password } => {
+                    let raw = Zeroizing::new(format!("{user}:{}", password.expose()));
+                    let b64 =
+                        Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(raw.as_bytes()));
+                    headers.push((AUTHORIZATION, format!("Basic {}", b64.as_str())));
+                }
+                AuthMethod::Certificate { .. } => headers.push((AUTHORIZATION, MUTUAL_PROFILE.to_owned())),
+                _ => {}
+            }
+            let sent_at = SystemTime::now();
+            let started = Instant::now();
+            tracing::debug!(session = self.index, op = %op.name, bytes = body.len(), "sending request");
+            let reply = match self.post(inner, headers, body).await {
+                Ok(r) => r,
+                Err(SendError::Lost) => {
+                    self.reset();
+                    lost += 1;
+                    if lost > 2 {
+                        return Err(Error::Connection {
+                            endpoint: inner.endpoint.clone(),
+                            detail: "the server keeps closing the connection after authentication".to_owned(),
+                            source: None,
+                        });
+                    }
+                    tracing::debug!(
+                        session = self.index,
+                        "connection closed while idle; re-authenticating"
+                    );
+                    continue;
+                }
+                Err(SendError::NotSent(e)) => {
+                    self.reset();
+                    return Err(e);
+                }
+                Err(SendError::TooLarge(limit)) => {
+                    self.reset();
+                    return Err(Error::TooLarge { limit });
+                }
+                Err(SendError::MaybeSent {
+                    timeout,
+                    detail,
+                    source,
+                }) => {
+                    self.reset();
+                    if !op.idempotent {
+                        return Err(Error::OutcomeUnknown {
+                            resource_uri: op.resource_uri.clone(),
+                            method: op.name.clone(),
+                            selectors: op.selectors.clone(),
+                            sent_at,
+                            detail,
+                        });
+                    }
+                    if timeout {
+                        return Err(Error::Timeout(format!(
+                            "no reply to {} within the {} s read timeout",
+                            op.name,
+                            cfg.read_timeout().as_secs()
+                        )));
+                    }
+                    return Err(Error::Connection {
+                        endpoint: inner.endpoint.clone(),
+                        detail,
+                        source,
+                    });
+                }
+            };
+            if reply.status == 401 {
+                self.reset();
+                if !cfg.auth.is_gss() {
+                    return Err(self.auth_error(cfg, "the server rejected the credentials (HTTP 401)"));
+                }
+                if reauthenticated {
+                    return Err(self.auth_error(cfg, "the server answered 401 again after re-authentication"));
+                }
+                tracing::info!(session = self.index, op = %op.name, "401 on an authenticated session; re-authenticating once");
+                reauthenticated = true;
+                if !op.idempotent {
+                    self.establish(inner).await?;
+                    return Err(self.auth_error(
+                        cfg,
+                        &format!(
+                            "the server rejected the authenticated session with 401; the session re-authenticated, but \
+                             {} is not idempotent and was not re-sent (a 401 means the server did not execute it)",
+                            op.name
+                        ),
+                    ));
+                }
+                continue;
+            }
+            let plain = self.open_reply(&reply)?;
+            let elapsed = started.elapsed();
+            tracing::debug!(session = self.index, op = %op.name, status = reply.status, ms = elapsed.as_millis() as u64, "reply");
+            if let Some(rec) = &inner.recorder {
+                rec.write(
+                    op,
+                    soap,
+                    reply.status,
+                    &plain,
+                    elapsed,
+                    self.is_sealed(),
+                    self.index,
+                )?;
+            }
+            return Ok(Reply {
+                status: reply.status,
+                body: plain,
+            });
+        }
+    }
+
+    fn is_sealed(&self) -> bool {
+        matches!(&self.state, State::Ready { security: Some(_) })
+    }
+
+    /// Decrypts the reply, refusing plaintext where encryption is required.
+    fn open_reply(&mut self, reply: &HttpReply) -> Result<Vec<u8>, Error> {
+        let State::Ready { security } = &mut self.state else {
+            return Err(Error::protocol("session not established"));
+        };
+        match security.as_deref_mut() {
+            Some(sec) => {
+                if winrm_auth::framing::is_encrypted(&reply.content_type) {
+                    winrm_auth::framing::decode(sec, &reply.content_type, &reply.body)
+                        .map_err(|e| Error::protocol_with("unsealing the reply", e))
+                } else {
+                    let status = reply.status;
+                    let ct = if reply.content_type.is_empty() {
+                        "no content type"
+                    } else {
+                        &reply.content_type
+                    };
+                    self.reset();
+                    Err(Error::protocol(format!(
+                        "the server sent an unencrypted reply (HTTP {status}, {ct}, {} bytes) on an encrypted session; refused",
+                        reply.body.len()
+                    )))
+                }
+            }
+            None => Ok(reply.body.clone()),
+        }
+    }
+
+    fn auth_error(&self, cfg: &crate::Config, detail: &str) -> Error {
+        let scheme = cfg.auth.scheme_name();
+        Error::Auth {
+            user: cfg.auth.user_name(),
+            scheme: scheme.to_owned(),
+            detail: detail.to_owned(),
+            hint: auth_hint(scheme),
+        }
+    }
+
+    /// Sets the session up: the GSS handshake, or nothing for Basic / certificate.
+    async fn establish(&mut self, inner: &Inner) -> Result<(), Error> {
+        self.reset();
+        let cfg = &inner.cfg;
+        if !cfg.auth.is_gss() {
+            self.state = State::Ready { security: None };
+            return Ok(());
+        }
+        self.handshakes += 1;
+        let mut cert = None;
+        if inner.https {
+            // Channel binding needs the server certificate before the first token (Kerberos puts
+            // it in the authenticator): an anonymous empty POST opens the connection and returns
+            // the certificate with its 401.
+            let r = self.handshake_post(inner, Vec::new()).await?;
+            self.guard.pin();
+            cert = r.peer_cert;
+            if cert.is_none() {
+                return Err(Error::protocol(
+                    "the TLS connection did not expose the server certificate",
+                ));
+            }
+        }
+        let mut ctx = self.make_context(inner, cert.as_deref())?;
+        let scheme = ctx.scheme();
+        let mut out = ctx
+            .step(None)
+            .map_err(|e| self.auth_error(cfg, &format!("starting the handshake: {e}")))?;
+        for _ in 0..MAX_HANDSHAKE_LEGS {
+            let (token, done) = match out {
+                Step::Continue(t) => (Some(t), false),
+                Step::Done(t) => (t, true),
+            };
+            let mut headers = Vec::new();
+            if let Some(t) = &token {
+                headers.push((
+                    AUTHORIZATION,
+                    format!("{scheme} {}", base64::engine::general_purpose::STANDARD.encode(t)),
+                ));
+            }
+            let r = self.handshake_post(inner, headers).await?;
+            self.guard.pin();
+            let server_token = server_token(&r.www_authenticate, scheme);
+            if r.status == 401 {
+                if done || server_token.is_none() {
+                    let offered = offered_schemes(&r.www_authenticate);
+                    return Err(self.auth_error(
+                        cfg,
+                        &format!("the server rejected the credentials (HTTP 401; it offers: {offered})"),
+                    ));
+                }
+                out = ctx
+                    .step(server_token.as_deref())
+                    .map_err(|e| self.auth_error(cfg, &format!("processing the server's challenge: {e}")))?;
+                continue;
+            }
+            if !done {
+                // The server accepted before our side finished (Kerberos: the reply carries the
+                // AP-REP for mutual authentication).
+                match ctx.step(server_token.as_deref()) {
+                    Ok(Step::Done(None)) => {}
+                    Ok(Step::Done(Some(t))) if t.is_empty() => {}
+                    Ok(_) => {
+                        return Err(self.auth_error(cfg, "the server accepted before the handshake finished"))
+                    }
+                    Err(e) => {
+                        return Err(self.auth_error(cfg, &format!("verifying the server's last token: {e}")))
+                    }
+                }
+                ctx.finish(None)
+                    .map_err(|e| self.auth_error(cfg, &format!("finishing the handshake: {e}")))?;
+            } else {
+                ctx.finish(server_token.as_deref())
+                    .map_err(|e| self.auth_error(cfg, &format!("verifying the server's last token: {e}")))?;
+            }
+            let security = if inner.encrypt {
+                Some(ctx.into_session().ok_or_else(|| {
+                    self.auth_error(
+                        cfg,
+                        "the negotiated context cannot encrypt messages (required over HTTP)",
+                    )
+                })?)
+            } else {
+                None
+            };
+            tracing::debug!(
+                session = self.index,
+                scheme,
+                sealed = security.is_some(),
+                "authenticated"
+            );
+            self.state = State::Ready { security };
+            return Ok(());
+        }
+        Err(self.auth_error(cfg, "the handshake did not finish"))
+    }
+
+    fn make_context(&self, inner: &Inner, cert: Option<&[u8]>) -> Result<Box<dyn ClientAuth>, Error> {
+        use winrm_auth::{cbt::ChannelBindings, kerberos, negotiate, ntlm};
+        let cfg = &inner.cfg;
+        let cbt = || -> Result<Option<ChannelBindings>, Error> {
+            cert.map(ChannelBindings::tls_server_end_point)
+                .transpose()
+                .map_err(|e| Error::protocol_with("channel binding from the server certificate", e))
+        };
+        let rng =
+            || -> Rng { Box::new(|buf: &mut [u8]| rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, buf)) };
+        let spn_host = cfg.spn_host.clone().unwrap_or_else(|| inner.host.clone());
+        let ntlm_config = |cbt: Option<ChannelBindings>| ntlm::ClientConfig {
+            workstation: workstation(),
+            target_spn: Some(format!("{}/{}", cfg.spn_service, spn_host)),
+            channel_bindings: cbt,
+        };
+        let kerberos_config = |principal: &Option<String>,
+                               password: &Option<crate::Password>,
+                               keytab: &Option<std::path::PathBuf>,
+                               delegate: bool,
+                               cbt: Option<ChannelBindings>| {
+            let credentials = match (keytab, password, principal) {
+                (Some(path), _, p) => kerberos::KerberosCredentials::Keytab {
+                    principal: p.clone(),
+                    path: path.clone(),
+                },
+                (None, Some(pw), Some(p)) if p.contains('@') => kerberos::KerberosCredentials::Password {
+                    principal: p.clone(),
+                    password: Zeroizing::new(pw.expose().to_owned()),
+                },
+                _ => kerberos::KerberosCredentials::Default,
+            };
+            kerberos::KerberosConfig {
+                service: cfg.spn_service.clone(),
+                hostname: spn_host.clone(),
+                delegate,
+                channel_bindings: cbt,
+                credentials,
+                spnego: true,
+            }
+        };
+        let auth_err =
+            |e: winrm_auth::Error| self.auth_error(cfg, &format!("creating the security context: {e}"));
+        Ok(match &cfg.auth {
+            AuthMethod::Ntlm { user, password } => Box::new(ntlm::NtlmClient::new(
+                ntlm::Credentials::parse(user, password.expose()),
+                ntlm_config(cbt()?),
+                rng(),
+                filetime_now(),
+            )),
+            AuthMethod::Negotiate {
+                user,
+                password,
+                keytab,
+                delegate,
+            } => {
+                let krb = kerberos_config(user, password, keytab, *delegate, cbt()?);
+                let ntlm = match (user, password) {
+                    (Some(u), Some(p)) => {
+                        Some((ntlm::Credentials::parse(u, p.expose()), ntlm_config(cbt()?)))
+                    }
+                    _ => None,
+                };
+                negotiate::negotiate_client(Some(krb), ntlm, rng(), filetime_now()).map_err(auth_err)?
+            }
+            AuthMethod::Kerberos {
+                principal,
+                password,
+                keytab,
+                delegate,
+            } => Box::new(
+                kerberos::KerberosClient::new(kerberos_config(
+                    principal,
+                    password,
+                    keytab,
+                    *delegate,
+                    cbt()?,
+                ))
+                .map_err(auth_err)?,
+            ),
+            AuthMethod::Basic { .. } | AuthMethod::Certificate { .. } => {
+                return Err(Error::Config(
+                    "no security context for Basic or certificate authentication".to_owned(),
+                ))
+            }
+        })
+    }
+
+    /// A handshake POST with an empty body; errors are connection or TLS errors.
+    async fn handshake_post(
+        &mut self,
+        inner: &Inner,
+        headers: Vec<(HeaderName, String)>,
+    ) -> Result<HttpReply, Error> {
+        match self.post(inner, headers, Vec::new()).await {
+            Ok(r) => Ok(r),
+            Err(SendError::NotSent(e)) => Err(e),
+            Err(SendError::Lost) => Err(Error::Connection {
+                endpoint: inner.endpoint.clone(),
+                detail: "the server closed the connection during the authentication handshake".to_owned(),
+                source: None,
+            }),
+            Err(SendError::TooLarge(limit)) => Err(Error::TooLarge { limit }),
+            Err(SendError::MaybeSent { timeout: true, .. }) => Err(Error::Timeout(
+                "no reply during the authentication handshake".to_owned(),
+            )),
+            Err(SendError::MaybeSent { detail, source, .. }) => Err(Error::Connection {
+                endpoint: inner.endpoint.clone(),
+                detail: format!("during the authentication handshake: {detail}"),
+                source,
+            }),
+        }
+    }
+
+    /// One POST to the endpoint; reads the whole reply up to the size cap.
+    async fn post(
+        &mut self,
+        inner: &Inner,
+        headers: Vec<(HeaderName, String)>,
+        body: Vec<u8>,
+    ) -> Result<HttpReply, SendError> {
+        let mut req = self
+            .http
+            .post(inner.url.clone())
+            .header(ACCEPT_ENCODING, HeaderValue::from_static("identity"))
+            .header(
+                USER_AGENT,
+                HeaderValue::from_static(concat!("hvctl-winrm-client/", env!("CARGO_PKG_VERSION"))),
+            );
+        if body.is_empty() {
+            req = req.header(reqwest::header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+        }
+        for (name, value) in headers {
+            let mut v = HeaderValue::from_str(&value)
+                .map_err(|_| SendError::NotSent(Error::Config(format!("invalid {name} header value"))))?;
+            if name == AUTHORIZATION {
+                v.set_sensitive(true);
+            }
+            req = req.header(name, v);
+        }
+        let resp = req
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.classify(inner, e, false))?;
+        let status = resp.status().as_u16();
+        let header_str = |v: &HeaderValue| v.to_str().unwrap_or("").to_owned();
+        let content_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .map(header_str)
+            .unwrap_or_default();
+        let www_authenticate = resp
+            .headers()
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .map(header_str)
+            .collect();
+        let peer_cert = resp
+            .extensions()
+            .get::<reqwest::tls::TlsInfo>()
+            .and_then(|i| i.peer_certificate())
+            .map(<[u8]>::to_vec);
+        let cap = inner.cfg.response_cap();
+        if resp.content_length().is_some_and(|n| n > cap as u64) {
+            return Err(SendError::TooLarge(cap));
+        }
+        let mut resp = resp;
+        let mut buf = Vec::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if buf.len() + chunk.len() > cap {
+                        return Err(SendError::TooLarge(cap));
+                    }
+                    buf.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => return Err(self.classify(inner, e, true)),
+            }
+        }
+        Ok(HttpReply {
+            status,
+            content_type,
+            www_authenticate,
+            peer_cert,
+            body: buf,
+        })
+    }
+
+    fn classify(&self, inner: &Inner, e: reqwest::Error, reading_body: bool) -> SendError {
+        let e = e.without_url();
+        if is_connection_lost(&e) {
+            return SendError::Lost;
+        }
+        if !reading_body && e.is_connect() {
+            if let Some(tls) = find_source::<rustls::Error>(&e) {
+                return SendError::NotSent(Error::Tls {
+                    endpoint: inner.endpoint.clone(),
+                    detail: tls.to_string(),
+                    source: Some(Box::new(e)),
+                });
+            }
+            if e.is_timeout() {
+                return SendError::NotSent(Error::Timeout(format!(
+                    "connecting to {} took longer than {} s",
+                    inner.endpoint,
+                    inner.cfg.connect_timeout.as_secs_f32()
+                )));
+            }
+            let detail = chain(&e);
+            return SendError::NotSent(Error::Connection {
+                endpoint: inner.endpoint.clone(),
+                detail,
+                source: Some(Box::new(e)),
+            });
+        }
+        let timeout = e.is_timeout();
+        let detail = if timeout {
+            format!(
+                "no reply within the read timeout ({} s)",
+                inner.cfg.read_timeout().as_secs()
+            )
+        } else {
+            format!("the connection broke after the request was sent: {}", chain(&e))
+        };
+        SendError::MaybeSent {
+            timeout,
+            detail,
+            source: Some(Box::new(e)),
+        }
+    }
+}
+
+fn find_source<'a, T: std::error::Error + 'static>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(t) = err.downcast_ref::<T>() {
+            return Some(t);
+        }
+        cur = err.source();
+    }
+    None
+}
+
+/// The error and its sources joined with ": " (the innermost is usually the useful part).
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let t = s.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
+/// The token the server sent for `scheme` in its `WWW-Authenticate` headers.
+fn server_token(values: &[String], scheme: &str) -> Option<Vec<u8>> {
+    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+    winrm_auth::www_authenticate::parse(&refs)
+        .into_iter()
+        .find(|c| c.scheme.eq_ignore_ascii_case(scheme))
+        .and_then(|c| c.token)
+}
+
+fn offered_schemes(values: &[String]) -> String {
+    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+    let names: Vec<String> = winrm_auth::www_authenticate::parse(&refs)
+        .into_iter()
+        .map(|c| c.scheme)
+        .collect();
+    if names.is_empty() {
+        "nothing".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// Current time as a Windows FILETIME (100 ns ticks since 1601-01-01), for NTLMv2.
+fn filetime_now() -> u64 {
+    const EPOCH_DIFF: u64 = 116_444_736_000_000_000;
+    let since_unix = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    EPOCH_DIFF + u64::try_from(since_unix.as_nanos() / 100).unwrap_or(0)
+}
+
+/// The NetBIOS-style name of this machine, sent in NTLM messages.
+fn workstation() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_default();
+    let short = name.trim().split('.').next().unwrap_or("").to_ascii_uppercase();
+    if short.is_empty() {
+        "HVCTL".to_owned()
+    } else {
+        short.chars().take(15).collect()
+    }
+}
+
+/// True when `mode` with `auth` over this scheme means sealing every message.
+pub(crate) fn needs_encryption(mode: Encryption, auth: &AuthMethod, https: bool) -> bool {
+    auth.is_gss()
+        && match mode {
+            Encryption::Always => true,
+            Encryption::Auto => !https,
+            Encryption::Never => false,
+        }
+}
+
+impl Session {
+    /// The connection guard (for connection counts).
+    pub(crate) fn guard(&self) -> Arc<ConnGuard> {
+        self.guard.clone()
+    }
+}
