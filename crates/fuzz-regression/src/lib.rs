@@ -31,6 +31,26 @@ pub const TARGETS: &[Target] = &[
         name: "cimxml",
         oracle: wsman_soap::fuzzing::fuzz_cimxml,
     },
+    Target {
+        name: "ntlm_challenge",
+        oracle: winrm_auth::fuzzing::ntlm_challenge,
+    },
+    Target {
+        name: "ntlm_acceptor",
+        oracle: winrm_auth::fuzzing::ntlm_acceptor,
+    },
+    Target {
+        name: "encrypted_body",
+        oracle: winrm_auth::fuzzing::framing_decode,
+    },
+    Target {
+        name: "www_authenticate",
+        oracle: winrm_auth::fuzzing::www_authenticate,
+    },
+    Target {
+        name: "certificate",
+        oracle: winrm_auth::fuzzing::certificate,
+    },
 ];
 
 /// The oracle of target `name`, if there is one.

@@ -112,3 +112,82 @@ fn soap_request_and_cimxml_seeds_parse() {
     classes.dedup();
     assert_eq!(classes, ["Msvm_Error", "Msvm_ReplicationSettingData"]);
 }
+
+fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
+    inputs(&fuzz_dir().join("corpus-seed"))
+        .unwrap()
+        .into_iter()
+        .filter(|(n, _)| n == target)
+        .map(|(_, p)| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn ntlm_challenge_seeds_from_pyspnego_drive_our_client_to_an_authenticate_message() {
+    use winrm_auth::ntlm::{ClientConfig, Credentials, NtlmClient};
+    use winrm_auth::{ClientAuth, Step};
+    let seeds = seeds("ntlm_challenge");
+    assert_eq!(seeds.len(), 2);
+    for (name, challenge) in seeds {
+        let mut client = NtlmClient::new(
+            Credentials::new("D", "u", "p"),
+            ClientConfig::default(),
+            Box::new(|b| b.fill(7)),
+            0,
+        );
+        let Step::Continue(negotiate) = client.step(None).unwrap() else {
+            panic!("no NEGOTIATE")
+        };
+        assert_eq!(&negotiate[..12], b"NTLMSSP\0\x01\0\0\0");
+        match client.step(Some(&challenge)) {
+            Ok(Step::Done(Some(auth))) => assert_eq!(&auth[..12], b"NTLMSSP\0\x03\0\0\0", "{name}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn encrypted_body_seeds_split_into_one_part_with_the_announced_length() {
+    let ct = winrm_auth::framing::content_type("application/HTTP-SPNEGO-session-encrypted");
+    let seeds = seeds("encrypted_body");
+    assert_eq!(seeds.len(), 2);
+    for (name, body) in seeds {
+        let parts = winrm_auth::framing::parse(&ct, &body).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(parts.len(), 1, "{name}");
+        assert_eq!(parts[0].protocol, "application/HTTP-SPNEGO-session-encrypted");
+        assert_eq!(parts[0].data.len(), parts[0].length, "{name}");
+        assert!(parts[0].data.starts_with(b"<s:Envelope"), "{name}");
+    }
+}
+
+#[test]
+fn www_authenticate_and_certificate_seeds_parse() {
+    let mut schemes = Vec::new();
+    for (_, v) in seeds("www_authenticate") {
+        let text = String::from_utf8(v).unwrap();
+        schemes.extend(
+            winrm_auth::www_authenticate::parse(&[&text])
+                .into_iter()
+                .map(|c| c.scheme),
+        );
+    }
+    schemes.sort();
+    schemes.dedup();
+    assert_eq!(schemes, ["Basic", "Kerberos", "NTLM", "Negotiate"]);
+    let mut hashed = Vec::new();
+    for (name, der) in seeds("certificate") {
+        if winrm_auth::cbt::ChannelBindings::tls_server_end_point(&der).is_ok() {
+            hashed.push(name);
+        }
+    }
+    hashed.sort();
+    assert!(
+        hashed.contains(&"rsa_sha256.der".to_owned()) && hashed.contains(&"ec_sha384.der".to_owned()),
+        "{hashed:?}"
+    );
+}
