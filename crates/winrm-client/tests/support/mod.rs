@@ -1,0 +1,542 @@
+//! A loopback WinRM server for the transport tests (the reqwest `tests/support/server.rs`
+//! pattern): hyper over tokio, optional TLS (rustls), NTLM with message encryption through
+//! `winrm_auth::ntlm::NtlmAcceptor`, replies scripted per test (fixture files, generated
+//! envelopes, drops, delays, oversize bodies, 401s, plaintext on an encrypted session).
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use winrm_auth::cbt::ChannelBindings;
+use winrm_auth::ntlm::{AcceptorConfig, NtlmAcceptor, UserTable};
+use winrm_auth::{SessionSecurity, Step};
+
+pub const USER: &str = "CORP\\alice";
+pub const PASSWORD: &str = "Passw0rd!";
+
+/// Path of a file under the workspace `fixtures/`.
+pub fn fixture_path(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures")
+        .join(rel)
+}
+
+/// A fixture's text.
+pub fn fixture(rel: &str) -> String {
+    std::fs::read_to_string(fixture_path(rel)).unwrap_or_else(|e| panic!("fixture {rel}: {e}"))
+}
+
+/// Replaces the text of the (first) `RelatesTo` element, whatever its prefix.
+pub fn with_relates_to(xml: &str, message_id: &str) -> String {
+    let Some(start) = xml.find("RelatesTo>").map(|i| i + "RelatesTo>".len()) else {
+        return xml.to_owned();
+    };
+    let end = start + xml[start..].find('<').unwrap();
+    format!("{}{}{}", &xml[..start], message_id, &xml[end..])
+}
+
+/// How the server authenticates.
+#[derive(Clone)]
+pub enum Auth {
+    /// No authentication, plaintext SOAP.
+    None,
+    /// NTLM via `Authorization: Negotiate`; `encrypt` seals every SOAP exchange.
+    Ntlm {
+        encrypt: bool,
+        cbt: Option<ChannelBindings>,
+    },
+    /// Runs the NTLM handshake but answers 401 to the final leg, forever.
+    Reject,
+    /// HTTP Basic with USER/PASSWORD.
+    Basic,
+}
+
+/// What to answer to one request.
+pub enum Reply {
+    /// A SOAP envelope (status 200 or 500 for faults); sealed on an encrypted session.
+    Soap(u16, String),
+    /// A SOAP envelope sent as is (RelatesTo not rewritten); sealed on an encrypted session.
+    Verbatim(u16, String),
+    /// Drop the connection without answering.
+    Close,
+    /// Wait, then answer.
+    Delay(Duration, Box<Reply>),
+    /// Answer with `Connection: close`.
+    ThenClose(Box<Reply>),
+    /// A plaintext SOAP reply even on an encrypted session.
+    Plain(u16, String),
+    /// A body of this many bytes.
+    Oversize(usize),
+    /// 401, and forget the session's context.
+    Unauthorized,
+}
+
+/// One request as the responder sees it.
+pub struct Req {
+    pub action: String,
+    pub message_id: String,
+    pub parsed: wsman_soap::Request,
+    /// Index of this request for its action (0 for the first Get, ...).
+    pub nth: u64,
+}
+
+pub type Responder = Arc<dyn Fn(&Req) -> Reply + Send + Sync>;
+
+#[derive(Default)]
+pub struct Stats {
+    pub connections: AtomicU64,
+    pub handshakes: AtomicU64,
+    pub unauthenticated_401: AtomicU64,
+    /// Requests per operation name (Get, Enumerate, Pull, Release, Identify, or the method name).
+    pub by_op: Mutex<HashMap<String, u64>>,
+    /// Every Authorization header value seen (to check what the client sends).
+    pub auth_headers: Mutex<Vec<String>>,
+    pub content_types: Mutex<Vec<String>>,
+    pub accept_encoding: Mutex<Vec<String>>,
+}
+
+impl Stats {
+    pub fn count(&self, op: &str) -> u64 {
+        self.by_op.lock().unwrap().get(op).copied().unwrap_or(0)
+    }
+}
+
+pub struct Server {
+    pub addr: SocketAddr,
+    pub stats: Arc<Stats>,
+    /// Set to make the next authenticated request get a 401 (context lost on the server).
+    pub unauthorize_next: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+    https: bool,
+}
+
+impl Server {
+    pub fn endpoint(&self) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}/wsman", self.addr.port())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct Shared {
+    auth: Auth,
+    responder: Responder,
+    stats: Arc<Stats>,
+    users: Arc<UserTable>,
+    unauthorize_next: Arc<AtomicBool>,
+}
+
+#[derive(Default)]
+struct Conn {
+    acceptor: Option<NtlmAcceptor>,
+    session: Option<Box<dyn SessionSecurity>>,
+    authenticated: bool,
+}
+
+pub async fn start(auth: Auth, tls: Option<Arc<rustls::ServerConfig>>, responder: Responder) -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut users = UserTable::new();
+    users.add("CORP", "alice", PASSWORD);
+    let stats = Arc::new(Stats::default());
+    let unauthorize_next = Arc::new(AtomicBool::new(false));
+    let shared = Arc::new(Shared {
+        auth,
+        responder,
+        stats: stats.clone(),
+        users: Arc::new(users),
+        unauthorize_next: unauthorize_next.clone(),
+    });
+    let https = tls.is_some();
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            shared.stats.connections.fetch_add(1, Ordering::SeqCst);
+            let shared = shared.clone();
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let conn = Arc::new(tokio::sync::Mutex::new(Conn::default()));
+                let svc = service_fn(move |req| handle(shared.clone(), conn.clone(), req));
+                let builder = hyper::server::conn::http1::Builder::new();
+                match acceptor {
+                    Some(a) => {
+                        if let Ok(tls) = a.accept(tcp).await {
+                            let _ = builder.serve_connection(TokioIo::new(tls), svc).await;
+                        }
+                    }
+                    None => {
+                        let _ = builder.serve_connection(TokioIo::new(tcp), svc).await;
+                    }
+                }
+            });
+        }
+    });
+    Server {
+        addr,
+        stats,
+        unauthorize_next,
+        task,
+        https,
+    }
+}
+
+type Resp = hyper::Response<Full<Bytes>>;
+
+fn response(status: u16, headers: &[(&str, String)], body: Vec<u8>) -> Resp {
+    let mut b = hyper::Response::builder().status(status);
+    for (k, v) in headers {
+        b = b.header(*k, v.as_str());
+    }
+    b.body(Full::new(Bytes::from(body))).unwrap()
+}
+
+fn challenge(token: Option<&[u8]>) -> Resp {
+    let v = match token {
+        Some(t) => format!(
+            "Negotiate {}",
+            base64::engine::general_purpose::STANDARD.encode(t)
+        ),
+        None => "Negotiate".to_owned(),
+    };
+    response(401, &[("www-authenticate", v)], Vec::new())
+}
+
+#[derive(Debug)]
+struct DropConnection;
+impl std::fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("test server drops the connection")
+    }
+}
+impl std::error::Error for DropConnection {}
+
+async fn handle(
+    shared: Arc<Shared>,
+    conn: Arc<tokio::sync::Mutex<Conn>>,
+    req: hyper::Request<Incoming>,
+) -> Result<Resp, DropConnection> {
+    let headers = req.headers().clone();
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    if let Some(a) = get("authorization") {
+        shared.stats.auth_headers.lock().unwrap().push(a);
+    }
+    if let Some(a) = get("accept-encoding") {
+        shared.stats.accept_encoding.lock().unwrap().push(a);
+    }
+    let content_type = get("content-type").unwrap_or_default();
+    shared
+        .stats
+        .content_types
+        .lock()
+        .unwrap()
+        .push(content_type.clone());
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map_err(|_| DropConnection)?
+        .to_bytes()
+        .to_vec();
+    let mut conn = conn.lock().await;
+
+    match &shared.auth {
+        Auth::None => {}
+        Auth::Basic => {
+            let want = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"))
+            );
+            if get("authorization").as_deref() != Some(want.as_str()) {
+                shared.stats.unauthenticated_401.fetch_add(1, Ordering::SeqCst);
+                return Ok(response(
+                    401,
+                    &[("www-authenticate", "Basic realm=\"WSMAN\"".to_owned())],
+                    Vec::new(),
+                ));
+            }
+        }
+        Auth::Ntlm { .. } | Auth::Reject => {
+            let cbt = if let Auth::Ntlm { cbt, .. } = &shared.auth {
+                cbt.clone()
+            } else {
+                None
+            };
+            if let Some(value) = get("authorization") {
+                let token = value
+                    .strip_prefix("Negotiate ")
+                    .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t.trim()).ok());
+                let Some(token) = token else {
+                    return Ok(challenge(None));
+                };
+                if conn.authenticated || conn.acceptor.is_none() {
+                    *conn = Conn::default();
+                    conn.acceptor = Some(NtlmAcceptor::new(
+                        shared.users.clone(),
+                        AcceptorConfig {
+                            netbios_domain: "CORP".into(),
+                            netbios_computer: "HV01".into(),
+                            dns_domain: "corp.example".into(),
+                            dns_computer: "hv01.corp.example".into(),
+                            expected_channel_bindings: cbt,
+                        },
+                        Box::new(|b: &mut [u8]| rand::RngCore::fill_bytes(&mut rand::thread_rng(), b)),
+                        133_000_000_000_000_000,
+                    ));
+                }
+                let step = conn.acceptor.as_mut().unwrap().step(&token);
+                match step {
+                    Ok(Step::Continue(ch)) => return Ok(challenge(Some(&ch))),
+                    Ok(Step::Done(_)) if matches!(shared.auth, Auth::Reject) => {
+                        *conn = Conn::default();
+                        return Ok(challenge(None));
+                    }
+                    Ok(Step::Done(_)) => {
+                        shared.stats.handshakes.fetch_add(1, Ordering::SeqCst);
+                        let acc = conn.acceptor.take().unwrap();
+                        conn.session = acc.into_session();
+                        conn.authenticated = true;
+                        if body.is_empty() {
+                            return Ok(response(200, &[], Vec::new()));
+                        }
+                    }
+                    Err(_) => {
+                        *conn = Conn::default();
+                        return Ok(challenge(None));
+                    }
+                }
+            } else if !conn.authenticated {
+                shared.stats.unauthenticated_401.fetch_add(1, Ordering::SeqCst);
+                return Ok(challenge(None));
+            }
+            if shared.unauthorize_next.swap(false, Ordering::SeqCst) {
+                *conn = Conn::default();
+                return Ok(challenge(None));
+            }
+        }
+    }
+
+    let encrypt = matches!(shared.auth, Auth::Ntlm { encrypt: true, .. });
+    let plain = if winrm_auth::framing::is_encrypted(&content_type) {
+        let Some(sec) = conn.session.as_deref_mut() else {
+            return Ok(response(400, &[], b"no context".to_vec()));
+        };
+        match winrm_auth::framing::decode(sec, &content_type, &body) {
+            Ok(p) => p,
+            Err(e) => return Ok(response(400, &[], format!("decrypt: {e}").into_bytes())),
+        }
+    } else if encrypt {
+        return Ok(response(400, &[], b"encryption required".to_vec()));
+    } else {
+        body
+    };
+    let parsed = match wsman_soap::parse_request(&plain, &wsman_soap::Limits::default()) {
+        Ok(p) => p,
+        Err(e) => return Ok(response(400, &[], format!("bad request: {e}").into_bytes())),
+    };
+    let op = match &parsed.body {
+        wsman_soap::RequestBody::Identify => "Identify".to_owned(),
+        wsman_soap::RequestBody::Get => "Get".to_owned(),
+        wsman_soap::RequestBody::Put(_) => "Put".to_owned(),
+        wsman_soap::RequestBody::Enumerate(_) => "Enumerate".to_owned(),
+        wsman_soap::RequestBody::Pull { .. } => "Pull".to_owned(),
+        wsman_soap::RequestBody::Release { .. } => "Release".to_owned(),
+        wsman_soap::RequestBody::Invoke { method, .. } => method.clone(),
+        _ => "Other".to_owned(),
+    };
+    let nth = {
+        let mut m = shared.stats.by_op.lock().unwrap();
+        let c = m.entry(op).or_insert(0);
+        *c += 1;
+        *c - 1
+    };
+    let r = Req {
+        action: parsed.header.action.clone(),
+        message_id: parsed.header.message_id.clone(),
+        parsed,
+        nth,
+    };
+    let reply = (shared.responder)(&r);
+    render(&mut conn, reply, encrypt, &r, Vec::new()).await
+}
+
+fn render<'a>(
+    conn: &'a mut Conn,
+    reply: Reply,
+    encrypt: bool,
+    r: &'a Req,
+    mut extra: Vec<(&'static str, String)>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Resp, DropConnection>> + Send + 'a>> {
+    Box::pin(async move {
+        match reply {
+            Reply::Close => Err(DropConnection),
+            Reply::Delay(d, inner) => {
+                tokio::time::sleep(d).await;
+                render(conn, *inner, encrypt, r, extra).await
+            }
+            Reply::ThenClose(inner) => {
+                extra.push(("connection", "close".to_owned()));
+                render(conn, *inner, encrypt, r, extra).await
+            }
+            Reply::Unauthorized => {
+                *conn = Conn::default();
+                Ok(challenge(None))
+            }
+            Reply::Oversize(n) => {
+                extra.push(("content-type", "application/soap+xml;charset=UTF-8".to_owned()));
+                Ok(response(200, &extra, vec![b'x'; n]))
+            }
+            Reply::Plain(status, xml) => {
+                extra.push(("content-type", "application/soap+xml;charset=UTF-8".to_owned()));
+                Ok(response(
+                    status,
+                    &extra,
+                    with_relates_to(&xml, &r.message_id).into_bytes(),
+                ))
+            }
+            Reply::Soap(status, xml) => {
+                let xml = with_relates_to(&xml, &r.message_id);
+                render(conn, Reply::Verbatim(status, xml), encrypt, r, extra).await
+            }
+            Reply::Verbatim(status, xml) => {
+                if encrypt {
+                    let sec = conn.session.as_deref_mut().ok_or(DropConnection)?;
+                    let (ct, body) =
+                        winrm_auth::framing::encode(sec, xml.as_bytes()).map_err(|_| DropConnection)?;
+                    extra.push(("content-type", ct));
+                    Ok(response(status, &extra, body))
+                } else {
+                    extra.push(("content-type", "application/soap+xml;charset=UTF-8".to_owned()));
+                    Ok(response(status, &extra, xml.into_bytes()))
+                }
+            }
+        }
+    })
+}
+
+/// Items per generated Pull page, and the number of Pull pages.
+pub const PAGE_ITEMS: usize = 2;
+pub const PULL_PAGES: usize = 3;
+
+fn vm(i: usize) -> wsman_soap::Instance {
+    use wsman_soap::{Instance, Scalar};
+    Instance::new("Msvm_ComputerSystem")
+        .with("ElementName", Scalar::String(format!("vm-{i}")))
+        .with(
+            "Name",
+            Scalar::String(format!("00000000-0000-0000-0000-00000000000{i}")),
+        )
+}
+
+/// An enumeration page envelope answering `r`.
+pub fn page_reply(r: &Req, page: wsman_soap::EnumerationPage) -> Reply {
+    let xml = wsman_soap::write_response(
+        &wsman_soap::response_action(&r.action),
+        "uuid:00000000-0000-0000-0000-000000000001",
+        &r.message_id,
+        &wsman_soap::ResponseBody::Enumeration(page),
+    );
+    Reply::Soap(200, xml)
+}
+
+/// The default replies: fixtures for Identify, Get, Invoke and Release; an Enumerate with
+/// no items followed by PULL_PAGES generated Pull pages of PAGE_ITEMS items each.
+pub fn standard(r: &Req) -> Reply {
+    use wsman_soap::{EnumerationPage, Item, RequestBody};
+    match &r.parsed.body {
+        RequestBody::Identify => Reply::Soap(200, fixture("wsman/identify/identify.response.xml")),
+        RequestBody::Get => Reply::Soap(200, fixture("wsman/get/replication_setting_data.response.xml")),
+        RequestBody::Release { .. } => Reply::Soap(200, fixture("wsman/enumerate/release.response.xml")),
+        RequestBody::Invoke { .. } => Reply::Soap(
+            200,
+            fixture("wsman/invoke/reverse_replication_relationship.response.xml"),
+        ),
+        RequestBody::Enumerate(_) => page_reply(
+            r,
+            EnumerationPage {
+                context: Some("page-0".to_owned()),
+                items: Vec::new(),
+                end_of_sequence: false,
+            },
+        ),
+        RequestBody::Pull { context, .. } => {
+            let k: usize = context.trim_start_matches("page-").parse().unwrap();
+            let items = (0..PAGE_ITEMS)
+                .map(|j| Item {
+                    instance: Some(vm(k * PAGE_ITEMS + j)),
+                    epr: None,
+                })
+                .collect();
+            let last = k + 1 == PULL_PAGES;
+            page_reply(
+                r,
+                EnumerationPage {
+                    context: if last {
+                        None
+                    } else {
+                        Some(format!("page-{}", k + 1))
+                    },
+                    items,
+                    end_of_sequence: last,
+                },
+            )
+        }
+        _ => Reply::Soap(500, fixture("wsman/fault/schema_validation.response.xml")),
+    }
+}
+
+/// A self-signed certificate for 127.0.0.1/localhost: (server config, cert PEM, cert DER).
+pub fn tls_server() -> (Arc<rustls::ServerConfig>, String, Vec<u8>) {
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+    let der = ck.cert.der().to_vec();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.key_pair.serialize_der().into());
+    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![rustls::pki_types::CertificateDer::from(der.clone())], key)
+        .unwrap();
+    (Arc::new(cfg), ck.cert.pem(), der)
+}
+
+/// An NTLM + encryption server with the standard replies.
+pub async fn ntlm_server(responder: Responder) -> Server {
+    start(
+        Auth::Ntlm {
+            encrypt: true,
+            cbt: None,
+        },
+        None,
+        responder,
+    )
+    .await
+}
+
+/// A client for `server` with NTLM as USER (retries fast).
+pub fn client(server: &Server) -> winrm_client::ClientBuilder {
+    winrm_client::Client::builder(&server.endpoint())
+        .auth(winrm_client::AuthMethod::ntlm(USER, PASSWORD))
+        .retries(2, Duration::from_millis(20))
+}
+
+pub fn standard_responder() -> Responder {
+    Arc::new(standard)
+}
