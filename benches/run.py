@@ -1,0 +1,342 @@
+#!/usr/bin/env python3
+"""hvctl benchmarks, side by side with pywinrm, on this machine (see BENCHMARKS.md).
+
+Usage: benches/run.py [--only per_request,cold_start,round_trips,fleet,criterion]
+                      [--n 300] [--repeat 3] [--fleet-hosts 100] [--fleet-vms 10]
+Needs: target/release/hvctl and the hvbench harness built (benches/run.sh builds both),
+pywinrm, hyperfine (cold start), /usr/bin/time (fleet peak RSS).
+
+Every server is `hvbench serve` (simulated Hyper-V hosts from crates/hyperv-sim, NTLM with
+message encryption, as a default Windows listener) in its own process on 127.0.0.1; it stops
+when this script closes its stdin. Client CPU time is the client process's user+system time
+from wait4(2), so it counts every thread; per-request figures subtract a run with no loop
+(process start, connection and NTLM handshake) from a run with N Gets and N Invokes.
+Results go to benches/results/<UTC time>.json and a Markdown summary to stdout.
+"""
+import argparse
+import datetime
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCHES = os.path.join(ROOT, "benches")
+PASSWORD = "Bench-Pa55-" + os.urandom(4).hex()
+PY = sys.executable
+
+
+def target_dir():
+    return os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+
+
+def binary(name):
+    path = os.path.join(target_dir(), "release", name)
+    if not os.path.exists(path):
+        sys.exit(f"missing {path}: run benches/run.sh (it builds hvctl and hvbench)")
+    return path
+
+
+def env_with(**kw):
+    env = dict(os.environ)
+    env["HVBENCH_PASSWORD"] = PASSWORD
+    env["HVCTL_PASSWORD"] = PASSWORD
+    env.update({k: str(v) for k, v in kw.items()})
+    return env
+
+
+class Server:
+    """`hvbench serve ...` in its own process; commands on stdin, JSON lines on stdout."""
+
+    def __init__(self, *args):
+        self.proc = subprocess.Popen(
+            [binary("hvbench"), "serve", *map(str, args)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env_with(),
+        )
+        line = self.proc.stdout.readline()
+        if not line:
+            self.proc.wait(timeout=10)
+            raise RuntimeError(f"hvbench serve failed (exit {self.proc.returncode})")
+        self.info = json.loads(line)
+
+    def cmd(self, c):
+        self.proc.stdin.write(c + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def close(self):
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+        except Exception:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def run_measured(cmd, env, timeout=3600):
+    """Runs cmd; returns (exit code, stdout, stderr, wall s, cpu s, max RSS KiB) from wait4."""
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        _, status, ru = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - t0
+        out.seek(0)
+        err.seek(0)
+        return (p.returncode, out.read().decode(), err.read().decode(), wall,
+                ru.ru_utime + ru.ru_stime, ru.ru_maxrss)
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
+
+
+# ---------------------------------------------------------------------------- per request
+
+def per_request(n, repeat):
+    with Server("--plain-vms", 1) as srv:
+        endpoint = srv.info["endpoints"][0]
+        vm = srv.info["host0_vms"][0]["id"]
+        clients = {
+            "hvctl (winrm-client)": lambda k: [binary("hvbench"), "client", "--endpoint", endpoint,
+                                              "--vm", vm, "--n", str(k)],
+            "pywinrm": lambda k: [PY, os.path.join(BENCHES, "pywinrm_client.py"), "loop", endpoint, vm, str(k)],
+        }
+        results = {}
+        for name, cmd in clients.items():
+            base, full, walls = [], [], []
+            for _ in range(repeat):
+                for k, acc in ((0, base), (n, full)):
+                    before = srv.cmd("stats")
+                    code, out, err, wall, cpu, rss = run_measured(cmd(k), env_with())
+                    if code != 0:
+                        raise RuntimeError(f"{name} failed: {err.strip()[-2000:]}")
+                    after = srv.cmd("stats")
+                    doc = json.loads(out.strip().splitlines()[-1])
+                    acc.append(cpu)
+                    if k == n:
+                        walls.append(doc["wall_s"])
+                        conns = after["connections"] - before["connections"]
+                        reqs = after["requests"] - before["requests"]
+            cpu_req = (statistics.median(full) - statistics.median(base)) / (2 * n)
+            results[name] = {
+                "cpu_per_request_us": cpu_req * 1e6,
+                "wall_per_request_us": statistics.median(walls) / (2 * n) * 1e6,
+                "process_cpu_s_no_loop": statistics.median(base),
+                "process_cpu_s_with_loop": statistics.median(full),
+                "connections_per_run": conns,
+                "server_requests_per_run": reqs,
+            }
+        ours, theirs = results["hvctl (winrm-client)"], results["pywinrm"]
+        results["ratio_cpu"] = theirs["cpu_per_request_us"] / ours["cpu_per_request_us"]
+        results["ratio_wall"] = theirs["wall_per_request_us"] / ours["wall_per_request_us"]
+        results["n"] = n
+        results["repeat"] = repeat
+        return results
+
+
+# ---------------------------------------------------------------------------- cold start
+
+def cold_start(runs):
+    if not shutil.which("hyperfine"):
+        return {"skipped": "hyperfine not installed (apt-get install hyperfine)"}
+    hvctl = binary("hvctl")
+    with Server("--plain-vms", 1) as srv:
+        port = srv.info["ports"][0]
+        endpoint = srv.info["endpoints"][0]
+        env = env_with(HVCTL_HOST="127.0.0.1", HVCTL_PORT=port, HVCTL_AUTH="ntlm", HVCTL_USER="HV\\bench")
+        # Sanity check before timing: the identify must succeed.
+        code, out, err, *_ = run_measured([hvctl, "wsman", "identify"], env)
+        if code != 0:
+            return {"error": f"hvctl wsman identify failed ({code}): {err.strip()[-1000:]}"}
+        commands = {
+            "hvctl --version": f"{hvctl} --version",
+            "hvctl wsman identify": f"{hvctl} wsman identify",
+            "python -c 'import winrm'": f"{PY} -c 'import winrm'",
+            "pywinrm identify": f"{PY} {os.path.join(BENCHES, 'pywinrm_client.py')} identify {endpoint}",
+        }
+        with tempfile.NamedTemporaryFile(suffix=".json") as f:
+            cmd = ["hyperfine", "-N", "--warmup", "3", "--runs", str(runs), "--export-json", f.name, "--style", "basic"]
+            for name, c in commands.items():
+                cmd += ["-n", name, c]
+            p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            if p.returncode != 0:
+                return {"error": p.stderr[-2000:]}
+            data = json.load(open(f.name))
+        res = {r["command"]: {"mean_ms": r["mean"] * 1e3, "stddev_ms": r["stddev"] * 1e3,
+                              "user_ms": r["user"] * 1e3, "system_ms": r["system"] * 1e3}
+               for r in data["results"]}
+        res["ratio_version_vs_import"] = res["python -c 'import winrm'"]["mean_ms"] / res["hvctl --version"]["mean_ms"]
+        res["ratio_identify"] = res["pywinrm identify"]["mean_ms"] / res["hvctl wsman identify"]["mean_ms"]
+        res["runs"] = runs
+        return res
+
+
+# ---------------------------------------------------------------------------- round trips
+
+def round_trips():
+    hvctl = binary("hvctl")
+    res = {}
+    for job_ms in (0, 3000):
+        with Server("--failed-over", 1, "--plain-vms", 0, "--job-ms", job_ms) as srv:
+            port = srv.info["ports"][0]
+            env = env_with(HVCTL_HOST="127.0.0.1", HVCTL_PORT=port, HVCTL_AUTH="ntlm", HVCTL_USER="HV\\bench")
+            code, out, err, wall, cpu, rss = run_measured(
+                [hvctl, "--no-progress", "replication", "reverse", "vm-000"], env)
+            stats = srv.cmd("stats")
+            check = srv.cmd("check")
+            res[f"job_{job_ms}ms"] = {
+                "exit": code, "wall_s": wall, "requests": stats["requests"], "by_action": stats["by_action"],
+                "connections": stats["connections"], "handshakes": stats["handshakes"],
+                "unauthorized_401": stats["unauthorized"], "vm_states_after": check["states"],
+                "stderr_tail": err.strip()[-600:] if code != 0 else "",
+            }
+    return res
+
+
+# ---------------------------------------------------------------------------- fleet
+
+def fleet(hosts, vms):
+    hvctl = binary("hvctl")
+    time_bin = "/usr/bin/time"
+    res = {"hosts": hosts, "vms_per_host": vms}
+    names = [f"vm-{v:03d}" for v in range(vms)]
+    for label, nhosts in (("serial_one_host", 1), ("fleet", hosts)):
+        with Server("--hosts", nhosts, "--failed-over", vms, "--plain-vms", 0) as srv:
+            with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as inv:
+                for port in srv.info["ports"]:
+                    inv.write(f"127.0.0.1:{port}\n")
+            env = env_with(HVCTL_AUTH="ntlm", HVCTL_USER="HV\\bench")
+            cmd = [hvctl, "--no-progress", "--inventory", inv.name, "-o", "json", "replication", "reverse", *names]
+            if os.path.exists(time_bin):
+                cmd = [time_bin, "-v"] + cmd
+            code, out, err, wall, cpu, rss = run_measured(cmd, env)
+            os.unlink(inv.name)
+            m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", err)
+            stats = srv.cmd("stats")
+            check = srv.cmd("check")
+            ok = check["states"].get("Primary/Replicating", 0)
+            res[label] = {
+                "exit": code, "wall_s": wall, "client_cpu_s": cpu,
+                "peak_rss_mib": (int(m.group(1)) if m else rss) / 1024,
+                "vms": nhosts * vms, "reversed": ok, "failures": nhosts * vms - ok,
+                "requests": stats["requests"], "connections": stats["connections"],
+                "by_action": stats["by_action"], "vm_states_after": check["states"],
+                "stderr_tail": "\n".join(l for l in err.strip().splitlines() if "\t" not in l)[-800:] if code != 0 else "",
+            }
+    res["ratio_fleet_vs_serial"] = res["fleet"]["wall_s"] / res["serial_one_host"]["wall_s"]
+    return res
+
+
+# ---------------------------------------------------------------------------- criterion
+
+def criterion():
+    """Runs the crates' own criterion benches once (quick mode) and collects their estimates."""
+    found = []
+    for crate in sorted(os.listdir(os.path.join(ROOT, "crates"))):
+        bdir = os.path.join(ROOT, "crates", crate, "benches")
+        if os.path.isdir(bdir):
+            found += [(crate, f[:-3]) for f in sorted(os.listdir(bdir)) if f.endswith(".rs")]
+    if not found:
+        return {"skipped": "no crates/*/benches/*.rs yet"}
+    res = {}
+    for crate, bench in found:
+        p = subprocess.run(["nice", "-n", "19", "cargo", "bench", "-p", crate, "--bench", bench, "--",
+                            "--warm-up-time", "1", "--measurement-time", "3"],
+                           cwd=ROOT, capture_output=True, text=True)
+        lines = [l for l in p.stdout.splitlines() if "time:" in l or "thrpt:" in l or
+                 (l and not l.startswith(" ") and not l.startswith("Benchmarking") and "Found" not in l)]
+        res[f"{crate}/{bench}"] = {"exit": p.returncode, "summary": lines[-40:],
+                                   "stderr_tail": p.stderr[-800:] if p.returncode else ""}
+    return res
+
+
+# ---------------------------------------------------------------------------- main
+
+def markdown(r):
+    out = [f"Run {r['started']} on {r['machine']}, load average at start {r['load_start']}.", ""]
+    if "per_request" in r and "ratio_cpu" in r["per_request"]:
+        p = r["per_request"]
+        out += ["| per request (Get + Invoke, NTLM sealed, one connection) | client CPU / request | wall / request |",
+                "|---|---|---|"]
+        for k in ("hvctl (winrm-client)", "pywinrm"):
+            out.append(f"| {k} | {p[k]['cpu_per_request_us']:.0f} µs | {p[k]['wall_per_request_us']:.0f} µs |")
+        out.append(f"| pywinrm / hvctl | {p['ratio_cpu']:.1f}x | {p['ratio_wall']:.1f}x |")
+        out.append("")
+    if "cold_start" in r and "ratio_identify" in r["cold_start"]:
+        c = r["cold_start"]
+        out += ["| cold start | mean | user+sys |", "|---|---|---|"]
+        for k, v in c.items():
+            if isinstance(v, dict):
+                out.append(f"| `{k}` | {v['mean_ms']:.1f} ms ± {v['stddev_ms']:.1f} | {v['user_ms'] + v['system_ms']:.1f} ms |")
+        out.append(f"| ratio import winrm / hvctl --version | {c['ratio_version_vs_import']:.1f}x | |")
+        out.append(f"| ratio pywinrm identify / hvctl identify | {c['ratio_identify']:.1f}x | |")
+        out.append("")
+    if "round_trips" in r:
+        for k, v in r["round_trips"].items():
+            out.append(f"- round trips, {k}: exit {v['exit']}, {v['requests']} requests {v['by_action']}, "
+                       f"{v['connections']} connection(s), {v['handshakes']} handshake(s), states after {v['vm_states_after']}")
+        out.append("")
+    if "fleet" in r and "fleet" in r["fleet"]:
+        f = r["fleet"]
+        for k in ("serial_one_host", "fleet"):
+            v = f[k]
+            out.append(f"- {k}: {v['vms']} VMs, exit {v['exit']}, wall {v['wall_s']:.2f} s, client CPU {v['client_cpu_s']:.2f} s, "
+                       f"peak RSS {v['peak_rss_mib']:.1f} MiB, reversed {v['reversed']}, failures {v['failures']}, "
+                       f"{v['requests']} requests on {v['connections']} connections")
+        out.append(f"- fleet wall / one host alone: {f['ratio_fleet_vs_serial']:.2f}x")
+    return "\n".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", default="per_request,cold_start,round_trips,fleet,criterion")
+    ap.add_argument("--n", type=int, default=300)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--fleet-hosts", type=int, default=100)
+    ap.add_argument("--fleet-vms", type=int, default=10)
+    a = ap.parse_args()
+    only = a.only.split(",")
+    r = {"started": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+         "machine": f"{os.cpu_count()} CPUs, {os.uname().release}", "load_start": loadavg()}
+    steps = {
+        "per_request": lambda: per_request(a.n, a.repeat),
+        "cold_start": lambda: cold_start(a.runs),
+        "round_trips": round_trips,
+        "fleet": lambda: fleet(a.fleet_hosts, a.fleet_vms),
+        "criterion": criterion,
+    }
+    failed = False
+    for name in only:
+        print(f"== {name}", file=sys.stderr, flush=True)
+        try:
+            r[name] = steps[name]()
+        except Exception as e:  # record and go on: one missing piece must not hide the others
+            r[name] = {"error": f"{type(e).__name__}: {e}"}
+            failed = True
+        print(json.dumps(r[name], indent=1)[:3000], file=sys.stderr, flush=True)
+    r["load_end"] = loadavg()
+    os.makedirs(os.path.join(BENCHES, "results"), exist_ok=True)
+    path = os.path.join(BENCHES, "results", r["started"].replace(":", "") + ".json")
+    with open(path, "w") as f:
+        json.dump(r, f, indent=1)
+    print(markdown(r))
+    print(f"\nfull results: {os.path.relpath(path, ROOT)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
