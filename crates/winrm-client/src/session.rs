@@ -629,6 +629,12 @@ fn find_source<'a, T: std::error::Error + 'static>(
         if let Some(t) = err.downcast_ref::<T>() {
             return Some(t);
         }
+        // io::Error::source() skips the wrapped error itself; look inside.
+        if let Some(inner) = err.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            if let Some(t) = find_source::<T>(inner) {
+                return Some(t);
+            }
+        }
         cur = err.source();
     }
     None

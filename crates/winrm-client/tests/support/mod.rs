@@ -504,8 +504,13 @@ pub fn standard(r: &Req) -> Reply {
 
 /// A self-signed certificate for 127.0.0.1/localhost: (server config, cert PEM, cert DER).
 pub fn tls_server() -> (Arc<rustls::ServerConfig>, String, Vec<u8>) {
-    let ck =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+    tls_server_for(&["127.0.0.1", "localhost"])
+}
+
+/// A self-signed certificate for these names.
+pub fn tls_server_for(names: &[&str]) -> (Arc<rustls::ServerConfig>, String, Vec<u8>) {
+    let ck = rcgen::generate_simple_self_signed(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+        .unwrap();
     let der = ck.cert.der().to_vec();
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.key_pair.serialize_der().into());
     let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))

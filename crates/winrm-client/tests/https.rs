@@ -1,0 +1,212 @@
+//! HTTPS: trust via `ca_cert_pem`, refusal of untrusted or mismatched certificates, channel
+//! binding (RFC 5929 tls-server-end-point) checked by the NTLM acceptor, Basic over TLS.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::sync::atomic::Ordering;
+
+use support::{standard_responder, start, tls_server, tls_server_for, Auth, PASSWORD, USER};
+use winrm_auth::cbt::ChannelBindings;
+use winrm_client::{AuthMethod, Client, Encryption};
+use wsman_soap::SelectorSet;
+
+const RSD_URI: &str =
+    "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/virtualization/v2/Msvm_ReplicationSettingData";
+
+fn selectors() -> SelectorSet {
+    SelectorSet::new().with(
+        "InstanceID",
+        "Microsoft:3F2504E0-4F89-11D3-9A0C-0305E82C3301\\HVR\\0",
+    )
+}
+
+#[tokio::test]
+async fn ntlm_over_https_with_channel_binding_checked_by_the_acceptor() {
+    let (tls, pem, der) = tls_server();
+    let cbt = ChannelBindings::tls_server_end_point(&der).unwrap();
+    let server = start(
+        Auth::Ntlm {
+            encrypt: false,
+            cbt: Some(cbt),
+        },
+        Some(tls),
+        standard_responder(),
+    )
+    .await;
+    let c = Client::builder(&server.endpoint())
+        .auth(AuthMethod::ntlm(USER, PASSWORD))
+        .ca_cert_pem(pem.as_bytes())
+        .build()
+        .unwrap();
+    assert!(
+        !c.is_encrypted(),
+        "TLS protects the body; no message encryption in Auto mode"
+    );
+    let rsd = c.get(RSD_URI, &selectors()).await.unwrap();
+    assert_eq!(rsd.class_name, "Msvm_ReplicationSettingData");
+    let items = c
+        .enumerate(RSD_URI, &wsman_soap::Enumerate::default())
+        .await
+        .unwrap();
+    assert_eq!(items.len(), support::PAGE_ITEMS * support::PULL_PAGES);
+    assert_eq!(server.stats.connections.load(Ordering::SeqCst), 1);
+    assert_eq!(server.stats.handshakes.load(Ordering::SeqCst), 1);
+    let cts = server.stats.content_types.lock().unwrap().clone();
+    assert!(
+        cts.iter().any(|c| c.starts_with("application/soap+xml")),
+        "{cts:?}"
+    );
+}
+
+#[tokio::test]
+async fn wrong_channel_binding_is_rejected_as_an_auth_error() {
+    let (tls, pem, _der) = tls_server();
+    let (_, _, other_der) = tls_server();
+    let cbt = ChannelBindings::tls_server_end_point(&other_der).unwrap();
+    let server = start(
+        Auth::Ntlm {
+            encrypt: false,
+            cbt: Some(cbt),
+        },
+        Some(tls),
+        standard_responder(),
+    )
+    .await;
+    let c = Client::builder(&server.endpoint())
+        .auth(AuthMethod::ntlm(USER, PASSWORD))
+        .ca_cert_pem(pem.as_bytes())
+        .build()
+        .unwrap();
+    let err = c.get(RSD_URI, &selectors()).await.unwrap_err();
+    assert!(err.is_auth(), "{err:?}");
+    assert_eq!(server.stats.count("Get"), 0);
+}
+
+#[tokio::test]
+async fn encryption_always_seals_even_over_https() {
+    let (tls, pem, der) = tls_server();
+    let cbt = ChannelBindings::tls_server_end_point(&der).unwrap();
+    let server = start(
+        Auth::Ntlm {
+            encrypt: true,
+            cbt: Some(cbt),
+        },
+        Some(tls),
+        standard_responder(),
+    )
+    .await;
+    let c = Client::builder(&server.endpoint())
+        .auth(AuthMethod::ntlm(USER, PASSWORD))
+        .ca_cert_pem(pem.as_bytes())
+        .encryption(Encryption::Always)
+        .build()
+        .unwrap();
+    assert!(c.is_encrypted());
+    c.get(RSD_URI, &selectors()).await.unwrap();
+    let cts = server.stats.content_types.lock().unwrap().clone();
+    assert!(
+        cts.iter().any(|c| c.starts_with("multipart/encrypted")),
+        "{cts:?}"
+    );
+}
+
+#[tokio::test]
+async fn untrusted_certificate_is_refused() {
+    let (tls, _pem, _der) = tls_server();
+    let server = start(
+        Auth::Ntlm {
+            encrypt: false,
+            cbt: None,
+        },
+        Some(tls),
+        standard_responder(),
+    )
+    .await;
+    let c = Client::builder(&server.endpoint())
+        .auth(AuthMethod::ntlm(USER, PASSWORD))
+        .build()
+        .unwrap();
+    let err = c.get(RSD_URI, &selectors()).await.unwrap_err();
+    assert!(err.is_tls(), "{err:?}");
+    assert!(err.to_string().to_lowercase().contains("certificate"), "{err}");
+    assert_eq!(server.stats.count("Get"), 0);
+}
+
+#[tokio::test]
+async fn certificate_for_another_host_name_is_refused_even_when_trusted() {
+    let (tls, pem, _der) = tls_server_for(&["hv01.corp.example"]);
+    let server = start(
+        Auth::Ntlm {
+            encrypt: false,
+            cbt: None,
+        },
+        Some(tls),
+        standard_responder(),
+    )
+    .await;
+    let c = Client::builder(&server.endpoint())
+        .auth(AuthMethod::ntlm(USER, PASSWORD))
+        .ca_cert_pem(pem.as_bytes())
+        .build()
+        .unwrap();
+    let err = c.get(RSD_URI, &selectors()).await.unwrap_err();
+    assert!(err.is_tls(), "{err:?}");
+    assert!(
+        err.to_string().contains("NotValidForName") || err.to_string().contains("not valid for"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn insecure_mode_accepts_an_untrusted_certificate_only_when_asked() {
+    let (tls, _pem, der) = tls_server();
+    let cbt = ChannelBindings::tls_server_end_point(&der).unwrap();
+    let server = start(
+        Auth::Ntlm {
+            encrypt: false,
+            cbt: Some(cbt),
+        },
+        Some(tls),
+        standard_responder(),
+    )
+    .await;
+    let c = Client::builder(&server.endpoint())
+        .auth(AuthMethod::ntlm(USER, PASSWORD))
+        .insecure(true)
+        .build()
+        .unwrap();
+    let rsd = c.get(RSD_URI, &selectors()).await.unwrap();
+    assert_eq!(rsd.class_name, "Msvm_ReplicationSettingData");
+}
+
+#[tokio::test]
+async fn basic_over_https_sends_credentials_per_request() {
+    let (tls, pem, _der) = tls_server();
+    let server = start(Auth::Basic, Some(tls), standard_responder()).await;
+    let c = Client::builder(&server.endpoint())
+        .auth(AuthMethod::basic(USER, PASSWORD))
+        .ca_cert_pem(pem.as_bytes())
+        .build()
+        .unwrap();
+    c.get(RSD_URI, &selectors()).await.unwrap();
+    c.get(RSD_URI, &selectors()).await.unwrap();
+    assert_eq!(server.stats.count("Get"), 2);
+    assert_eq!(server.stats.unauthenticated_401.load(Ordering::SeqCst), 0);
+    assert_eq!(server.stats.connections.load(Ordering::SeqCst), 1);
+    assert!(server
+        .stats
+        .auth_headers
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|h| h.starts_with("Basic ")));
+
+    let c = Client::builder(&server.endpoint())
+        .auth(AuthMethod::basic(USER, "wrong"))
+        .ca_cert_pem(pem.as_bytes())
+        .build()
+        .unwrap();
+    let err = c.get(RSD_URI, &selectors()).await.unwrap_err();
+    assert!(err.is_auth() && err.to_string().contains("Basic"), "{err}");
+}
