@@ -686,3 +686,49 @@ mod negotiate {
         assert!(matches!(e, Error::InvalidState(m) if m.contains("neither kerberos nor ntlm")));
     }
 }
+
+/// The sealed messages travel in the MS-WSMV `multipart/encrypted` body (H2's `framing`): our
+/// encoded request unseals at the acceptor, the acceptor's reply framed the way Windows frames
+/// it decodes with our session.
+#[test]
+fn multipart_encrypted_framing_both_ways() {
+    use winrm_auth::framing;
+    realm();
+    let (mut client, mut acceptor) = established_pair();
+    let sec = client.session().unwrap();
+    let soap = b"<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\"><s:Body/></s:Envelope>";
+    let (content_type, body) = framing::encode(sec, soap).unwrap();
+    assert_eq!(
+        content_type,
+        "multipart/encrypted;protocol=\"application/HTTP-SPNEGO-session-encrypted\";boundary=\"Encrypted Boundary\""
+    );
+    let parts = framing::parse(&content_type, &body).unwrap();
+    assert_eq!(parts.len(), 1);
+    assert_eq!(parts[0].length, soap.len());
+    assert_eq!(parts[0].header.len(), 60);
+    assert_eq!(acceptor.unwrap_msg(parts[0].header, parts[0].data).unwrap(), soap);
+
+    let reply = b"<s:Envelope><s:Body>reply</s:Body></s:Envelope>";
+    let (h, d, pad) = acceptor.wrap_msg(reply);
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        b"--Encrypted Boundary\r\n\tContent-Type: application/HTTP-SPNEGO-session-encrypted\r\n",
+    );
+    body.extend_from_slice(
+        format!(
+            "\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length={}\r\n",
+            reply.len() + pad
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(b"--Encrypted Boundary\r\n\tContent-Type: application/octet-stream\r\n");
+    body.extend_from_slice(&u32::try_from(h.len()).unwrap().to_le_bytes());
+    body.extend_from_slice(&h);
+    body.extend_from_slice(&d);
+    body.extend_from_slice(b"--Encrypted Boundary--\r\n");
+    let ct = framing::content_type("application/HTTP-SPNEGO-session-encrypted");
+    assert_eq!(
+        framing::decode(client.session().unwrap(), &ct, &body).unwrap(),
+        reply
+    );
+}
