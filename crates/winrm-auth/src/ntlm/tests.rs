@@ -1,1 +1,519 @@
+//! NTLM tests: the [MS-NLMP 4.2.4] NTLMv2 vectors, and client <-> acceptor round trips.
 
+use std::sync::Arc;
+
+use super::crypto;
+use super::messages::*;
+use super::*;
+
+fn h(s: &str) -> Vec<u8> {
+    hex::decode(s.split_whitespace().collect::<String>()).unwrap()
+}
+
+fn h16(s: &str) -> [u8; 16] {
+    h(s).try_into().unwrap()
+}
+
+/// An RNG that hands out `bytes` in order (cycling).
+fn fixed_rng(bytes: Vec<u8>) -> Rng {
+    let mut i = 0;
+    Box::new(move |out: &mut [u8]| {
+        for b in out {
+            *b = bytes[i % bytes.len()];
+            i += 1;
+        }
+    })
+}
+
+fn counter_rng(seed: u8) -> Rng {
+    let mut n = seed;
+    Box::new(move |out: &mut [u8]| {
+        for b in out {
+            n = n.wrapping_mul(31).wrapping_add(17);
+            *b = n;
+        }
+    })
+}
+
+// [MS-NLMP 4.2.1] common values and 4.2.4 NTLMv2 values.
+const SERVER_CHALLENGE: [u8; 8] = [0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef];
+const CLIENT_CHALLENGE: [u8; 8] = [0xaa; 8];
+const RANDOM_SESSION_KEY: [u8; 16] = [0x55; 16];
+/// MsvAvNbDomainName "Domain", MsvAvNbComputerName "Server", MsvAvEOL.
+const TARGET_INFO: &str = "02000c0044006f006d00610069006e0001000c0053006500720076006500720000000000";
+/// NegotiateFlags of the 4.2.4 CHALLENGE (0xe28a8233).
+const FLAGS_4_2_4: u32 = 0xe28a_8233;
+/// [MS-NLMP 4.2.4.3] AUTHENTICATE_MESSAGE.
+const AUTHENTICATE_4_2_4: &str = "4e544c4d535350000300000018001800 6c00000054005400840000000c000c00
+    48000000080008005400000010001000 5c00000010001000d8000000358288e2 0501280a0000000f44006f006d006100
+    69006e00550073006500720043004f00 4d005000550054004500520086c35097 ac9cec102554764a57cccc19aaaaaaaa
+    aaaaaaaa68cd0ab851e51c96aabc927b ebef6a1c010100000000000000000000 00000000aaaaaaaaaaaaaaaa00000000
+    02000c0044006f006d00610069006e00 01000c00530065007200760065007200 0000000000000000c5dad2544fc97990
+    94ce1ce90bc9d03e";
+
+fn plaintext_utf16() -> Vec<u8> {
+    crypto::utf16le("Plaintext")
+}
+
+#[test]
+fn ms_nlmp_4_2_4_response_key_nt() {
+    let key = crypto::ntowfv2("Password", "User", "Domain");
+    assert_eq!(*key, h16("0c868a403bfd7a93a3001ef22ef02e3f"));
+    // The acceptor's path (NT hash then NTOWFv2) agrees.
+    let nt = crypto::nt_hash("Password");
+    assert_eq!(*nt, h16("a4f49c406510bdcab6824ee7c30fd852"));
+    assert_eq!(*crypto::ntowfv2_from_hash(&nt, "User", "Domain"), *key);
+}
+
+#[test]
+fn ms_nlmp_4_2_4_ntlmv2_response_lmv2_and_session_base_key() {
+    let key = crypto::ntowfv2("Password", "User", "Domain");
+    let r = crypto::ntlmv2_response(
+        &key,
+        &SERVER_CHALLENGE,
+        &CLIENT_CHALLENGE,
+        0,
+        &h(TARGET_INFO),
+        false,
+    );
+    assert_eq!(&r.nt_response[..16], &h("68cd0ab851e51c96aabc927bebef6a1c")[..]);
+    let expected_nt = h(&format!(
+        "68cd0ab851e51c96aabc927bebef6a1c 0101000000000000 0000000000000000 aaaaaaaaaaaaaaaa 00000000 {TARGET_INFO} 00000000"
+    ));
+    assert_eq!(r.nt_response, expected_nt);
+    assert_eq!(
+        r.lm_response,
+        h("86c35097ac9cec102554764a57cccc19aaaaaaaaaaaaaaaa")
+    );
+    assert_eq!(*r.session_base_key, h16("8de40ccadbc14a82f15cb0ad0de95ca3"));
+    // With a server timestamp the LM response is Z(24) [MS-NLMP 3.1.5.1.2].
+    let r = crypto::ntlmv2_response(
+        &key,
+        &SERVER_CHALLENGE,
+        &CLIENT_CHALLENGE,
+        0,
+        &h(TARGET_INFO),
+        true,
+    );
+    assert_eq!(r.lm_response, vec![0; 24]);
+}
+
+#[test]
+fn ms_nlmp_4_2_4_encrypted_session_key_and_directional_keys() {
+    let base = h16("8de40ccadbc14a82f15cb0ad0de95ca3");
+    assert_eq!(
+        crypto::rc4_oneshot(&base, &RANDOM_SESSION_KEY),
+        h("c5dad2544fc9799094ce1ce90bc9d03e")
+    );
+    assert_eq!(
+        *crypto::seal_key(&RANDOM_SESSION_KEY, FLAGS_4_2_4, true),
+        h16("59f600973cc4960a25480a7c196e4c58")
+    );
+    assert_eq!(
+        *crypto::sign_key(&RANDOM_SESSION_KEY, true),
+        h16("4788dc861b4782f35d43fd98fe1a2d39")
+    );
+}
+
+#[test]
+fn ms_nlmp_4_2_4_sealed_plaintext_and_signature() {
+    let mut client = NtlmSession::new(&RANDOM_SESSION_KEY, FLAGS_4_2_4, true);
+    let w = client.wrap(&plaintext_utf16()).unwrap();
+    assert_eq!(w.data, h("54e50165bf1936dc996020c1811b0f06fb5f"));
+    assert_eq!(w.header, h("010000007fb38ec5c55d497600000000"));
+    assert_eq!(w.padding, 0);
+    assert_eq!(client.sequence_numbers(), (1, 0));
+    // The server side of the same keys unseals and verifies it.
+    let mut server = NtlmSession::new(&RANDOM_SESSION_KEY, FLAGS_4_2_4, false);
+    assert_eq!(server.unwrap(&w.header, &w.data).unwrap(), plaintext_utf16());
+}
+
+#[test]
+fn ms_nlmp_4_2_4_authenticate_is_accepted_by_our_acceptor() {
+    let mut users = UserTable::new();
+    users.add("Domain", "User", "Password");
+    let mut acc = NtlmAcceptor::new(
+        Arc::new(users),
+        AcceptorConfig {
+            netbios_domain: "Domain".into(),
+            netbios_computer: "Server".into(),
+            ..Default::default()
+        },
+        fixed_rng(SERVER_CHALLENGE.to_vec()),
+        0,
+    );
+    let Step::Continue(challenge) = acc.step(&negotiate(CLIENT_FLAGS)).unwrap() else {
+        panic!("no challenge")
+    };
+    assert_eq!(&challenge[24..32], &SERVER_CHALLENGE);
+    assert_eq!(acc.step(&h(AUTHENTICATE_4_2_4)).unwrap(), Step::Done(None));
+    assert_eq!(acc.user(), Some(("Domain".into(), "User".into())));
+    // The exported session key recovered from the key exchange is 0x55..: the spec's sealed
+    // message from the client verifies.
+    let mut sess = acc.into_session().unwrap();
+    let plain = sess
+        .unwrap(
+            &h("010000007fb38ec5c55d497600000000"),
+            &h("54e50165bf1936dc996020c1811b0f06fb5f"),
+        )
+        .unwrap();
+    assert_eq!(plain, plaintext_utf16());
+}
+
+#[test]
+fn ms_nlmp_4_2_4_authenticate_parses() {
+    let a = Authenticate::parse(&h(AUTHENTICATE_4_2_4)).unwrap();
+    assert_eq!(
+        (a.domain.as_str(), a.user.as_str(), a.workstation.as_str()),
+        ("Domain", "User", "COMPUTER")
+    );
+    assert_eq!(a.encrypted_session_key, h("c5dad2544fc9799094ce1ce90bc9d03e"));
+    assert_eq!(a.flags, 0xe288_8235);
+    assert_eq!(a.mic, None); // payload starts at 72: no MIC
+}
+
+struct Pair {
+    client: NtlmClient,
+    acceptor: NtlmAcceptor,
+}
+
+fn pair(client_pw: &str, client_cb: Option<&[u8]>, server_cb: Option<&[u8]>) -> Pair {
+    let mut users = UserTable::new();
+    users.add("HVLAB", "Administrator", "Secr3t!");
+    let config = AcceptorConfig {
+        netbios_domain: "HVLAB".into(),
+        netbios_computer: "HV01".into(),
+        dns_domain: "hvlab.example".into(),
+        dns_computer: "hv01.hvlab.example".into(),
+        expected_channel_bindings: server_cb.map(|d| ChannelBindings::new(d.to_vec())),
+    };
+    let acceptor = NtlmAcceptor::new(Arc::new(users), config, counter_rng(1), 133_000_000_000_000_000);
+    let client = NtlmClient::new(
+        Credentials::parse("HVLAB\\Administrator", client_pw),
+        ClientConfig {
+            workstation: "LINUXBOX".into(),
+            target_spn: Some("HTTP/hv01.hvlab.example".into()),
+            channel_bindings: client_cb.map(|d| ChannelBindings::new(d.to_vec())),
+        },
+        counter_rng(2),
+        1,
+    );
+    Pair { client, acceptor }
+}
+
+/// Runs the handshake; returns the three messages or the acceptor's error.
+/// NEGOTIATE, CHALLENGE, AUTHENTICATE.
+type Messages = (Vec<u8>, Vec<u8>, Vec<u8>);
+
+fn handshake(p: &mut Pair) -> Result<Messages, Error> {
+    let Step::Continue(neg) = p.client.step(None)? else {
+        panic!("no negotiate")
+    };
+    let Step::Continue(chal) = p.acceptor.step(&neg)? else {
+        panic!("no challenge")
+    };
+    let Step::Done(Some(auth)) = p.client.step(Some(&chal))? else {
+        panic!("no authenticate")
+    };
+    assert_eq!(p.acceptor.step(&auth)?, Step::Done(None));
+    p.client.finish(None)?;
+    Ok((neg, chal, auth))
+}
+
+#[test]
+fn handshake_then_sealed_messages_both_ways_with_sequence_numbers() {
+    let mut p = pair("Secr3t!", None, None);
+    let (neg, _chal, auth) = handshake(&mut p).unwrap();
+    assert_eq!(p.client.scheme(), "Negotiate");
+    assert_eq!(u32::from_le_bytes(neg[12..16].try_into().unwrap()), CLIENT_FLAGS);
+    let parsed = Authenticate::parse(&auth).unwrap();
+    assert!(parsed.mic.is_some_and(|m| m != [0; 16]));
+    assert_eq!(
+        parsed.lm_response,
+        vec![0; 24],
+        "server sent a timestamp: LM is Z(24)"
+    );
+    assert_eq!(p.acceptor.user(), Some(("HVLAB".into(), "Administrator".into())));
+    let mut server = p.acceptor.into_session().unwrap();
+    let client = p.client.session().unwrap();
+    assert_eq!(client.protocol(), "application/HTTP-SPNEGO-session-encrypted");
+    assert_eq!(server.protocol(), "application/HTTP-SPNEGO-session-encrypted");
+    for i in 0u32..5 {
+        let req = format!("<request n='{i}'/>").into_bytes();
+        let w = client.wrap(&req).unwrap();
+        assert_ne!(w.data, req);
+        assert_eq!(&w.header[12..16], &i.to_le_bytes(), "client sequence number");
+        assert_eq!(server.unwrap(&w.header, &w.data).unwrap(), req);
+        let resp = format!("<response n='{i}'/>").into_bytes();
+        let w = server.wrap(&resp).unwrap();
+        assert_eq!(&w.header[12..16], &i.to_le_bytes(), "server sequence number");
+        assert_eq!(client.unwrap(&w.header, &w.data).unwrap(), resp);
+    }
+}
+
+#[test]
+fn framing_round_trip_over_an_ntlm_session() {
+    let mut p = pair("Secr3t!", None, None);
+    handshake(&mut p).unwrap();
+    let mut server = p.acceptor.into_session().unwrap();
+    let client = p.client.session().unwrap();
+    let soap = b"<s:Envelope xmlns:s='http://www.w3.org/2003/05/soap-envelope'/>";
+    let (ct, body) = crate::framing::encode(client, soap).unwrap();
+    assert_eq!(&body[body.len() - 24..], b"--Encrypted Boundary--\r\n");
+    assert!(
+        body.windows(4).any(|w| w == [0x10, 0, 0, 0]),
+        "signature length 16 LE"
+    );
+    assert_eq!(crate::framing::decode(server.as_mut(), &ct, &body).unwrap(), soap);
+}
+
+#[test]
+fn tampered_data_header_and_replays_are_rejected() {
+    for tamper in 0..3 {
+        let mut p = pair("Secr3t!", None, None);
+        handshake(&mut p).unwrap();
+        let mut server = p.acceptor.into_session().unwrap();
+        let client = p.client.session().unwrap();
+        let w = client.wrap(b"<payload/>").unwrap();
+        let (mut header, mut data) = (w.header.clone(), w.data.clone());
+        match tamper {
+            0 => data[3] ^= 0x01,
+            1 => header[5] ^= 0x80,
+            _ => header[12] = 7, // wrong sequence number
+        }
+        let err = server.unwrap(&header, &data).unwrap_err();
+        assert!(matches!(err, Error::BadSignature(_)), "{err}");
+        // The context is unusable afterwards: even the genuine message is refused.
+        assert!(server.unwrap(&w.header, &w.data).is_err());
+    }
+    // A replayed message fails: the sequence number has moved on.
+    let mut p = pair("Secr3t!", None, None);
+    handshake(&mut p).unwrap();
+    let mut server = p.acceptor.into_session().unwrap();
+    let client = p.client.session().unwrap();
+    let w = client.wrap(b"<once/>").unwrap();
+    assert_eq!(server.unwrap(&w.header, &w.data).unwrap(), b"<once/>");
+    assert!(matches!(
+        server.unwrap(&w.header, &w.data),
+        Err(Error::BadSignature(_))
+    ));
+}
+
+#[test]
+fn wrong_password_is_authentication_failed() {
+    let mut p = pair("wrong", None, None);
+    let err = handshake(&mut p).unwrap_err();
+    assert!(
+        matches!(&err, Error::AuthenticationFailed(m) if m.contains("wrong password")),
+        "{err}"
+    );
+    assert!(p.acceptor.user().is_none());
+    assert!(p.acceptor.into_session().is_none());
+}
+
+#[test]
+fn unknown_user_and_domain_are_rejected() {
+    let mut p = pair("Secr3t!", None, None);
+    p.client.creds = Credentials::parse("OTHER\\Administrator", "Secr3t!");
+    assert!(matches!(handshake(&mut p), Err(Error::AuthenticationFailed(_))));
+    let mut p = pair("Secr3t!", None, None);
+    p.client.creds = Credentials::parse("HVLAB\\nobody", "Secr3t!");
+    assert!(matches!(handshake(&mut p), Err(Error::AuthenticationFailed(_))));
+    // UPN form and case differences in the user name are accepted.
+    let mut p = pair("Secr3t!", None, None);
+    p.client.creds = Credentials::parse("administrator@hvlab.example", "Secr3t!");
+    handshake(&mut p).unwrap();
+    assert_eq!(
+        p.acceptor.user(),
+        Some(("".into(), "administrator@hvlab.example".into()))
+    );
+}
+
+#[test]
+fn tampered_mic_is_rejected() {
+    let mut p = pair("Secr3t!", None, None);
+    let Step::Continue(neg) = p.client.step(None).unwrap() else {
+        panic!()
+    };
+    let Step::Continue(chal) = p.acceptor.step(&neg).unwrap() else {
+        panic!()
+    };
+    let Step::Done(Some(mut auth)) = p.client.step(Some(&chal)).unwrap() else {
+        panic!()
+    };
+    auth[MIC_OFFSET + 3] ^= 0x40;
+    let err = p.acceptor.step(&auth).unwrap_err();
+    assert!(matches!(err, Error::BadSignature(_)), "{err}");
+    // A NEGOTIATE altered in transit (a flag dropped) also breaks the MIC.
+    let mut p = pair("Secr3t!", None, None);
+    let Step::Continue(mut neg) = p.client.step(None).unwrap() else {
+        panic!()
+    };
+    neg[12] &= !0x04; // REQUEST_TARGET
+    let Step::Continue(chal) = p.acceptor.step(&neg).unwrap() else {
+        panic!()
+    };
+    let Step::Done(Some(auth)) = p.client.step(Some(&chal)).unwrap() else {
+        panic!()
+    };
+    assert!(matches!(p.acceptor.step(&auth), Err(Error::BadSignature(_))));
+}
+
+#[test]
+fn channel_bindings_must_match_when_required() {
+    let cb = b"tls-server-end-point:0123456789abcdef0123456789abcdef";
+    // Match.
+    let mut p = pair("Secr3t!", Some(cb), Some(cb));
+    handshake(&mut p).unwrap();
+    // Mismatch.
+    let mut p = pair("Secr3t!", Some(b"tls-server-end-point:other"), Some(cb));
+    let err = handshake(&mut p).unwrap_err();
+    assert!(
+        matches!(&err, Error::AuthenticationFailed(m) if m.contains("channel bindings")),
+        "{err}"
+    );
+    // Missing (zeros sent).
+    let mut p = pair("Secr3t!", None, Some(cb));
+    assert!(matches!(handshake(&mut p), Err(Error::AuthenticationFailed(_))));
+    // Not required: the client's bindings are ignored.
+    let mut p = pair("Secr3t!", Some(cb), None);
+    handshake(&mut p).unwrap();
+}
+
+#[test]
+fn authenticate_target_info_carries_flags_bindings_and_spn() {
+    let cb = ChannelBindings::new(b"tls-server-end-point:xyz".to_vec());
+    let mut p = pair("Secr3t!", Some(b"tls-server-end-point:xyz"), None);
+    let (_, _, auth) = handshake(&mut p).unwrap();
+    let a = Authenticate::parse(&auth).unwrap();
+    let av = parse_av_pairs(&a.nt_response[16 + 28..]).unwrap();
+    let get = |id| av.iter().find(|(i, _)| *i == id).map(|(_, v)| v.to_vec());
+    assert_eq!(get(AV_FLAGS), Some(2u32.to_le_bytes().to_vec()));
+    assert_eq!(get(AV_CHANNEL_BINDINGS), Some(cb.md5().to_vec()));
+    assert_eq!(get(0x0009), Some(crypto::utf16le("HTTP/hv01.hvlab.example")));
+    assert_eq!(
+        get(AV_TIMESTAMP),
+        Some(133_000_000_000_000_000u64.to_le_bytes().to_vec())
+    );
+    assert_eq!(get(AV_NB_DOMAIN), Some(crypto::utf16le("HVLAB")));
+    assert_eq!((a.workstation.as_str(), a.domain.as_str()), ("LINUXBOX", "HVLAB"));
+}
+
+#[test]
+fn key_exchange_never_sends_the_session_base_key() {
+    // Client RNG: client challenge 0xaa.., then exported session key 0x55...
+    let mut users = UserTable::new();
+    users.add("Domain", "User", "Password");
+    let mut acc = NtlmAcceptor::new(
+        Arc::new(users),
+        AcceptorConfig::default(),
+        fixed_rng(SERVER_CHALLENGE.to_vec()),
+        0,
+    );
+    let rng = [CLIENT_CHALLENGE.to_vec(), RANDOM_SESSION_KEY.to_vec()].concat();
+    let mut client = NtlmClient::new(
+        Credentials::new("Domain", "User", "Password"),
+        ClientConfig::default(),
+        fixed_rng(rng),
+        0,
+    );
+    let Step::Continue(neg) = client.step(None).unwrap() else {
+        panic!()
+    };
+    let Step::Continue(chal) = acc.step(&neg).unwrap() else {
+        panic!()
+    };
+    let Step::Done(Some(auth)) = client.step(Some(&chal)).unwrap() else {
+        panic!()
+    };
+    let a = Authenticate::parse(&auth).unwrap();
+    let key = crypto::ntowfv2("Password", "User", "Domain");
+    let proof: [u8; 16] = a.nt_response[..16].try_into().unwrap();
+    let base = crypto::hmac_md5(key.as_slice(), &[&proof]);
+    assert_ne!(a.encrypted_session_key, base.to_vec());
+    assert_eq!(
+        a.encrypted_session_key,
+        crypto::rc4_oneshot(&base, &RANDOM_SESSION_KEY)
+    );
+    // And the client challenge is the injected one.
+    assert_eq!(&a.nt_response[16 + 16..16 + 24], &CLIENT_CHALLENGE);
+    assert_eq!(acc.step(&auth).unwrap(), Step::Done(None));
+    // Both sides derived keys from 0x55..: the spec vector's client seal applies.
+    let w = client.session().unwrap().wrap(&plaintext_utf16()).unwrap();
+    assert_eq!(w.data, h("54e50165bf1936dc996020c1811b0f06fb5f"));
+    assert_eq!(w.header, h("010000007fb38ec5c55d497600000000"));
+}
+
+#[test]
+fn client_state_machine_misuse_is_an_error() {
+    let mut p = pair("Secr3t!", None, None);
+    assert!(matches!(p.client.step(Some(b"x")), Err(Error::InvalidState(_))));
+    let mut p = pair("Secr3t!", None, None);
+    assert!(p.client.session().is_none());
+    assert!(matches!(p.client.finish(None), Err(Error::InvalidState(_))));
+    p.client.step(None).unwrap();
+    let err = p.client.step(Some(b"NTLMSSP\0\x02\0\0\0garbage")).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Malformed {
+                what: "challenge message",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(matches!(p.client.step(None), Err(Error::InvalidState(_))));
+    let c = NtlmClient::new(
+        Credentials::parse("u", "p"),
+        ClientConfig::default(),
+        counter_rng(0),
+        0,
+    )
+    .with_scheme("NTLM");
+    assert_eq!(c.scheme(), "NTLM");
+}
+
+#[test]
+fn credentials_parse_and_debug_hide_the_password() {
+    let c = Credentials::parse("CORP\\alice", "hunter2");
+    assert_eq!((c.domain(), c.user()), ("CORP", "alice"));
+    let c = Credentials::parse("alice@corp.example", "hunter2");
+    assert_eq!((c.domain(), c.user()), ("", "alice@corp.example"));
+    let c = Credentials::parse("alice", "hunter2");
+    assert_eq!((c.domain(), c.user()), ("", "alice"));
+    assert!(!format!("{c:?}").contains("hunter2"));
+    let mut p = pair("Secr3t!", None, None);
+    handshake(&mut p).unwrap();
+    let dbg = format!("{:?} {:?}", p.client, p.acceptor);
+    assert!(!dbg.contains("Secr3t!"), "{dbg}");
+    let mut users = UserTable::new();
+    users.add("D", "u", "Secr3t!");
+    assert_eq!(format!("{users:?}"), "[\"D\\\\u\"]");
+}
+
+#[test]
+fn challenge_without_timestamp_uses_injected_time_and_lmv2() {
+    let ti = h(TARGET_INFO);
+    let chal = challenge(FLAGS_4_2_4, "Domain", &SERVER_CHALLENGE, &ti);
+    let mut client = NtlmClient::new(
+        Credentials::new("Domain", "User", "Password"),
+        ClientConfig::default(),
+        fixed_rng([CLIENT_CHALLENGE.to_vec(), RANDOM_SESSION_KEY.to_vec()].concat()),
+        0x0102_0304_0506_0708,
+    );
+    client.step(None).unwrap();
+    let Step::Done(Some(auth)) = client.step(Some(&chal)).unwrap() else {
+        panic!()
+    };
+    let a = Authenticate::parse(&auth).unwrap();
+    assert_eq!(
+        &a.nt_response[16 + 8..16 + 16],
+        &0x0102_0304_0506_0708u64.to_le_bytes()
+    );
+    // LMv2 over the spec's inputs is the spec's LMv2 response.
+    assert_eq!(
+        a.lm_response,
+        h("86c35097ac9cec102554764a57cccc19aaaaaaaaaaaaaaaa")
+    );
+}
