@@ -732,3 +732,30 @@ fn multipart_encrypted_framing_both_ways() {
         reply
     );
 }
+
+/// The SPN override: another host name, or a complete principal name in `service`.
+#[test]
+fn spn_overrides() {
+    realm();
+    let mut c = config(bob_keytab(), false);
+    c.service = format!("HTTP/localhost@{REALM}");
+    c.hostname = "ignored.example".into();
+    let mut client = KerberosClient::new(c).unwrap();
+    assert_eq!(client.target(), "HTTP/localhost@HVCTL.TEST");
+    let mut acceptor = Acceptor::start(None);
+    handshake(&mut client, &mut acceptor);
+    assert_eq!(
+        client.info().unwrap().server_principal.as_deref(),
+        Some("HTTP/localhost@HVCTL.TEST")
+    );
+
+    let mut c = config(bob_keytab(), true);
+    c.service = "WSMAN".into();
+    let mut client = KerberosClient::new(c).unwrap();
+    assert_eq!(client.target(), "WSMAN@localhost");
+    let e = client.step(None).unwrap_err().to_string();
+    assert!(
+        e.contains("WSMAN/localhost@HVCTL.TEST not found in Kerberos database"),
+        "{e}"
+    );
+}
