@@ -37,7 +37,7 @@ file, {{RELATES_TO}} becomes the request's MessageID and {{MESSAGE_ID}} a fresh 
 the placeholder, the text of any <...RelatesTo> element is replaced by the request's MessageID.
 No file: HTTP 500 with a SOAP fault (wsman:ActionNotSupported). The reply is sealed the same way.
 
-Stats: GET /stats (no authentication) returns JSON
+Stats: GET /stats (no authentication; its connection is not counted) returns JSON
 {"connections", "requests", "sealed_requests", "auth_failures", "unencrypted_rejected",
  "by_action": {...}}; each request is also logged on stderr.
 """
@@ -166,7 +166,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def setup(self):
         super().setup()
-        bump("connections")
+        self.counted = False  # a connection counts once it carries a POST (not /stats)
         self.ctx = None
         self.sealed_count = 0
 
@@ -196,6 +196,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send(404)
 
     def do_POST(self):
+        if not self.counted:
+            self.counted = True
+            bump("connections")
         bump("requests")
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
