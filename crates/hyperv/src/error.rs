@@ -259,7 +259,9 @@ impl Error {
             Error::Transport { source, .. } => match source {
                 TransportError::Auth(_) => ErrorClass::Auth,
                 TransportError::Timeout(_) | TransportError::Connection(_) => ErrorClass::Connection,
-                TransportError::OutcomeUnknown { .. } => ErrorClass::OutcomeUnknown,
+                // Invokes turn a lost reply into `Error::OutcomeUnknown` with context; on a read
+                // (Get/Enumerate) nothing changed on the host, so it is a connection failure.
+                TransportError::OutcomeUnknown { .. } => ErrorClass::Connection,
                 TransportError::Fault(_) | TransportError::Other(_) => ErrorClass::Failure,
             },
             Error::Unexpected(_) => ErrorClass::Failure,

@@ -6,6 +6,7 @@ use serde::Serialize;
 use wsman_soap::cimxml;
 use wsman_soap::{Instance, KnownFault, Limits, Scalar, SelectorSet, Value};
 
+use crate::error::status_command;
 use crate::model::{JobState, ReturnCode};
 use crate::msvm::{class_uri, Job, MsvmError, CONCRETE_JOB};
 use crate::transport::{TransportError, Wsman};
@@ -139,7 +140,7 @@ pub async fn invoke_and_wait(
                     detail: "the host started a job (4096) without naming it".into(),
                 });
             };
-            let job = follow(w, &job_id, target.method, target.vm, wait, progress).await?;
+            let job = follow(w, &job_id, Some(&target), wait, progress).await?;
             Ok(MethodResult {
                 return_code: code,
                 job: Some(job),
@@ -164,14 +165,14 @@ pub async fn wait_job(
     wait: &JobWaitOptions,
     progress: Progress<'_>,
 ) -> Result<Job, Error> {
-    follow(w, job_id, "job", "", wait, progress).await
+    follow(w, job_id, None, wait, progress).await
 }
 
 /// Reads a job once, with its errors when it failed. For `hvctl job show`.
 pub async fn show_job(w: &impl Wsman, job_id: &str) -> Result<JobReport, Error> {
     let job = match get_job(w, job_id).await? {
         Some(j) => j,
-        None => return Err(disappeared(w, job_id, false)),
+        None => return Err(disappeared(w, job_id, false, None)),
     };
     let errors = if job.state.is_failure() {
         job_errors(w, job_id).await
@@ -254,27 +255,31 @@ async fn get_job(w: &impl Wsman, job_id: &str) -> Result<Option<Job>, Error> {
     }
 }
 
-fn disappeared(w: &impl Wsman, job_id: &str, seen: bool) -> Error {
+fn disappeared(w: &impl Wsman, job_id: &str, seen: bool, vm: Option<&str>) -> Error {
+    let status = status_command(vm.unwrap_or("VM"), w.host());
     let hint = if seen {
-        "the host removes finished jobs after their TimeBeforeRemoval (5 minutes by default), so its \
-         result is unknown; check the VM's state with `hvctl replication status VM --host HOST`"
+        format!(
+            "the host removes finished jobs after their TimeBeforeRemoval (5 minutes by default), so its \
+             result is unknown; check the VM's state with `{status}`"
+        )
     } else {
-        "check the job id, and that this is the host that started it; finished jobs are removed \
-         after 5 minutes, so check the VM's state with `hvctl replication status VM --host HOST`"
+        format!(
+            "check the job id, and that this is the host that started it; finished jobs are removed \
+             after 5 minutes, so check the VM's state with `{status}`"
+        )
     };
     Error::JobDisappeared {
         job_id: job_id.to_owned(),
         host: w.host().to_owned(),
         seen,
-        hint: hint.to_owned(),
+        hint,
     }
 }
 
 async fn follow(
     w: &impl Wsman,
     job_id: &str,
-    method: &'static str,
-    vm: &str,
+    target: Option<&Target<'_>>,
     wait: &JobWaitOptions,
     progress: Progress<'_>,
 ) -> Result<Job, Error> {
@@ -302,8 +307,8 @@ async fn follow(
                     let errors = job_errors(w, job_id).await;
                     return Err(Error::JobFailed {
                         job_id: job_id.to_owned(),
-                        method,
-                        vm: vm.to_owned(),
+                        method: target.map_or("job", |t| t.method),
+                        vm: target.map_or(String::new(), |t| t.vm.to_owned()),
                         state: job.state,
                         code: job.error_code.unwrap_or(0),
                         description: job.error_description.or(job.error_summary_description),
@@ -312,20 +317,24 @@ async fn follow(
                 }
                 last = Some((job.state, job.percent_complete));
             }
-            Ok(None) => return Err(disappeared(w, job_id, seen)),
+            Ok(None) => return Err(disappeared(w, job_id, seen, target.map(|t| t.vm))),
             Err(e) if is_transient(&e) && poll_errors < wait.max_poll_errors => {
                 poll_errors += 1;
             }
-            Err(e) if method != "job" && is_transient(&e) => {
-                return Err(Error::OutcomeUnknown {
-                    method,
-                    vm: vm.to_owned(),
-                    host: w.host().to_owned(),
-                    job_id: Some(job_id.to_owned()),
-                    detail: format!("its job could not be followed ({e})"),
-                })
-            }
-            Err(e) => return Err(e),
+            // After our own invoke, a job we cannot follow means the outcome is unknown; when
+            // following a job by id (`hvctl job wait`) the transport error stands as it is.
+            Err(e) => match target {
+                Some(t) if is_transient(&e) => {
+                    return Err(Error::OutcomeUnknown {
+                        method: t.method,
+                        vm: t.vm.to_owned(),
+                        host: w.host().to_owned(),
+                        job_id: Some(job_id.to_owned()),
+                        detail: format!("its job could not be followed ({e})"),
+                    })
+                }
+                _ => return Err(e),
+            },
         }
         let waited = w.now().saturating_duration_since(start);
         if waited >= wait.timeout {

@@ -348,3 +348,49 @@ fn show_job_reads_once_and_adds_errors_for_failed_jobs() {
     assert_eq!(r.errors.len(), 1);
     assert_eq!(r.job.error_code, Some(32768));
 }
+
+#[test]
+fn a_job_vanishing_mid_workflow_names_the_vm_in_the_check_command() {
+    const GUID: &str = "11111111-2222-3333-4444-555555555555";
+    let polls = Arc::new(Mutex::new(0));
+    let p2 = polls.clone();
+    let fake = Fake::new("hv02", move |call| match call {
+        Call::Enumerate { .. } => Reply::Items(items(vec![vm(GUID, "web 01", 2, 5, 3)])),
+        Call::Get { .. } => {
+            let mut n = p2.lock().unwrap();
+            *n += 1;
+            if *n == 1 {
+                Reply::Instance(job(JOB, 4, 50))
+            } else {
+                Reply::Err(not_found())
+            }
+        }
+        Call::Invoke { method, .. } => Reply::Output(output(method, 4096, Some(JOB))),
+    });
+    let e = block_on(hyperv::commit_failover(
+        &fake,
+        &hyperv::VmRef::parse("web 01"),
+        &JobWaitOptions::default(),
+        &mut quiet(),
+    ))
+    .unwrap_err();
+    assert_eq!(e.class(), ErrorClass::OutcomeUnknown);
+    assert!(
+        e.to_string()
+            .contains("`hvctl replication status 'web 01' --host hv02`"),
+        "{e}"
+    );
+    assert_eq!(fake.invokes("CommitFailover").len(), 1);
+}
+
+#[test]
+fn a_lost_reply_to_a_read_is_a_connection_error() {
+    let fake = Fake::new("hv02", |_| {
+        Reply::Err(hyperv::TransportError::OutcomeUnknown {
+            detail: "reset".into(),
+        })
+    });
+    let e = block_on(hyperv::list_vms(&fake)).unwrap_err();
+    assert_eq!(e.class(), ErrorClass::Connection);
+    assert_eq!(e.exit_code(), 7);
+}
