@@ -759,3 +759,55 @@ fn spn_overrides() {
         "{e}"
     );
 }
+
+/// `KerberosClient::new` with the library missing (HVCTL_GSSAPI_LIBRARY pointing nowhere; the
+/// library is loaded once per process, so this runs in a child process): a clean error that
+/// names the package, and Negotiate falls back to NTLM.
+#[test]
+fn missing_library_through_the_client() {
+    const CHILD: &str = "HVCTL_KRB_NO_LIBRARY_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        let e = KerberosClient::new(config(KerberosCredentials::Default, true)).unwrap_err();
+        let text = e.to_string();
+        assert!(matches!(e, Error::Gssapi(_)), "{text}");
+        assert!(text.contains("/nonexistent/libgssapi_krb5.so.2"), "{text}");
+        assert!(text.contains("libgssapi-krb5-2"), "{text}");
+        let ntlm = Some((
+            winrm_auth::ntlm::Credentials::new("HVCTL", "alice", "secret"),
+            winrm_auth::ntlm::ClientConfig {
+                workstation: "WS".into(),
+                target_spn: None,
+                channel_bindings: None,
+            },
+        ));
+        let mut client = winrm_auth::negotiate::negotiate_client(
+            Some(config(KerberosCredentials::Default, true)),
+            ntlm,
+            Box::new(|b: &mut [u8]| b.fill(1)),
+            0,
+        )
+        .unwrap();
+        let Step::Continue(first) = client.step(None).unwrap() else {
+            panic!()
+        };
+        assert!(first.starts_with(b"NTLMSSP\0"));
+        println!("child-ok: {text}");
+        return;
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "missing_library_through_the_client", "--nocapture"])
+        .env(CHILD, "1")
+        .env("HVCTL_GSSAPI_LIBRARY", "/nonexistent/libgssapi_krb5.so.2")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "child failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("child-ok: gssapi: cannot load the system gssapi library"),
+        "{stdout}"
+    );
+}
