@@ -1,9 +1,4 @@
-//! Sans-IO WinRM authentication: NTLM with full session security (initiator and acceptor),
-//! Kerberos/SPNEGO through the system GSSAPI, channel bindings, and the WinRM
-//! `multipart/encrypted` message framing (MS-WSMV 2.2.9.1).
-//!
-//! The crate never opens a socket: the transport drives a [`ClientAuth`] with the tokens it
-//! receives in `WWW-Authenticate` headers and sends the tokens it gets back.
+#![cfg_attr(doc, doc = include_str!("../README.md"))]
 #![deny(unsafe_code)]
 
 pub mod cbt;
