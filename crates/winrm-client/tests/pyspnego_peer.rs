@@ -184,8 +184,13 @@ async fn get_enumerate_invoke_encrypted_on_one_connection_against_pyspnego() {
     c.get(RSD_URI, &selectors()).await.unwrap();
 
     let stats = peer.stats();
-    // One connection for all the WinRM traffic, plus the /stats probe's own.
-    assert_eq!(stats["connections"].as_u64().unwrap(), 1 + 1, "{stats}");
+    // One connection for all the WinRM traffic; the peer counts the /stats probe's own
+    // connection asynchronously (so 1 or 2 here). The exact proof: one two-leg handshake for
+    // five sealed requests (an NTLM context cannot move to another connection), and our own
+    // connection count.
+    let conns = stats["connections"].as_u64().unwrap();
+    assert!(conns == 1 || conns == 2, "{stats}");
+    assert_eq!(stats["requests"].as_u64().unwrap(), 5 + 2, "{stats}");
     assert_eq!(c.connections_opened(), 1);
     assert_eq!(stats["sealed_requests"].as_u64().unwrap(), 5, "{stats}");
     assert_eq!(stats["auth_failures"].as_u64().unwrap(), 0, "{stats}");
