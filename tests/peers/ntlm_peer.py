@@ -8,6 +8,8 @@ Usage:
         [--cbt HEX]                          #   require these channel-binding application data bytes
     ntlm_peer.py client USER PASSWORD        # initiator (USER may be DOMAIN\\user)
         [--cbt HEX] [--host HOST]
+    --gss                                    # use gss-ntlmssp through python-gssapi instead of
+                                             # pyspnego's own NTLM (same protocol on stdin/stdout)
 
 Requests (base64 fields):
     {"op": "step", "token": B64 | null}      -> {"token": B64 | null, "complete": bool}
@@ -32,8 +34,67 @@ def unb64(s):
     return None if s is None else base64.b64decode(s)
 
 
+NTLMSSP_OID = "1.3.6.1.4.1.311.2.2.10"
+
+
+class GssNtlm:
+    """gss-ntlmssp (the system GSSAPI NTLM mechanism) behind the same interface as pyspnego."""
+
+    def __init__(self, usage, host, user=None, password=None, cbt=None):
+        import gssapi
+        import gssapi.raw
+
+        self.gssapi = gssapi
+        mech = gssapi.OID.from_int_seq(NTLMSSP_OID)
+        bindings = None
+        if cbt is not None:
+            bindings = gssapi.raw.ChannelBindings(application_data=cbt.application_data)
+        if usage == "accept":
+            creds = gssapi.Credentials(usage="accept", mechs=[mech])
+            self.ctx = gssapi.SecurityContext(creds=creds, usage="accept", channel_bindings=bindings)
+        else:
+            name = gssapi.Name(user, gssapi.NameType.user)
+            raw = gssapi.raw.acquire_cred_with_password(name, password.encode(), usage="initiate", mechs=[mech])
+            target = gssapi.Name("HTTP@" + host, gssapi.NameType.hostbased_service)
+            self.ctx = gssapi.SecurityContext(
+                name=target,
+                creds=gssapi.Credentials(raw.creds),
+                usage="initiate",
+                mech=mech,
+                channel_bindings=bindings,
+                # Ask for sealing, as a WinRM client must (NTLMSSP_NEGOTIATE_SEAL).
+                flags=gssapi.RequirementFlag.confidentiality | gssapi.RequirementFlag.integrity,
+            )
+
+    @property
+    def complete(self):
+        return self.ctx.complete
+
+    def step(self, token):
+        return self.ctx.step(token)
+
+    def wrap_winrm(self, data):
+        msg = self.ctx.wrap(data, True).message
+
+        class R:
+            header = msg[:16]
+            data = msg[16:]
+
+        return R
+
+    def unwrap_winrm(self, header, data):
+        return self.ctx.unwrap(header + data).message
+
+    @property
+    def client_principal(self):
+        return str(self.ctx.initiator_name)
+
+
 def main(argv):
     args = list(argv)
+    gss = "--gss" in args
+    if gss:
+        args.remove("--gss")
     cbt = None
     host = "hv01.hvlab.example"
     if "--cbt" in args:
@@ -44,7 +105,11 @@ def main(argv):
         i = args.index("--host")
         host = args[i + 1]
         del args[i : i + 2]
-    if args and args[0] == "server":
+    if gss and args and args[0] == "server":
+        ctx = GssNtlm("accept", host, cbt=cbt)
+    elif gss and len(args) == 3 and args[0] == "client":
+        ctx = GssNtlm("initiate", host, args[1], args[2], cbt=cbt)
+    elif args and args[0] == "server":
         ctx = spnego.server(hostname=host, service="HTTP", protocol="ntlm", channel_bindings=cbt)
     elif len(args) == 3 and args[0] == "client":
         ctx = spnego.client(args[1], args[2], hostname=host, service="HTTP", protocol="ntlm", channel_bindings=cbt)

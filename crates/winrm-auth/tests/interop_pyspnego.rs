@@ -115,7 +115,13 @@ fn os_rng() -> winrm_auth::ntlm::Rng {
     })
 }
 
-const NOW: u64 = 133_500_000_000_000_000;
+/// The current FILETIME (the test supplies the clock; gss-ntlmssp checks the server timestamp).
+fn now() -> u64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    116_444_736_000_000_000 + u64::try_from(d.as_nanos() / 100).unwrap()
+}
 
 fn our_client(password: &str, cbt: Option<&[u8]>) -> NtlmClient {
     NtlmClient::new(
@@ -126,7 +132,7 @@ fn our_client(password: &str, cbt: Option<&[u8]>) -> NtlmClient {
             channel_bindings: cbt.map(|c| ChannelBindings::new(c.to_vec())),
         },
         os_rng(),
-        NOW,
+        now(),
     )
 }
 
@@ -217,7 +223,7 @@ fn our_acceptor(cbt: Option<&[u8]>) -> NtlmAcceptor {
             expected_channel_bindings: cbt.map(|c| ChannelBindings::new(c.to_vec())),
         },
         os_rng(),
-        NOW,
+        now(),
     )
 }
 
@@ -273,6 +279,56 @@ fn pyspnego_client_with_channel_bindings_against_our_acceptor() {
 #[test]
 fn pyspnego_client_with_wrong_password_is_authentication_failed() {
     let mut peer = Peer::start(&["client", "HVLAB\\Administrator", "not-the-password"]);
+    let mut acc = our_acceptor(None);
+    let err = acceptor_handshake(&mut peer, &mut acc).unwrap_err();
+    assert!(
+        matches!(&err, Error::AuthenticationFailed(m) if m.contains("wrong password")),
+        "{err}"
+    );
+}
+
+// gss-ntlmssp (the system GSSAPI NTLM mechanism, C) through python-gssapi: a second
+// independent implementation, same peer protocol (`--gss`).
+
+#[test]
+fn our_client_against_gss_ntlmssp_acceptor_seals_both_ways() {
+    let mut peer = Peer::start(&["server", "--gss"]);
+    let mut client = our_client("Secr3t!", None);
+    client_handshake(&mut peer, &mut client).unwrap();
+    let sec = client.session().unwrap();
+    for i in 0..3 {
+        let req = format!("<request {i}/>").into_bytes();
+        let w = sec.wrap(&req).unwrap();
+        assert_eq!(peer.unwrap(&w.header, &w.data).unwrap(), req);
+        let resp = format!("<response {i}/>").into_bytes();
+        let (h, d) = peer.wrap(&resp);
+        assert_eq!(sec.unwrap(&h, &d).unwrap(), resp);
+    }
+}
+
+#[test]
+fn gss_ntlmssp_client_against_our_acceptor_seals_both_ways() {
+    let mut peer = Peer::start(&["client", "HVLAB\\Administrator", "Secr3t!", "--gss"]);
+    let mut acc = our_acceptor(None);
+    acceptor_handshake(&mut peer, &mut acc).unwrap();
+    assert_eq!(acc.user(), Some(("HVLAB".into(), "Administrator".into())));
+    let mut sec = acc.into_session().unwrap();
+    for i in 0..3 {
+        let req = format!("<request {i}/>").into_bytes();
+        let (h, d) = peer.wrap(&req);
+        assert_eq!(sec.unwrap(&h, &d).unwrap(), req);
+        let resp = format!("<response {i}/>").into_bytes();
+        let w = sec.wrap(&resp).unwrap();
+        assert_eq!(peer.unwrap(&w.header, &w.data).unwrap(), resp);
+    }
+}
+
+#[test]
+fn wrong_password_fails_cleanly_with_gss_ntlmssp_both_ways() {
+    let mut peer = Peer::start(&["server", "--gss"]);
+    let mut client = our_client("wrong-password", None);
+    assert!(client_handshake(&mut peer, &mut client).is_err());
+    let mut peer = Peer::start(&["client", "HVLAB\\Administrator", "not-the-password", "--gss"]);
     let mut acc = our_acceptor(None);
     let err = acceptor_handshake(&mut peer, &mut acc).unwrap_err();
     assert!(
