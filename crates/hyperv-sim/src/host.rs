@@ -123,6 +123,8 @@ pub struct PairConfig {
     pub vm_name: String,
     /// HTTPS on both.
     pub https: bool,
+    /// Over HTTPS: require NTLM channel bindings on both.
+    pub require_channel_binding: bool,
     /// How long each job runs.
     pub job_duration: Duration,
     /// `TimeBeforeRemoval` of finished jobs.
@@ -156,6 +158,7 @@ impl Default for PairConfig {
             users: Vec::new(),
             vm_name: "demo-vm".to_owned(),
             https: false,
+            require_channel_binding: false,
             job_duration: WorldConfig::default().job_duration,
             time_before_removal: WorldConfig::default().time_before_removal,
             primary_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -398,6 +401,7 @@ pub async fn start_pair(config: PairConfig) -> Result<(SimHost, SimHost), Error>
         dns_domain: config.dns_domain.clone(),
         users: config.users.clone(),
         https: config.https,
+        require_channel_binding: config.require_channel_binding,
         job_duration: config.job_duration,
         time_before_removal: config.time_before_removal,
         ..SimConfig::default()
