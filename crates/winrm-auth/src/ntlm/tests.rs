@@ -517,3 +517,37 @@ fn challenge_without_timestamp_uses_injected_time_and_lmv2() {
         h("86c35097ac9cec102554764a57cccc19aaaaaaaaaaaaaaaa")
     );
 }
+
+#[test]
+fn without_key_exchange_the_session_base_key_is_used_and_nothing_is_sent() {
+    let flags = FLAGS_4_2_4 & !NEGOTIATE_KEY_EXCH;
+    let chal = challenge(flags, "Domain", &SERVER_CHALLENGE, &h(TARGET_INFO));
+    let mut client = NtlmClient::new(
+        Credentials::new("Domain", "User", "Password"),
+        ClientConfig::default(),
+        fixed_rng(CLIENT_CHALLENGE.to_vec()),
+        0,
+    );
+    client.step(None).unwrap();
+    let Step::Done(Some(auth)) = client.step(Some(&chal)).unwrap() else {
+        panic!()
+    };
+    let a = Authenticate::parse(&auth).unwrap();
+    assert!(a.encrypted_session_key.is_empty());
+    assert_eq!(a.flags & NEGOTIATE_KEY_EXCH, 0);
+    let key = crypto::ntowfv2("Password", "User", "Domain");
+    let proof: [u8; 16] = a.nt_response[..16].try_into().unwrap();
+    let base = crypto::hmac_md5(key.as_slice(), &[&proof]);
+    let mut server = NtlmSession::new(&base, a.flags, false);
+    let w = client.session().unwrap().wrap(b"no key exchange").unwrap();
+    assert_eq!(server.unwrap(&w.header, &w.data).unwrap(), b"no key exchange");
+    // Without KEY_EXCH the checksum is not RC4-encrypted: it is the raw HMAC prefix.
+    let sign_key = crypto::sign_key(&base, false);
+    let w = server.wrap(b"reply").unwrap();
+    let mac = crypto::hmac_md5(sign_key.as_slice(), &[&0u32.to_le_bytes(), b"reply"]);
+    assert_eq!(&w.header[4..12], &mac[..8]);
+    assert_eq!(
+        client.session().unwrap().unwrap(&w.header, &w.data).unwrap(),
+        b"reply"
+    );
+}
