@@ -462,9 +462,11 @@ fn parse_identify(e: &Elem) -> IdentifyResponse {
 
 fn parse_page(e: &Elem) -> Result<EnumerationPage, Error> {
     let mut page = EnumerationPage {
+        // An empty `<n:EnumerationContext/>` (sent beside EndOfSequence) is no context.
         context: e
             .child(ns::ENUMERATION, "EnumerationContext")
-            .map(|c| c.text().trim().to_owned()),
+            .map(|c| c.text().trim().to_owned())
+            .filter(|c| !c.is_empty()),
         ..EnumerationPage::default()
     };
     page.end_of_sequence =
