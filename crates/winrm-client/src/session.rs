@@ -346,25 +346,10 @@ impl Session {
                     .map_err(|e| self.auth_error(cfg, &format!("processing the server's challenge: {e}")))?;
                 continue;
             }
-            if !done {
-                // The server accepted before our side finished (Kerberos: the reply carries the
-                // AP-REP for mutual authentication).
-                match ctx.step(server_token.as_deref()) {
-                    Ok(Step::Done(None)) => {}
-                    Ok(Step::Done(Some(t))) if t.is_empty() => {}
-                    Ok(_) => {
-                        return Err(self.auth_error(cfg, "the server accepted before the handshake finished"))
-                    }
-                    Err(e) => {
-                        return Err(self.auth_error(cfg, &format!("verifying the server's last token: {e}")))
-                    }
-                }
-                ctx.finish(None)
-                    .map_err(|e| self.auth_error(cfg, &format!("finishing the handshake: {e}")))?;
-            } else {
-                ctx.finish(server_token.as_deref())
-                    .map_err(|e| self.auth_error(cfg, &format!("verifying the server's last token: {e}")))?;
-            }
+            // The server accepted. Kerberos: its reply carries the AP-REP that completes our
+            // side (mutual authentication); NTLM: nothing more. `finish` checks either.
+            ctx.finish(server_token.as_deref())
+                .map_err(|e| self.auth_error(cfg, &format!("verifying the server's last token: {e}")))?;
             let security = if inner.encrypt {
                 Some(ctx.into_session().ok_or_else(|| {
                     self.auth_error(
