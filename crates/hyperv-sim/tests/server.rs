@@ -564,3 +564,62 @@ async fn strict_input_gets_windows_faults_over_the_wire() {
     assert_eq!(h.stats().count("invalid"), 2);
     h.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_sessions_each_have_their_own_context() {
+    let pw = password();
+    let (h, vm) = host_with_vm(&pw).await;
+    let h = std::sync::Arc::new(h);
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (h, pw, vm) = (h.clone(), pw.clone(), vm.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut c = session(&h, &pw).await;
+            for _ in 0..5 {
+                let i = inst(
+                    c.soap(&request::get(&hdr(&h, "Msvm_ComputerSystem", cs_sel(&vm))))
+                        .await,
+                );
+                assert_eq!(i.get_str("Name"), Some(vm.as_str()));
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let s = h.stats();
+    assert_eq!((s.connections, s.handshakes, s.count("Get")), (8, 8, 40));
+}
+
+#[tokio::test]
+async fn users_can_be_added_at_run_time() {
+    let pw = password();
+    let (h, vm) = host_with_vm(&pw).await;
+    let other = password();
+    let mut c = Client::connect(h.addr()).await;
+    assert_eq!(
+        c.handshake(ntlm("HV\\auditor", &other, None), "Negotiate")
+            .await
+            .unwrap()
+            .status,
+        401
+    );
+    h.add_user("HV\\auditor", &other);
+    let mut c = Client::connect(h.addr()).await;
+    assert_eq!(
+        c.handshake(ntlm("HV\\auditor", &other, None), "Negotiate")
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    assert_eq!(
+        inst(
+            c.soap(&request::get(&hdr(&h, "Msvm_ComputerSystem", cs_sel(&vm))))
+                .await
+        )
+        .get_str("ElementName"),
+        Some("vm1")
+    );
+    h.shutdown().await;
+}
