@@ -202,11 +202,16 @@ pub fn parse_request(body: &[u8], limits: &Limits) -> Result<Request, Error> {
 
 fn parse_params(input: &Elem) -> Result<Vec<(String, Value)>, Error> {
     let mut params: Vec<(String, Value)> = Vec::new();
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for p in input.elems() {
         let v = parse_param(p)?;
-        match params.iter_mut().find(|(n, _)| *n == p.local) {
-            None => params.push((p.local.clone(), v)),
-            Some((_, existing)) => {
+        match index.get(p.local.as_str()).copied() {
+            None => {
+                index.insert(&p.local, params.len());
+                params.push((p.local.clone(), v));
+            }
+            Some(i) => {
+                let existing = &mut params[i].1;
                 let prev = std::mem::replace(existing, Value::Null);
                 *existing = match (prev, v) {
                     (Value::Array(mut a), Value::Scalar(s)) => {

@@ -1,6 +1,8 @@
 //! WS-Management XML forms shared by requests and responses: EPR contents, selector sets,
 //! element-form instances (`<p:Class xmlns:p="{uri}">`), and their parsers.
 
+use std::collections::HashMap;
+
 use crate::cim::{CimDateTime, Instance, Property, Scalar, Value};
 use crate::epr::{Epr, SelectorSet};
 use crate::error::Error;
@@ -189,14 +191,20 @@ pub(crate) fn parse_value(e: &Elem) -> Result<Value, Error> {
 /// Reads an element-form instance: class = local name; repeated child elements form arrays.
 pub(crate) fn parse_instance(e: &Elem) -> Result<Instance, Error> {
     let mut inst = Instance::new(e.local.clone());
+    // Name -> index, so a hostile instance with many properties stays linear.
+    let mut index: HashMap<&str, usize> = HashMap::new();
     for child in e.elems() {
         let v = parse_value(child)?;
-        match inst.properties.iter_mut().find(|p| p.name == child.local) {
-            None => inst.properties.push(Property {
-                name: child.local.clone(),
-                value: v,
-            }),
-            Some(p) => {
+        match index.get(child.local.as_str()).copied() {
+            None => {
+                index.insert(&child.local, inst.properties.len());
+                inst.properties.push(Property {
+                    name: child.local.clone(),
+                    value: v,
+                });
+            }
+            Some(i) => {
+                let p = &mut inst.properties[i];
                 // Repeated element: an array. Only scalars can be arrays in the value model;
                 // for repeated references or instances the first one is kept.
                 let prev = std::mem::replace(&mut p.value, Value::Null);

@@ -10,6 +10,11 @@ use quick_xml::NsReader;
 
 use crate::error::{Error, Limits};
 
+/// Most attributes (namespace declarations included) accepted on one element.
+const MAX_ATTRIBUTES: usize = 256;
+/// Most namespace declarations in scope at once.
+const MAX_ACTIVE_DECLARATIONS: usize = 256;
+
 /// An element: namespace URI (None when unbound), local name, attributes and children.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Elem {
@@ -167,6 +172,8 @@ pub(crate) fn parse_str(text: &str, limits: &Limits) -> Result<Elem, Error> {
     let mut stack: Vec<Elem> = Vec::new();
     let mut root: Option<Elem> = None;
     let mut interned: Vec<Rc<str>> = Vec::new();
+    let mut active_decls = 0usize;
+    let mut decl_stack: Vec<usize> = Vec::new();
     loop {
         let (res, ev) = reader
             .read_resolved_event()
@@ -186,10 +193,19 @@ pub(crate) fn parse_str(text: &str, limits: &Limits) -> Result<Elem, Error> {
                 let ns = ns_of(&res, &mut interned)?;
                 let local = utf8(start.local_name().as_ref())?;
                 let mut attrs = Vec::new();
-                for a in start.attributes() {
+                let mut decls = 0usize;
+                // Duplicate checks in quick-xml are quadratic in the attribute count; the count
+                // is capped instead (duplicates are harmless here: lookups take the first).
+                for (n, a) in start.attributes().with_checks(false).enumerate() {
+                    if n >= MAX_ATTRIBUTES {
+                        return Err(Error::Xml(format!(
+                            "more than {MAX_ATTRIBUTES} attributes on one element"
+                        )));
+                    }
                     let a = a.map_err(|e| Error::Xml(e.to_string()))?;
                     let key = a.key;
                     if key.as_ref() == b"xmlns" || key.as_ref().starts_with(b"xmlns:") {
+                        decls += 1;
                         continue;
                     }
                     let (ares, alocal) = reader.resolve_attribute(key);
@@ -203,6 +219,13 @@ pub(crate) fn parse_str(text: &str, limits: &Limits) -> Result<Elem, Error> {
                         value,
                     });
                 }
+                // INVARIANT: at most MAX_ACTIVE_DECLARATIONS bindings are in scope, so resolving
+                // a prefix costs a bounded scan (no quadratic blow-up from hostile xmlns floods).
+                if active_decls + decls > MAX_ACTIVE_DECLARATIONS {
+                    return Err(Error::Xml(format!(
+                        "more than {MAX_ACTIVE_DECLARATIONS} namespace declarations in scope"
+                    )));
+                }
                 let el = Elem {
                     ns,
                     local,
@@ -210,6 +233,10 @@ pub(crate) fn parse_str(text: &str, limits: &Limits) -> Result<Elem, Error> {
                     children: Vec::new(),
                     text_ns: None,
                 };
+                if !empty {
+                    active_decls += decls;
+                    decl_stack.push(decls);
+                }
                 if empty {
                     match stack.last_mut() {
                         Some(parent) => parent.children.push(Node::Elem(el)),
@@ -220,6 +247,7 @@ pub(crate) fn parse_str(text: &str, limits: &Limits) -> Result<Elem, Error> {
                 }
             }
             Event::End(_) => {
+                active_decls -= decl_stack.pop().unwrap_or(0);
                 let done = stack
                     .pop()
                     .ok_or_else(|| Error::Xml("unmatched end tag".into()))?;
@@ -344,6 +372,60 @@ mod tests {
             parse(b"<a>&bogus;</a>", &Limits::default()),
             Err(Error::Xml(_))
         ));
+    }
+
+    #[test]
+    fn attribute_and_namespace_floods_are_refused() {
+        let many_attrs = format!(
+            "<a {}/>",
+            (0..300)
+                .map(|i| format!("x{i}=\"\""))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        assert!(
+            matches!(parse(many_attrs.as_bytes(), &Limits::default()), Err(Error::Xml(m)) if m.contains("attributes"))
+        );
+        let decl = |p: &str| {
+            (0..10)
+                .map(|i| format!("xmlns:{p}{i}=\"urn:{i}\""))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let nested: String = (0..40)
+            .map(|d| format!("<e {}>", decl(&format!("p{d}x"))))
+            .collect();
+        let doc = nested + &"</e>".repeat(40);
+        assert!(
+            matches!(parse(doc.as_bytes(), &Limits::default()), Err(Error::Xml(m)) if m.contains("namespace declarations"))
+        );
+        // siblings release their declarations, empty or not
+        let empty_siblings = format!(
+            "<r>{}</r>",
+            (0..100)
+                .map(|_| format!("<e {}/>", decl("q")))
+                .collect::<String>()
+        );
+        assert_eq!(
+            parse(empty_siblings.as_bytes(), &Limits::default())
+                .unwrap()
+                .elems()
+                .count(),
+            100
+        );
+        let open_siblings = format!(
+            "<r>{}</r>",
+            (0..100)
+                .map(|_| format!("<e {}></e>", decl("q")))
+                .collect::<String>()
+        );
+        assert_eq!(
+            parse(open_siblings.as_bytes(), &Limits::default())
+                .unwrap()
+                .elems()
+                .count(),
+            100
+        );
     }
 
     #[test]
