@@ -14,7 +14,8 @@ CLI:
     --tls-cert PEM --tls-key PEM
                            serve HTTPS with this certificate and key
     --cbt                  require NTLM channel bindings (tls-server-end-point of the
-                           certificate, RFC 5929); needs --tls-cert
+                           certificate, RFC 5929; missing or all-zero bindings are refused,
+                           a wrong hash is refused by pyspnego); needs --tls-cert
     --allow-unencrypted    accept plain application/soap+xml bodies after authentication
                            (default: answer them 400, as Windows with AllowUnencrypted=false)
     --reauth-after N       after N sealed requests on a connection, drop its security context
@@ -118,6 +119,20 @@ def parse_encrypted(body):
     return parts
 
 
+def client_bindings(authenticate):
+    """MsvAvChannelBindings from an AUTHENTICATE message's NTLMv2 response, or None."""
+    nt_len, _, nt_off = struct.unpack("<HHI", authenticate[20:28])
+    av = authenticate[nt_off + 16 + 28 : nt_off + nt_len]
+    while len(av) >= 4:
+        av_id, av_len = struct.unpack("<HH", av[:4])
+        if av_id == 0:
+            break
+        if av_id == 0x000A:
+            return av[4 : 4 + av_len]
+        av = av[4 + av_len :]
+    return None
+
+
 def build_encrypted(ctx, plaintext):
     r = ctx.wrap_winrm(plaintext)
     return (
@@ -213,6 +228,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if raw[8:12] == b"\x01\x00\x00\x00" or self.ctx is None or self.ctx.complete:
                     self.ctx = self.new_context()
                     self.sealed_count = 0
+                if opts.bindings is not None and raw[8:12] == b"\x03\x00\x00\x00":
+                    # pyspnego accepts an all-zero MsvAvChannelBindings; --cbt is strict.
+                    sent = client_bindings(raw)
+                    if not sent or sent == b"\x00" * 16:
+                        raise ValueError("channel bindings required but not sent")
                 out = self.ctx.step(raw)
             except Exception as e:
                 bump("auth_failures")
