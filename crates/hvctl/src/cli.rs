@@ -148,7 +148,7 @@ pub enum Command {
     /// Planned failover: prepare (primary), start, commit, cancel (replica)
     #[command(subcommand)]
     Failover(FailoverCmd),
-    /// Virtual machines: list, start
+    /// Virtual machines: list, start, stop
     #[command(subcommand)]
     Vm(VmCmd),
     /// Hyper-V jobs (Msvm_ConcreteJob): wait for one, show one
@@ -257,6 +257,12 @@ pub enum VmCmd {
     List,
     /// Start VMs
     Start {
+        /// VM names or GUIDs
+        #[arg(required = true)]
+        vms: Vec<String>,
+    },
+    /// Turn VMs off (power off, no guest shutdown), e.g. before `failover prepare`
+    Stop {
         /// VM names or GUIDs
         #[arg(required = true)]
         vms: Vec<String>,

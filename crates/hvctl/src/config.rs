@@ -189,13 +189,16 @@ pub fn endpoint(spec: &str, https: bool, port: Option<u16>) -> Result<Endpoint, 
             )));
         }
         let authority = rest.split('/').next().unwrap_or(rest);
-        let (host, _) = split_host_port(authority, spec)?;
+        split_host_port(authority, spec)?;
         let url = if rest.contains('/') {
             spec.to_owned()
         } else {
             format!("{spec}/wsman")
         };
-        return Ok(Endpoint { host, url });
+        return Ok(Endpoint {
+            host: authority.to_owned(),
+            url,
+        });
     }
     let (host, spec_port) = split_host_port(spec, spec)?;
     let scheme = if https { "https" } else { "http" };
@@ -209,9 +212,15 @@ pub fn endpoint(spec: &str, https: bool, port: Option<u16>) -> Result<Endpoint, 
     } else {
         host.clone()
     };
+    // The label keeps a port written in the spec, so messages name a `--host` that works.
+    let label = if spec_port.is_some() {
+        spec.to_owned()
+    } else {
+        host
+    };
     Ok(Endpoint {
         url: format!("{scheme}://{host_in_url}:{port}/wsman"),
-        host,
+        host: label,
     })
 }
 
@@ -321,6 +330,9 @@ pub struct Resolved {
     pub progress_bars: bool,
 }
 
+/// A no-echo password prompt: shows the message, returns the line typed.
+pub type Prompt = dyn Fn(&str) -> std::io::Result<String>;
+
 /// The outside world the resolution reads from; injected so tests need no real environment.
 pub struct Sources<'a> {
     /// Environment variable lookup.
@@ -328,7 +340,7 @@ pub struct Sources<'a> {
     /// Standard input (for `--password-stdin`).
     pub stdin: &'a mut dyn BufRead,
     /// A no-echo prompt, when standard input is a terminal.
-    pub prompt: Option<&'a dyn Fn(&str) -> std::io::Result<String>>,
+    pub prompt: Option<&'a Prompt>,
     /// Reads a file (inventory).
     pub read_file: &'a dyn Fn(&Path) -> std::io::Result<String>,
     /// Whether stderr is a terminal (progress bars).
@@ -482,7 +494,7 @@ fn load_password(
     user: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
     stdin: &mut dyn BufRead,
-    prompt: Option<&dyn Fn(&str) -> std::io::Result<String>>,
+    prompt: Option<&Prompt>,
 ) -> Result<(Option<Password>, PasswordSource), UsageError> {
     if args.password_stdin {
         let mut line = Zeroizing::new(String::new());
@@ -751,6 +763,15 @@ password_env = "REPLICA_PASSWORD"
 
     #[test]
     fn endpoints_from_urls_and_ipv6() {
+        assert_eq!(
+            endpoint("127.0.0.1:5999", false, None).unwrap().host,
+            "127.0.0.1:5999"
+        );
+        assert_eq!(endpoint("hv01", false, Some(1)).unwrap().host, "hv01");
+        assert_eq!(
+            endpoint("https://hv01:443/wsman", false, None).unwrap().host,
+            "hv01:443"
+        );
         assert_eq!(
             endpoint("https://h:1/custom", false, None).unwrap().url,
             "https://h:1/custom"

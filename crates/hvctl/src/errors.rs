@@ -1,9 +1,29 @@
 //! Exit classes of the library crates' errors (the causes found in an `anyhow` chain).
 
+use hyperv::ErrorClass;
+use wsman_soap::KnownFault;
+
 use crate::exit::ExitClass;
 
 /// The exit class of one cause, when it is an error type of a crate hvctl builds on.
 pub fn classify_library(cause: &(dyn std::error::Error + 'static)) -> Option<ExitClass> {
+    if let Some(e) = cause.downcast_ref::<hyperv::Error>() {
+        return Some(class_of_hyperv(e));
+    }
+    if let Some(e) = cause.downcast_ref::<winrm_client::Error>() {
+        return Some(class_of_client(e));
+    }
+    if let Some(e) = cause.downcast_ref::<hyperv::TransportError>() {
+        return Some(match e {
+            hyperv::TransportError::Auth(_) => ExitClass::Auth,
+            hyperv::TransportError::Timeout(_) | hyperv::TransportError::Connection(_) => {
+                ExitClass::Connection
+            }
+            hyperv::TransportError::OutcomeUnknown { .. } => ExitClass::OutcomeUnknown,
+            hyperv::TransportError::Fault(f) => class_of_fault(f),
+            _ => ExitClass::Other,
+        });
+    }
     if let Some(e) = cause.downcast_ref::<std::io::Error>() {
         use std::io::ErrorKind as K;
         return match e.kind() {
@@ -18,4 +38,47 @@ pub fn classify_library(cause: &(dyn std::error::Error + 'static)) -> Option<Exi
         };
     }
     None
+}
+
+/// The exit class of a domain error (the domain's own classification).
+pub fn class_of_hyperv(e: &hyperv::Error) -> ExitClass {
+    match e.class() {
+        ErrorClass::Usage => ExitClass::Usage,
+        ErrorClass::Auth => ExitClass::Auth,
+        ErrorClass::NotFound => ExitClass::NotFound,
+        ErrorClass::InvalidState => ExitClass::InvalidState,
+        ErrorClass::JobFailed => ExitClass::JobFailed,
+        ErrorClass::Connection => ExitClass::Connection,
+        ErrorClass::OutcomeUnknown => ExitClass::OutcomeUnknown,
+        _ => ExitClass::Other,
+    }
+}
+
+/// The exit class of a transport error (generic `wsman` verbs).
+pub fn class_of_client(e: &winrm_client::Error) -> ExitClass {
+    if e.is_outcome_unknown() {
+        ExitClass::OutcomeUnknown
+    } else if e.is_auth() {
+        ExitClass::Auth
+    } else if let Some(f) = e.fault() {
+        class_of_fault(f)
+    } else if e.is_timeout() || e.is_connection() || e.is_tls() {
+        ExitClass::Connection
+    } else if matches!(e, winrm_client::Error::Config(_)) {
+        ExitClass::Usage
+    } else {
+        ExitClass::Other
+    }
+}
+
+/// The exit class of a SOAP fault.
+pub fn class_of_fault(f: &wsman_soap::Fault) -> ExitClass {
+    match f.known() {
+        Some(KnownFault::AccessDenied) => ExitClass::Auth,
+        Some(KnownFault::ResourceNotFound | KnownFault::InvalidSelectors | KnownFault::WmiNotFound) => {
+            ExitClass::NotFound
+        }
+        Some(KnownFault::OperationTimeout) => ExitClass::Connection,
+        _ => ExitClass::Other,
+    }
 }

@@ -6,10 +6,14 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod commands;
 mod config;
+mod demo;
 mod errors;
 mod exit;
 mod output;
+mod progress;
+mod transport;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -71,6 +75,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
     )?;
     init_tracing(resolved.verbose);
+    tracing::debug!(source = ?resolved.password_source, hosts = resolved.endpoints.len(), "configuration resolved");
     if resolved.insecure {
         let mut e = std::io::stderr().lock();
         writeln!(
@@ -82,35 +87,73 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "hvctl", &mut buf);
             let mut out = std::io::stdout().lock();
-            clap_complete::generate(shell, &mut cmd, "hvctl", &mut out);
-            out.flush().context("writing completions")?;
+            out.write_all(&buf)
+                .and_then(|()| out.flush())
+                .context("writing completions")?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Man { out_dir } => {
             let man = clap_mangen::Man::new(Cli::command());
+            let mut buf = Vec::new();
+            man.render(&mut buf).context("rendering the man page")?;
             match out_dir {
                 Some(dir) => {
                     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
                     let path = dir.join("hvctl.1");
-                    let mut f = std::fs::File::create(&path)
-                        .with_context(|| format!("creating {}", path.display()))?;
-                    man.render(&mut f)
-                        .with_context(|| format!("writing {}", path.display()))?;
+                    std::fs::write(&path, &buf).with_context(|| format!("writing {}", path.display()))?;
                     writeln!(std::io::stderr().lock(), "wrote {}", path.display())?;
                 }
                 None => {
                     let mut out = std::io::stdout().lock();
-                    man.render(&mut out).context("writing the man page")?;
+                    out.write_all(&buf)
+                        .and_then(|()| out.flush())
+                        .context("writing the man page")?;
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
-        other => Err(anyhow::Error::new(exit::Classified::new(
-            ExitClass::Other,
-            format!("{other:?}: the transport is not wired in this build yet"),
-        ))),
+        Command::Demo => {
+            let class = runtime()?.block_on(demo::demo(resolved.output, resolved.progress_bars))?;
+            Ok(class.into())
+        }
+        Command::Sim(cli::SimCmd::Serve { pair }) => {
+            let port = cli.global.port;
+            let class = runtime()?.block_on(demo::serve(resolved.https, port, pair))?;
+            Ok(class.into())
+        }
+        command => {
+            let runtime = runtime()?;
+            let start = std::time::Instant::now();
+            let outcome = runtime.block_on(async {
+                let hosts = commands::Hosts::connect(&resolved)?;
+                commands::run(&hosts, command).await
+            })?;
+            let elapsed = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let mut out = std::io::stdout().lock();
+            let mut err = std::io::stderr().lock();
+            let class = output::emit(
+                &mut out,
+                &mut err,
+                resolved.output,
+                &outcome.command,
+                &outcome.records,
+                elapsed,
+                outcome.table.as_ref(),
+            )
+            .context("writing output")?;
+            Ok(class.into())
+        }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 fn init_tracing(verbose: u8) {

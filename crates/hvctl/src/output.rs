@@ -210,11 +210,6 @@ impl Table {
         self.rows.push(cells);
     }
 
-    /// True without rows.
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
     /// Writes the table (nothing when it has no rows).
     pub fn write(&self, out: &mut dyn Write) -> std::io::Result<()> {
         if self.rows.is_empty() {

@@ -1,0 +1,815 @@
+//! The network commands: each runs over every host (and VM), concurrently with a per-host
+//! limit, and turns each outcome into an output [`Record`].
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use futures_util::future::join_all;
+use hyperv::{JobWaitOptions, OperationReport, ReturnCode, ReverseOptions, Vm, VmRef};
+use serde_json::{json, Value as Json};
+use tokio::sync::Semaphore;
+use wsman_soap::{
+    wmi_all_classes_uri, wmi_resource_uri, AssociationFilter, AssociationKind, Enumerate, EnumerationMode,
+    Epr, Filter, Limits, Scalar, SelectorSet, Value,
+};
+
+use crate::cli::{Command, FailoverCmd, JobCmd, ReplicationAuth, ReplicationCmd, VmCmd, WsmanCmd};
+use crate::config::Resolved;
+use crate::exit::{Classified, ExitClass, UsageError};
+use crate::output::{epr_json, instance_human, instance_json, Record, Table};
+use crate::progress::ProgressSink;
+use crate::transport::{build_client, HostSession};
+
+/// Sessions to every host, with a concurrency limit each.
+pub struct Hosts {
+    sessions: Vec<(HostSession, Arc<Semaphore>)>,
+    wait: JobWaitOptions,
+    progress: ProgressSink,
+}
+
+impl Hosts {
+    /// Builds one client per endpoint (no network traffic yet).
+    pub fn connect(r: &Resolved) -> anyhow::Result<Hosts> {
+        let mut sessions = Vec::new();
+        for e in &r.endpoints {
+            sessions.push((build_client(r, e)?, Arc::new(Semaphore::new(r.per_host))));
+        }
+        Ok(Hosts {
+            sessions,
+            wait: JobWaitOptions {
+                timeout: r.job_timeout,
+                ..JobWaitOptions::default()
+            },
+            progress: ProgressSink::new(r.progress_bars),
+        })
+    }
+
+    fn multi(&self) -> bool {
+        self.sessions.len() > 1
+    }
+}
+
+/// What a command printed: records, and a table for human output.
+pub struct Outcome {
+    /// The command name (`replication reverse`).
+    pub command: String,
+    /// One record per item.
+    pub records: Vec<Record>,
+    /// A table to print above the record lines (human output).
+    pub table: Option<Table>,
+}
+
+/// Runs `f` for every (host, VM) pair, at most `per_host` at a time per host.
+async fn per_vm<F, Fut>(hosts: &Hosts, command: &str, vms: &[String], f: F) -> Vec<Record>
+where
+    F: Fn(HostSession, VmRef, String) -> Fut,
+    Fut: Future<Output = anyhow::Result<(Json, String)>>,
+{
+    let mut futs = Vec::new();
+    for (session, limit) in &hosts.sessions {
+        for vm in vms {
+            let session = session.clone();
+            let limit = limit.clone();
+            let host = hyperv::Wsman::host(&session).to_owned();
+            let label = format!("{vm} on {host}");
+            let fut = f(session, VmRef::parse(vm), label);
+            futs.push(async move {
+                let _permit = limit.acquire().await;
+                let start = Instant::now();
+                let mut rec = match fut.await {
+                    Ok((data, human)) => Record::ok(command, Some(&host), Some(vm), data, human),
+                    Err(e) => Record::failed(command, Some(&host), Some(vm), &e),
+                };
+                rec.elapsed_ms = millis(start);
+                rec
+            });
+        }
+    }
+    let records = join_all(futs).await;
+    if hosts.multi() {
+        drop_not_found_elsewhere(records)
+    } else {
+        records
+    }
+}
+
+/// With several hosts, a VM (or job) is looked for on each: "not found" on one host is dropped
+/// when another host has it. Not found everywhere stays not found.
+fn drop_not_found_elsewhere(records: Vec<Record>) -> Vec<Record> {
+    let found: std::collections::HashSet<Option<String>> = records
+        .iter()
+        .filter(|r| r.class() != ExitClass::NotFound)
+        .map(|r| r.vm.clone())
+        .collect();
+    let mut seen_missing = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for r in records {
+        if r.class() == ExitClass::NotFound && (found.contains(&r.vm) || !seen_missing.insert(r.vm.clone())) {
+            continue;
+        }
+        out.push(r);
+    }
+    out
+}
+
+fn millis(start: Instant) -> u64 {
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Runs a network command.
+pub async fn run(hosts: &Hosts, command: Command) -> anyhow::Result<Outcome> {
+    match command {
+        Command::Replication(ReplicationCmd::Status { vms }) => status(hosts, &vms).await,
+        Command::Replication(ReplicationCmd::Reverse(a)) => {
+            let opts = ReverseOptions {
+                replica_server: a.replica_server,
+                port: a.replica_port,
+                auth: a.replication_auth.map(|x| match x {
+                    ReplicationAuth::Kerberos => hyperv::ReplicationAuth::Kerberos,
+                    ReplicationAuth::Certificate => hyperv::ReplicationAuth::Certificate,
+                }),
+                thumbprint: a.thumbprint,
+            };
+            operation(hosts, "replication reverse", &a.vms, move |s, vm, label| {
+                let opts = opts.clone();
+                let wait = hosts.wait;
+                let mut cb = hosts.progress.callback(label);
+                async move { hyperv::reverse_replication(&s, &vm, &opts, &wait, &mut cb).await }
+            })
+            .await
+        }
+        Command::Failover(FailoverCmd::Prepare { vms }) => {
+            operation(hosts, "failover prepare", &vms, |s, vm, label| {
+                let wait = hosts.wait;
+                let mut cb = hosts.progress.callback(label);
+                async move { hyperv::prepare_failover(&s, &vm, &wait, &mut cb).await }
+            })
+            .await
+        }
+        Command::Failover(FailoverCmd::Start { vms, recovery_point }) => {
+            operation(hosts, "failover start", &vms, |s, vm, label| {
+                let wait = hosts.wait;
+                let rp = recovery_point.clone();
+                let mut cb = hosts.progress.callback(label);
+                async move { hyperv::start_failover(&s, &vm, rp.as_deref(), &wait, &mut cb).await }
+            })
+            .await
+        }
+        Command::Failover(FailoverCmd::Commit { vms }) => {
+            operation(hosts, "failover commit", &vms, |s, vm, label| {
+                let wait = hosts.wait;
+                let mut cb = hosts.progress.callback(label);
+                async move { hyperv::commit_failover(&s, &vm, &wait, &mut cb).await }
+            })
+            .await
+        }
+        Command::Failover(FailoverCmd::Cancel { vms }) => {
+            operation(hosts, "failover cancel", &vms, |s, vm, label| {
+                let wait = hosts.wait;
+                let mut cb = hosts.progress.callback(label);
+                async move { hyperv::cancel_failover(&s, &vm, &wait, &mut cb).await }
+            })
+            .await
+        }
+        Command::Vm(VmCmd::Start { vms }) => {
+            operation(hosts, "vm start", &vms, |s, vm, label| {
+                let wait = hosts.wait;
+                let mut cb = hosts.progress.callback(label);
+                async move { hyperv::start_vm(&s, &vm, &wait, &mut cb).await }
+            })
+            .await
+        }
+        Command::Vm(VmCmd::Stop { vms }) => {
+            operation(hosts, "vm stop", &vms, |s, vm, label| {
+                let wait = hosts.wait;
+                let mut cb = hosts.progress.callback(label);
+                async move { hyperv::stop_vm(&s, &vm, &wait, &mut cb).await }
+            })
+            .await
+        }
+        Command::Vm(VmCmd::List) => vm_list(hosts).await,
+        Command::Job(JobCmd::Wait { job_id }) => job(hosts, "job wait", &job_id, true).await,
+        Command::Job(JobCmd::Show { job_id }) => job(hosts, "job show", &job_id, false).await,
+        Command::Wsman(cmd) => wsman(hosts, cmd).await,
+        Command::Completions { .. } | Command::Man { .. } | Command::Demo | Command::Sim(_) => {
+            Err(anyhow::Error::new(UsageError::new("not a network command")))
+        }
+    }
+}
+
+/// A workflow operation per VM: the report as data, its messages as the human text.
+async fn operation<F, Fut>(hosts: &Hosts, command: &str, vms: &[String], f: F) -> anyhow::Result<Outcome>
+where
+    F: Fn(HostSession, VmRef, String) -> Fut,
+    Fut: Future<Output = Result<OperationReport, hyperv::Error>>,
+{
+    let records = per_vm(hosts, command, vms, |s, vm, label| {
+        let fut = f(s, vm.clone(), label);
+        async move {
+            let report = fut.await.map_err(|e| with_guidance(e, &vm))?;
+            let human = operation_human(&report);
+            Ok((serde_json::to_value(&report)?, human))
+        }
+    })
+    .await;
+    Ok(Outcome {
+        command: command.to_owned(),
+        records,
+        table: None,
+    })
+}
+
+/// Adds what to do next to an "outcome unknown" error (the domain names the status command).
+fn with_guidance(e: hyperv::Error, _vm: &VmRef) -> anyhow::Error {
+    let extra = match &e {
+        hyperv::Error::OutcomeUnknown { host, job_id: None, .. } => Some(format!(
+            "if the host started a job, list recent jobs with `hvctl wsman enumerate Msvm_ConcreteJob --host {}` \
+             and follow it with `hvctl job wait JOB-ID --host {}`; do not simply re-run the command",
+            hyperv::error::shell_quote(host),
+            hyperv::error::shell_quote(host)
+        )),
+        hyperv::Error::OutcomeUnknown { .. } => Some("do not simply re-run the command".to_owned()),
+        _ => None,
+    };
+    match extra {
+        Some(x) => {
+            let class = crate::errors::class_of_hyperv(&e);
+            anyhow::Error::new(Classified::new(class, format!("{e}; {x}")))
+        }
+        None => anyhow::Error::new(e),
+    }
+}
+
+/// The human lines of an operation report.
+pub fn operation_human(r: &OperationReport) -> String {
+    let mut s = format!(
+        "{} on {}: {} done in {:.1}s",
+        r.vm,
+        r.host,
+        r.operation.verb(),
+        r.duration.as_secs_f64()
+    );
+    if let Some(j) = &r.job_id {
+        s.push_str(&format!(" (job {j})"));
+    }
+    for m in &r.messages {
+        s.push_str("\n  ");
+        s.push_str(m);
+    }
+    s
+}
+
+async fn status(hosts: &Hosts, vms: &[String]) -> anyhow::Result<Outcome> {
+    let records = per_vm(hosts, "replication status", vms, |s, vm, _| async move {
+        let report = hyperv::replication_status(&s, &vm).await?;
+        Ok((serde_json::to_value(&report)?, String::new()))
+    })
+    .await;
+    let mut table = Table::new(&[
+        "HOST",
+        "VM",
+        "MODE",
+        "STATE",
+        "HEALTH",
+        "POWER",
+        "LAST REPLICATION",
+        "PRIMARY",
+        "REPLICA",
+    ]);
+    for r in &records {
+        if let Ok(rep) = serde_json::from_value::<Json>(r.data.clone()) {
+            if r.ok {
+                table.row(status_row(&rep));
+            }
+        }
+    }
+    Ok(Outcome {
+        command: "replication status".into(),
+        records,
+        table: Some(table),
+    })
+}
+
+fn status_row(rep: &Json) -> Vec<String> {
+    let s = |v: &Json| match v {
+        Json::Null => "-".to_owned(),
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let vm = &rep["vm"];
+    vec![
+        s(&rep["host"]),
+        s(&vm["name"]),
+        s(&vm["replication_mode"]),
+        s(&vm["ps_replication_state"]),
+        s(&vm["replication_health"]),
+        s(&vm["enabled_state"]),
+        s(&vm["last_replication_time"]),
+        s(&rep["settings"]["primary_connection_point"]),
+        s(&rep["settings"]["recovery_connection_point"]),
+    ]
+}
+
+async fn vm_list(hosts: &Hosts) -> anyhow::Result<Outcome> {
+    let futs = hosts.sessions.iter().map(|(s, limit)| async move {
+        let _permit = limit.acquire().await;
+        let start = Instant::now();
+        let host = hyperv::Wsman::host(s).to_owned();
+        match hyperv::list_vms(s).await {
+            Ok(vms) => vms
+                .iter()
+                .map(|vm: &Vm| {
+                    let data = serde_json::to_value(vm).unwrap_or(Json::Null);
+                    let mut r = Record::ok("vm list", Some(&host), Some(&vm.name), data, String::new());
+                    r.elapsed_ms = millis(start);
+                    r
+                })
+                .collect::<Vec<_>>(),
+            Err(e) => vec![Record::failed(
+                "vm list",
+                Some(&host),
+                None,
+                &anyhow::Error::new(e),
+            )],
+        }
+    });
+    let records: Vec<Record> = join_all(futs).await.into_iter().flatten().collect();
+    let mut table = Table::new(&["HOST", "VM", "GUID", "POWER", "MODE", "STATE", "HEALTH"]);
+    for r in records.iter().filter(|r| r.ok) {
+        let d = &r.data;
+        let s = |v: &Json| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+        table.row(vec![
+            r.host.clone().unwrap_or_default(),
+            s(&d["name"]),
+            s(&d["guid"]),
+            s(&d["enabled_state"]),
+            s(&d["replication_mode"]),
+            s(&d["ps_replication_state"]),
+            s(&d["replication_health"]),
+        ]);
+    }
+    Ok(Outcome {
+        command: "vm list".into(),
+        records,
+        table: Some(table),
+    })
+}
+
+async fn job(hosts: &Hosts, command: &str, job_id: &str, wait: bool) -> anyhow::Result<Outcome> {
+    let futs = hosts.sessions.iter().map(|(s, _)| async move {
+        let start = Instant::now();
+        let host = hyperv::Wsman::host(s).to_owned();
+        let res: anyhow::Result<(Json, String)> = async {
+            if wait {
+                let mut cb = hosts.progress.callback(format!("job on {host}"));
+                let job = hyperv::wait_job(s, job_id, &hosts.wait, &mut cb).await?;
+                let human = format!(
+                    "job {} on {host}: {} ({}%){}",
+                    job.instance_id,
+                    job.state,
+                    job.percent_complete.unwrap_or(0),
+                    job.job_type_name.map(|n| format!(", {n}")).unwrap_or_default()
+                );
+                Ok((serde_json::to_value(&job)?, human))
+            } else {
+                let rep = hyperv::show_job(s, job_id).await?;
+                let j = &rep.job;
+                let mut human = format!(
+                    "job {} on {host}: {} ({}%)",
+                    j.instance_id,
+                    j.state,
+                    j.percent_complete.unwrap_or(0)
+                );
+                if let Some(n) = j.job_type_name {
+                    human.push_str(&format!("\n  type: {n}"));
+                }
+                if let Some(c) = &j.caption {
+                    human.push_str(&format!("\n  caption: {c}"));
+                }
+                if let Some(code) = j.error_code.filter(|c| *c != 0) {
+                    human.push_str(&format!(
+                        "\n  error {code}: {}",
+                        j.error_description.as_deref().unwrap_or("")
+                    ));
+                }
+                for e in &rep.errors {
+                    human.push_str(&format!("\n  {}", e.message.as_deref().unwrap_or("(no message)")));
+                }
+                Ok((serde_json::to_value(&rep)?, human))
+            }
+        }
+        .await;
+        let mut r = match res {
+            Ok((data, human)) => Record::ok(command, Some(&host), None, data, human),
+            Err(e) => Record::failed(command, Some(&host), None, &e),
+        };
+        r.elapsed_ms = millis(start);
+        r
+    });
+    let records = join_all(futs).await;
+    let records = if hosts.multi() {
+        drop_not_found_elsewhere(records)
+    } else {
+        records
+    };
+    Ok(Outcome {
+        command: command.to_owned(),
+        records,
+        table: None,
+    })
+}
+
+/// The resource URI of a class argument: a full URI as is, else the WMI URI in `namespace`.
+pub fn resource_uri(class: &str, namespace: &str) -> String {
+    if class.contains("://") {
+        class.to_owned()
+    } else if class == "*" {
+        wmi_all_classes_uri(namespace)
+    } else {
+        wmi_resource_uri(namespace, class)
+    }
+}
+
+/// Parses `Class?Key=Value&Key=Value` into an EPR in `namespace`.
+pub fn parse_ref(s: &str, namespace: &str) -> Result<Epr, UsageError> {
+    let (class, query) = s.split_once('?').unwrap_or((s, ""));
+    if class.trim().is_empty() {
+        return Err(UsageError::new(format!(
+            "reference `{s}` has no class (expected Class?Key=Value&...)"
+        )));
+    }
+    let mut sel = SelectorSet::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) =
+            crate::cli::parse_kv(pair).map_err(|e| UsageError::new(format!("reference `{s}`: {e}")))?;
+        sel.push(k, v);
+    }
+    Ok(Epr::new(resource_uri(class.trim(), namespace), sel))
+}
+
+/// Builds the parameter list of `wsman invoke` (in the order given: scalars, refs, instances).
+pub fn invoke_params(
+    params: &[(String, String)],
+    refs: &[(String, String)],
+    instances: &[(String, String)],
+    namespace: &str,
+    read_file: &dyn Fn(&std::path::Path) -> std::io::Result<String>,
+) -> Result<Vec<(String, Value)>, UsageError> {
+    let mut out: Vec<(String, Value)> = Vec::new();
+    for (k, v) in params {
+        let existing = out.iter_mut().find(|(n, _)| n == k);
+        match (existing, v.is_empty()) {
+            (None, true) => out.push((k.clone(), Value::Null)),
+            (None, false) => out.push((k.clone(), Value::Scalar(Scalar::String(v.clone())))),
+            (Some((_, slot)), _) => {
+                let prev = std::mem::replace(slot, Value::Null);
+                *slot = match prev {
+                    Value::Scalar(s) => Value::Array(vec![s, Scalar::String(v.clone())]),
+                    Value::Array(mut a) => {
+                        a.push(Scalar::String(v.clone()));
+                        Value::Array(a)
+                    }
+                    _ => Value::Array(vec![Scalar::String(v.clone())]),
+                };
+            }
+        }
+    }
+    for (k, v) in refs {
+        out.push((k.clone(), Value::Reference(parse_ref(v, namespace)?)));
+    }
+    for (k, v) in instances {
+        let path = v
+            .strip_prefix('@')
+            .ok_or_else(|| UsageError::new(format!("--instance {k}: expected {k}=@FILE, got `{v}`")))?;
+        let text = read_file(std::path::Path::new(path))
+            .map_err(|e| UsageError::new(format!("--instance {k}: cannot read {path}: {e}")))?;
+        let inst = wsman_soap::cimxml::parse_instance(&text, &Limits::default())
+            .map_err(|e| UsageError::new(format!("--instance {k}: {path} is not a CIM-XML INSTANCE: {e}")))?;
+        out.push((k.clone(), Value::Instance(Box::new(inst))));
+    }
+    Ok(out)
+}
+
+fn client_err(e: winrm_client::Error) -> anyhow::Error {
+    anyhow::Error::new(e)
+}
+
+async fn wsman(hosts: &Hosts, cmd: WsmanCmd) -> anyhow::Result<Outcome> {
+    let (command, records) = match cmd {
+        WsmanCmd::Identify => {
+            let recs = per_host(hosts, "wsman identify", |s| async move {
+                let id = s.client().identify().await.map_err(client_err)?;
+                let data = json!({
+                    "protocol_version": id.protocol_version,
+                    "product_vendor": id.product_vendor,
+                    "product_version": id.product_version,
+                    "security_profiles": id.security_profiles,
+                });
+                let human = format!(
+                    "{}: {} {} ({})",
+                    hyperv::Wsman::host(&s),
+                    id.product_vendor,
+                    id.product_version,
+                    id.protocol_version
+                );
+                Ok(vec![(data, human)])
+            })
+            .await;
+            ("wsman identify", recs)
+        }
+        WsmanCmd::Get {
+            class,
+            selectors,
+            namespace,
+        } => {
+            let uri = resource_uri(&class, &namespace);
+            let sel: SelectorSet = selectors.into_iter().collect();
+            let recs = per_host(hosts, "wsman get", |s| {
+                let (uri, sel) = (uri.clone(), sel.clone());
+                async move {
+                    let i = s.client().get(&uri, &sel).await.map_err(client_err)?;
+                    Ok(vec![(instance_json(&i), instance_human(&i))])
+                }
+            })
+            .await;
+            ("wsman get", recs)
+        }
+        WsmanCmd::Enumerate {
+            class,
+            wql,
+            associators,
+            assoc_class,
+            result_class,
+            epr,
+            namespace,
+        } => {
+            let filter = match (wql, associators) {
+                (Some(q), _) => Some(Filter::Wql(q)),
+                (None, Some(a)) => Some(Filter::Association(AssociationFilter {
+                    object: parse_ref(&a, &namespace)?,
+                    kind: AssociationKind::AssociatedInstances,
+                    association_class: assoc_class,
+                    result_class,
+                    role: None,
+                    result_role: None,
+                })),
+                (None, None) => None,
+            };
+            let uri = if filter.is_some() && !class.contains("://") {
+                wmi_all_classes_uri(&namespace)
+            } else {
+                resource_uri(&class, &namespace)
+            };
+            let req = Enumerate {
+                filter,
+                mode: if epr {
+                    EnumerationMode::ObjectAndEpr
+                } else {
+                    EnumerationMode::Objects
+                },
+                optimize: true,
+                max_elements: Some(100),
+            };
+            let recs = per_host(hosts, "wsman enumerate", |s| {
+                let (uri, req) = (uri.clone(), req.clone());
+                async move {
+                    let items = s.client().enumerate(&uri, &req).await.map_err(client_err)?;
+                    Ok(items
+                        .iter()
+                        .map(|it| {
+                            let inst = it.instance.as_ref().map(instance_json).unwrap_or(Json::Null);
+                            let e = it.epr.as_ref().map(epr_json).unwrap_or(Json::Null);
+                            let mut human = it.instance.as_ref().map(instance_human).unwrap_or_default();
+                            if let Some(ep) = &it.epr {
+                                let sel: Vec<String> =
+                                    ep.selectors.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                                human.push_str(&format!("\n  EPR: {}?{}", ep.class_name(), sel.join("&")));
+                            }
+                            (json!({"instance": inst, "epr": e}), human)
+                        })
+                        .collect())
+                }
+            })
+            .await;
+            ("wsman enumerate", recs)
+        }
+        WsmanCmd::Invoke {
+            class,
+            method,
+            selectors,
+            params,
+            refs,
+            instances,
+            namespace,
+        } => {
+            let uri = resource_uri(&class, &namespace);
+            let sel: SelectorSet = selectors.into_iter().collect();
+            let read = |p: &std::path::Path| std::fs::read_to_string(p);
+            let ps = invoke_params(&params, &refs, &instances, &namespace, &read)?;
+            let recs = per_host(hosts, "wsman invoke", |s| {
+                let (uri, sel, ps, method, class) = (
+                    uri.clone(),
+                    sel.clone(),
+                    ps.clone(),
+                    method.clone(),
+                    class.clone(),
+                );
+                async move {
+                    let host = hyperv::Wsman::host(&s).to_owned();
+                    let out = s
+                        .client()
+                        .invoke(&uri, &sel, &method, &ps)
+                        .await
+                        .map_err(client_err)?;
+                    let rv = out.return_value;
+                    let job = out.job_instance_id().map(str::to_owned);
+                    if let Some(v) = rv {
+                        let code = ReturnCode::from_value(v);
+                        if !matches!(code, ReturnCode::Completed | ReturnCode::JobStarted) {
+                            let hint = code.hint().map(|h| format!(": {h}")).unwrap_or_default();
+                            return Err(anyhow::Error::new(Classified::new(
+                                return_code_class(code),
+                                format!(
+                                    "{method} on {} ({host}) returned {code}{hint}",
+                                    class_name(&class)
+                                ),
+                            )));
+                        }
+                    }
+                    let mut human = instance_human(&out.out);
+                    if let Some(j) = &job {
+                        human.push_str(&format!(
+                            "\njob started: follow it with `hvctl job wait {j} --host {host}`"
+                        ));
+                    }
+                    let data = json!({
+                        "method": out.method,
+                        "return_value": rv,
+                        "job_id": job,
+                        "output": instance_json(&out.out),
+                    });
+                    Ok(vec![(data, human)])
+                }
+            })
+            .await;
+            ("wsman invoke", recs)
+        }
+    };
+    Ok(Outcome {
+        command: command.to_owned(),
+        records,
+        table: None,
+    })
+}
+
+/// The exit class of a failing ReturnValue (as the domain classifies `MethodFailed`).
+pub fn return_code_class(code: ReturnCode) -> ExitClass {
+    match code {
+        ReturnCode::AccessDenied => ExitClass::Auth,
+        ReturnCode::InvalidState | ReturnCode::InvalidStateTransition => ExitClass::InvalidState,
+        ReturnCode::FileNotFound => ExitClass::NotFound,
+        _ => ExitClass::JobFailed,
+    }
+}
+
+fn class_name(class: &str) -> &str {
+    wsman_soap::class_of(class)
+}
+
+/// Runs `f` once per host; each returned item becomes a record.
+async fn per_host<F, Fut>(hosts: &Hosts, command: &str, f: F) -> Vec<Record>
+where
+    F: Fn(HostSession) -> Fut,
+    Fut: Future<Output = anyhow::Result<Vec<(Json, String)>>>,
+{
+    let futs = hosts.sessions.iter().map(|(s, limit)| {
+        let fut = f(s.clone());
+        let host = hyperv::Wsman::host(s).to_owned();
+        async move {
+            let _permit = limit.acquire().await;
+            let start = Instant::now();
+            match fut.await.with_context(|| format!("{command} on {host}")) {
+                Ok(items) => items
+                    .into_iter()
+                    .map(|(data, human)| {
+                        let mut r = Record::ok(command, Some(&host), None, data, human);
+                        r.elapsed_ms = millis(start);
+                        r
+                    })
+                    .collect::<Vec<_>>(),
+                Err(e) => {
+                    let mut r = Record::failed(command, Some(&host), None, &e);
+                    r.elapsed_ms = millis(start);
+                    vec![r]
+                }
+            }
+        }
+    });
+    join_all(futs).await.into_iter().flatten().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn references_parse_into_eprs() {
+        let e = parse_ref(
+            "Msvm_ComputerSystem?CreationClassName=Msvm_ComputerSystem&Name=ABC",
+            "root/virtualization/v2",
+        )
+        .unwrap();
+        assert_eq!(
+            e.resource_uri,
+            "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/virtualization/v2/Msvm_ComputerSystem"
+        );
+        assert_eq!(e.selectors.get("Name"), Some("ABC"));
+        assert_eq!(e.selectors.len(), 2);
+        assert!(parse_ref("?a=b", "root/cimv2").is_err());
+        assert!(parse_ref("C?novalue", "root/cimv2").is_err());
+    }
+
+    #[test]
+    fn invoke_parameters_keep_order_arrays_and_nulls() {
+        let xml = "<INSTANCE CLASSNAME=\"Msvm_X\"><PROPERTY NAME=\"A\" TYPE=\"uint16\"><VALUE>3</VALUE></PROPERTY></INSTANCE>";
+        let read = |p: &Path| {
+            if p == Path::new("x.xml") {
+                Ok(xml.to_owned())
+            } else {
+                Err(std::io::Error::new(std::io::ErrorKind::NotFound, "missing"))
+            }
+        };
+        let ps = invoke_params(
+            &[
+                ("RequestedState".into(), "2".into()),
+                ("Arr".into(), "a".into()),
+                ("Arr".into(), "b".into()),
+                ("Nil".into(), String::new()),
+            ],
+            &[("Job".into(), "Msvm_ConcreteJob?InstanceID=J".into())],
+            &[("Setting".into(), "@x.xml".into())],
+            "root/virtualization/v2",
+            &read,
+        )
+        .unwrap();
+        let names: Vec<&str> = ps.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["RequestedState", "Arr", "Nil", "Job", "Setting"]);
+        assert_eq!(ps[0].1, Value::Scalar(Scalar::String("2".into())));
+        assert_eq!(
+            ps[1].1,
+            Value::Array(vec![Scalar::String("a".into()), Scalar::String("b".into())])
+        );
+        assert_eq!(ps[2].1, Value::Null);
+        assert_eq!(
+            ps[3].1.as_reference().unwrap().selectors.get("InstanceID"),
+            Some("J")
+        );
+        let Value::Instance(i) = &ps[4].1 else {
+            panic!("not an instance")
+        };
+        assert_eq!(i.class_name, "Msvm_X");
+        assert_eq!(i.get_u16("A"), Some(3));
+        let err = invoke_params(&[], &[], &[("S".into(), "nofile".into())], "root/cimv2", &read).unwrap_err();
+        assert!(err.to_string().contains("expected S=@FILE"), "{err}");
+        let err =
+            invoke_params(&[], &[], &[("S".into(), "@gone.xml".into())], "root/cimv2", &read).unwrap_err();
+        assert!(err.to_string().contains("cannot read gone.xml"), "{err}");
+    }
+
+    #[test]
+    fn resource_uris_from_classes() {
+        assert_eq!(
+            resource_uri("Win32_Service", "root/cimv2"),
+            "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Service"
+        );
+        assert_eq!(
+            resource_uri("*", "root/cimv2"),
+            "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/*"
+        );
+        assert_eq!(resource_uri("http://x/y", "root/cimv2"), "http://x/y");
+    }
+
+    #[test]
+    fn not_found_on_one_host_is_dropped_when_another_has_the_vm() {
+        let nf = anyhow::Error::new(Classified::new(ExitClass::NotFound, "no vm"));
+        let recs = vec![
+            Record::failed("s", Some("a"), Some("web"), &nf),
+            Record::ok("s", Some("b"), Some("web"), Json::Null, String::new()),
+            Record::failed("s", Some("a"), Some("gone"), &nf),
+            Record::failed("s", Some("b"), Some("gone"), &nf),
+        ];
+        let out = drop_not_found_elsewhere(recs);
+        let keys: Vec<(Option<&str>, Option<&str>, bool)> = out
+            .iter()
+            .map(|r| (r.host.as_deref(), r.vm.as_deref(), r.ok))
+            .collect();
+        assert_eq!(
+            keys,
+            [(Some("b"), Some("web"), true), (Some("a"), Some("gone"), false)]
+        );
+    }
+}

@@ -1,0 +1,67 @@
+//! Job progress on stderr: an indicatif bar per operation on a terminal, plain lines otherwise.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use hyperv::JobProgress;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// The last (state, percent) printed for a job.
+type Seen = (String, Option<u16>);
+
+/// Where job progress goes.
+#[derive(Clone)]
+pub enum ProgressSink {
+    /// Progress bars (stderr is a terminal).
+    Bars(MultiProgress),
+    /// One line per change of state or percentage.
+    Lines,
+}
+
+impl ProgressSink {
+    /// Bars on a terminal, lines otherwise.
+    pub fn new(bars: bool) -> Self {
+        if bars {
+            ProgressSink::Bars(MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
+        } else {
+            ProgressSink::Lines
+        }
+    }
+
+    /// A callback for one operation, labelled e.g. `web01 on hv02`.
+    pub fn callback(&self, label: String) -> impl FnMut(&JobProgress) + Send + 'static {
+        let sink = self.clone();
+        let mut bar: Option<ProgressBar> = None;
+        let last: Arc<Mutex<Option<Seen>>> = Arc::new(Mutex::new(None));
+        move |p: &JobProgress| {
+            let state = p.state.to_string();
+            match &sink {
+                ProgressSink::Bars(mp) => {
+                    let b = bar.get_or_insert_with(|| {
+                        let b = mp.add(ProgressBar::new(100));
+                        let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos:>3}% {msg}")
+                            .unwrap_or_else(|_| ProgressStyle::default_bar())
+                            .progress_chars("=> ");
+                        b.set_style(style);
+                        b.set_prefix(label.clone());
+                        b
+                    });
+                    b.set_position(u64::from(p.percent_complete.unwrap_or(0)));
+                    b.set_message(format!("{state} (job {})", p.job_id));
+                    if p.state.is_finished() {
+                        b.finish();
+                    }
+                }
+                ProgressSink::Lines => {
+                    let key = (state.clone(), p.percent_complete);
+                    let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+                    if last.as_ref() != Some(&key) {
+                        let pct = p.percent_complete.map(|v| format!(" {v}%")).unwrap_or_default();
+                        let _ = writeln!(std::io::stderr().lock(), "{label}: job {} {state}{pct}", p.job_id);
+                        *last = Some(key);
+                    }
+                }
+            }
+        }
+    }
+}

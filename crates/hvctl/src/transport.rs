@@ -1,0 +1,163 @@
+//! The `hyperv::Wsman` trait over `winrm_client::Client`, and building clients from the
+//! resolved configuration.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use hyperv::{TransportError, Wsman};
+use winrm_client::{AuthMethod, Client};
+use wsman_soap::{Enumerate, Instance, Item, MethodOutput, SelectorSet, Value};
+
+use crate::cli::AuthKind;
+use crate::config::{Endpoint, Resolved};
+
+/// One host's WinRM client, as the domain sees it.
+#[derive(Clone)]
+pub struct HostSession {
+    client: Client,
+    host: String,
+}
+
+impl HostSession {
+    /// Wraps a client for `host` (the name used in messages).
+    pub fn new(client: Client, host: impl Into<String>) -> Self {
+        HostSession {
+            client,
+            host: host.into(),
+        }
+    }
+
+    /// The underlying client (for the generic `wsman` verbs).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// Maps a transport error to the domain's transport error.
+pub fn map_error(e: winrm_client::Error) -> TransportError {
+    use winrm_client::Error as E;
+    match e {
+        E::Fault(f) => TransportError::Fault(f),
+        E::OutcomeUnknown { .. } => TransportError::OutcomeUnknown {
+            detail: e.to_string(),
+        },
+        E::Auth { .. } => TransportError::Auth(e.to_string()),
+        E::Timeout(_) => TransportError::Timeout(e.to_string()),
+        E::Connection { .. } | E::Tls { .. } => {
+            TransportError::Connection(format!("{:#}", anyhow::Error::new(e)))
+        }
+        other => TransportError::Other(other.to_string()),
+    }
+}
+
+impl Wsman for HostSession {
+    fn host(&self) -> &str {
+        &self.host
+    }
+
+    async fn get(&self, resource_uri: &str, selectors: &SelectorSet) -> Result<Instance, TransportError> {
+        self.client.get(resource_uri, selectors).await.map_err(map_error)
+    }
+
+    async fn enumerate(&self, resource_uri: &str, request: &Enumerate) -> Result<Vec<Item>, TransportError> {
+        self.client
+            .enumerate(resource_uri, request)
+            .await
+            .map_err(map_error)
+    }
+
+    async fn invoke(
+        &self,
+        resource_uri: &str,
+        selectors: &SelectorSet,
+        method: &str,
+        params: &[(String, Value)],
+    ) -> Result<MethodOutput, TransportError> {
+        self.client
+            .invoke(resource_uri, selectors, method, params)
+            .await
+            .map_err(map_error)
+    }
+
+    async fn sleep(&self, d: Duration) {
+        tokio::time::sleep(d).await;
+    }
+
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+/// The client's authentication method from the resolved configuration.
+pub fn auth_method(r: &Resolved) -> anyhow::Result<AuthMethod> {
+    let pw = || {
+        r.password
+            .as_ref()
+            .map(|p| winrm_client::Password::new(p.expose()))
+    };
+    let need_user = || r.user.clone().context("this authentication method needs --user");
+    let need_pw = || pw().context("this authentication method needs a password");
+    Ok(match r.auth {
+        AuthKind::Negotiate => AuthMethod::Negotiate {
+            user: r.user.clone(),
+            password: pw(),
+            keytab: None,
+            delegate: false,
+        },
+        AuthKind::Ntlm => AuthMethod::Ntlm {
+            user: need_user()?,
+            password: need_pw()?,
+        },
+        AuthKind::Kerberos => AuthMethod::Kerberos {
+            principal: r.user.clone(),
+            password: pw(),
+            keytab: None,
+            delegate: false,
+        },
+        AuthKind::Basic => AuthMethod::Basic {
+            user: need_user()?,
+            password: need_pw()?,
+        },
+        AuthKind::Certificate => {
+            let (cert, key) = r
+                .client_cert
+                .as_ref()
+                .context("--auth certificate needs --client-cert")?;
+            let cert_pem = std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;
+            let key_pem =
+                std::fs::read_to_string(key).with_context(|| format!("reading {}", key.display()))?;
+            AuthMethod::Certificate {
+                cert_pem,
+                key_pem: winrm_client::Password::new(key_pem),
+            }
+        }
+    })
+}
+
+/// Builds the client for one endpoint.
+pub fn build_client(r: &Resolved, e: &Endpoint) -> anyhow::Result<HostSession> {
+    let mut b = Client::builder(&e.url)
+        .auth(auth_method(r)?)
+        .insecure(r.insecure)
+        .operation_timeout(r.operation_timeout)
+        .connect_timeout(r.connect_timeout)
+        .sessions(r.per_host);
+    if let Some(ca) = &r.ca_cert {
+        let pem = std::fs::read(ca).with_context(|| format!("reading CA certificate {}", ca.display()))?;
+        b = b.ca_cert_pem(&pem);
+    }
+    if let Some(spn) = &r.spn {
+        let (service, host) = match spn.split_once('/') {
+            Some((s, h)) => (s, Some(h)),
+            None => (spn.as_str(), None),
+        };
+        b = b.spn(service, host);
+    }
+    if let Some(dir) = &r.record {
+        b = b.record(dir.clone(), true);
+    }
+    let client = b
+        .build()
+        .map_err(|e| anyhow::Error::new(crate::exit::UsageError::new(e.to_string())))?;
+    Ok(HostSession::new(client, e.host.clone()))
+}

@@ -1,0 +1,654 @@
+//! End to end: the `hvctl` binary against in-process simulated Hyper-V hosts (`hyperv-sim`)
+//! over NTLM with WinRM message encryption. Every command, the JSON schema of OUTPUT.md,
+//! every documented exit code (with injected faults), `hvctl demo`, and the README examples.
+#![allow(clippy::unwrap_used)]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use hyperv_sim::{FaultAction, Match, PairConfig, SimFault, SimHost};
+use serde_json::Value as Json;
+
+const USER: &str = "HV\\operator";
+
+/// A primary/replica pair with `demo-vm` replicating, served on a background runtime.
+/// Fields drop in order: the hosts stop first, then the runtime.
+struct Pair {
+    primary: SimHost,
+    replica: SimHost,
+    password: String,
+    home: tempfile::TempDir,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Pair {
+    fn start() -> Pair {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let password = hyperv_sim::random_password().to_string();
+        let cfg = PairConfig {
+            job_duration: Duration::from_millis(300),
+            ..PairConfig::default()
+        }
+        .user(USER, &password);
+        let (primary, replica) = rt.block_on(hyperv_sim::start_pair(cfg)).unwrap();
+        Pair {
+            primary,
+            replica,
+            password,
+            home: tempfile::tempdir().unwrap(),
+            _rt: rt,
+        }
+    }
+
+    fn p(&self) -> String {
+        self.primary.addr().to_string()
+    }
+
+    fn r(&self) -> String {
+        self.replica.addr().to_string()
+    }
+
+    /// Runs hvctl with a clean environment, the password in HVCTL_PASSWORD and NTLM as `USER`.
+    fn run(&self, args: &[&str]) -> Run {
+        self.run_env(args, &[("HVCTL_PASSWORD", &self.password)], None)
+    }
+
+    fn run_env(&self, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
+        let mut cmd = hvctl(self.home.path());
+        cmd.args(["--auth", "ntlm", "--user", USER]).args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Run::of(cmd, stdin)
+    }
+}
+
+/// The binary with an environment that cannot see the developer's config or HVCTL_* variables.
+fn hvctl(home: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hvctl"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("HVCTL_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn of(mut cmd: Command, stdin: Option<&str>) -> Run {
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        if let Some(text) = stdin {
+            child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        }
+        let out: Output = child.wait_with_output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// The JSON lines, each checked against the documented schema.
+    fn json(&self) -> (Vec<Json>, Json) {
+        let mut lines: Vec<Json> = self
+            .stdout
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}\n{}", self.stderr))
+            })
+            .collect();
+        let summary = lines.pop().expect("no summary line");
+        check_summary(&summary, &lines, self.code);
+        for r in &lines {
+            check_result(r);
+        }
+        (lines, summary)
+    }
+
+    fn expect(&self, code: i32) -> &Run {
+        assert_eq!(
+            self.code, code,
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// OUTPUT.md: a result line.
+fn check_result(r: &Json) {
+    let o = r.as_object().unwrap();
+    let keys: Vec<&str> = o.keys().map(String::as_str).collect();
+    for k in [
+        "type",
+        "command",
+        "host",
+        "vm",
+        "ok",
+        "data",
+        "error",
+        "elapsed_ms",
+    ] {
+        assert!(keys.contains(&k), "result without `{k}`: {r}");
+    }
+    assert_eq!(keys.len(), 8, "unexpected keys in {r}");
+    assert_eq!(r["type"], "result");
+    assert!(r["command"].is_string() && r["elapsed_ms"].is_u64());
+    assert!(r["host"].is_string() || r["host"].is_null());
+    assert!(r["vm"].is_string() || r["vm"].is_null());
+    if r["ok"].as_bool().unwrap() {
+        assert!(r["error"].is_null(), "{r}");
+    } else {
+        let e = &r["error"];
+        assert!(r["data"].is_null(), "{r}");
+        assert!(e["class"].is_string() && e["message"].is_string(), "{r}");
+        let code = e["exit_code"].as_u64().unwrap();
+        let class = e["class"].as_str().unwrap();
+        assert_eq!(class_code(class), code, "{r}");
+    }
+}
+
+fn class_code(class: &str) -> u64 {
+    match class {
+        "success" => 0,
+        "other" => 1,
+        "usage" => 2,
+        "auth" => 3,
+        "not_found" => 4,
+        "invalid_state" => 5,
+        "job_failed" => 6,
+        "connection" => 7,
+        "outcome_unknown" => 8,
+        other => panic!("undocumented class {other}"),
+    }
+}
+
+/// OUTPUT.md: the summary line.
+fn check_summary(s: &Json, results: &[Json], code: i32) {
+    assert_eq!(s["type"], "summary", "{s}");
+    assert_eq!(s["schema_version"], 1);
+    assert_eq!(s["total"].as_u64().unwrap() as usize, results.len());
+    let failed = results.iter().filter(|r| r["ok"] == false).count();
+    assert_eq!(s["failed"].as_u64().unwrap() as usize, failed);
+    assert_eq!(s["succeeded"].as_u64().unwrap() as usize, results.len() - failed);
+    assert_eq!(s["exit_code"].as_i64().unwrap(), i64::from(code));
+    assert_eq!(
+        class_code(s["exit_class"].as_str().unwrap()),
+        s["exit_code"].as_u64().unwrap()
+    );
+    assert!(s["elapsed_ms"].is_u64());
+}
+
+#[test]
+fn planned_failover_end_to_end_with_json_output() {
+    let pair = Pair::start();
+    let (p, r) = (pair.p(), pair.r());
+
+    // Status on both hosts in one run: one result per host.
+    let run = pair.run(&[
+        "--host",
+        &p,
+        "--host",
+        &r,
+        "-o",
+        "json",
+        "replication",
+        "status",
+        "demo-vm",
+    ]);
+    let (results, _) = run.expect(0).json();
+    assert_eq!(results.len(), 2);
+    let by_host = |h: &str| results.iter().find(|x| x["host"] == h).unwrap().clone();
+    assert_eq!(by_host(&p)["data"]["vm"]["replication_mode"], "Primary");
+    assert_eq!(by_host(&p)["data"]["vm"]["ps_replication_state"], "Replicating");
+    assert_eq!(by_host(&r)["data"]["vm"]["replication_mode"], "Replica");
+    assert_eq!(by_host(&r)["data"]["vm"]["ps_replication_state"], "Replicating");
+
+    // Reverse on the primary is explained before anything is sent: invalid state.
+    let run = pair.run(&["--host", &p, "replication", "reverse", "demo-vm"]);
+    run.expect(5);
+    assert!(run.stderr.contains("demo-vm"), "{}", run.stderr);
+
+    let run = pair.run(&["--host", &p, "-o", "json", "vm", "stop", "demo-vm"]);
+    let (res, _) = run.expect(0).json();
+    assert_eq!(res[0]["data"]["after"]["enabled_state"], "Off");
+
+    let run = pair.run(&["--host", &p, "-o", "json", "failover", "prepare", "demo-vm"]);
+    let (res, _) = run.expect(0).json();
+    assert_eq!(
+        res[0]["data"]["after"]["ps_replication_state"],
+        "PreparedForFailover"
+    );
+    assert!(res[0]["data"]["job_id"].is_string());
+
+    let run = pair.run(&["--host", &r, "-o", "json", "failover", "start", "demo-vm"]);
+    let (res, _) = run.expect(0).json();
+    assert_eq!(
+        res[0]["data"]["after"]["ps_replication_state"],
+        "FailedOverWaitingCompletion"
+    );
+
+    let run = pair.run(&["--host", &r, "-o", "json", "replication", "reverse", "demo-vm"]);
+    let (res, _) = run.expect(0).json();
+    let d = &res[0]["data"];
+    assert_eq!(d["operation"], "reverse_replication");
+    assert_eq!(d["method"], "ReverseReplicationRelationship");
+    assert_eq!(d["after"]["replication_mode"], "Primary");
+    assert_eq!(d["reverse"]["recovery_connection_point"], pair.primary.fqdn());
+    let job_id = d["job_id"].as_str().unwrap().to_owned();
+
+    let run = pair.run(&["--host", &r, "vm", "start", "demo-vm"]);
+    run.expect(0);
+    assert!(run.stdout.contains("demo-vm on "), "{}", run.stdout);
+
+    // The job can be shown afterwards.
+    let run = pair.run(&["--host", &r, "-o", "json", "job", "show", &job_id]);
+    let (res, _) = run.expect(0).json();
+    assert_eq!(res[0]["data"]["job"]["instance_id"], job_id.as_str());
+    assert_eq!(res[0]["data"]["job"]["state"], "Completed");
+    let run = pair.run(&["--host", &r, "job", "wait", &job_id]);
+    run.expect(0);
+    assert!(run.stdout.contains("Completed"), "{}", run.stdout);
+
+    // Human status table after the workflow.
+    let run = pair.run(&["--host", &r, "replication", "status", "demo-vm"]);
+    run.expect(0);
+    let row = run.stdout.lines().find(|l| l.contains("demo-vm")).unwrap();
+    assert!(
+        row.contains("Primary") && row.contains("Running"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn vm_list_and_generic_wsman_verbs() {
+    let pair = Pair::start();
+    let p = pair.p();
+    let run = pair.run(&["--host", &p, "-o", "json", "vm", "list"]);
+    let (res, _) = run.expect(0).json();
+    assert!(res
+        .iter()
+        .any(|r| r["vm"] == "demo-vm" && r["data"]["guid"].is_string()));
+
+    let run = pair.run(&["--host", &p, "vm", "list"]);
+    run.expect(0);
+    assert!(run.stdout.starts_with("HOST"), "{}", run.stdout);
+
+    let run = pair.run(&["--host", &p, "-o", "json", "wsman", "identify"]);
+    let (res, _) = run.expect(0).json();
+    assert!(res[0]["data"]["product_vendor"]
+        .as_str()
+        .unwrap()
+        .contains("Microsoft"));
+
+    let guid = pair.primary.vm_id("demo-vm").unwrap();
+    let sel_name = format!("Name={guid}");
+    let run = pair.run(&[
+        "--host",
+        &p,
+        "-o",
+        "json",
+        "wsman",
+        "get",
+        "Msvm_ComputerSystem",
+        "-s",
+        "CreationClassName=Msvm_ComputerSystem",
+        "-s",
+        &sel_name,
+    ]);
+    let (res, _) = run.expect(0).json();
+    assert_eq!(res[0]["data"]["class"], "Msvm_ComputerSystem");
+    assert_eq!(res[0]["data"]["properties"]["ElementName"], "demo-vm");
+
+    let run = pair.run(&[
+        "--host",
+        &p,
+        "-o",
+        "json",
+        "wsman",
+        "enumerate",
+        "*",
+        "--wql",
+        "SELECT * FROM Msvm_ComputerSystem WHERE ElementName = 'demo-vm'",
+    ]);
+    let (res, _) = run.expect(0).json();
+    assert_eq!(res.len(), 1);
+    assert_eq!(res[0]["data"]["instance"]["properties"]["Name"], guid.as_str());
+
+    let assoc = format!("Msvm_ComputerSystem?CreationClassName=Msvm_ComputerSystem&Name={guid}");
+    let run = pair.run(&[
+        "--host",
+        &p,
+        "-o",
+        "json",
+        "wsman",
+        "enumerate",
+        "*",
+        "--associators",
+        &assoc,
+        "--assoc-class",
+        "Msvm_ElementSettingData",
+        "--result-class",
+        "Msvm_ReplicationSettingData",
+    ]);
+    let (res, _) = run.expect(0).json();
+    assert!(!res.is_empty());
+    assert_eq!(res[0]["data"]["instance"]["class"], "Msvm_ReplicationSettingData");
+
+    let run = pair.run(&[
+        "--host",
+        &p,
+        "-o",
+        "json",
+        "wsman",
+        "enumerate",
+        "Msvm_ComputerSystem",
+        "--epr",
+    ]);
+    let (res, _) = run.expect(0).json();
+    assert!(res
+        .iter()
+        .all(|r| r["data"]["epr"]["selectors"]["Name"].is_string()));
+
+    // Invoke RequestStateChange(3) on the VM: turns it off through a job.
+    let run = pair.run(&[
+        "--host",
+        &p,
+        "-o",
+        "json",
+        "wsman",
+        "invoke",
+        "Msvm_ComputerSystem",
+        "RequestStateChange",
+        "-s",
+        "CreationClassName=Msvm_ComputerSystem",
+        "-s",
+        &sel_name,
+        "--param",
+        "RequestedState=3",
+    ]);
+    let (res, _) = run.expect(0).json();
+    let rv = res[0]["data"]["return_value"].as_u64().unwrap();
+    assert!(rv == 0 || rv == 4096, "{}", run.stdout);
+    assert_eq!(res[0]["data"]["method"], "RequestStateChange");
+
+    // Get of a VM that does not exist: not found.
+    let run = pair.run(&[
+        "--host",
+        &p,
+        "wsman",
+        "get",
+        "Msvm_ComputerSystem",
+        "-s",
+        "CreationClassName=Msvm_ComputerSystem",
+        "-s",
+        "Name=00000000-0000-0000-0000-000000000000",
+    ]);
+    run.expect(4);
+}
+
+#[test]
+fn every_exit_code_is_provoked() {
+    let pair = Pair::start();
+    let p = pair.p();
+
+    // 2: usage (no host; unknown flag).
+    hvctl(pair.home.path())
+        .args(["vm", "list"])
+        .output()
+        .map(|o| assert_eq!(o.status.code(), Some(2)))
+        .unwrap();
+    let run = pair.run(&["--host", &p, "vm", "list", "--password", "x"]);
+    run.expect(2);
+
+    // 3: wrong password.
+    let run = pair.run_env(
+        &["--host", &p, "vm", "list"],
+        &[("HVCTL_PASSWORD", "wrong-password")],
+        None,
+    );
+    run.expect(3);
+    assert!(
+        run.stderr.to_lowercase().contains("authentication"),
+        "{}",
+        run.stderr
+    );
+
+    // 3: access denied fault.
+    pair.primary.faults().once(
+        Match::Action("Enumerate".into()),
+        FaultAction::Fault(Box::new(SimFault::access_denied())),
+    );
+    let run = pair.run(&["--host", &p, "-o", "json", "replication", "status", "demo-vm"]);
+    let (res, _) = run.expect(3).json();
+    assert_eq!(res[0]["error"]["class"], "auth");
+
+    // 4: not found.
+    let run = pair.run(&["--host", &p, "replication", "status", "no-such-vm"]);
+    run.expect(4);
+    assert!(run.stderr.contains("no-such-vm"), "{}", run.stderr);
+
+    // 5: invalid state: prepare needs the VM off and replicating; commit needs a failover.
+    let run = pair.run(&["--host", &p, "failover", "commit", "demo-vm"]);
+    run.expect(5);
+
+    // 7: connection refused (nothing listens on the port after a listener is dropped).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead = format!("127.0.0.1:{port}");
+    let run = pair.run(&["--host", &dead, "--connect-timeout", "2s", "vm", "list"]);
+    run.expect(7);
+
+    // 6: the job fails with an ErrorCode.
+    pair.primary.faults().once(
+        Match::Method("RequestStateChange".into()),
+        FaultAction::FailJob {
+            code: 32768,
+            description: "The simulated power operation failed".into(),
+        },
+    );
+    let run = pair.run(&["--host", &p, "-o", "json", "vm", "stop", "demo-vm"]);
+    let (res, _) = run.expect(6).json();
+    let msg = res[0]["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("32768") && msg.contains("The simulated power operation failed"),
+        "{msg}"
+    );
+
+    // 8: the connection drops after the invoke ran: outcome unknown, with guidance.
+    pair.primary.faults().once(
+        Match::Method("RequestStateChange".into()),
+        FaultAction::DropAfterExecute,
+    );
+    let run = pair.run(&["--host", &p, "vm", "stop", "demo-vm"]);
+    run.expect(8);
+    let e = &run.stderr;
+    assert!(e.contains("outcome unknown"), "{e}");
+    assert!(e.contains("demo-vm"), "{e}");
+    assert!(
+        e.contains(&format!("hvctl replication status demo-vm --host {p}")),
+        "{e}"
+    );
+    assert!(e.contains(&format!("hvctl job wait JOB-ID --host {p}")), "{e}");
+    assert!(e.contains("was not sent again"), "{e}");
+
+    // 1: another server fault.
+    pair.primary.faults().once(
+        Match::Action("Get".into()),
+        FaultAction::Fault(Box::new(SimFault::custom(
+            "Receiver",
+            "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd",
+            "InternalError",
+            "boom",
+            0x8033_8003,
+        ))),
+    );
+    let run = pair.run(&[
+        "--host",
+        &p,
+        "wsman",
+        "get",
+        "Msvm_ReplicationService",
+        "-s",
+        "Name=replicasvc",
+    ]);
+    run.expect(1);
+}
+
+#[test]
+fn several_vms_report_each_result_and_fail_if_any_failed() {
+    let pair = Pair::start();
+    let p = pair.p();
+    let run = pair.run(&[
+        "--host",
+        &p,
+        "-o",
+        "json",
+        "--per-host",
+        "2",
+        "replication",
+        "status",
+        "demo-vm",
+        "ghost",
+    ]);
+    let (res, summary) = run.expect(4).json();
+    assert_eq!(res.len(), 2);
+    assert_eq!(summary["succeeded"], 1);
+    assert_eq!(summary["failed"], 1);
+    assert_eq!(
+        res.iter().find(|r| r["vm"] == "ghost").unwrap()["error"]["class"],
+        "not_found"
+    );
+}
+
+#[test]
+fn profiles_and_password_sources() {
+    let pair = Pair::start();
+    let cfg_dir = pair.home.path().join("config/hvctl");
+    std::fs::create_dir_all(&cfg_dir).unwrap();
+    // The README's config example, pointed at the simulated replica.
+    let config = format!(
+        "[defaults]\nauth = \"ntlm\"\nuser = 'HV\\operator'\n\n[profiles.replica]\nhosts = [\"{}\"]\npassword_env = \"REPLICA_PASSWORD\"\n",
+        pair.r()
+    );
+    std::fs::write(cfg_dir.join("config.toml"), config).unwrap();
+    let mut cmd = hvctl(pair.home.path());
+    cmd.args(["-p", "replica", "replication", "status", "demo-vm"])
+        .env("REPLICA_PASSWORD", &pair.password);
+    let run = Run::of(cmd, None);
+    run.expect(0);
+    assert!(run.stdout.contains("Replica"), "{}", run.stdout);
+
+    // Unknown profile: usage.
+    let run = Run::of(
+        {
+            let mut c = hvctl(pair.home.path());
+            c.args(["-p", "nope", "vm", "list"]);
+            c
+        },
+        None,
+    );
+    run.expect(2);
+    assert!(run.stderr.contains("known profiles: replica"), "{}", run.stderr);
+
+    // --password-stdin.
+    let run = pair.run_env(
+        &["--host", &pair.p(), "--password-stdin", "vm", "list"],
+        &[],
+        Some(&format!("{}\n", pair.password)),
+    );
+    run.expect(0);
+    // No password and no terminal: a usage error that says how to pass one.
+    let run = pair.run_env(&["--host", &pair.p(), "vm", "list"], &[], None);
+    run.expect(2);
+    assert!(run.stderr.contains("HVCTL_PASSWORD"), "{}", run.stderr);
+}
+
+#[test]
+fn demo_runs_the_whole_workflow() {
+    let home = tempfile::tempdir().unwrap();
+    let run = Run::of(
+        {
+            let mut c = hvctl(home.path());
+            c.arg("demo");
+            c
+        },
+        None,
+    );
+    run.expect(0);
+    let out = &run.stdout;
+    for step in [
+        "[1/7]",
+        "[3/7] prepare",
+        "[4/7] fail over",
+        "[5/7] reverse",
+        "[6/7] start",
+        "[7/7]",
+        "Done in",
+    ] {
+        assert!(out.contains(step), "missing {step}:\n{out}");
+    }
+    assert!(out.contains("FailedOverWaitingCompletion"), "{out}");
+    // Progress lines (no terminal) on stderr.
+    assert!(run.stderr.contains("job "), "{}", run.stderr);
+}
+
+#[test]
+fn local_commands_completions_man_help() {
+    let home = tempfile::tempdir().unwrap();
+    let o = hvctl(home.path()).args(["completions", "bash"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("_hvctl()"));
+    let o = hvctl(home.path()).arg("man").output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains(".TH hvctl"));
+    let dir = home.path().join("man");
+    let o = hvctl(home.path())
+        .args(["man", "--out-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(std::fs::read_to_string(dir.join("hvctl.1"))
+        .unwrap()
+        .contains("replication"));
+    let o = hvctl(home.path()).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        help.contains("8  outcome unknown") && help.contains("HVCTL_PASSWORD"),
+        "{help}"
+    );
+    // `hvctl ... | head` must not fail on a closed pipe.
+    let mut child = hvctl(home.path())
+        .args(["completions", "zsh"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
