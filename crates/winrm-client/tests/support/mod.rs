@@ -59,6 +59,20 @@ pub enum Auth {
     Reject,
     /// HTTP Basic with USER/PASSWORD.
     Basic,
+    /// A GSSAPI acceptor supplied by the test (Kerberos); sealed exchanges.
+    Gss(Arc<dyn GssServer>),
+}
+
+/// Creates one acceptor context per connection (Auth::Gss).
+pub trait GssServer: Send + Sync {
+    fn new_context(&self) -> Box<dyn GssContext>;
+}
+
+/// One acceptor context: handshake steps, then per-message security.
+pub trait GssContext: Send {
+    /// Returns (complete, token to send back).
+    fn step(&mut self, token: &[u8]) -> Result<(bool, Vec<u8>), String>;
+    fn into_session(self: Box<Self>) -> Box<dyn SessionSecurity>;
 }
 
 /// What to answer to one request.
@@ -143,6 +157,7 @@ struct Shared {
 
 #[derive(Default)]
 struct Conn {
+    gss: Option<Box<dyn GssContext>>,
     acceptor: Option<NtlmAcceptor>,
     session: Option<Box<dyn SessionSecurity>>,
     authenticated: bool,
@@ -273,6 +288,42 @@ async fn handle(
                 ));
             }
         }
+        Auth::Gss(server) => {
+            if let Some(value) = get("authorization") {
+                let token = value
+                    .strip_prefix("Negotiate ")
+                    .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t.trim()).ok());
+                let Some(token) = token else {
+                    return Ok(challenge(None));
+                };
+                if conn.authenticated || conn.gss.is_none() {
+                    *conn = Conn::default();
+                    conn.gss = Some(server.new_context());
+                }
+                match conn.gss.as_mut().unwrap().step(&token) {
+                    Ok((false, t)) => return Ok(challenge(Some(&t))),
+                    Ok((true, t)) => {
+                        shared.stats.handshakes.fetch_add(1, Ordering::SeqCst);
+                        conn.session = Some(conn.gss.take().unwrap().into_session());
+                        conn.authenticated = true;
+                        let v = format!(
+                            "Negotiate {}",
+                            base64::engine::general_purpose::STANDARD.encode(&t)
+                        );
+                        if body.is_empty() {
+                            return Ok(response(200, &[("www-authenticate", v)], Vec::new()));
+                        }
+                    }
+                    Err(_) => {
+                        *conn = Conn::default();
+                        return Ok(challenge(None));
+                    }
+                }
+            } else if !conn.authenticated {
+                shared.stats.unauthenticated_401.fetch_add(1, Ordering::SeqCst);
+                return Ok(challenge(None));
+            }
+        }
         Auth::Ntlm { .. } | Auth::Reject => {
             let cbt = if let Auth::Ntlm { cbt, .. } = &shared.auth {
                 cbt.clone()
@@ -333,7 +384,7 @@ async fn handle(
         }
     }
 
-    let encrypt = matches!(shared.auth, Auth::Ntlm { encrypt: true, .. });
+    let encrypt = matches!(shared.auth, Auth::Ntlm { encrypt: true, .. } | Auth::Gss(_));
     let plain = if winrm_auth::framing::is_encrypted(&content_type) {
         let Some(sec) = conn.session.as_deref_mut() else {
             return Ok(response(400, &[], b"no context".to_vec()));
