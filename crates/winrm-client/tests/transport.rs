@@ -540,3 +540,26 @@ async fn builder_refuses_unsafe_combinations() {
         .unwrap();
     assert!(!format!("{c:?}").contains("s3cret"));
 }
+
+#[tokio::test]
+async fn put_returns_the_stored_instance_and_is_never_resent() {
+    let server = ntlm_server(Arc::new(|r: &support::Req| match &r.parsed.body {
+        wsman_soap::RequestBody::Put(i) if i.get_str("ElementName") == Some("drop") => Reply::Close,
+        _ => standard(r),
+    }))
+    .await;
+    let c = client(&server).build().unwrap();
+    let rsd = c.get(RSD_URI, &rsd_selectors()).await.unwrap();
+    let stored = c.put(RSD_URI, &rsd_selectors(), &rsd).await.unwrap();
+    assert_eq!(stored.get_str("InstanceID"), rsd.get_str("InstanceID"));
+    assert_eq!(server.stats.count("Put"), 1);
+
+    let mut changed = rsd.clone();
+    changed.set("ElementName", wsman_soap::Scalar::String("drop".to_owned()));
+    let err = c.put(RSD_URI, &rsd_selectors(), &changed).await.unwrap_err();
+    match &err {
+        winrm_client::Error::OutcomeUnknown { method, .. } => assert_eq!(method, "Put"),
+        other => panic!("expected OutcomeUnknown, got {other:?}"),
+    }
+    assert_eq!(server.stats.count("Put"), 2, "the dropped Put was sent once");
+}

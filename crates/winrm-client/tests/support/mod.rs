@@ -513,7 +513,9 @@ pub fn standard(r: &Req) -> Reply {
     use wsman_soap::{EnumerationPage, Item, RequestBody};
     match &r.parsed.body {
         RequestBody::Identify => Reply::Soap(200, fixture("wsman/identify/identify.response.xml")),
-        RequestBody::Get => Reply::Soap(200, fixture("wsman/get/replication_setting_data.response.xml")),
+        RequestBody::Get | RequestBody::Put(_) => {
+            Reply::Soap(200, fixture("wsman/get/replication_setting_data.response.xml"))
+        }
         RequestBody::Release { .. } => Reply::Soap(200, fixture("wsman/enumerate/release.response.xml")),
         RequestBody::Invoke { .. } => Reply::Soap(
             200,
