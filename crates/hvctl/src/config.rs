@@ -520,7 +520,9 @@ fn load_password(
         AuthKind::Negotiate => user.is_some(),
         AuthKind::Kerberos | AuthKind::Certificate => false,
     };
-    if !needs_password {
+    // Without a terminal, negotiate goes on without a password: Kerberos (ticket cache or
+    // keytab) may still work, and a failure is an authentication error with its hint.
+    if !needs_password || (auth == AuthKind::Negotiate && prompt.is_none()) {
         return Ok((None, PasswordSource::None));
     }
     match prompt {
@@ -825,5 +827,28 @@ password_env = "REPLICA_PASSWORD"
     #[test]
     fn password_debug_prints_nothing() {
         assert_eq!(format!("{:?}", Password::new("hunter2".into())), "Password(..)");
+    }
+
+    #[test]
+    fn readme_config_example_parses_and_resolves() {
+        let readme = include_str!("../README.md");
+        let start = readme.find("```toml\n").unwrap() + "```toml\n".len();
+        let end = start + readme[start..].find("```").unwrap();
+        let file = ConfigFile::parse(&readme[start..end], Path::new("README.md")).unwrap();
+        let mut w = World::new();
+        w.env.insert("HV_REPLICA_PASSWORD", "pw");
+        let r = w.resolve(&["-p", "replica"], &file).unwrap();
+        assert_eq!(r.endpoints[0].url, "https://hv02.corp.example:5986/wsman");
+        assert_eq!(r.user.as_deref(), Some("CORP\\operator"));
+        assert_eq!(r.operation_timeout, Duration::from_secs(90));
+        assert_eq!(r.output, OutputFormat::Json);
+        assert_eq!(r.per_host, 2);
+        assert_eq!(r.ca_cert.as_deref(), Some(Path::new("/etc/ssl/corp-ca.pem")));
+        assert_eq!(r.password.as_ref().map(Password::expose), Some("pw"));
+        // The default profile: negotiate as CORP\\operator, no terminal: Kerberos without a password.
+        let r = w.resolve(&[], &file).unwrap();
+        assert_eq!(r.endpoints[0].url, "http://hv01.corp.example:5985/wsman");
+        assert_eq!(r.auth, AuthKind::Negotiate);
+        assert_eq!(r.password_source, PasswordSource::None);
     }
 }

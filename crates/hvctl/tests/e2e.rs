@@ -486,8 +486,14 @@ fn every_exit_code_is_provoked() {
         Match::Method("RequestStateChange".into()),
         FaultAction::DropAfterExecute,
     );
+    let invokes_before = pair.primary.stats().count("Invoke:RequestStateChange");
     let run = pair.run(&["--host", &p, "vm", "stop", "demo-vm"]);
     run.expect(8);
+    // Sent exactly once, never re-sent; and it did run on the host.
+    assert_eq!(
+        pair.primary.stats().count("Invoke:RequestStateChange"),
+        invokes_before + 1
+    );
     let e = &run.stderr;
     assert!(e.contains("outcome unknown"), "{e}");
     assert!(e.contains("demo-vm"), "{e}");
@@ -497,6 +503,10 @@ fn every_exit_code_is_provoked() {
     );
     assert!(e.contains(&format!("hvctl job wait JOB-ID --host {p}")), "{e}");
     assert!(e.contains("was not sent again"), "{e}");
+    let run = pair.run(&["--host", &p, "-o", "json", "vm", "list"]);
+    let (res, _) = run.expect(0).json();
+    let vm = res.iter().find(|r| r["vm"] == "demo-vm").unwrap();
+    assert_ne!(vm["data"]["enabled_state"], "Running", "{}", run.stdout);
 
     // 1: another server fault.
     pair.primary.faults().once(
@@ -539,6 +549,26 @@ fn several_vms_report_each_result_and_fail_if_any_failed() {
     ]);
     let (res, summary) = run.expect(4).json();
     assert_eq!(res.len(), 2);
+    // Two hosts: demo-vm is found on both, `ghost` is reported once as not found.
+    let r = pair.r();
+    let run = pair.run(&[
+        "--host",
+        &format!("{p},{r}"),
+        "-o",
+        "json",
+        "replication",
+        "status",
+        "demo-vm",
+        "ghost",
+    ]);
+    let (both, _) = run.expect(4).json();
+    assert_eq!(
+        both.iter()
+            .filter(|x| x["vm"] == "demo-vm" && x["ok"] == true)
+            .count(),
+        2
+    );
+    assert_eq!(both.iter().filter(|x| x["vm"] == "ghost").count(), 1);
     assert_eq!(summary["succeeded"], 1);
     assert_eq!(summary["failed"], 1);
     assert_eq!(
@@ -651,4 +681,85 @@ fn local_commands_completions_man_help() {
         .unwrap();
     drop(child.stdout.take());
     assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn https_with_insecure_warns_and_works() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let password = hyperv_sim::random_password().to_string();
+    let mut cfg = hyperv_sim::SimConfig::new("HV-TLS").user(USER, &password);
+    cfg.https = true;
+    cfg.vms = vec!["tls-vm".to_owned()];
+    let host = rt.block_on(SimHost::start(cfg)).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let addr = host.addr().to_string();
+    let mut cmd = hvctl(home.path());
+    cmd.args([
+        "--host",
+        &addr,
+        "--https",
+        "--insecure",
+        "--auth",
+        "ntlm",
+        "--user",
+        USER,
+        "vm",
+        "list",
+    ])
+    .env("HVCTL_PASSWORD", &password);
+    let run = Run::of(cmd, None);
+    run.expect(0);
+    assert!(run.stdout.contains("tls-vm"), "{}", run.stdout);
+    assert!(run.stderr.contains("WARNING: --insecure"), "{}", run.stderr);
+    // Without --insecure the self-signed certificate is refused: a connection error.
+    let mut cmd = hvctl(home.path());
+    cmd.args([
+        "--host", &addr, "--https", "--auth", "ntlm", "--user", USER, "vm", "list",
+    ])
+    .env("HVCTL_PASSWORD", &password);
+    Run::of(cmd, None).expect(7);
+    drop(host);
+}
+
+#[test]
+fn sim_serve_prints_how_to_connect() {
+    use std::io::{BufRead, BufReader};
+    let home = tempfile::tempdir().unwrap();
+    let mut child = hvctl(home.path())
+        .args(["sim", "serve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut endpoint = None;
+    let mut password = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.split(" listening on ").nth(1) {
+            endpoint = Some(rest.trim().to_owned());
+        }
+        if let Some(pw) = line.split("export HVCTL_PASSWORD=").nth(1) {
+            password = Some(pw.trim().to_owned());
+        }
+        if line.starts_with("try: ") {
+            break;
+        }
+    }
+    let (endpoint, password) = (endpoint.unwrap(), password.unwrap());
+    let mut cmd = hvctl(home.path());
+    cmd.args([
+        "--host", &endpoint, "--auth", "ntlm", "--user", USER, "-o", "json", "vm", "list",
+    ])
+    .env("HVCTL_PASSWORD", &password);
+    let run = Run::of(cmd, None);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (res, _) = run.expect(0).json();
+    let names: Vec<&str> = res.iter().filter_map(|r| r["vm"].as_str()).collect();
+    assert_eq!(names, ["vm01", "vm02"]);
 }
