@@ -1,6 +1,6 @@
 //! The operations: reverse replication and the planned-failover workflow around it, VM power,
 //! and replication status. Each one finds the VM, explains a wrong state before sending
-//! anything, invokes once, follows the job and reads the state back ([DESIGN] main workflow).
+//! anything, invokes once, follows the job and reads the state back (DESIGN.md, main workflow).
 
 use std::time::Instant;
 
@@ -224,7 +224,7 @@ pub fn plan_reverse(
     Ok((rsd, details))
 }
 
-/// `Set-VMReplication -Reverse` on the host where the VM was failed over ([DESIGN] steps 1-7):
+/// `Set-VMReplication -Reverse` on the host where the VM was failed over (DESIGN.md, steps 1-7):
 /// find the VM, preflight, read its primary-relationship settings, apply [`plan_reverse`],
 /// invoke `Msvm_ReplicationService.ReverseReplicationRelationship(ComputerSystem = REF VM,
 /// ReplicationSettingData = embedded RSD)` once, follow the job, read the state back.
