@@ -131,7 +131,7 @@ pub fn parse_instance(s: &str, limits: &Limits) -> Result<Instance, Error> {
     read_instance(inst, limits)
 }
 
-fn read_instance(e: &Elem, limits: &Limits) -> Result<Instance, Error> {
+fn read_instance(e: &Elem<'_>, limits: &Limits) -> Result<Instance, Error> {
     let class = e
         .attr("CLASSNAME")
         .ok_or(Error::Missing("INSTANCE CLASSNAME attribute"))?;
@@ -147,7 +147,7 @@ fn read_instance(e: &Elem, limits: &Limits) -> Result<Instance, Error> {
             Some(t) => Some(CimType::from_name(t.trim()).ok_or_else(|| Error::invalid("cim-xml TYPE", t))?),
             None => None,
         };
-        let value = match p.local.as_str() {
+        let value = match &*p.local {
             "PROPERTY" => match p.child_any("VALUE") {
                 None => Value::Null,
                 Some(v) => {
@@ -168,9 +168,9 @@ fn read_instance(e: &Elem, limits: &Limits) -> Result<Instance, Error> {
                                 limit: limits.max_depth,
                             });
                         }
-                        Value::Instance(Box::new(parse_instance(&text, &inner)?))
+                        Value::Instance(Box::new(parse_instance(text, &inner)?))
                     } else {
-                        Value::Scalar(Scalar::from_text(ty.unwrap_or(CimType::String), &text)?)
+                        Value::Scalar(Scalar::from_text(ty.unwrap_or(CimType::String), text)?)
                     }
                 }
             },
@@ -179,7 +179,7 @@ fn read_instance(e: &Elem, limits: &Limits) -> Result<Instance, Error> {
                 Some(arr) => Value::Array(
                     arr.elems()
                         .filter(|v| v.local == "VALUE")
-                        .map(|v| Scalar::from_text(ty.unwrap_or(CimType::String), &v.text()))
+                        .map(|v| Scalar::from_text(ty.unwrap_or(CimType::String), v.text()))
                         .collect::<Result<_, _>>()?,
                 ),
             },
@@ -197,7 +197,7 @@ fn read_instance(e: &Elem, limits: &Limits) -> Result<Instance, Error> {
     Ok(out)
 }
 
-fn read_reference(r: &Elem) -> Result<Epr, Error> {
+fn read_reference(r: &Elem<'_>) -> Result<Epr, Error> {
     let mut namespace: Vec<String> = Vec::new();
     if let Some(path) = r.descendant_any("LOCALNAMESPACEPATH") {
         namespace = path

@@ -443,7 +443,7 @@ pub fn parse_response(body: &[u8], limits: &Limits) -> Result<Response, Error> {
     Ok(Response { header, body })
 }
 
-fn parse_identify(e: &Elem) -> IdentifyResponse {
+fn parse_identify(e: &Elem<'_>) -> IdentifyResponse {
     let t = |l: &str| {
         e.child(ns::WSMAN_IDENTITY, l)
             .map(|x| x.text().trim().to_owned())
@@ -460,7 +460,7 @@ fn parse_identify(e: &Elem) -> IdentifyResponse {
     }
 }
 
-fn parse_page(e: &Elem) -> Result<EnumerationPage, Error> {
+fn parse_page(e: &Elem<'_>) -> Result<EnumerationPage, Error> {
     let mut page = EnumerationPage {
         // An empty `<n:EnumerationContext/>` (sent beside EndOfSequence) is no context.
         context: e
@@ -482,7 +482,7 @@ fn parse_page(e: &Elem) -> Result<EnumerationPage, Error> {
     Ok(page)
 }
 
-fn parse_item(it: &Elem) -> Result<Item, Error> {
+fn parse_item(it: &Elem<'_>) -> Result<Item, Error> {
     if it.is(ns::ADDRESSING, "EndpointReference") {
         return Ok(Item {
             instance: None,
@@ -506,15 +506,15 @@ fn parse_item(it: &Elem) -> Result<Item, Error> {
     })
 }
 
-fn opt_text(e: Option<&Elem>) -> Option<String> {
+fn opt_text(e: Option<&Elem<'_>>) -> Option<String> {
     let e = e?;
     if e.is_nil() {
         return None;
     }
-    Some(e.text())
+    Some(e.text().to_owned())
 }
 
-fn opt_u32(e: Option<&Elem>) -> Option<u32> {
+fn opt_u32(e: Option<&Elem<'_>>) -> Option<u32> {
     opt_text(e).and_then(|t| parse_u32(&t))
 }
 
@@ -527,12 +527,12 @@ fn parse_u32(t: &str) -> Option<u32> {
     }
 }
 
-fn trimmed(s: String) -> Option<String> {
+fn trimmed(s: &str) -> Option<String> {
     let t = s.trim();
     (!t.is_empty()).then(|| t.to_owned())
 }
 
-fn parse_fault(f: &Elem, action: Option<String>) -> Fault {
+fn parse_fault(f: &Elem<'_>, action: Option<String>) -> Fault {
     let mut out = Fault {
         action,
         ..Fault::default()
@@ -554,7 +554,7 @@ fn parse_fault(f: &Elem, action: Option<String>) -> Fault {
     out.reason = f
         .child(ns::SOAP, "Reason")
         .and_then(|r| r.child(ns::SOAP, "Text"))
-        .map(Elem::text);
+        .map(|t| t.text().to_owned());
     let Some(detail) = f.child(ns::SOAP, "Detail") else {
         return out;
     };

@@ -81,7 +81,7 @@ pub enum RequestBody {
     },
 }
 
-fn text_of(e: Option<&Elem>) -> Option<String> {
+fn text_of(e: Option<&Elem<'_>>) -> Option<String> {
     e.map(|x| x.text().trim().to_owned())
 }
 
@@ -117,7 +117,7 @@ pub fn parse_request(body: &[u8], limits: &Limits) -> Result<Request, Error> {
             header.options = o
                 .elems()
                 .filter(|x| x.is(ns::WSMAN, "Option"))
-                .map(|x| (x.attr("Name").unwrap_or_default().to_owned(), x.text()))
+                .map(|x| (x.attr("Name").unwrap_or_default().to_owned(), x.text().to_owned()))
                 .collect();
         }
         header.locale = h
@@ -200,15 +200,15 @@ pub fn parse_request(body: &[u8], limits: &Limits) -> Result<Request, Error> {
     Ok(Request { header, body })
 }
 
-fn parse_params(input: &Elem) -> Result<Vec<(String, Value)>, Error> {
+fn parse_params(input: &Elem<'_>) -> Result<Vec<(String, Value)>, Error> {
     let mut params: Vec<(String, Value)> = Vec::new();
     let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for p in input.elems() {
         let v = parse_param(p)?;
-        match index.get(p.local.as_str()).copied() {
+        match index.get(&*p.local).copied() {
             None => {
                 index.insert(&p.local, params.len());
-                params.push((p.local.clone(), v));
+                params.push((p.local.to_string(), v));
             }
             Some(i) => {
                 let existing = &mut params[i].1;
@@ -232,12 +232,12 @@ fn parse_params(input: &Elem) -> Result<Vec<(String, Value)>, Error> {
     Ok(params)
 }
 
-fn parse_param(p: &Elem) -> Result<Value, Error> {
+fn parse_param(p: &Elem<'_>) -> Result<Value, Error> {
     if p.is_nil() {
         return Ok(Value::Null);
     }
     if !p.has_elems() {
-        return Ok(Value::Scalar(Scalar::String(p.text())));
+        return Ok(Value::Scalar(Scalar::String(p.text().to_owned())));
     }
     if p.child(ns::ADDRESSING, "EndpointReference").is_some() {
         return Err(Error::Schema(format!(
@@ -250,7 +250,7 @@ fn parse_param(p: &Elem) -> Result<Value, Error> {
         .or_else(|| p.child(ns::CIM_COMMON, "Interval"))
     {
         return Ok(Value::Scalar(Scalar::Datetime(
-            CimDateTime::parse_iso8601(&d.text())
+            CimDateTime::parse_iso8601(d.text())
                 .map_err(|e| Error::Schema(format!("parameter {}: {e}", p.local)))?,
         )));
     }
@@ -265,14 +265,14 @@ fn parse_param(p: &Elem) -> Result<Value, Error> {
         }
         return Ok(Value::Reference(epr));
     }
-    let child = p.elems().next().map(|c| c.local.clone()).unwrap_or_default();
+    let child = p.elems().next().map(|c| c.local.to_string()).unwrap_or_default();
     Err(Error::Schema(format!(
         "parameter {}: element <{child}> where text is expected (embedded instances must be CIM-XML text, not the element form)",
         p.local
     )))
 }
 
-fn parse_enumerate(e: &Elem) -> Result<Enumerate, Error> {
+fn parse_enumerate(e: &Elem<'_>) -> Result<Enumerate, Error> {
     let mut out = Enumerate {
         optimize: e.child(ns::WSMAN, "OptimizeEnumeration").is_some(),
         ..Enumerate::default()

@@ -113,7 +113,7 @@ pub(crate) fn push_instance(out: &mut String, uri: &str, i: &Instance, with_type
 
 /// Reads the EPR contents of `e` (its `a:Address` and `a:ReferenceParameters` children);
 /// `None` when it has neither.
-pub(crate) fn parse_epr(e: &Elem) -> Option<Epr> {
+pub(crate) fn parse_epr(e: &Elem<'_>) -> Option<Epr> {
     let address = e.child(ns::ADDRESSING, "Address");
     let params = e.child(ns::ADDRESSING, "ReferenceParameters");
     if address.is_none() && params.is_none() {
@@ -138,7 +138,7 @@ pub(crate) fn parse_epr(e: &Elem) -> Option<Epr> {
 }
 
 /// Reads `w:Selector Name=".."` children.
-pub(crate) fn parse_selector_set(s: &Elem) -> SelectorSet {
+pub(crate) fn parse_selector_set(s: &Elem<'_>) -> SelectorSet {
     let mut out = SelectorSet::new();
     for sel in s.elems().filter(|x| x.is(ns::WSMAN, "Selector")) {
         let name = sel.attr("Name").unwrap_or_default().to_owned();
@@ -148,19 +148,19 @@ pub(crate) fn parse_selector_set(s: &Elem) -> SelectorSet {
 }
 
 /// Reads one property element's value (not arrays; see [`parse_instance`]).
-pub(crate) fn parse_value(e: &Elem) -> Result<Value, Error> {
+pub(crate) fn parse_value(e: &Elem<'_>) -> Result<Value, Error> {
     if e.is_nil() {
         return Ok(Value::Null);
     }
     if !e.has_elems() {
-        return Ok(Value::Scalar(Scalar::String(e.text())));
+        return Ok(Value::Scalar(Scalar::String(e.text().to_owned())));
     }
     if let Some(d) = e
         .child(ns::CIM_COMMON, "Datetime")
         .or_else(|| e.child(ns::CIM_COMMON, "Interval"))
     {
         return Ok(Value::Scalar(Scalar::Datetime(CimDateTime::parse_iso8601(
-            &d.text(),
+            d.text(),
         )?)));
     }
     for other in ["Date", "Time"] {
@@ -189,17 +189,17 @@ pub(crate) fn parse_value(e: &Elem) -> Result<Value, Error> {
 }
 
 /// Reads an element-form instance: class = local name; repeated child elements form arrays.
-pub(crate) fn parse_instance(e: &Elem) -> Result<Instance, Error> {
-    let mut inst = Instance::new(e.local.clone());
+pub(crate) fn parse_instance(e: &Elem<'_>) -> Result<Instance, Error> {
+    let mut inst = Instance::new(e.local.to_string());
     // Name -> index, so a hostile instance with many properties stays linear.
     let mut index: HashMap<&str, usize> = HashMap::new();
     for child in e.elems() {
         let v = parse_value(child)?;
-        match index.get(child.local.as_str()).copied() {
+        match index.get(&*child.local).copied() {
             None => {
                 index.insert(&child.local, inst.properties.len());
                 inst.properties.push(Property {
-                    name: child.local.clone(),
+                    name: child.local.to_string(),
                     value: v,
                 });
             }

@@ -2,6 +2,7 @@
 //!
 //! INVARIANT: every name in the tree is a (namespace URI, local name) pair; prefixes are gone.
 
+use std::borrow::Cow;
 use std::rc::Rc;
 
 use quick_xml::events::Event;
@@ -15,57 +16,52 @@ const MAX_ATTRIBUTES: usize = 256;
 /// Most namespace declarations in scope at once.
 const MAX_ACTIVE_DECLARATIONS: usize = 256;
 
-/// An element: namespace URI (None when unbound), local name, attributes and children.
+/// An element: namespace URI (None when unbound), local name, attributes, child elements and
+/// its direct text. Names and text borrow from the parsed input wherever no unescaping was
+/// needed, so a leaf element costs no allocation.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Elem {
+pub(crate) struct Elem<'a> {
     pub(crate) ns: Option<Rc<str>>,
-    pub(crate) local: String,
-    pub(crate) attrs: Vec<Attr>,
-    pub(crate) children: Vec<Node>,
+    pub(crate) local: Cow<'a, str>,
+    pub(crate) attrs: Vec<Attr<'a>>,
+    /// Child elements, in document order.
+    pub(crate) children: Vec<Elem<'a>>,
+    /// The direct text and CDATA children, concatenated in document order.
+    pub(crate) text: Cow<'a, str>,
     /// For elements whose text is a QName (SOAP `s:Value`): the namespace its prefix resolves to.
     pub(crate) text_ns: Option<String>,
 }
 
 /// An attribute, namespace-resolved.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Attr {
+pub(crate) struct Attr<'a> {
     pub(crate) ns: Option<Rc<str>>,
-    pub(crate) local: String,
-    pub(crate) value: String,
+    pub(crate) local: Cow<'a, str>,
+    pub(crate) value: Cow<'a, str>,
 }
 
-/// A child node.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Node {
-    Elem(Elem),
-    Text(String),
-}
-
-impl Elem {
+impl<'a> Elem<'a> {
     pub(crate) fn is(&self, ns: &str, local: &str) -> bool {
         self.local == local && self.ns.as_deref() == Some(ns)
     }
 
     /// Child elements.
-    pub(crate) fn elems(&self) -> impl Iterator<Item = &Elem> {
-        self.children.iter().filter_map(|n| match n {
-            Node::Elem(e) => Some(e),
-            Node::Text(_) => None,
-        })
+    pub(crate) fn elems(&self) -> std::slice::Iter<'_, Elem<'a>> {
+        self.children.iter()
     }
 
     /// The first child element with this namespace and local name.
-    pub(crate) fn child(&self, ns: &str, local: &str) -> Option<&Elem> {
+    pub(crate) fn child(&self, ns: &str, local: &str) -> Option<&Elem<'a>> {
         self.elems().find(|e| e.is(ns, local))
     }
 
     /// The first child element with this local name, in any namespace.
-    pub(crate) fn child_any(&self, local: &str) -> Option<&Elem> {
+    pub(crate) fn child_any(&self, local: &str) -> Option<&Elem<'a>> {
         self.elems().find(|e| e.local == local)
     }
 
     /// The first descendant (depth first, self excluded) with this local name.
-    pub(crate) fn descendant_any(&self, local: &str) -> Option<&Elem> {
+    pub(crate) fn descendant_any(&self, local: &str) -> Option<&Elem<'a>> {
         for e in self.elems() {
             if e.local == local {
                 return Some(e);
@@ -78,26 +74,17 @@ impl Elem {
     }
 
     /// Concatenated direct text (text and CDATA) children.
-    pub(crate) fn text(&self) -> String {
-        let mut s = String::new();
-        for n in &self.children {
-            if let Node::Text(t) = n {
-                s.push_str(t);
-            }
-        }
-        s
+    pub(crate) fn text(&self) -> &str {
+        &self.text
     }
 
     pub(crate) fn has_elems(&self) -> bool {
-        self.elems().next().is_some()
+        !self.children.is_empty()
     }
 
     /// An attribute by local name in any namespace (or none).
     pub(crate) fn attr(&self, local: &str) -> Option<&str> {
-        self.attrs
-            .iter()
-            .find(|a| a.local == local)
-            .map(|a| a.value.as_str())
+        self.attrs.iter().find(|a| a.local == local).map(|a| &*a.value)
     }
 
     /// An attribute by namespace and local name.
@@ -105,13 +92,22 @@ impl Elem {
         self.attrs
             .iter()
             .find(|a| a.local == local && a.ns.as_deref() == Some(ns))
-            .map(|a| a.value.as_str())
+            .map(|a| &*a.value)
     }
 
     /// True when `xsi:nil="true"`.
     pub(crate) fn is_nil(&self) -> bool {
         self.attr_ns(crate::ns::XSI, "nil")
             .is_some_and(|v| v.trim() == "true" || v.trim() == "1")
+    }
+
+    /// Appends a text or CDATA chunk (borrowed as long as it is the only one).
+    fn push_text(&mut self, s: Cow<'a, str>) {
+        if self.text.is_empty() {
+            self.text = s;
+        } else if !s.is_empty() {
+            self.text.to_mut().push_str(&s);
+        }
     }
 }
 
@@ -135,14 +131,31 @@ fn ns_of(r: &ResolveResult<'_>, interned: &mut Vec<Rc<str>>) -> Result<Option<Rc
     }
 }
 
-fn utf8(b: &[u8]) -> Result<String, Error> {
-    std::str::from_utf8(b)
-        .map(str::to_owned)
+/// `part`, a slice quick-xml handed out while reading `src`, re-borrowed from `src` itself (so
+/// it outlives the event); copied when it does not lie inside `src`.
+fn from_src<'a>(src: &'a str, part: &[u8]) -> Result<Cow<'a, str>, Error> {
+    // Address arithmetic only (no dereference); `str::get` checks range and char boundaries.
+    let start = (part.as_ptr() as usize).wrapping_sub(src.as_ptr() as usize);
+    if let Some(s) = start.checked_add(part.len()).and_then(|end| src.get(start..end)) {
+        if s.as_bytes() == part {
+            return Ok(Cow::Borrowed(s));
+        }
+    }
+    std::str::from_utf8(part)
+        .map(|s| Cow::Owned(s.to_owned()))
         .map_err(|e| Error::Xml(e.to_string()))
 }
 
+/// [`from_src`] for a string quick-xml may have unescaped into a new buffer.
+fn cow_from_src<'a>(src: &'a str, s: Cow<'_, str>) -> Cow<'a, str> {
+    match s {
+        Cow::Borrowed(b) => from_src(src, b.as_bytes()).unwrap_or_else(|_| Cow::Owned(b.to_owned())),
+        Cow::Owned(o) => Cow::Owned(o),
+    }
+}
+
 /// Parses a whole document into its root element, enforcing `limits` and refusing DOCTYPE.
-pub(crate) fn parse(body: &[u8], limits: &Limits) -> Result<Elem, Error> {
+pub(crate) fn parse<'a>(body: &'a [u8], limits: &Limits) -> Result<Elem<'a>, Error> {
     if body.len() > limits.max_bytes {
         return Err(Error::TooLarge {
             limit: limits.max_bytes,
@@ -155,7 +168,7 @@ pub(crate) fn parse(body: &[u8], limits: &Limits) -> Result<Elem, Error> {
 }
 
 /// Parses a document held in a string (see [`parse`]).
-pub(crate) fn parse_str(text: &str, limits: &Limits) -> Result<Elem, Error> {
+pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Elem<'a>, Error> {
     if text.len() > limits.max_bytes {
         return Err(Error::TooLarge {
             limit: limits.max_bytes,
@@ -169,8 +182,8 @@ pub(crate) fn parse_str(text: &str, limits: &Limits) -> Result<Elem, Error> {
         cfg.trim_text_start = false;
         cfg.trim_text_end = false;
     }
-    let mut stack: Vec<Elem> = Vec::new();
-    let mut root: Option<Elem> = None;
+    let mut stack: Vec<Elem<'a>> = Vec::new();
+    let mut root: Option<Elem<'a>> = None;
     let mut interned: Vec<Rc<str>> = Vec::new();
     let mut active_decls = 0usize;
     let mut decl_stack: Vec<usize> = Vec::new();
@@ -191,7 +204,7 @@ pub(crate) fn parse_str(text: &str, limits: &Limits) -> Result<Elem, Error> {
                     });
                 }
                 let ns = ns_of(&res, &mut interned)?;
-                let local = utf8(start.local_name().as_ref())?;
+                let local = from_src(text, start.local_name().as_ref())?;
                 let mut attrs = Vec::new();
                 let mut decls = 0usize;
                 // Duplicate checks in quick-xml are quadratic in the attribute count; the count
@@ -209,14 +222,11 @@ pub(crate) fn parse_str(text: &str, limits: &Limits) -> Result<Elem, Error> {
                         continue;
                     }
                     let (ares, alocal) = reader.resolve_attribute(key);
-                    let value = a
-                        .unescape_value()
-                        .map_err(|e| Error::Xml(e.to_string()))?
-                        .into_owned();
+                    let value = a.unescape_value().map_err(|e| Error::Xml(e.to_string()))?;
                     attrs.push(Attr {
                         ns: ns_of(&ares, &mut interned)?,
-                        local: utf8(alocal.as_ref())?,
-                        value,
+                        local: from_src(text, alocal.as_ref())?,
+                        value: cow_from_src(text, value),
                     });
                 }
                 // INVARIANT: at most MAX_ACTIVE_DECLARATIONS bindings are in scope, so resolving
@@ -231,6 +241,7 @@ pub(crate) fn parse_str(text: &str, limits: &Limits) -> Result<Elem, Error> {
                     local,
                     attrs,
                     children: Vec::new(),
+                    text: Cow::Borrowed(""),
                     text_ns: None,
                 };
                 if !empty {
@@ -239,7 +250,7 @@ pub(crate) fn parse_str(text: &str, limits: &Limits) -> Result<Elem, Error> {
                 }
                 if empty {
                     match stack.last_mut() {
-                        Some(parent) => parent.children.push(Node::Elem(el)),
+                        Some(parent) => parent.children.push(el),
                         None => root = Some(el),
                     }
                 } else {
@@ -252,7 +263,7 @@ pub(crate) fn parse_str(text: &str, limits: &Limits) -> Result<Elem, Error> {
                     .pop()
                     .ok_or_else(|| Error::Xml("unmatched end tag".into()))?;
                 match stack.last_mut() {
-                    Some(parent) => parent.children.push(Node::Elem(done)),
+                    Some(parent) => parent.children.push(done),
                     None => root = Some(done),
                 }
             }
@@ -271,7 +282,7 @@ pub(crate) fn parse_str(text: &str, limits: &Limits) -> Result<Elem, Error> {
                                 }
                             }
                         }
-                        parent.children.push(Node::Text(s.into_owned()));
+                        parent.push_text(s);
                     }
                     None => {
                         if !s.trim().is_empty() {
@@ -281,9 +292,12 @@ pub(crate) fn parse_str(text: &str, limits: &Limits) -> Result<Elem, Error> {
                 }
             }
             Event::CData(c) => {
-                let s = utf8(&c.into_inner())?;
+                let s = match c.into_inner() {
+                    Cow::Borrowed(b) => from_src(text, b)?,
+                    Cow::Owned(v) => Cow::Owned(String::from_utf8(v).map_err(|e| Error::Xml(e.to_string()))?),
+                };
                 match stack.last_mut() {
-                    Some(parent) => parent.children.push(Node::Text(s)),
+                    Some(parent) => parent.push_text(s),
                     None => return Err(Error::Xml("cdata outside the root element".into())),
                 }
             }
@@ -298,9 +312,9 @@ pub(crate) fn parse_str(text: &str, limits: &Limits) -> Result<Elem, Error> {
 }
 
 /// Escapes text for element content and attribute values (`&`, `<`, `>`, `"`, `'`).
-pub(crate) fn escape(s: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn escape(s: &str) -> Cow<'_, str> {
     if !s.contains(['&', '<', '>', '"', '\'']) {
-        return std::borrow::Cow::Borrowed(s);
+        return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 16);
     for c in s.chars() {
@@ -313,7 +327,7 @@ pub(crate) fn escape(s: &str) -> std::borrow::Cow<'_, str> {
             c => out.push(c),
         }
     }
-    std::borrow::Cow::Owned(out)
+    Cow::Owned(out)
 }
 
 /// Writes `s` as one or more CDATA sections; a `]]>` inside is split across two sections.
