@@ -11,7 +11,8 @@ use crate::cim::{CimType, Instance, Property, Scalar, Value};
 use crate::epr::{Epr, SelectorSet};
 use crate::error::{Error, Limits};
 use crate::ns;
-use crate::xml::{escape, parse_str, Elem};
+use crate::wsxml::push_scalar_text;
+use crate::xml::{parse_str, push_escaped, Elem};
 
 /// Serialises `i` as a DSP0201 `<INSTANCE>` (one line, no declaration).
 ///
@@ -28,14 +29,14 @@ pub fn write_instance(i: &Instance) -> Result<String, Error> {
 }
 
 pub(crate) fn instance_to_string(i: &Instance) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(64 + i.properties.len() * 64);
     push_instance(&mut out, i);
     out
 }
 
 fn push_instance(out: &mut String, i: &Instance) {
     out.push_str("<INSTANCE CLASSNAME=\"");
-    out.push_str(&escape(&i.class_name));
+    push_escaped(out, &i.class_name);
     out.push_str("\">");
     for p in &i.properties {
         push_property(out, p);
@@ -43,44 +44,53 @@ fn push_instance(out: &mut String, i: &Instance) {
     out.push_str("</INSTANCE>");
 }
 
+/// Appends `<{tag} NAME="{name}" TYPE="{ty}"` (no `>`).
+fn open_property(out: &mut String, tag: &str, name: &str, ty: &str) {
+    out.push('<');
+    out.push_str(tag);
+    out.push_str(" NAME=\"");
+    push_escaped(out, name);
+    out.push_str("\" TYPE=\"");
+    out.push_str(ty);
+    out.push('"');
+}
+
 fn push_property(out: &mut String, p: &Property) {
-    let name = escape(&p.name);
     match &p.value {
-        Value::Null => out.push_str(&format!("<PROPERTY NAME=\"{name}\" TYPE=\"string\"></PROPERTY>")),
+        Value::Null => {
+            open_property(out, "PROPERTY", &p.name, "string");
+            out.push_str("></PROPERTY>");
+        }
         Value::Scalar(s) => {
-            out.push_str(&format!(
-                "<PROPERTY NAME=\"{name}\" TYPE=\"{}\"><VALUE>",
-                s.cim_type().as_str()
-            ));
-            out.push_str(&escape(&s.to_text()));
+            open_property(out, "PROPERTY", &p.name, s.cim_type().as_str());
+            out.push_str("><VALUE>");
+            push_scalar_text(out, s);
             out.push_str("</VALUE></PROPERTY>");
         }
         Value::Array(items) => {
             let ty = items.first().map_or(CimType::String, Scalar::cim_type);
-            out.push_str(&format!(
-                "<PROPERTY.ARRAY NAME=\"{name}\" TYPE=\"{}\"><VALUE.ARRAY>",
-                ty.as_str()
-            ));
+            open_property(out, "PROPERTY.ARRAY", &p.name, ty.as_str());
+            out.push_str("><VALUE.ARRAY>");
             for s in items {
                 out.push_str("<VALUE>");
-                out.push_str(&escape(&s.to_text()));
+                push_scalar_text(out, s);
                 out.push_str("</VALUE>");
             }
             out.push_str("</VALUE.ARRAY></PROPERTY.ARRAY>");
         }
         Value::Reference(e) => {
-            out.push_str(&format!(
-                "<PROPERTY.REFERENCE NAME=\"{name}\" REFERENCECLASS=\"{}\"><VALUE.REFERENCE>",
-                escape(e.class_name())
-            ));
+            out.push_str("<PROPERTY.REFERENCE NAME=\"");
+            push_escaped(out, &p.name);
+            out.push_str("\" REFERENCECLASS=\"");
+            push_escaped(out, e.class_name());
+            out.push_str("\"><VALUE.REFERENCE>");
             push_reference(out, e);
             out.push_str("</VALUE.REFERENCE></PROPERTY.REFERENCE>");
         }
         Value::Instance(inner) => {
-            out.push_str(&format!(
-                "<PROPERTY NAME=\"{name}\" TYPE=\"string\" EmbeddedObject=\"instance\"><VALUE>"
-            ));
-            out.push_str(&escape(&instance_to_string(inner)));
+            open_property(out, "PROPERTY", &p.name, "string");
+            out.push_str(" EmbeddedObject=\"instance\"><VALUE>");
+            push_escaped(out, &instance_to_string(inner));
             out.push_str("</VALUE></PROPERTY>");
         }
     }
@@ -96,20 +106,21 @@ fn push_reference(out: &mut String, e: &Epr) {
     if let Some(nspath) = namespace {
         out.push_str("<LOCALINSTANCEPATH><LOCALNAMESPACEPATH>");
         for part in nspath.split('/').filter(|p| !p.is_empty()) {
-            out.push_str(&format!("<NAMESPACE NAME=\"{}\"/>", escape(part)));
+            out.push_str("<NAMESPACE NAME=\"");
+            push_escaped(out, part);
+            out.push_str("\"/>");
         }
         out.push_str("</LOCALNAMESPACEPATH>");
     }
-    out.push_str(&format!(
-        "<INSTANCENAME CLASSNAME=\"{}\">",
-        escape(e.class_name())
-    ));
+    out.push_str("<INSTANCENAME CLASSNAME=\"");
+    push_escaped(out, e.class_name());
+    out.push_str("\">");
     for (k, v) in e.selectors.iter() {
-        out.push_str(&format!(
-            "<KEYBINDING NAME=\"{}\"><KEYVALUE VALUETYPE=\"string\">{}</KEYVALUE></KEYBINDING>",
-            escape(k),
-            escape(v)
-        ));
+        out.push_str("<KEYBINDING NAME=\"");
+        push_escaped(out, k);
+        out.push_str("\"><KEYVALUE VALUETYPE=\"string\">");
+        push_escaped(out, v);
+        out.push_str("</KEYVALUE></KEYBINDING>");
     }
     out.push_str("</INSTANCENAME>");
     if namespace.is_some() {

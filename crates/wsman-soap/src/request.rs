@@ -5,13 +5,14 @@
 //! Header order follows what Windows clients send: To, ResourceURI, ReplyTo, Action,
 //! MaxEnvelopeSize, MessageID, Locale, DataLocale, OperationTimeout, SelectorSet, OptionSet.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::cim::{CimDateTime, Instance, Scalar, Value};
 use crate::epr::{Epr, SelectorSet};
 use crate::ns;
-use crate::wsxml::{push_epr_contents, push_instance, push_selector_set};
-use crate::xml::{escape, push_cdata};
+use crate::wsxml::{push_epr_contents, push_instance, push_scalar_text, push_selector_set};
+use crate::xml::{escape, push_cdata, push_escaped};
 
 /// The addressing and WS-Management headers of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,41 +140,46 @@ pub fn format_timeout(d: Duration) -> String {
 }
 
 fn envelope_start(out: &mut String) {
-    out.push_str(&format!(
-        "<s:Envelope xmlns:s=\"{}\" xmlns:a=\"{}\" xmlns:w=\"{}\" xmlns:p=\"{}\">",
-        ns::SOAP,
-        ns::ADDRESSING,
-        ns::WSMAN,
-        ns::MS_WSMAN
-    ));
+    out.push_str("<s:Envelope xmlns:s=\"");
+    out.push_str(ns::SOAP);
+    out.push_str("\" xmlns:a=\"");
+    out.push_str(ns::ADDRESSING);
+    out.push_str("\" xmlns:w=\"");
+    out.push_str(ns::WSMAN);
+    out.push_str("\" xmlns:p=\"");
+    out.push_str(ns::MS_WSMAN);
+    out.push_str("\">");
 }
 
 fn header(out: &mut String, h: &RequestHeader, action: &str) {
     out.push_str("<s:Header><a:To>");
-    out.push_str(&escape(&h.to));
+    push_escaped(out, &h.to);
     out.push_str("</a:To><w:ResourceURI s:mustUnderstand=\"true\">");
-    out.push_str(&escape(&h.resource_uri));
+    push_escaped(out, &h.resource_uri);
     out.push_str("</w:ResourceURI><a:ReplyTo><a:Address s:mustUnderstand=\"true\">");
     out.push_str(ns::ANONYMOUS);
     out.push_str("</a:Address></a:ReplyTo><a:Action s:mustUnderstand=\"true\">");
-    out.push_str(&escape(action));
+    push_escaped(out, action);
     out.push_str("</a:Action><w:MaxEnvelopeSize s:mustUnderstand=\"true\">");
-    out.push_str(&h.max_envelope_size.to_string());
+    // Writing to a String cannot fail.
+    let _ = write!(out, "{}", h.max_envelope_size);
     out.push_str("</w:MaxEnvelopeSize><a:MessageID>");
-    out.push_str(&escape(&h.message_id));
+    push_escaped(out, &h.message_id);
     out.push_str("</a:MessageID>");
     if let Some(l) = &h.locale {
-        let l = escape(l);
-        out.push_str(&format!(
-            "<w:Locale xml:lang=\"{l}\" s:mustUnderstand=\"false\"/>"
-        ));
-        out.push_str(&format!(
-            "<p:DataLocale xml:lang=\"{l}\" s:mustUnderstand=\"false\"/>"
-        ));
+        out.push_str("<w:Locale xml:lang=\"");
+        push_escaped(out, l);
+        out.push_str("\" s:mustUnderstand=\"false\"/><p:DataLocale xml:lang=\"");
+        push_escaped(out, l);
+        out.push_str("\" s:mustUnderstand=\"false\"/>");
     }
-    out.push_str("<w:OperationTimeout>");
-    out.push_str(&format_timeout(h.operation_timeout));
-    out.push_str("</w:OperationTimeout>");
+    let d = h.operation_timeout;
+    let _ = write!(
+        out,
+        "<w:OperationTimeout>PT{}.{:03}S</w:OperationTimeout>",
+        d.as_secs(),
+        d.subsec_millis()
+    );
     push_selector_set(out, &h.selectors);
     if !h.options.is_empty() {
         out.push_str("<w:OptionSet>");
@@ -190,17 +196,30 @@ fn header(out: &mut String, h: &RequestHeader, action: &str) {
 }
 
 fn with_body(h: &RequestHeader, action: &str, body: &str) -> String {
-    let mut out = String::with_capacity(1200 + body.len());
+    if body.is_empty() {
+        let mut out = String::with_capacity(1200);
+        envelope_start(&mut out);
+        header(&mut out, h, action);
+        out.push_str("<s:Body/></s:Envelope>");
+        return out;
+    }
+    let mut out = open_body(h, action, body.len());
+    out.push_str(body);
+    close_body(out)
+}
+
+/// The envelope up to and including `<s:Body>`, with room for `body_len` more bytes.
+fn open_body(h: &RequestHeader, action: &str, body_len: usize) -> String {
+    let mut out = String::with_capacity(1200 + body_len);
     envelope_start(&mut out);
     header(&mut out, h, action);
-    if body.is_empty() {
-        out.push_str("<s:Body/>");
-    } else {
-        out.push_str("<s:Body>");
-        out.push_str(body);
-        out.push_str("</s:Body>");
-    }
-    out.push_str("</s:Envelope>");
+    out.push_str("<s:Body>");
+    out
+}
+
+/// Closes what [`open_body`] opened.
+fn close_body(mut out: String) -> String {
+    out.push_str("</s:Body></s:Envelope>");
     out
 }
 
@@ -318,17 +337,28 @@ pub fn release(h: &RequestHeader, context: &str) -> String {
 /// wrapper: Windows rejects that with SchemaValidationError); an embedded instance is its
 /// CIM-XML `<INSTANCE>` text in CDATA (a `]]>` inside is split across sections).
 pub fn invoke(h: &RequestHeader, method: &str, params: &[(String, Value)]) -> String {
+    let mut action = String::with_capacity(h.resource_uri.len() + 1 + method.len());
+    action.push_str(&h.resource_uri);
+    action.push('/');
+    action.push_str(method);
+    let mut b = open_body(h, &action, 256 + params.len() * 512);
     let m = escape(method);
-    let mut b = format!(
-        "<p:{m}_INPUT xmlns:p=\"{}\" xmlns:xsi=\"{}\" xmlns:cim=\"{}\">",
-        escape(&h.resource_uri),
-        ns::XSI,
-        ns::CIM_COMMON
-    );
+    b.push_str("<p:");
+    b.push_str(&m);
+    b.push_str("_INPUT xmlns:p=\"");
+    push_escaped(&mut b, &h.resource_uri);
+    b.push_str("\" xmlns:xsi=\"");
+    b.push_str(ns::XSI);
+    b.push_str("\" xmlns:cim=\"");
+    b.push_str(ns::CIM_COMMON);
+    b.push_str("\">");
     for (name, value) in params {
         let n = escape(name);
         match value {
-            Value::Null => b.push_str(&format!("<p:{n} xsi:nil=\"true\"/>")),
+            Value::Null => {
+                open_param(&mut b, &n);
+                b.push_str(" xsi:nil=\"true\"/>");
+            }
             Value::Scalar(s) => push_param_scalar(&mut b, &n, s),
             Value::Array(items) => {
                 for s in items {
@@ -336,34 +366,55 @@ pub fn invoke(h: &RequestHeader, method: &str, params: &[(String, Value)]) -> St
                 }
             }
             Value::Reference(e) => {
-                b.push_str(&format!("<p:{n}>"));
+                open_param(&mut b, &n);
+                b.push('>');
                 push_epr_contents(&mut b, e);
-                b.push_str(&format!("</p:{n}>"));
+                close_param(&mut b, &n);
             }
             Value::Instance(i) => {
-                b.push_str(&format!("<p:{n}>"));
+                open_param(&mut b, &n);
+                b.push('>');
                 push_cdata(&mut b, &crate::cimxml::instance_to_string(i));
-                b.push_str(&format!("</p:{n}>"));
+                close_param(&mut b, &n);
             }
         }
     }
-    b.push_str(&format!("</p:{m}_INPUT>"));
-    let action = format!("{}/{}", h.resource_uri, method);
-    with_body(h, &action, &b)
+    b.push_str("</p:");
+    b.push_str(&m);
+    b.push_str("_INPUT>");
+    close_body(b)
+}
+
+/// Appends `<p:{n}` (no `>`).
+fn open_param(b: &mut String, n: &str) {
+    b.push_str("<p:");
+    b.push_str(n);
+}
+
+/// Appends `</p:{n}>`.
+fn close_param(b: &mut String, n: &str) {
+    b.push_str("</p:");
+    b.push_str(n);
+    b.push('>');
 }
 
 fn push_param_scalar(b: &mut String, n: &str, s: &Scalar) {
-    b.push_str(&format!("<p:{n}>"));
+    open_param(b, n);
+    b.push('>');
     match s {
         Scalar::Datetime(d @ CimDateTime::Timestamp { .. }) => {
-            b.push_str(&format!("<cim:Datetime>{}</cim:Datetime>", d.to_iso8601()));
+            b.push_str("<cim:Datetime>");
+            b.push_str(&d.to_iso8601());
+            b.push_str("</cim:Datetime>");
         }
         Scalar::Datetime(d @ CimDateTime::Interval { .. }) => {
-            b.push_str(&format!("<cim:Interval>{}</cim:Interval>", d.to_iso8601()));
+            b.push_str("<cim:Interval>");
+            b.push_str(&d.to_iso8601());
+            b.push_str("</cim:Interval>");
         }
-        other => b.push_str(&escape(&other.to_text())),
+        other => push_scalar_text(b, other),
     }
-    b.push_str(&format!("</p:{n}>"));
+    close_param(b, n);
 }
 
 #[cfg(test)]

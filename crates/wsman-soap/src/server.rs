@@ -202,10 +202,10 @@ pub fn parse_request(body: &[u8], limits: &Limits) -> Result<Request, Error> {
 
 fn parse_params(input: &Elem<'_>) -> Result<Vec<(String, Value)>, Error> {
     let mut params: Vec<(String, Value)> = Vec::new();
-    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut index = crate::wsxml::NameIndex::default();
     for p in input.elems() {
         let v = parse_param(p)?;
-        match index.get(&*p.local).copied() {
+        match index.get(&p.local) {
             None => {
                 index.insert(&p.local, params.len());
                 params.push((p.local.to_string(), v));

@@ -7,7 +7,7 @@ use crate::cim::{CimDateTime, Instance, Property, Scalar, Value};
 use crate::epr::{Epr, SelectorSet};
 use crate::error::Error;
 use crate::ns;
-use crate::xml::{escape, Elem};
+use crate::xml::{escape, push_escaped, Elem};
 
 /// Appends `<w:SelectorSet>…</w:SelectorSet>` (nothing when empty). Prefix `w` must be bound.
 pub(crate) fn push_selector_set(out: &mut String, s: &SelectorSet) {
@@ -17,9 +17,9 @@ pub(crate) fn push_selector_set(out: &mut String, s: &SelectorSet) {
     out.push_str("<w:SelectorSet>");
     for (n, v) in s.iter() {
         out.push_str("<w:Selector Name=\"");
-        out.push_str(&escape(n));
+        push_escaped(out, n);
         out.push_str("\">");
-        out.push_str(&escape(v));
+        push_escaped(out, v);
         out.push_str("</w:Selector>");
     }
     out.push_str("</w:SelectorSet>");
@@ -28,12 +28,60 @@ pub(crate) fn push_selector_set(out: &mut String, s: &SelectorSet) {
 /// Appends the EPR contents `a:Address` + `a:ReferenceParameters` (prefixes `a`, `w` bound).
 pub(crate) fn push_epr_contents(out: &mut String, e: &Epr) {
     out.push_str("<a:Address>");
-    out.push_str(&escape(&e.address));
+    push_escaped(out, &e.address);
     out.push_str("</a:Address><a:ReferenceParameters><w:ResourceURI>");
-    out.push_str(&escape(&e.resource_uri));
+    push_escaped(out, &e.resource_uri);
     out.push_str("</w:ResourceURI>");
     push_selector_set(out, &e.selectors);
     out.push_str("</a:ReferenceParameters>");
+}
+
+/// Appends `<{prefix}:{name}` (no `>`).
+fn open_tag(out: &mut String, prefix: &str, name: &str) {
+    out.push('<');
+    out.push_str(prefix);
+    out.push(':');
+    out.push_str(name);
+}
+
+/// Appends `</{prefix}:{name}>`.
+fn close_tag(out: &mut String, prefix: &str, name: &str) {
+    out.push_str("</");
+    out.push_str(prefix);
+    out.push(':');
+    out.push_str(name);
+    out.push('>');
+}
+
+/// Appends [`Scalar::to_text`] of `s`, escaped, without intermediate strings for the common
+/// kinds (strings, numbers, booleans).
+pub(crate) fn push_scalar_text(out: &mut String, s: &Scalar) {
+    use std::fmt::Write as _;
+    // Writing to a String cannot fail.
+    let _ = match s {
+        Scalar::String(v) => {
+            push_escaped(out, v);
+            Ok(())
+        }
+        Scalar::Boolean(b) => {
+            out.push_str(if *b { "true" } else { "false" });
+            Ok(())
+        }
+        Scalar::Uint8(v) => write!(out, "{v}"),
+        Scalar::Sint8(v) => write!(out, "{v}"),
+        Scalar::Uint16(v) => write!(out, "{v}"),
+        Scalar::Sint16(v) => write!(out, "{v}"),
+        Scalar::Uint32(v) => write!(out, "{v}"),
+        Scalar::Sint32(v) => write!(out, "{v}"),
+        Scalar::Uint64(v) => write!(out, "{v}"),
+        Scalar::Sint64(v) => write!(out, "{v}"),
+        Scalar::Real32(v) => write!(out, "{v}"),
+        Scalar::Real64(v) => write!(out, "{v}"),
+        Scalar::Char16(_) | Scalar::Datetime(_) => {
+            push_escaped(out, &s.to_text());
+            Ok(())
+        }
+    };
 }
 
 /// Appends one property element `<{prefix}:{name}>` for `value` (repeated for arrays).
@@ -43,7 +91,8 @@ pub(crate) fn push_property(out: &mut String, prefix: &str, name: &str, value: &
     let name = escape(name);
     match value {
         Value::Null => {
-            out.push_str(&format!("<{prefix}:{name} xsi:nil=\"true\"/>"));
+            open_tag(out, prefix, &name);
+            out.push_str(" xsi:nil=\"true\"/>");
         }
         Value::Scalar(s) => push_scalar(out, prefix, &name, s),
         Value::Array(items) => {
@@ -52,29 +101,31 @@ pub(crate) fn push_property(out: &mut String, prefix: &str, name: &str, value: &
             }
         }
         Value::Reference(e) => {
-            out.push_str(&format!(
-                "<{prefix}:{name} xmlns:a=\"{}\" xmlns:w=\"{}\">",
-                ns::ADDRESSING,
-                ns::WSMAN
-            ));
+            open_tag(out, prefix, &name);
+            out.push_str(" xmlns:a=\"");
+            out.push_str(ns::ADDRESSING);
+            out.push_str("\" xmlns:w=\"");
+            out.push_str(ns::WSMAN);
+            out.push_str("\">");
             push_epr_contents(out, e);
-            out.push_str(&format!("</{prefix}:{name}>"));
+            close_tag(out, prefix, &name);
         }
         Value::Instance(i) => {
-            out.push_str(&format!(
-                "<{prefix}:{name} xsi:type=\"{}_Type\">",
-                escape(&i.class_name)
-            ));
+            open_tag(out, prefix, &name);
+            out.push_str(" xsi:type=\"");
+            push_escaped(out, &i.class_name);
+            out.push_str("_Type\">");
             for p in &i.properties {
                 push_property(out, prefix, &p.name, &p.value);
             }
-            out.push_str(&format!("</{prefix}:{name}>"));
+            close_tag(out, prefix, &name);
         }
     }
 }
 
 fn push_scalar(out: &mut String, prefix: &str, name: &str, s: &Scalar) {
-    out.push_str(&format!("<{prefix}:{name}>"));
+    open_tag(out, prefix, name);
+    out.push('>');
     match s {
         Scalar::Datetime(d @ CimDateTime::Timestamp { .. }) => {
             out.push_str("<cim:Datetime>");
@@ -86,29 +137,33 @@ fn push_scalar(out: &mut String, prefix: &str, name: &str, s: &Scalar) {
             out.push_str(&d.to_iso8601());
             out.push_str("</cim:Interval>");
         }
-        other => out.push_str(&escape(&other.to_text())),
+        other => push_scalar_text(out, other),
     }
-    out.push_str(&format!("</{prefix}:{name}>"));
+    close_tag(out, prefix, name);
 }
 
 /// Appends an element-form instance `<p:{Class} xmlns:xsi xmlns:p="{uri}" xmlns:cim
 /// [xsi:type="p:{Class}_Type"]>` with its properties, as Windows serialises Get/Pull items.
 pub(crate) fn push_instance(out: &mut String, uri: &str, i: &Instance, with_type: bool) {
     let class = escape(&i.class_name);
-    out.push_str(&format!(
-        "<p:{class} xmlns:xsi=\"{}\" xmlns:p=\"{}\" xmlns:cim=\"{}\"",
-        ns::XSI,
-        escape(uri),
-        ns::CIM_COMMON
-    ));
+    open_tag(out, "p", &class);
+    out.push_str(" xmlns:xsi=\"");
+    out.push_str(ns::XSI);
+    out.push_str("\" xmlns:p=\"");
+    push_escaped(out, uri);
+    out.push_str("\" xmlns:cim=\"");
+    out.push_str(ns::CIM_COMMON);
+    out.push('"');
     if with_type {
-        out.push_str(&format!(" xsi:type=\"p:{class}_Type\""));
+        out.push_str(" xsi:type=\"p:");
+        out.push_str(&class);
+        out.push_str("_Type\"");
     }
     out.push('>');
     for p in &i.properties {
         push_property(out, "p", &p.name, &p.value);
     }
-    out.push_str(&format!("</p:{class}>"));
+    close_tag(out, "p", &class);
 }
 
 /// Reads the EPR contents of `e` (its `a:Address` and `a:ReferenceParameters` children);
@@ -191,11 +246,12 @@ pub(crate) fn parse_value(e: &Elem<'_>) -> Result<Value, Error> {
 /// Reads an element-form instance: class = local name; repeated child elements form arrays.
 pub(crate) fn parse_instance(e: &Elem<'_>) -> Result<Instance, Error> {
     let mut inst = Instance::new(e.local.to_string());
+    inst.properties.reserve_exact(e.children.len());
     // Name -> index, so a hostile instance with many properties stays linear.
-    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut index = NameIndex::default();
     for child in e.elems() {
         let v = parse_value(child)?;
-        match index.get(&*child.local).copied() {
+        match index.get(&child.local) {
             None => {
                 index.insert(&child.local, inst.properties.len());
                 inst.properties.push(Property {
@@ -224,4 +280,41 @@ pub(crate) fn parse_instance(e: &Elem<'_>) -> Result<Instance, Error> {
         }
     }
     Ok(inst)
+}
+
+/// Element name -> position of its first occurrence: a linear scan while there are few names
+/// (a typical instance has a dozen properties), a hash map beyond [`NameIndex::SMALL`] so a
+/// hostile instance with many distinct properties still parses in linear time.
+#[derive(Default)]
+pub(crate) struct NameIndex<'s> {
+    small: Vec<(&'s str, usize)>,
+    map: Option<HashMap<&'s str, usize>>,
+}
+
+impl<'s> NameIndex<'s> {
+    /// Most names kept in the linear list.
+    const SMALL: usize = 16;
+
+    /// The position recorded for `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<usize> {
+        match &self.map {
+            Some(m) => m.get(name).copied(),
+            None => self.small.iter().find(|(n, _)| *n == name).map(|&(_, i)| i),
+        }
+    }
+
+    /// Records `name` at `pos` (callers insert a name only once, after `get` found nothing).
+    pub(crate) fn insert(&mut self, name: &'s str, pos: usize) {
+        if let Some(m) = &mut self.map {
+            m.insert(name, pos);
+            return;
+        }
+        if self.small.len() < Self::SMALL {
+            self.small.push((name, pos));
+            return;
+        }
+        let mut m: HashMap<&'s str, usize> = self.small.drain(..).collect();
+        m.insert(name, pos);
+        self.map = Some(m);
+    }
 }

@@ -187,6 +187,11 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Elem<'a>, 
     let mut interned: Vec<Rc<str>> = Vec::new();
     let mut active_decls = 0usize;
     let mut decl_stack: Vec<usize> = Vec::new();
+    // Finished elements waiting for their parent's end tag; `first_child[d]` is where the
+    // children of the open element at depth `d` start. Each element's children are moved out
+    // at its end tag into one exactly sized Vec (no growth reallocations per element).
+    let mut pending: Vec<Elem<'a>> = Vec::new();
+    let mut first_child: Vec<usize> = Vec::new();
     loop {
         let (res, ev) = reader
             .read_resolved_event()
@@ -249,22 +254,27 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Elem<'a>, 
                     decl_stack.push(decls);
                 }
                 if empty {
-                    match stack.last_mut() {
-                        Some(parent) => parent.children.push(el),
-                        None => root = Some(el),
+                    if stack.is_empty() {
+                        root = Some(el);
+                    } else {
+                        pending.push(el);
                     }
                 } else {
+                    first_child.push(pending.len());
                     stack.push(el);
                 }
             }
             Event::End(_) => {
                 active_decls -= decl_stack.pop().unwrap_or(0);
-                let done = stack
+                let mut done = stack
                     .pop()
                     .ok_or_else(|| Error::Xml("unmatched end tag".into()))?;
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(done),
-                    None => root = Some(done),
+                let from = first_child.pop().unwrap_or(pending.len()).min(pending.len());
+                done.children = pending.drain(from..).collect();
+                if stack.is_empty() {
+                    root = Some(done);
+                } else {
+                    pending.push(done);
                 }
             }
             Event::Text(t) => {
@@ -311,29 +321,55 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Elem<'a>, 
     root.ok_or(Error::Missing("root element"))
 }
 
+/// The entity for a byte that must be escaped in content and attribute values.
+fn escape_byte(b: u8) -> Option<&'static str> {
+    match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'"' => Some("&quot;"),
+        b'\'' => Some("&apos;"),
+        _ => None,
+    }
+}
+
 /// Escapes text for element content and attribute values (`&`, `<`, `>`, `"`, `'`).
 pub(crate) fn escape(s: &str) -> Cow<'_, str> {
-    if !s.contains(['&', '<', '>', '"', '\'']) {
+    if !s.bytes().any(|b| escape_byte(b).is_some()) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 16);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
+    push_escaped(&mut out, s);
     Cow::Owned(out)
+}
+
+/// Appends `s` escaped as [`escape`] does, without an intermediate string.
+pub(crate) fn push_escaped(out: &mut String, s: &str) {
+    let mut rest = s;
+    // The escaped characters are ASCII, so every split point is a char boundary.
+    while let Some(i) = rest.bytes().position(|b| escape_byte(b).is_some()) {
+        let (head, tail) = rest.split_at(i);
+        out.push_str(head);
+        let mut chars = tail.chars();
+        if let Some(c) = chars.next() {
+            out.push_str(escape_byte(c as u8).unwrap_or(""));
+        }
+        rest = chars.as_str();
+    }
+    out.push_str(rest);
 }
 
 /// Writes `s` as one or more CDATA sections; a `]]>` inside is split across two sections.
 pub(crate) fn push_cdata(out: &mut String, s: &str) {
     out.push_str("<![CDATA[");
-    out.push_str(&s.replace("]]>", "]]]]><![CDATA[>"));
+    let mut rest = s;
+    while let Some(i) = rest.find("]]>") {
+        let (head, tail) = rest.split_at(i);
+        out.push_str(head);
+        out.push_str("]]]]><![CDATA[>");
+        rest = tail.get(3..).unwrap_or_default();
+    }
+    out.push_str(rest);
     out.push_str("]]>");
 }
 
