@@ -763,3 +763,128 @@ fn sim_serve_prints_how_to_connect() {
     let names: Vec<&str> = res.iter().filter_map(|r| r["vm"].as_str()).collect();
     assert_eq!(names, ["vm01", "vm02"]);
 }
+
+#[test]
+fn cancel_commit_and_reverse_options() {
+    let pair = Pair::start();
+    let (p, r) = (pair.p(), pair.r());
+    pair.run(&["--host", &p, "vm", "stop", "demo-vm"]).expect(0);
+    pair.run(&["--host", &p, "failover", "prepare", "demo-vm"])
+        .expect(0);
+
+    // Cancel the prepare on the primary: back to Replicating.
+    let run = pair.run(&["--host", &p, "-o", "json", "failover", "cancel", "demo-vm"]);
+    let (res, _) = run.expect(0).json();
+    assert_eq!(res[0]["data"]["method"], "RevertFailover");
+    assert_eq!(res[0]["data"]["after"]["ps_replication_state"], "Replicating");
+
+    pair.run(&["--host", &p, "failover", "prepare", "demo-vm"])
+        .expect(0);
+    pair.run(&["--host", &r, "failover", "start", "demo-vm"])
+        .expect(0);
+    let run = pair.run(&["--host", &r, "-o", "json", "failover", "commit", "demo-vm"]);
+    let (res, _) = run.expect(0).json();
+    assert_eq!(res[0]["data"]["after"]["ps_replication_state"], "FailedOver");
+
+    // Certificate authentication without a thumbprint is refused before anything is sent.
+    let before = pair
+        .replica
+        .stats()
+        .count("Invoke:ReverseReplicationRelationship");
+    let run = pair.run(&[
+        "--host",
+        &r,
+        "replication",
+        "reverse",
+        "demo-vm",
+        "--replication-auth",
+        "certificate",
+    ]);
+    run.expect(2);
+    assert!(run.stderr.to_lowercase().contains("thumbprint"), "{}", run.stderr);
+    assert_eq!(
+        pair.replica
+            .stats()
+            .count("Invoke:ReverseReplicationRelationship"),
+        before
+    );
+
+    // A replica port the old primary does not listen on: the host's job fails (exit 6).
+    let target = pair.primary.fqdn();
+    let run = pair.run(&[
+        "--host",
+        &r,
+        "replication",
+        "reverse",
+        "demo-vm",
+        "--replica-server",
+        &target,
+        "--replica-port",
+        "8080",
+    ]);
+    run.expect(6);
+    assert!(
+        run.stderr.contains("not listening on port 8080"),
+        "{}",
+        run.stderr
+    );
+
+    // Reverse from FailedOver with an explicit replica server and port; recorded to a directory.
+    let rec = pair.home.path().join("rec");
+    let rec_s = rec.to_str().unwrap().to_owned();
+    let run = pair.run(&[
+        "--host",
+        &r,
+        "-o",
+        "json",
+        "--record",
+        &rec_s,
+        "replication",
+        "reverse",
+        "demo-vm",
+        "--replica-server",
+        &target,
+        "--replica-port",
+        "80",
+    ]);
+    let (res, _) = run.expect(0).json();
+    let rev = &res[0]["data"]["reverse"];
+    assert_eq!(rev["recovery_connection_point"], target.as_str());
+    assert_eq!(rev["port"], 80);
+    assert_eq!(res[0]["data"]["after"]["replication_mode"], "Primary");
+    let recorded = std::fs::read_dir(&rec).unwrap().count();
+    assert!(recorded > 0, "nothing recorded in {}", rec.display());
+}
+
+#[test]
+fn inventory_file_and_demo_json() {
+    let pair = Pair::start();
+    let inv = pair.home.path().join("hosts.txt");
+    std::fs::write(&inv, format!("# lab\n{}\n{}  # replica\n", pair.p(), pair.r())).unwrap();
+    let run = pair.run(&["--inventory", inv.to_str().unwrap(), "-o", "json", "vm", "list"]);
+    let (res, summary) = run.expect(0).json();
+    assert_eq!(summary["total"], 2);
+    let hosts: std::collections::BTreeSet<&str> = res.iter().filter_map(|r| r["host"].as_str()).collect();
+    assert_eq!(hosts.len(), 2);
+
+    let mut cmd = hvctl(pair.home.path());
+    cmd.args(["-o", "json", "demo"]);
+    let run = Run::of(cmd, None);
+    let (res, summary) = run.expect(0).json();
+    assert_eq!(summary["command"], "demo");
+    let commands: Vec<&str> = res.iter().map(|r| r["command"].as_str().unwrap()).collect();
+    assert_eq!(
+        commands,
+        [
+            "replication status",
+            "replication status",
+            "vm stop",
+            "failover prepare",
+            "failover start",
+            "replication reverse",
+            "vm start",
+            "replication status",
+            "replication status"
+        ]
+    );
+}
