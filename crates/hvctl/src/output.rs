@@ -172,6 +172,12 @@ pub fn emit(
                             (Some(v), None) => format!("{v}: "),
                             (None, None) => String::new(),
                         };
+                        // The domain's messages often name the VM and host already.
+                        let who = if !who.is_empty() && e.message.starts_with(who.trim_end_matches(": ")) {
+                            String::new()
+                        } else {
+                            who
+                        };
                         writeln!(err, "error: {who}{}", e.message)?;
                     }
                 }
@@ -397,6 +403,31 @@ mod tests {
         assert_eq!(
             String::from_utf8(err).unwrap(),
             "error: db01 on hv1: start db01: it is running\nvm start: 1 ok, 1 failed (exit code 5)\n"
+        );
+    }
+
+    #[test]
+    fn human_errors_do_not_repeat_the_vm_and_host() {
+        let e = anyhow::Error::new(Classified::new(
+            ExitClass::InvalidState,
+            "web01 on hv1 is Running: stop it",
+        ));
+        let recs = vec![Record::failed("failover prepare", Some("hv1"), Some("web01"), &e)];
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        emit(
+            &mut out,
+            &mut err,
+            OutputFormat::Human,
+            "failover prepare",
+            &recs,
+            0,
+            None,
+        )
+        .unwrap();
+        let text = String::from_utf8(err).unwrap();
+        assert_eq!(
+            text.lines().next(),
+            Some("error: web01 on hv1 is Running: stop it")
         );
     }
 

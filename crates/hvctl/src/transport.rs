@@ -43,9 +43,7 @@ pub fn map_error(e: winrm_client::Error) -> TransportError {
         },
         E::Auth { .. } => TransportError::Auth(e.to_string()),
         E::Timeout(_) => TransportError::Timeout(e.to_string()),
-        E::Connection { .. } | E::Tls { .. } => {
-            TransportError::Connection(format!("{:#}", anyhow::Error::new(e)))
-        }
+        E::Connection { .. } | E::Tls { .. } => TransportError::Connection(e.to_string()),
         other => TransportError::Other(other.to_string()),
     }
 }
