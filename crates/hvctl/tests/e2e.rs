@@ -392,8 +392,29 @@ fn vm_list_and_generic_wsman_verbs() {
     ]);
     let (res, _) = run.expect(0).json();
     let rv = res[0]["data"]["return_value"].as_u64().unwrap();
-    assert!(rv == 0 || rv == 4096, "{}", run.stdout);
+    assert_eq!(rv, 4096, "{}", run.stdout);
     assert_eq!(res[0]["data"]["method"], "RequestStateChange");
+    // Resume following that job by id, as after a lost connection: progress, then Completed.
+    let job_id = res[0]["data"]["job_id"].as_str().unwrap().to_owned();
+    let run = pair.run(&["--host", &p, "-o", "json", "job", "wait", &job_id]);
+    let (res, _) = run.expect(0).json();
+    assert_eq!(res[0]["data"]["instance_id"], job_id.as_str());
+    assert_eq!(res[0]["data"]["state"], "Completed");
+    assert_eq!(res[0]["data"]["percent_complete"], 100);
+    assert!(
+        run.stderr.contains(&format!("job {job_id} Completed 100%")),
+        "{}",
+        run.stderr
+    );
+    // An unknown job id: not found.
+    pair.run(&[
+        "--host",
+        &p,
+        "job",
+        "show",
+        "00000000-0000-0000-0000-00000000dead",
+    ])
+    .expect(4);
 
     // Get of a VM that does not exist: not found.
     let run = pair.run(&[
@@ -464,6 +485,13 @@ fn every_exit_code_is_provoked() {
     let dead = format!("127.0.0.1:{port}");
     let run = pair.run(&["--host", &dead, "--connect-timeout", "2s", "vm", "list"]);
     run.expect(7);
+
+    // 7: the job is still running when --job-timeout expires (it may still finish).
+    let run = pair.run(&["--host", &p, "--job-timeout", "1ms", "vm", "stop", "demo-vm"]);
+    run.expect(7);
+    assert!(run.stderr.contains("hvctl job wait"), "{}", run.stderr);
+    std::thread::sleep(Duration::from_millis(500));
+    pair.run(&["--host", &p, "vm", "start", "demo-vm"]).expect(0);
 
     // 6: the job fails with an ErrorCode.
     pair.primary.faults().once(
@@ -594,6 +622,22 @@ fn profiles_and_password_sources() {
     let run = Run::of(cmd, None);
     run.expect(0);
     assert!(run.stdout.contains("Replica"), "{}", run.stdout);
+
+    // The README's `hvctl -p replica replication reverse web01`, after a failover.
+    let p = pair.p();
+    pair.run(&["--host", &p, "vm", "stop", "demo-vm"]).expect(0);
+    pair.run(&["--host", &p, "failover", "prepare", "demo-vm"])
+        .expect(0);
+    let mut cmd = hvctl(pair.home.path());
+    cmd.args(["-p", "replica", "failover", "start", "demo-vm"])
+        .env("REPLICA_PASSWORD", &pair.password);
+    Run::of(cmd, None).expect(0);
+    let mut cmd = hvctl(pair.home.path());
+    cmd.args(["-p", "replica", "replication", "reverse", "demo-vm"])
+        .env("REPLICA_PASSWORD", &pair.password);
+    let run = Run::of(cmd, None);
+    run.expect(0);
+    assert!(run.stdout.contains("replication reverse done"), "{}", run.stdout);
 
     // Unknown profile: usage.
     let run = Run::of(
