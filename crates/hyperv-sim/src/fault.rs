@@ -26,6 +26,9 @@ pub const CODE_TIMED_OUT: u32 = 0x8033_8029;
 pub const CODE_INVALID_SELECTORS: u32 = 0x8033_803D;
 /// ERROR_WSMAN_SCHEMA_VALIDATION_ERROR (uncertain value).
 pub const CODE_SCHEMA_VALIDATION: u32 = 0x8033_8041;
+/// ERROR_WSMAN_MAX_ENVELOPE_SIZE_EXCEEDED (`wsmerror.h`): the computed response exceeds the
+/// request's MaxEnvelopeSize.
+pub const CODE_MAX_ENVELOPE_SIZE_EXCEEDED: u32 = 0x8033_8048;
 /// E_ACCESSDENIED.
 pub const CODE_ACCESS_DENIED: u32 = 0x8007_0005;
 /// ERROR_WSMAN_INTERNAL_ERROR-style provider failure.
@@ -150,6 +153,25 @@ impl SimFault {
         );
         f.http_status = 500;
         f
+    }
+
+    /// `w:EncodingLimit` (0x80338048): the response computed for the request (`size` bytes)
+    /// exceeds the effective MaxEnvelopeSize (`max` bytes) ([DMTF-DSP0226 6.2],
+    /// [MS-WSMV 3.1.4.1.7]). The message is the one Windows hosts report ("The computed
+    /// response packet size (976820) exceeds the maximum envelope size that is allowed
+    /// (512000)").
+    pub fn encoding_limit(size: usize, max: usize) -> Self {
+        let text = format!(
+            "The WS-Management service cannot process the request. The computed response packet size ({size}) exceeds the maximum envelope size that is allowed ({max}). "
+        );
+        Self::new(
+            ACTION_WSMAN_FAULT,
+            "Sender",
+            ns::WSMAN,
+            "EncodingLimit",
+            &text,
+            CODE_MAX_ENVELOPE_SIZE_EXCEEDED,
+        )
     }
 
     /// `w:AccessDenied` (E_ACCESSDENIED).

@@ -41,6 +41,10 @@ pub struct SimConfig {
     pub allow_basic: bool,
     /// Accept plaintext SOAP bodies over HTTP (`AllowUnencrypted = true`); off by default.
     pub allow_unencrypted: bool,
+    /// The listener's `MaxEnvelopeSizekb` (Windows default 500): requests whose envelope is
+    /// larger are refused with HTTP 413, and responses are held to it (or to the request's
+    /// smaller `w:MaxEnvelopeSize`).
+    pub max_envelope_size_kb: u32,
     /// How long each Msvm_ConcreteJob runs.
     pub job_duration: Duration,
     /// `TimeBeforeRemoval` of finished jobs.
@@ -81,6 +85,7 @@ impl Default for SimConfig {
             require_channel_binding: false,
             allow_basic: false,
             allow_unencrypted: false,
+            max_envelope_size_kb: 500,
             job_duration: WorldConfig::default().job_duration,
             time_before_removal: WorldConfig::default().time_before_removal,
             enumeration_timeout: Duration::from_secs(240),
@@ -260,6 +265,9 @@ impl SimHost {
             allow_basic: config.allow_basic,
             allow_unencrypted: config.allow_unencrypted,
             channel_bindings,
+            max_envelope: usize::try_from(config.max_envelope_size_kb)
+                .unwrap_or(usize::MAX)
+                .saturating_mul(1024),
         });
         for (name, password) in &config.users {
             let (d, u) = split_user(name);

@@ -9,7 +9,10 @@ use std::time::{Duration, Instant, SystemTime};
 use wsman_soap::response::{
     EnumerationPage, ExtendedStatus, Fault, IdentifyResponse, Item, ProviderFault, ResponseBody,
 };
-use wsman_soap::{class_of, ns, AssociationKind, EnumerationMode, Filter, Request, RequestBody};
+use wsman_soap::{
+    class_of, ns, response_action, write_response, AssociationKind, EnumerationMode, Filter, Request,
+    RequestBody,
+};
 
 use crate::fault::{SimFault, WMI_PROVIDER_PATH};
 use crate::model::{HostId, JobInjection, Object, World, NAMESPACE};
@@ -85,30 +88,68 @@ impl EnumStore {
         self.contexts.retain(|_, c| c.expires > now);
     }
 
-    /// Takes up to `max` items; returns the page (context kept open while items remain).
-    fn page(&mut self, id: String, mut items: VecDeque<Item>, max: u32, now: Instant) -> EnumerationPage {
-        let n = usize::try_from(max.max(1)).unwrap_or(usize::MAX).min(items.len());
-        let taken: Vec<Item> = items.drain(..n).collect();
-        if items.is_empty() {
-            EnumerationPage {
-                context: None,
+    /// Takes up to `max` items, fewer when the page would not fit the `budget`; returns the
+    /// page (context kept open while items remain).
+    ///
+    /// When not even one item fits, the answer is `w:EncodingLimit`; the items stay in the
+    /// context when `keep_on_fault` (a Pull: the client still holds the context and may
+    /// Release it, or Pull again with a larger MaxEnvelopeSize).
+    fn page(
+        &mut self,
+        id: String,
+        mut items: VecDeque<Item>,
+        max: u32,
+        now: Instant,
+        budget: Option<&Budget<'_>>,
+        keep_on_fault: bool,
+    ) -> Result<EnumerationPage, SimFault> {
+        let mut n = usize::try_from(max.max(1)).unwrap_or(usize::MAX).min(items.len());
+        let mut taken: Vec<Item> = items.drain(..n).collect();
+        let page = loop {
+            let page = EnumerationPage {
+                context: (!items.is_empty()).then(|| id.clone()),
                 items: taken,
-                end_of_sequence: true,
+                end_of_sequence: items.is_empty(),
+            };
+            let Some(b) = budget else { break page };
+            let size = b.size(&ResponseBody::Enumeration(page.clone()));
+            if size <= b.max {
+                break page;
             }
-        } else {
+            taken = page.items;
+            if n <= 1 {
+                // Not even one item fits.
+                for it in taken.into_iter().rev() {
+                    items.push_front(it);
+                }
+                if keep_on_fault {
+                    self.contexts.insert(
+                        id,
+                        EnumContext {
+                            items,
+                            expires: now + self.ttl,
+                        },
+                    );
+                }
+                return Err(SimFault::encoding_limit(size, b.max));
+            }
+            // Shrink in proportion to the overshoot, by at least one item.
+            let scaled = n.saturating_mul(b.max) / size.max(1);
+            n = scaled.clamp(1, n - 1);
+            for it in taken.drain(n..).rev() {
+                items.push_front(it);
+            }
+        };
+        if !items.is_empty() {
             self.contexts.insert(
-                id.clone(),
+                id,
                 EnumContext {
                     items,
                     expires: now + self.ttl,
                 },
             );
-            EnumerationPage {
-                context: Some(id),
-                items: taken,
-                end_of_sequence: false,
-            }
         }
+        Ok(page)
     }
 }
 
@@ -126,11 +167,60 @@ pub struct OpContext<'a> {
     pub injection: &'a JobInjection,
 }
 
-/// Executes one request. Faults come back as `ResponseBody::Fault`.
+/// Executes one request. Faults come back as `ResponseBody::Fault`. No envelope size limit:
+/// see [`execute_limited`].
 pub fn execute(world: &mut World, store: &mut EnumStore, req: &Request, cx: &OpContext<'_>) -> ResponseBody {
-    match run(world, store, req, cx) {
+    match run(world, store, req, cx, None) {
         Ok(b) => b,
         Err(f) => ResponseBody::Fault(to_fault(&f, cx.machine)),
+    }
+}
+
+/// [`execute`] with the response held to `max_envelope` bytes (the request's effective
+/// `w:MaxEnvelopeSize`, [MS-WSMV 3.1.4.1.7]), measured as the envelope
+/// [`wsman_soap::write_response`] writes for it: Enumerate and Pull pages carry fewer items
+/// so that they fit (at least one), and a response that cannot fit (a Get or Invoke output,
+/// a single enumeration item) is the `w:EncodingLimit` fault
+/// ([`SimFault::encoding_limit`]). An Invoke has run by then, as on Windows.
+pub fn execute_limited(
+    world: &mut World,
+    store: &mut EnumStore,
+    req: &Request,
+    cx: &OpContext<'_>,
+    max_envelope: usize,
+) -> ResponseBody {
+    let budget = Budget {
+        max: max_envelope,
+        action: response_action(&req.header.action),
+        relates_to: &req.header.message_id,
+    };
+    let result = run(world, store, req, cx, Some(&budget)).and_then(|body| {
+        let size = budget.size(&body);
+        if size > budget.max {
+            Err(SimFault::encoding_limit(size, budget.max))
+        } else {
+            Ok(body)
+        }
+    });
+    match result {
+        Ok(b) => b,
+        Err(f) => ResponseBody::Fault(to_fault(&f, cx.machine)),
+    }
+}
+
+/// The envelope size limit of one response, and what its envelope header will hold.
+struct Budget<'a> {
+    max: usize,
+    action: String,
+    relates_to: &'a str,
+}
+
+impl Budget<'_> {
+    /// The length of the envelope the server will write for `body` (its MessageID is a fresh
+    /// `uuid:` of the same length as the one measured here).
+    fn size(&self, body: &ResponseBody) -> usize {
+        let message_id = format!("uuid:{}", crate::model::new_guid());
+        write_response(&self.action, &message_id, self.relates_to, body).len()
     }
 }
 
@@ -167,6 +257,7 @@ fn run(
     store: &mut EnumStore,
     req: &Request,
     cx: &OpContext<'_>,
+    budget: Option<&Budget<'_>>,
 ) -> Result<ResponseBody, SimFault> {
     let h = &req.header;
     store.gc(cx.instant);
@@ -211,7 +302,9 @@ fn run(
                     items,
                     e.max_elements.unwrap_or(1),
                     cx.instant,
-                )))
+                    budget,
+                    false,
+                )?))
             } else {
                 store.contexts.insert(
                     id.clone(),
@@ -240,7 +333,9 @@ fn run(
                 c.items,
                 max_elements.unwrap_or(1),
                 cx.instant,
-            )))
+                budget,
+                true,
+            )?))
         }
         RequestBody::Release { context } => {
             store

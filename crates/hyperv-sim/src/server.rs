@@ -31,9 +31,11 @@ use crate::ops::{self, EnumStore, OpContext};
 use crate::stats::StatsInner;
 use crate::tls::TlsSetup;
 
-/// Largest request body accepted (Windows' default MaxEnvelopeSize is 500 KiB; encrypted
-/// framing adds a little).
-const MAX_BODY: usize = 1024 * 1024;
+/// What encrypted framing ([MS-WSMV 2.2.9.1]) may add to a SOAP envelope on the wire (the
+/// part headers, the signature and the boundaries: about 200 bytes), with room to spare: a
+/// body up to this much over the limit is read and unsealed, and its envelope refused with
+/// the security context intact; a larger body is refused unread and ends the context.
+const FRAMING_SLACK: usize = 16 * 1024;
 
 /// The random-bytes source the NTLM acceptor takes.
 type Rng = Box<dyn FnMut(&mut [u8]) + Send>;
@@ -60,6 +62,9 @@ pub(crate) struct Shared {
     pub(crate) allow_basic: bool,
     pub(crate) allow_unencrypted: bool,
     pub(crate) channel_bindings: Option<winrm_auth::cbt::ChannelBindings>,
+    /// The listener's `MaxEnvelopeSizekb` in bytes: the largest request envelope accepted and
+    /// the largest response sent.
+    pub(crate) max_envelope: usize,
 }
 
 impl Shared {
@@ -246,9 +251,15 @@ async fn handle(
         .get("WSMANIDENTIFY")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("unauthenticated"));
-    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+    let limit = shared.max_envelope.saturating_add(FRAMING_SLACK);
+    let body = match Limited::new(req.into_body(), limit).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(_) => return reply(StatusCode::PAYLOAD_TOO_LARGE, None, Vec::new()),
+        Err(_) => {
+            // Unread, a sealed body leaves the sequence numbers out of step: drop the context.
+            let mut conn = conn.lock().await;
+            conn.session = None;
+            return request_too_large(shared);
+        }
     };
     let mut conn = conn.lock().await;
 
@@ -361,6 +372,9 @@ async fn handle(
         return reply(StatusCode::INTERNAL_SERVER_ERROR, Some(SOAP_CT), xml.into_bytes());
     };
     let encrypt_reply = encrypted_request;
+    if plaintext.len() > shared.max_envelope {
+        return request_too_large(shared);
+    }
 
     let parsed = parse_request(&plaintext, &Limits::default());
     let (action, message_id, body, injected) = match parsed {
@@ -425,7 +439,7 @@ async fn handle(
                 .as_ref()
                 .map(FaultAction::job_injection)
                 .unwrap_or_default();
-            let body = execute(shared, &r, &injection);
+            let body = execute(shared, &r, &injection, response_limit(shared, &r));
             (
                 r.header.action.clone(),
                 r.header.message_id.clone(),
@@ -458,7 +472,29 @@ async fn handle(
     }
 }
 
-fn execute(shared: &Shared, r: &wsman_soap::Request, injection: &JobInjection) -> ResponseBody {
+/// The response size limit of a request: its `w:MaxEnvelopeSize`, lowered to the listener's
+/// `MaxEnvelopeSizekb` (also the value when the request has none) ([MS-WSMV 3.1.4.1.7]).
+fn response_limit(shared: &Shared, r: &wsman_soap::Request) -> usize {
+    r.header
+        .max_envelope_size
+        .and_then(|m| usize::try_from(m).ok())
+        .map_or(shared.max_envelope, |m| m.min(shared.max_envelope))
+}
+
+/// A request envelope over the listener's `MaxEnvelopeSizekb`: HTTP 413 with no body, which a
+/// Windows client reports as 0x80338111 (ERROR_WSMAN_HTTP_REQUEST_TOO_LARGE_STATUS, "the
+/// request size exceeded the configured MaxEnvelopeSize quota"). The request is not executed.
+fn request_too_large(shared: &Shared) -> Response<Full<Bytes>> {
+    shared.stats.request("refused-too-large");
+    reply(StatusCode::PAYLOAD_TOO_LARGE, None, Vec::new())
+}
+
+fn execute(
+    shared: &Shared,
+    r: &wsman_soap::Request,
+    injection: &JobInjection,
+    max_envelope: usize,
+) -> ResponseBody {
     let mut world = shared.world.lock().unwrap_or_else(PoisonError::into_inner);
     let mut enums = shared.enums.lock().unwrap_or_else(PoisonError::into_inner);
     let cx = OpContext {
@@ -468,7 +504,7 @@ fn execute(shared: &Shared, r: &wsman_soap::Request, injection: &JobInjection) -
         instant: Instant::now(),
         injection,
     };
-    ops::execute(&mut world, &mut enums, r, &cx)
+    ops::execute_limited(&mut world, &mut enums, r, &cx, max_envelope)
 }
 
 fn status_of(code: u16) -> StatusCode {
