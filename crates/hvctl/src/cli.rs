@@ -38,6 +38,7 @@ pub struct Cli {
 
 /// Options that apply to every command.
 #[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Hyper-V host to connect to (repeat or comma-separate for several); host, host:port or a URL
     #[arg(
