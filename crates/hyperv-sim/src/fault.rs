@@ -18,8 +18,9 @@ pub const CODE_RESOURCE_NOT_FOUND: u32 = 0x8033_8000;
 pub const CODE_ACTION_NOT_SUPPORTED: u32 = 0x8033_8013;
 /// ERROR_WSMAN_ENUMERATE_CANNOT_PROCESS_FILTER.
 pub const CODE_CANNOT_PROCESS_FILTER: u32 = 0x8033_801A;
-/// ERROR_WSMAN_ENUMERATE_INVALID_ENUMERATION_CONTEXT (value from the `wsmerror.h` sequence; uncertain).
-pub const CODE_INVALID_ENUMERATION_CONTEXT: u32 = 0x8033_801C;
+/// ERROR_WSMAN_ENUMERATE_INVALID_ENUMERATION_CONTEXT (`wsmerror.h`; 0x8033801C is
+/// ERROR_WSMAN_ENUMERATE_TIMED_OUT).
+pub const CODE_INVALID_ENUMERATION_CONTEXT: u32 = 0x8033_801B;
 /// ERROR_WSMAN_OPERATION_TIMEDOUT.
 pub const CODE_TIMED_OUT: u32 = 0x8033_8029;
 /// ERROR_WSMAN_INVALID_SELECTORS.
@@ -129,11 +130,12 @@ impl SimFault {
     }
 
     /// `n:InvalidEnumerationContext`: unknown, released or expired context
-    /// ([MS-WSMV 3.1.5] Enumeration Garbage Collection timer).
+    /// ([MS-WSMV 3.1.5] Enumeration Garbage Collection timer). A `Receiver` fault, as
+    /// WS-Enumeration defines it and `wsmerror.h` annotates it.
     pub fn invalid_enumeration_context() -> Self {
         Self::new(
             ACTION_ENUMERATION_FAULT,
-            "Sender",
+            "Receiver",
             ns::ENUMERATION,
             "InvalidEnumerationContext",
             "The WS-Management service cannot process the request because the enumeration context supplied in the message is not valid. ",

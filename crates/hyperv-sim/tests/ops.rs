@@ -199,6 +199,8 @@ fn enumerate_pages_with_pull_and_release() {
     let h = f.hdr(&uri(model::CS));
     let e = fault(f.send(f.p, &request::pull(&h, &c, Some(5))));
     assert_eq!(e.subcode.as_deref(), Some("InvalidEnumerationContext"));
+    assert_eq!(e.code, "Receiver");
+    assert_eq!(e.wsman_code, Some(0x8033_801B));
 }
 
 #[test]
