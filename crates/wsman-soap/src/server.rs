@@ -205,10 +205,11 @@ fn parse_params(input: &Elem<'_>) -> Result<Vec<(String, Value)>, Error> {
     let mut index = crate::wsxml::NameIndex::default();
     for p in input.elems() {
         let v = parse_param(p)?;
-        match index.get(&p.local) {
+        match index.get(&p.local, params.iter().map(|(n, _)| n.as_str())) {
             None => {
-                index.insert(&p.local, params.len());
+                let pos = params.len();
                 params.push((p.local.to_string(), v));
+                index.pushed(&p.local, pos, params.iter().map(|(n, _)| n.as_str()));
             }
             Some(i) => {
                 let existing = &mut params[i].1;

@@ -251,13 +251,14 @@ pub(crate) fn parse_instance(e: &Elem<'_>) -> Result<Instance, Error> {
     let mut index = NameIndex::default();
     for child in e.elems() {
         let v = parse_value(child)?;
-        match index.get(&child.local) {
+        match index.get(&child.local, inst.properties.iter().map(|p| p.name.as_str())) {
             None => {
-                index.insert(&child.local, inst.properties.len());
+                let pos = inst.properties.len();
                 inst.properties.push(Property {
                     name: child.local.to_string(),
                     value: v,
                 });
+                index.pushed(&child.local, pos, inst.properties.iter().map(|p| p.name.as_str()));
             }
             Some(i) => {
                 let p = &mut inst.properties[i];
@@ -282,39 +283,37 @@ pub(crate) fn parse_instance(e: &Elem<'_>) -> Result<Instance, Error> {
     Ok(inst)
 }
 
-/// Element name -> position of its first occurrence: a linear scan while there are few names
-/// (a typical instance has a dozen properties), a hash map beyond [`NameIndex::SMALL`] so a
-/// hostile instance with many distinct properties still parses in linear time.
+/// Element name -> position of its first occurrence among the names recorded so far: a
+/// linear scan of those names while there are few (a typical instance has a dozen
+/// properties; no allocation), a hash map beyond [`NameIndex::SMALL`] so a hostile instance
+/// with many distinct properties still parses in linear time.
 #[derive(Default)]
-pub(crate) struct NameIndex<'s> {
-    small: Vec<(&'s str, usize)>,
-    map: Option<HashMap<&'s str, usize>>,
+pub(crate) struct NameIndex {
+    map: Option<HashMap<String, usize>>,
 }
 
-impl<'s> NameIndex<'s> {
-    /// Most names kept in the linear list.
+impl NameIndex {
+    /// Most names looked up by a linear scan.
     const SMALL: usize = 16;
 
-    /// The position recorded for `name`.
-    pub(crate) fn get(&self, name: &str) -> Option<usize> {
+    /// The position of `name` in `names` (every name recorded so far, in order).
+    pub(crate) fn get<'n>(&self, name: &str, mut names: impl Iterator<Item = &'n str>) -> Option<usize> {
         match &self.map {
             Some(m) => m.get(name).copied(),
-            None => self.small.iter().find(|(n, _)| *n == name).map(|&(_, i)| i),
+            None => names.position(|n| n == name),
         }
     }
 
-    /// Records `name` at `pos` (callers insert a name only once, after `get` found nothing).
-    pub(crate) fn insert(&mut self, name: &'s str, pos: usize) {
-        if let Some(m) = &mut self.map {
-            m.insert(name, pos);
-            return;
+    /// Records that `name` was appended at `pos`; `names` are all names now recorded.
+    pub(crate) fn pushed<'n>(&mut self, name: &str, pos: usize, names: impl Iterator<Item = &'n str>) {
+        match &mut self.map {
+            Some(m) => {
+                m.insert(name.to_owned(), pos);
+            }
+            None if pos >= Self::SMALL => {
+                self.map = Some(names.enumerate().map(|(i, n)| (n.to_owned(), i)).collect());
+            }
+            None => {}
         }
-        if self.small.len() < Self::SMALL {
-            self.small.push((name, pos));
-            return;
-        }
-        let mut m: HashMap<&'s str, usize> = self.small.drain(..).collect();
-        m.insert(name, pos);
-        self.map = Some(m);
     }
 }

@@ -240,7 +240,24 @@ fn unescape(raw: &str) -> Result<Cow<'_, str>, Error> {
 
 /// The position of `pat` in `s` at or after `from`.
 fn find(s: &str, from: usize, pat: &str) -> Option<usize> {
-    s.get(from..)?.find(pat).map(|i| from + i)
+    memchr::memmem::find(s.as_bytes().get(from..)?, pat.as_bytes()).map(|i| from + i)
+}
+
+/// The position of byte `b` in `s` at or after `from`.
+fn find_byte(s: &[u8], from: usize, b: u8) -> Option<usize> {
+    memchr::memchr(b, s.get(from..)?).map(|i| from + i)
+}
+
+/// `part` (a sub-slice of `s`, as quick-xml's attribute iterator hands out) as a `&str` of
+/// the same lifetime as `s`.
+fn sub_str<'a>(s: &'a str, part: &[u8]) -> Result<&'a str, Error> {
+    // Address arithmetic only (no dereference); `str::get` checks range and char boundaries.
+    let start = (part.as_ptr() as usize).wrapping_sub(s.as_ptr() as usize);
+    start
+        .checked_add(part.len())
+        .and_then(|end| s.get(start..end))
+        .filter(|x| x.as_bytes() == part)
+        .ok_or_else(|| Error::Xml("attribute outside its tag".into()))
 }
 
 /// Parses a whole document into its root element, enforcing `limits` and refusing DOCTYPE.
@@ -281,10 +298,7 @@ fn next_token<'a>(text: &'a str, pos: &mut usize) -> Result<Token<'a>, Error> {
         return Ok(Token::Eof);
     };
     if first != b'<' {
-        let end = bytes
-            .get(start..)
-            .and_then(|b| b.iter().position(|&c| c == b'<'))
-            .map_or(bytes.len(), |i| start + i);
+        let end = find_byte(bytes, start, b'<').unwrap_or(bytes.len());
         *pos = end;
         return Ok(Token::Text(text.get(start..end).unwrap_or_default()));
     }
@@ -343,27 +357,27 @@ fn next_token<'a>(text: &'a str, pos: &mut usize) -> Result<Token<'a>, Error> {
             Ok(Token::Skip)
         }
         Some(b'/') => {
-            let end = find(text, start + 2, ">").ok_or_else(unclosed)?;
+            let end = find_byte(bytes, start + 2, b'>').ok_or_else(unclosed)?;
             *pos = end + 1;
             let name = text.get(start + 2..end).unwrap_or_default();
             Ok(Token::End(name.trim_end_matches([' ', '\r', '\n', '\t'])))
         }
         Some(_) => {
             // The tag ends at the first `>` outside single or double quotes.
-            let mut quote = None;
-            let mut end = None;
-            for (i, &b) in bytes.iter().enumerate().skip(start + 1) {
-                match (quote, b) {
-                    (None, b'>') => {
-                        end = Some(i);
-                        break;
+            let mut at = start + 1;
+            let end = loop {
+                let i = bytes
+                    .get(at..)
+                    .and_then(|rest| memchr::memchr3(b'>', b'"', b'\'', rest))
+                    .ok_or_else(unclosed)?
+                    + at;
+                match bytes.get(i) {
+                    Some(&q @ (b'"' | b'\'')) => {
+                        at = find_byte(bytes, i + 1, q).ok_or_else(unclosed)? + 1;
                     }
-                    (None, b'"' | b'\'') => quote = Some(b),
-                    (Some(q), _) if q == b => quote = None,
-                    _ => {}
+                    _ => break i,
                 }
-            }
-            let end = end.ok_or_else(unclosed)?;
+            };
             *pos = end + 1;
             let content = text.get(start + 1..end).unwrap_or_default();
             Ok(match content.strip_suffix('/') {
@@ -408,7 +422,9 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Elem<'a>, 
                 let name_len = content.bytes().position(is_ws).unwrap_or(content.len());
                 let qname = content.get(..name_len).unwrap_or_default();
                 let scope_len = scope.bindings.len();
-                let mut raw_attrs: Vec<(&'a str, Cow<'a, str>)> = Vec::new();
+                // Filled with full attribute names first; resolved once all of this element's
+                // declarations are in scope.
+                let mut attrs: Vec<Attr<'a>> = Vec::new();
                 let mut decls = 0usize;
                 // Duplicate checks in quick-xml are quadratic in the attribute count; the count
                 // is capped instead (duplicates are harmless here: lookups take the first).
@@ -420,18 +436,21 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Elem<'a>, 
                         )));
                     }
                     let a = a.map_err(xml_err)?;
-                    let key = std::str::from_utf8(a.key.into_inner()).map_err(xml_err)?;
+                    let key = sub_str(content, a.key.into_inner())?;
+                    let raw = match &a.value {
+                        Cow::Borrowed(v) => sub_str(content, v)?,
+                        Cow::Owned(_) => return Err(Error::Xml("attribute outside its tag".into())),
+                    };
                     if key == "xmlns" || key.starts_with("xmlns:") {
                         decls += 1;
-                        let raw = match a.value {
-                            Cow::Borrowed(v) => std::str::from_utf8(v).map_err(xml_err)?,
-                            Cow::Owned(_) => return Err(Error::Xml("unexpected owned attribute".into())),
-                        };
                         scope.declare(key.strip_prefix("xmlns:"), raw)?;
                         continue;
                     }
-                    let value = a.unescape_value().map_err(xml_err)?;
-                    raw_attrs.push((key, value));
+                    attrs.push(Attr {
+                        ns: None,
+                        local: Cow::Borrowed(key),
+                        value: unescape(raw)?,
+                    });
                 }
                 // INVARIANT: at most MAX_ACTIVE_DECLARATIONS bindings are in scope, so resolving
                 // a prefix costs a bounded scan (no quadratic blow-up from hostile xmlns floods).
@@ -441,14 +460,12 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Elem<'a>, 
                     )));
                 }
                 let (ns, local) = scope.name(qname, true)?;
-                let mut attrs = Vec::with_capacity(raw_attrs.len());
-                for (key, value) in raw_attrs {
-                    let (ns, local) = scope.name(key, false)?;
-                    attrs.push(Attr {
-                        ns,
-                        local: Cow::Borrowed(local),
-                        value,
-                    });
+                for at in &mut attrs {
+                    if let Cow::Borrowed(key) = at.local {
+                        let (ns, local) = scope.name(key, false)?;
+                        at.ns = ns;
+                        at.local = Cow::Borrowed(local);
+                    }
                 }
                 let el = Elem {
                     ns,
