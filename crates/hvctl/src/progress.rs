@@ -49,7 +49,9 @@ impl ProgressSink {
                     b.set_position(u64::from(p.percent_complete.unwrap_or(0)));
                     b.set_message(format!("{state} (job {})", p.job_id));
                     if p.state.is_finished() {
-                        b.finish();
+                        // Results are printed after the operation: the bar leaves no trace.
+                        b.finish_and_clear();
+                        mp.remove(b);
                     }
                 }
                 ProgressSink::Lines => {

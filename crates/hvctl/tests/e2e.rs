@@ -406,6 +406,37 @@ fn vm_list_and_generic_wsman_verbs() {
         "{}",
         run.stderr
     );
+    // A method that refuses: InitiateFailover on the primary returns 32775 (invalid state).
+    let vm_ref =
+        format!("ComputerSystem=Msvm_ComputerSystem?CreationClassName=Msvm_ComputerSystem&Name={guid}");
+    let system = format!("SystemName={}", pair.primary.host_name());
+    let run = pair.run(&[
+        "--host",
+        &p,
+        "-o",
+        "json",
+        "wsman",
+        "invoke",
+        "Msvm_ReplicationService",
+        "InitiateFailover",
+        "-s",
+        "CreationClassName=Msvm_ReplicationService",
+        "-s",
+        "Name=replicasvc",
+        "-s",
+        "SystemCreationClassName=Msvm_ComputerSystem",
+        "-s",
+        &system,
+        "--ref",
+        &vm_ref,
+    ]);
+    let (res, _) = run.expect(5).json();
+    assert!(
+        res[0]["error"]["message"].as_str().unwrap().contains("32775"),
+        "{}",
+        run.stdout
+    );
+
     // An unknown job id: not found.
     pair.run(&[
         "--host",
