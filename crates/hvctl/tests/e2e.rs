@@ -682,6 +682,12 @@ fn profiles_and_password_sources() {
     run.expect(2);
     assert!(run.stderr.contains("known profiles: replica"), "{}", run.stderr);
 
+    // Trace logging shows the resolution and the exchanges, never the password.
+    let run = pair.run(&["--host", &pair.p(), "-vvv", "vm", "list"]);
+    run.expect(0);
+    assert!(run.stderr.contains("configuration resolved"), "{}", run.stderr);
+    assert!(!run.stderr.contains(&pair.password) && !run.stdout.contains(&pair.password));
+
     // --password-stdin.
     let run = pair.run_env(
         &["--host", &pair.p(), "--password-stdin", "vm", "list"],
