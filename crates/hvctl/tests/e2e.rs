@@ -243,6 +243,24 @@ fn planned_failover_end_to_end_with_json_output() {
     );
     assert!(res[0]["data"]["job_id"].is_string());
 
+    // A recovery point that does not exist is refused before anything is invoked.
+    let run = pair.run(&[
+        "--host",
+        &r,
+        "failover",
+        "start",
+        "demo-vm",
+        "--recovery-point",
+        "no-such-point",
+    ]);
+    run.expect(4);
+    assert!(
+        run.stderr.contains("no recovery point 'no-such-point'"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(pair.replica.stats().count("Invoke:InitiateFailover"), 0);
+
     let run = pair.run(&["--host", &r, "-o", "json", "failover", "start", "demo-vm"]);
     let (res, _) = run.expect(0).json();
     assert_eq!(
