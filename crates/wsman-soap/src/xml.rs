@@ -197,7 +197,7 @@ impl<'a> Scope<'a> {
                         .map_or(Resolved::Unbound, |u| Resolved::Bound(Rc::clone(u)))
                 }
                 (None, None) => return Resolved::Unbound,
-                (Some(d), Some(u)) if *d == u => {
+                (Some(d), Some(u)) if d.len() == u.len() && d.bytes().eq(u.bytes()) => {
                     return uri
                         .as_ref()
                         .map_or(Resolved::Unknown, |u| Resolved::Bound(Rc::clone(u)))
@@ -558,9 +558,20 @@ fn escape_byte(b: u8) -> Option<&'static str> {
     }
 }
 
+/// Bytes [`escape_byte`] replaces, as a table (one load per byte in the scanning loops).
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'&' as usize] = true;
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b'"' as usize] = true;
+    t[b'\'' as usize] = true;
+    t
+};
+
 /// Escapes text for element content and attribute values (`&`, `<`, `>`, `"`, `'`).
 pub(crate) fn escape(s: &str) -> Cow<'_, str> {
-    if !s.bytes().any(|b| escape_byte(b).is_some()) {
+    if !s.bytes().any(|b| NEEDS_ESCAPE[usize::from(b)]) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 16);
@@ -572,7 +583,7 @@ pub(crate) fn escape(s: &str) -> Cow<'_, str> {
 pub(crate) fn push_escaped(out: &mut String, s: &str) {
     let mut rest = s;
     // The escaped characters are ASCII, so every split point is a char boundary.
-    while let Some(i) = rest.bytes().position(|b| escape_byte(b).is_some()) {
+    while let Some(i) = rest.bytes().position(|b| NEEDS_ESCAPE[usize::from(b)]) {
         let (head, tail) = rest.split_at(i);
         out.push_str(head);
         let mut chars = tail.chars();
@@ -940,6 +951,55 @@ mod tests {
                 b.replace_range(at..to.max(at), PIECES[next(PIECES.len())]);
             }
             if let Err(e) = same_as_reference(&b) {
+                failures.push(e);
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} differences, first: {}",
+            failures.len(),
+            failures[0]
+        );
+    }
+    #[test]
+    fn matches_the_quick_xml_reference_on_random_token_soup() {
+        const PIECES: [&str; 24] = [
+            "<a",
+            "<p:b",
+            "<q:c",
+            ">",
+            "</a>",
+            "</p:b>",
+            "/>",
+            " x='1'",
+            " p:y=\"2\"",
+            " xmlns:p='u'",
+            " xmlns='v'",
+            " xmlns:p=''",
+            "&amp;",
+            "&#65;",
+            "&bad;",
+            "<![CDATA[",
+            "]]>",
+            "<!--",
+            "-->",
+            "<?x",
+            "?>",
+            "text",
+            " ",
+            "'",
+        ];
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut failures = Vec::new();
+        for _ in 0..5000 {
+            let doc: String = (0..1 + next(24)).map(|_| PIECES[next(PIECES.len())]).collect();
+            if let Err(e) = same_as_reference(&doc) {
                 failures.push(e);
             }
         }
