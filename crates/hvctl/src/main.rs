@@ -105,6 +105,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     let path = dir.join("hvctl.1");
                     std::fs::write(&path, &buf).with_context(|| format!("writing {}", path.display()))?;
                     writeln!(std::io::stderr().lock(), "wrote {}", path.display())?;
+                    // One page per subcommand too (`man hvctl-replication`).
+                    let root = Cli::command();
+                    for sub in root.get_subcommands() {
+                        let name = format!("hvctl-{}", sub.get_name());
+                        let mut page = Vec::new();
+                        clap_mangen::Man::new(sub.clone())
+                            .title(name.clone())
+                            .render(&mut page)
+                            .context("rendering a man page")?;
+                        let path = dir.join(format!("{name}.1"));
+                        std::fs::write(&path, &page)
+                            .with_context(|| format!("writing {}", path.display()))?;
+                    }
                 }
                 None => {
                     let mut out = std::io::stdout().lock();

@@ -766,6 +766,8 @@ fn local_commands_completions_man_help() {
     assert!(std::fs::read_to_string(dir.join("hvctl.1"))
         .unwrap()
         .contains("replication"));
+    let sub = std::fs::read_to_string(dir.join("hvctl-replication.1")).unwrap();
+    assert!(sub.contains("reverse"), "{sub}");
     let o = hvctl(home.path()).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&o.stdout);
     assert!(
