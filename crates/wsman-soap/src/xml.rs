@@ -31,7 +31,7 @@ pub(crate) struct Elem<'a> {
     /// The direct text and CDATA children, concatenated in document order.
     pub(crate) text: Cow<'a, str>,
     /// For elements whose text is a QName (SOAP `s:Value`): the namespace its prefix resolves to.
-    pub(crate) text_ns: Option<String>,
+    pub(crate) text_ns: Option<Rc<str>>,
 }
 
 /// An attribute, namespace-resolved.
@@ -232,7 +232,7 @@ impl<'a> Scope<'a> {
 /// Text or an attribute value with entity and character references replaced (borrowed when
 /// there are none).
 fn unescape(raw: &str) -> Result<Cow<'_, str>, Error> {
-    if !raw.as_bytes().contains(&b'&') {
+    if memchr::memchr(b'&', raw.as_bytes()).is_none() {
         return Ok(Cow::Borrowed(raw));
     }
     quick_xml::escape::unescape(raw).map_err(xml_err)
@@ -501,7 +501,8 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Elem<'a>, 
                 let mut done = stack
                     .pop()
                     .ok_or_else(|| Error::Xml("unmatched end tag".into()))?;
-                done.children = pending.drain(from.min(pending.len())..).collect();
+                // One exact allocation and a memcpy (none for a leaf).
+                done.children = pending.split_off(from.min(pending.len()));
                 if stack.is_empty() {
                     root = Some(done);
                 } else {
@@ -517,7 +518,7 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Elem<'a>, 
                             if let Some((prefix, _)) = q.split_once(':') {
                                 if !prefix.is_empty() && !prefix.contains(char::is_whitespace) {
                                     parent.text_ns = match scope.resolve(Some(prefix), true) {
-                                        Resolved::Bound(u) => Some(u.to_string()),
+                                        Resolved::Bound(u) => Some(u),
                                         Resolved::Unbound | Resolved::Unknown => None,
                                     };
                                 }
@@ -787,8 +788,7 @@ mod reference {
                                     if !prefix.is_empty() && !prefix.contains(char::is_whitespace) {
                                         let qn = format!("{prefix}:x");
                                         let (r, _) = reader.resolve_element(QName(qn.as_bytes()));
-                                        parent.text_ns =
-                                            ns_of(&r, &mut interned).ok().flatten().map(|u| u.to_string());
+                                        parent.text_ns = ns_of(&r, &mut interned).ok().flatten();
                                     }
                                 }
                             }
