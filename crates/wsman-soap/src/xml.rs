@@ -428,29 +428,32 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Elem<'a>, 
                 let mut decls = 0usize;
                 // Duplicate checks in quick-xml are quadratic in the attribute count; the count
                 // is capped instead (duplicates are harmless here: lookups take the first).
-                let mut it = quick_xml::events::attributes::Attributes::new(content, name_len);
-                for (n, a) in it.with_checks(false).enumerate() {
-                    if n >= MAX_ATTRIBUTES {
-                        return Err(Error::Xml(format!(
-                            "more than {MAX_ATTRIBUTES} attributes on one element"
-                        )));
+                // Most elements have no attributes: skip the iterator for a bare name.
+                if !content.get(name_len..).unwrap_or_default().bytes().all(is_ws) {
+                    let mut it = quick_xml::events::attributes::Attributes::new(content, name_len);
+                    for (n, a) in it.with_checks(false).enumerate() {
+                        if n >= MAX_ATTRIBUTES {
+                            return Err(Error::Xml(format!(
+                                "more than {MAX_ATTRIBUTES} attributes on one element"
+                            )));
+                        }
+                        let a = a.map_err(xml_err)?;
+                        let key = sub_str(content, a.key.into_inner())?;
+                        let raw = match &a.value {
+                            Cow::Borrowed(v) => sub_str(content, v)?,
+                            Cow::Owned(_) => return Err(Error::Xml("attribute outside its tag".into())),
+                        };
+                        if key == "xmlns" || key.starts_with("xmlns:") {
+                            decls += 1;
+                            scope.declare(key.strip_prefix("xmlns:"), raw)?;
+                            continue;
+                        }
+                        attrs.push(Attr {
+                            ns: None,
+                            local: Cow::Borrowed(key),
+                            value: unescape(raw)?,
+                        });
                     }
-                    let a = a.map_err(xml_err)?;
-                    let key = sub_str(content, a.key.into_inner())?;
-                    let raw = match &a.value {
-                        Cow::Borrowed(v) => sub_str(content, v)?,
-                        Cow::Owned(_) => return Err(Error::Xml("attribute outside its tag".into())),
-                    };
-                    if key == "xmlns" || key.starts_with("xmlns:") {
-                        decls += 1;
-                        scope.declare(key.strip_prefix("xmlns:"), raw)?;
-                        continue;
-                    }
-                    attrs.push(Attr {
-                        ns: None,
-                        local: Cow::Borrowed(key),
-                        value: unescape(raw)?,
-                    });
                 }
                 // INVARIANT: at most MAX_ACTIVE_DECLARATIONS bindings are in scope, so resolving
                 // a prefix costs a bounded scan (no quadratic blow-up from hostile xmlns floods).
