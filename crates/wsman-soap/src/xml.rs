@@ -1,8 +1,8 @@
 //! A small namespace-resolved element tree, and escaping.
 //!
-//! The tokenizer and namespace scope are our own (single pass over a `&str`, names and text
-//! borrowed from the input); attribute syntax and entity/character-reference unescaping are
-//! quick-xml's. The grammar accepted is exactly that of the quick-xml `NsReader` this replaced:
+//! The tokenizer, attribute reader and namespace scope are our own (single pass over a `&str`,
+//! names and text borrowed from the input); entity/character-reference unescaping is quick-xml's.
+//! The grammar accepted is exactly that of the quick-xml `NsReader` this replaced:
 //! the test-only `reference` module keeps that implementation, and tests compare both on every
 //! fixture, edge cases and thousands of mutated documents.
 //!
@@ -248,16 +248,47 @@ fn find_byte(s: &[u8], from: usize, b: u8) -> Option<usize> {
     memchr::memchr(b, s.get(from..)?).map(|i| from + i)
 }
 
-/// `part` (a sub-slice of `s`, as quick-xml's attribute iterator hands out) as a `&str` of
-/// the same lifetime as `s`.
-fn sub_str<'a>(s: &'a str, part: &[u8]) -> Result<&'a str, Error> {
-    // Address arithmetic only (no dereference); `str::get` checks range and char boundaries.
-    let start = (part.as_ptr() as usize).wrapping_sub(s.as_ptr() as usize);
-    start
-        .checked_add(part.len())
-        .and_then(|end| s.get(start..end))
-        .filter(|x| x.as_bytes() == part)
-        .ok_or_else(|| Error::Xml("attribute outside its tag".into()))
+/// The next attribute of a start tag's `content` at or after `*pos`: its full name and raw
+/// (still escaped) value. The syntax is quick-xml's (0.37, XML mode): `name = "value"` or
+/// `'value'` with optional whitespace around `=`, no whitespace needed between attributes,
+/// names not validated; a missing `=`, a missing or unquoted value, or an unterminated quote
+/// is an error.
+fn next_attr<'a>(content: &'a str, pos: &mut usize) -> Result<Option<(&'a str, &'a str)>, Error> {
+    let b = content.as_bytes();
+    let skip_ws = |mut i: usize| {
+        while b.get(i).is_some_and(|&c| is_ws(c)) {
+            i += 1;
+        }
+        i
+    };
+    let key_start = skip_ws(*pos);
+    if key_start >= b.len() {
+        *pos = key_start;
+        return Ok(None);
+    }
+    // The first character always belongs to the name (even `=`), as in quick-xml.
+    let mut i = key_start + 1;
+    while b.get(i).is_some_and(|&c| c != b'=' && !is_ws(c)) {
+        i += 1;
+    }
+    let key_end = i;
+    let eq = skip_ws(i);
+    if b.get(eq) != Some(&b'=') {
+        return Err(Error::Xml("attribute without '='".into()));
+    }
+    let v = skip_ws(eq + 1);
+    let quote = match b.get(v) {
+        Some(&q @ (b'"' | b'\'')) => q,
+        Some(_) => return Err(Error::Xml("attribute value without quotes".into())),
+        None => return Err(Error::Xml("attribute without a value".into())),
+    };
+    let v_end =
+        find_byte(b, v + 1, quote).ok_or_else(|| Error::Xml("unterminated attribute value".into()))?;
+    *pos = v_end + 1;
+    match (content.get(key_start..key_end), content.get(v + 1..v_end)) {
+        (Some(k), Some(val)) => Ok(Some((k, val))),
+        _ => Err(Error::Xml("attribute outside its tag".into())),
+    }
 }
 
 /// Parses a whole document into its root element, enforcing `limits` and refusing DOCTYPE.
@@ -430,19 +461,15 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Elem<'a>, 
                 // is capped instead (duplicates are harmless here: lookups take the first).
                 // Most elements have no attributes: skip the iterator for a bare name.
                 if !content.get(name_len..).unwrap_or_default().bytes().all(is_ws) {
-                    let mut it = quick_xml::events::attributes::Attributes::new(content, name_len);
-                    for (n, a) in it.with_checks(false).enumerate() {
+                    let mut at = name_len;
+                    let mut n = 0usize;
+                    while let Some((key, raw)) = next_attr(content, &mut at)? {
                         if n >= MAX_ATTRIBUTES {
                             return Err(Error::Xml(format!(
                                 "more than {MAX_ATTRIBUTES} attributes on one element"
                             )));
                         }
-                        let a = a.map_err(xml_err)?;
-                        let key = sub_str(content, a.key.into_inner())?;
-                        let raw = match &a.value {
-                            Cow::Borrowed(v) => sub_str(content, v)?,
-                            Cow::Owned(_) => return Err(Error::Xml("attribute outside its tag".into())),
-                        };
+                        n += 1;
                         if key == "xmlns" || key.starts_with("xmlns:") {
                             decls += 1;
                             scope.declare(key.strip_prefix("xmlns:"), raw)?;
@@ -881,7 +908,8 @@ mod tests {
         let edge = [
             "", " ", "<", "<a", "<a>", "</a>", "<a></b>", "<a></a >", "<a></ a>", "<a/><b/>", "<a/>x",
             "<a/> \n", "x<a/>", "<>", "</>", "<a></>", "< a></a>", "<a\t/>", "<a b='1' c=\"2\"/>",
-            "<a b=1/>", "<a b/>", "<a b = '1'/>", "<a b='1'c='2'/>", "<a b='1/>", "<a b='>'/>",
+            "<a b=1/>", "<a b/>", "<a =\"1\"/>", "<a b= '1'/>", "<a b  =  \"1\"  c='2' />",
+            "<a b=\"1\" c/>", "<a b=\"1\" c=/>", "<a b='1\"/>", "<a b=''/>", "<a b='1' b='2'/>", "<a\tb\n=\r'1'/>", "<a b = '1'/>", "<a b='1'c='2'/>", "<a b='1/>", "<a b='>'/>",
             "<a b=\"x'y\"/>", "<a \"b\"='1'/>", "<a>&lt;&gt;&amp;&apos;&quot;&#65;&#x42;</a>",
             "<a>&#0;</a>", "<a>&#xD800;</a>", "<a>&#+1;</a>", "<a>&#X41;</a>", "<a>&amp</a>",
             "<a>&;</a>", "<a>; &amp; ;</a>", "<a b='&lt;&#x20;'/>", "<a b='&bogus;'/>",
@@ -966,7 +994,10 @@ mod tests {
     }
     #[test]
     fn matches_the_quick_xml_reference_on_random_token_soup() {
-        const PIECES: [&str; 24] = [
+        const PIECES: [&str; 27] = [
+            "=",
+            "\"v\"",
+            "\t",
             "<a",
             "<p:b",
             "<q:c",
