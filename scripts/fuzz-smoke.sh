@@ -11,6 +11,7 @@
 #   FUZZ_SMOKE_SECS      seconds per target (default 15)
 #   FUZZ_SANITIZER       address (default) or none; falls back to none if ASan cannot build
 #   FUZZ_TARGETS         space-separated subset of targets (default: all, from `cargo fuzz list`)
+#   FUZZ_LOG_DIR         keep each target's libFuzzer log there (default: logs are dropped)
 #   CARGO_TARGET_DIR     honoured (default fuzz/target)
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
@@ -69,7 +70,7 @@ for t in $targets; do
     echo "fuzz-smoke: $t crashed; input saved under fuzz/artifacts/$t/:" >&2
     ls -1 "artifacts/$t" >&2 || true
   fi
-  rm -f "$log"
+  if [ -n "${FUZZ_LOG_DIR:-}" ]; then mkdir -p "$FUZZ_LOG_DIR" && mv "$log" "$FUZZ_LOG_DIR/$t.log"; else rm -f "$log"; fi
 done
 echo "== fuzz smoke summary"
 printf '%s\n' "${summary[@]}"
