@@ -1,15 +1,18 @@
 //! A small namespace-resolved element tree, and escaping.
 //!
-//! The tokenizer, attribute reader and namespace scope are our own (single pass over a `&str`,
-//! names and text borrowed from the input); entity/character-reference unescaping is quick-xml's.
-//! The grammar accepted is exactly that of the quick-xml `NsReader` this replaced:
-//! the test-only `reference` module keeps that implementation, and tests compare both on every
-//! fixture, edge cases and thousands of mutated documents.
+//! Tokenizing is quick-xml's borrowing, non-namespace `Reader` (markup, attributes, CDATA,
+//! comments, PIs, DOCTYPE detection, end-tag matching, entity unescaping); namespace scoping
+//! and resolution by URI, the limits and the tree (names and text borrowed from the input) are
+//! ours. The test-only `reference` module keeps the quick-xml `NsReader` builder, and tests
+//! compare both on every fixture, edge cases and thousands of mutated documents.
 //!
 //! INVARIANT: every name in the tree is a (namespace URI, local name) pair; prefixes are gone.
 
 use std::borrow::Cow;
 use std::rc::Rc;
+
+use quick_xml::events::attributes::Attributes;
+use quick_xml::events::Event;
 
 use crate::error::{Error, Limits};
 
@@ -117,11 +120,6 @@ impl<'a> Elem<'a> {
 const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 /// `xmlns` prefix namespace (bound implicitly, never declarable).
 const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
-
-/// XML whitespace (as quick-xml counts it).
-fn is_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\r' | b'\n' | b'\t')
-}
 
 fn xml_err(e: impl std::fmt::Display) -> Error {
     Error::Xml(e.to_string())
@@ -238,59 +236,6 @@ fn unescape(raw: &str) -> Result<Cow<'_, str>, Error> {
     quick_xml::escape::unescape(raw).map_err(xml_err)
 }
 
-/// The position of `pat` in `s` at or after `from`.
-fn find(s: &str, from: usize, pat: &str) -> Option<usize> {
-    memchr::memmem::find(s.as_bytes().get(from..)?, pat.as_bytes()).map(|i| from + i)
-}
-
-/// The position of byte `b` in `s` at or after `from`.
-fn find_byte(s: &[u8], from: usize, b: u8) -> Option<usize> {
-    memchr::memchr(b, s.get(from..)?).map(|i| from + i)
-}
-
-/// The next attribute of a start tag's `content` at or after `*pos`: its full name and raw
-/// (still escaped) value. The syntax is quick-xml's (0.37, XML mode): `name = "value"` or
-/// `'value'` with optional whitespace around `=`, no whitespace needed between attributes,
-/// names not validated; a missing `=`, a missing or unquoted value, or an unterminated quote
-/// is an error.
-fn next_attr<'a>(content: &'a str, pos: &mut usize) -> Result<Option<(&'a str, &'a str)>, Error> {
-    let b = content.as_bytes();
-    let skip_ws = |mut i: usize| {
-        while b.get(i).is_some_and(|&c| is_ws(c)) {
-            i += 1;
-        }
-        i
-    };
-    let key_start = skip_ws(*pos);
-    if key_start >= b.len() {
-        *pos = key_start;
-        return Ok(None);
-    }
-    // The first character always belongs to the name (even `=`), as in quick-xml.
-    let mut i = key_start + 1;
-    while b.get(i).is_some_and(|&c| c != b'=' && !is_ws(c)) {
-        i += 1;
-    }
-    let key_end = i;
-    let eq = skip_ws(i);
-    if b.get(eq) != Some(&b'=') {
-        return Err(Error::Xml("attribute without '='".into()));
-    }
-    let v = skip_ws(eq + 1);
-    let quote = match b.get(v) {
-        Some(&q @ (b'"' | b'\'')) => q,
-        Some(_) => return Err(Error::Xml("attribute value without quotes".into())),
-        None => return Err(Error::Xml("attribute without a value".into())),
-    };
-    let v_end =
-        find_byte(b, v + 1, quote).ok_or_else(|| Error::Xml("unterminated attribute value".into()))?;
-    *pos = v_end + 1;
-    match (content.get(key_start..key_end), content.get(v + 1..v_end)) {
-        (Some(k), Some(val)) => Ok(Some((k, val))),
-        _ => Err(Error::Xml("attribute outside its tag".into())),
-    }
-}
-
 /// Parses a whole document into its root element, enforcing `limits` and refusing DOCTYPE.
 pub(crate) fn parse<'a>(body: &'a [u8], limits: &Limits) -> Result<Elem<'a>, Error> {
     if body.len() > limits.max_bytes {
@@ -304,134 +249,42 @@ pub(crate) fn parse<'a>(body: &'a [u8], limits: &Limits) -> Result<Elem<'a>, Err
     parse_str(text, limits)
 }
 
-/// One markup or text token of the document.
-enum Token<'a> {
-    /// A start tag: its content between `<` and `>` (without a trailing `/`), and whether it
-    /// was empty (`<x/>`).
-    Start(&'a str, bool),
-    /// An end tag's name.
-    End(&'a str),
-    Text(&'a str),
-    CData(&'a str),
-    /// Comment, processing instruction or XML declaration.
-    Skip,
-    DocType,
-    Eof,
-}
-
-/// Reads the token at `*pos` and advances past it. The grammar is quick-xml's (0.37), which
-/// this replaces on the hot path: no name validation, quotes honoured inside start tags only,
-/// trailing whitespace trimmed from end-tag names.
-fn next_token<'a>(text: &'a str, pos: &mut usize) -> Result<Token<'a>, Error> {
-    let bytes = text.as_bytes();
-    let start = *pos;
-    let Some(&first) = bytes.get(start) else {
-        return Ok(Token::Eof);
-    };
-    if first != b'<' {
-        let end = find_byte(bytes, start, b'<').unwrap_or(bytes.len());
-        *pos = end;
-        return Ok(Token::Text(text.get(start..end).unwrap_or_default()));
-    }
-    let unclosed = || Error::Xml("unclosed markup at end of input".into());
-    match bytes.get(start + 1) {
-        None => Err(unclosed()),
-        Some(b'!') => match bytes.get(start + 2) {
-            Some(b'[') => {
-                if !text.get(start + 2..).unwrap_or_default().starts_with("[CDATA[") {
-                    return Err(Error::Xml("invalid <![ markup".into()));
-                }
-                let body = start + 9;
-                let end = find(text, body, "]]>").ok_or_else(unclosed)?;
-                *pos = end + 3;
-                Ok(Token::CData(text.get(body..end).unwrap_or_default()))
-            }
-            Some(b'-') => {
-                if bytes.get(start + 3) != Some(&b'-') {
-                    return Err(Error::Xml("invalid <!- markup".into()));
-                }
-                let end = find(text, start + 4, "-->").ok_or_else(unclosed)?;
-                *pos = end + 3;
-                Ok(Token::Skip)
-            }
-            Some(b'D' | b'd') => {
-                // Refused once complete; quick-xml's framing (nested `<`/`>` balanced) decides
-                // what "complete" is, so malformed declarations stay malformed-XML errors.
-                let mut balance = 0usize;
-                let mut end = None;
-                for (i, &b) in bytes.iter().enumerate().skip(start + 2) {
-                    match b {
-                        b'<' => balance += 1,
-                        b'>' if balance == 0 => {
-                            end = Some(i);
-                            break;
-                        }
-                        b'>' => balance -= 1,
-                        _ => {}
-                    }
-                }
-                let end = end.ok_or_else(unclosed)?;
-                let body = text.get(start + 1..end).unwrap_or_default();
-                let named = body.get(..8).is_some_and(|k| k.eq_ignore_ascii_case("!DOCTYPE"))
-                    && body.bytes().skip(8).any(|b| !is_ws(b));
-                if named {
-                    Ok(Token::DocType)
-                } else {
-                    Err(Error::Xml("malformed DOCTYPE".into()))
-                }
-            }
-            _ => Err(Error::Xml("invalid <! markup".into())),
-        },
-        Some(b'?') => {
-            let end = find(text, start + 2, "?>").ok_or_else(unclosed)?;
-            *pos = end + 2;
-            Ok(Token::Skip)
-        }
-        Some(b'/') => {
-            let end = find_byte(bytes, start + 2, b'>').ok_or_else(unclosed)?;
-            *pos = end + 1;
-            let name = text.get(start + 2..end).unwrap_or_default();
-            Ok(Token::End(name.trim_end_matches([' ', '\r', '\n', '\t'])))
-        }
-        Some(_) => {
-            // The tag ends at the first `>` outside single or double quotes.
-            let mut at = start + 1;
-            let end = loop {
-                let i = bytes
-                    .get(at..)
-                    .and_then(|rest| memchr::memchr3(b'>', b'"', b'\'', rest))
-                    .ok_or_else(unclosed)?
-                    + at;
-                match bytes.get(i) {
-                    Some(&q @ (b'"' | b'\'')) => {
-                        at = find_byte(bytes, i + 1, q).ok_or_else(unclosed)? + 1;
-                    }
-                    _ => break i,
-                }
-            };
-            *pos = end + 1;
-            let content = text.get(start + 1..end).unwrap_or_default();
-            Ok(match content.strip_suffix('/') {
-                Some(c) => Token::Start(c, true),
-                None => Token::Start(content, false),
-            })
-        }
-    }
+/// `part`, a slice quick-xml's borrowing reader handed out from `text`, as a `&str` borrowed
+/// from `text` itself (so it outlives the event). O(1): the position is recovered from the
+/// address (arithmetic only, no dereference); `str::get` checks range and char boundaries.
+fn reborrow<'a>(text: &'a str, part: &[u8]) -> Result<&'a str, Error> {
+    let start = (part.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+    let s = start
+        .checked_add(part.len())
+        .and_then(|end| text.get(start..end))
+        .ok_or_else(|| Error::Xml("markup outside the input".into()))?;
+    debug_assert_eq!(s.as_bytes(), part);
+    Ok(s)
 }
 
 /// Parses a document held in a string (see [`parse`]).
+///
+/// Tokenizing (markup, attributes, CDATA, comments, PIs, DOCTYPE detection, end-tag matching)
+/// is quick-xml's borrowing [`quick_xml::Reader`]; namespace scoping and resolution by URI,
+/// the limits and the tree are ours.
 pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Elem<'a>, Error> {
     if text.len() > limits.max_bytes {
         return Err(Error::TooLarge {
             limit: limits.max_bytes,
         });
     }
-    let mut pos = 0usize;
+    let mut reader = quick_xml::Reader::from_str(text);
+    {
+        let cfg = reader.config_mut();
+        cfg.expand_empty_elements = false;
+        cfg.check_end_names = true;
+        cfg.trim_text_start = false;
+        cfg.trim_text_end = false;
+    }
     let mut scope = Scope::new();
-    // Open elements with their full tag names (for the end-tag check) and the scope length
-    // and finished-children position at their start.
+    // Open elements, with the scope length and finished-children position at their start.
     let mut stack: Vec<Elem<'a>> = Vec::new();
-    let mut open: Vec<(&'a str, usize, usize)> = Vec::new();
+    let mut open: Vec<(usize, usize)> = Vec::new();
     let mut root: Option<Elem<'a>> = None;
     let mut active_decls = 0usize;
     let mut decl_stack: Vec<usize> = Vec::new();
@@ -439,9 +292,11 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Elem<'a>, 
     // out at its end tag into one exactly sized Vec (no growth reallocations per element).
     let mut pending: Vec<Elem<'a>> = Vec::new();
     loop {
-        match next_token(text, &mut pos)? {
-            Token::DocType => return Err(Error::Forbidden("DOCTYPE or entity declaration")),
-            Token::Start(content, empty) => {
+        let ev = reader.read_event().map_err(xml_err)?;
+        match ev {
+            Event::DocType(_) => return Err(Error::Forbidden("DOCTYPE or entity declaration")),
+            Event::Start(ref start) | Event::Empty(ref start) => {
+                let empty = matches!(ev, Event::Empty(_));
                 if root.is_some() {
                     return Err(Error::Xml("content after the root element".into()));
                 }
@@ -450,26 +305,36 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Elem<'a>, 
                         limit: limits.max_depth,
                     });
                 }
-                let name_len = content.bytes().position(is_ws).unwrap_or(content.len());
+                // The tag's content (name and attributes), borrowed from the input.
+                let content = reborrow(text, start)?;
+                let name_len = start.name().as_ref().len();
                 let qname = content.get(..name_len).unwrap_or_default();
                 let scope_len = scope.bindings.len();
                 // Filled with full attribute names first; resolved once all of this element's
                 // declarations are in scope.
                 let mut attrs: Vec<Attr<'a>> = Vec::new();
                 let mut decls = 0usize;
-                // Duplicate checks in quick-xml are quadratic in the attribute count; the count
-                // is capped instead (duplicates are harmless here: lookups take the first).
                 // Most elements have no attributes: skip the iterator for a bare name.
-                if !content.get(name_len..).unwrap_or_default().bytes().all(is_ws) {
-                    let mut at = name_len;
-                    let mut n = 0usize;
-                    while let Some((key, raw)) = next_attr(content, &mut at)? {
+                if content.len() > name_len {
+                    // Duplicate checks in quick-xml are quadratic in the attribute count; the
+                    // count is capped instead (duplicates are harmless here: lookups take the
+                    // first).
+                    let mut it = Attributes::new(content, name_len);
+                    it.with_checks(false);
+                    for (n, a) in it.enumerate() {
                         if n >= MAX_ATTRIBUTES {
                             return Err(Error::Xml(format!(
                                 "more than {MAX_ATTRIBUTES} attributes on one element"
                             )));
                         }
-                        n += 1;
+                        let a = a.map_err(xml_err)?;
+                        let key = reborrow(text, a.key.as_ref())?;
+                        let raw = match a.value {
+                            Cow::Borrowed(v) => reborrow(text, v)?,
+                            Cow::Owned(_) => {
+                                return Err(Error::Xml("attribute value outside the input".into()))
+                            }
+                        };
                         if key == "xmlns" || key.starts_with("xmlns:") {
                             decls += 1;
                             scope.declare(key.strip_prefix("xmlns:"), raw)?;
@@ -515,17 +380,13 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Elem<'a>, 
                 } else {
                     active_decls += decls;
                     decl_stack.push(decls);
-                    open.push((qname, scope_len, pending.len()));
+                    open.push((scope_len, pending.len()));
                     stack.push(el);
                 }
             }
-            Token::End(name) => {
-                let Some((qname, scope_len, from)) = open.pop() else {
-                    return Err(Error::Xml(format!("unmatched end tag {name:?}")));
-                };
-                if name != qname {
-                    return Err(Error::Xml(format!("end tag {name:?} does not match {qname:?}")));
-                }
+            Event::End(_) => {
+                // quick-xml has checked that the end tag matches the open start tag.
+                let (scope_len, from) = open.pop().ok_or_else(|| Error::Xml("unmatched end tag".into()))?;
                 scope.bindings.truncate(scope_len);
                 active_decls -= decl_stack.pop().unwrap_or(0);
                 let mut done = stack
@@ -539,7 +400,11 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Elem<'a>, 
                     pending.push(done);
                 }
             }
-            Token::Text(raw) => {
+            Event::Text(t) => {
+                let raw = match t.into_inner() {
+                    Cow::Borrowed(b) => reborrow(text, b)?,
+                    Cow::Owned(_) => return Err(Error::Xml("text outside the input".into())),
+                };
                 let s = unescape(raw)?;
                 match stack.last_mut() {
                     Some(parent) => {
@@ -563,12 +428,18 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Elem<'a>, 
                     }
                 }
             }
-            Token::CData(c) => match stack.last_mut() {
-                Some(parent) => parent.push_text(Cow::Borrowed(c)),
-                None => return Err(Error::Xml("cdata outside the root element".into())),
-            },
-            Token::Skip => {}
-            Token::Eof => break,
+            Event::CData(c) => {
+                let c = match c.into_inner() {
+                    Cow::Borrowed(b) => reborrow(text, b)?,
+                    Cow::Owned(_) => return Err(Error::Xml("cdata outside the input".into())),
+                };
+                match stack.last_mut() {
+                    Some(parent) => parent.push_text(Cow::Borrowed(c)),
+                    None => return Err(Error::Xml("cdata outside the root element".into())),
+                }
+            }
+            Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
+            Event::Eof => break,
         }
     }
     if !stack.is_empty() {
