@@ -35,9 +35,11 @@ fn main() -> std::process::ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("serve") => runtime(true).and_then(|rt| rt.block_on(serve(&args[1..]))),
         Some("client") => runtime(false).and_then(|rt| rt.block_on(client(&args[1..]))),
-        _ => Err("usage: hvbench serve [--hosts H] [--failed-over V] [--plain-vms P] [--job-ms MS] | \
+        _ => Err(
+            "usage: hvbench serve [--hosts H] [--failed-over V] [--plain-vms P] [--job-ms MS] | \
                   hvbench client --endpoint URL --vm GUID --n N"
-            .into()),
+                .into(),
+        ),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -62,7 +64,8 @@ fn opt<T: std::str::FromStr>(args: &[String], name: &str, default: Option<T>) ->
     match args.iter().position(|a| a == name) {
         Some(i) => {
             let v = args.get(i + 1).ok_or_else(|| format!("{name} needs a value"))?;
-            v.parse().map_err(|_| format!("invalid value for {name}: {v}").into())
+            v.parse()
+                .map_err(|_| format!("invalid value for {name}: {v}").into())
         }
         None => default.ok_or_else(|| format!("missing {name}").into()),
     }
@@ -131,7 +134,10 @@ async fn serve(args: &[String]) -> Result<(), Error> {
     }
     let endpoints: Vec<String> = served.iter().map(|(s, _)| s.endpoint()).collect();
     let ports: Vec<u16> = served.iter().map(|(s, _)| s.addr().port()).collect();
-    println!("{}", json!({"endpoints": endpoints, "ports": ports, "user": USER, "host0_vms": host0_vms}));
+    println!(
+        "{}",
+        json!({"endpoints": endpoints, "ports": ports, "user": USER, "host0_vms": host0_vms})
+    );
 
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Some(line) = lines.next_line().await? {
@@ -244,8 +250,12 @@ async fn client(args: &[String]) -> Result<(), Error> {
         if i.class_name != "Msvm_ComputerSystem" {
             return Err(format!("unexpected class {}", i.class_name).into());
         }
-        let out = client.invoke(&svc_uri, &svc_sel, "InitiateFailover", &params).await?;
-        *return_values.entry(out.return_value.unwrap_or(u32::MAX)).or_insert(0u64) += 1;
+        let out = client
+            .invoke(&svc_uri, &svc_sel, "InitiateFailover", &params)
+            .await?;
+        *return_values
+            .entry(out.return_value.unwrap_or(u32::MAX))
+            .or_insert(0u64) += 1;
     }
     let wall = start.elapsed().as_secs_f64();
     println!(
