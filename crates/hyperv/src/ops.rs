@@ -94,6 +94,35 @@ fn invalid(explanation: String) -> Error {
     Error::InvalidState { explanation }
 }
 
+/// Invokes `Msvm_ReplicationService.<method>(params)` once, follows the job and reports the
+/// operation with the VM's state read back.
+#[allow(clippy::too_many_arguments)]
+async fn invoke_on_service<W: Wsman>(
+    ctx: Ctx<'_, W>,
+    operation: Operation,
+    vm: &Vm,
+    method: &'static str,
+    params: &[(String, Value)],
+    reverse: Option<ReverseDetails>,
+    wait: &JobWaitOptions,
+    progress: Progress<'_>,
+) -> Result<OperationReport, Error> {
+    let service = replication_service(ctx.w).await?;
+    let target = Target { vm: &vm.name, method };
+    let result = invoke_and_wait(
+        ctx.w,
+        &service.resource_uri,
+        &service.selectors,
+        target,
+        params,
+        wait,
+        progress,
+    )
+    .await?;
+    ctx.finish(operation, vm, Some(method), Some(result), reverse)
+        .await
+}
+
 /// Preflight of reverse replication ([hyperv-replication §1.3]): PowerShell refuses mode
 /// Primary; we also require a failed-over VM (state 5 Recovered or 6 Committed, shown as
 /// FailedOverWaitingCompletion / FailedOver) and explain anything else before calling the host.
@@ -241,7 +270,6 @@ pub async fn reverse_replication(
     preflight_reverse(&vm, w.host())?;
     let settings = replication_settings(w, &vm).await?;
     let (rsd, details) = plan_reverse(&vm, &settings, opts)?;
-    let service = replication_service(w).await?;
     ctx.messages.push(format!(
         "reversing replication of {}: new replica server {}:{} ({})",
         vm.name, details.recovery_connection_point, details.port, details.authentication
@@ -253,26 +281,15 @@ pub async fn reverse_replication(
             Value::Instance(Box::new(rsd)),
         ),
     ];
-    let target = Target {
-        vm: &vm.name,
-        method: METHOD,
-    };
-    let result = invoke_and_wait(
-        w,
-        &service.resource_uri,
-        &service.selectors,
-        target,
-        &params,
-        wait,
-        progress,
-    )
-    .await?;
-    ctx.finish(
+    invoke_on_service(
+        ctx,
         Operation::ReverseReplication,
         &vm,
-        Some(METHOD),
-        Some(result),
+        METHOD,
+        &params,
         Some(details),
+        wait,
+        progress,
     )
     .await
 }
@@ -332,21 +349,7 @@ pub async fn prepare_failover(
     let ctx = Ctx::new(w);
     let vm = find_vm(w, vm).await?;
     preflight_prepare(&vm, w.host())?;
-    let params = vec![("RequestedState".to_owned(), Value::Scalar(Scalar::Uint16(4)))];
-    let target = Target {
-        vm: &vm.name,
-        method: METHOD,
-    };
-    let result = invoke_and_wait(
-        w,
-        &class_uri(COMPUTER_SYSTEM),
-        &vm.selectors(),
-        target,
-        &params,
-        wait,
-        progress,
-    )
-    .await?;
+    let result = request_on_vm(w, &vm, METHOD, 4, wait, progress).await?;
     ctx.finish(Operation::PrepareFailover, &vm, Some(METHOD), Some(result), None)
         .await
 }
@@ -452,47 +455,27 @@ pub async fn start_failover(
         ReplicationState::Resynchronizing | ReplicationState::Suspended
     ) {
         const RESUME: &str = "RequestReplicationStateChangeEx";
-        let params = vec![("RequestedState".to_owned(), Value::Scalar(Scalar::Uint16(3)))];
-        let target = Target {
-            vm: &vm.name,
-            method: RESUME,
-        };
-        invoke_and_wait(
-            w,
-            &class_uri(COMPUTER_SYSTEM),
-            &vm.selectors(),
-            target,
-            &params,
-            wait,
-            &mut *progress,
-        )
-        .await?;
+        request_on_vm(w, &vm, RESUME, 3, wait, &mut *progress).await?;
         ctx.messages.push(format!(
             "{} was {}: set back to Replicating first",
             vm.name, vm.ps_replication_state
         ));
     }
-    let service = replication_service(w).await?;
     let params = vec![
         ("ComputerSystem".to_owned(), Value::Reference(vm.epr())),
         ("SnapshotSettingData".to_owned(), snapshot),
     ];
-    let target = Target {
-        vm: &vm.name,
-        method: METHOD,
-    };
-    let result = invoke_and_wait(
-        w,
-        &service.resource_uri,
-        &service.selectors,
-        target,
+    invoke_on_service(
+        ctx,
+        Operation::StartFailover,
+        &vm,
+        METHOD,
         &params,
+        None,
         wait,
         progress,
     )
-    .await?;
-    ctx.finish(Operation::StartFailover, &vm, Some(METHOD), Some(result), None)
-        .await
+    .await
 }
 
 /// Preflight of `Complete-VMFailover`: replica mode and state 5 (FailedOverWaitingCompletion).
@@ -525,24 +508,18 @@ pub async fn commit_failover(
     let ctx = Ctx::new(w);
     let vm = find_vm(w, vm).await?;
     preflight_commit(&vm, w.host())?;
-    let service = replication_service(w).await?;
     let params = vec![("ComputerSystem".to_owned(), Value::Reference(vm.epr()))];
-    let target = Target {
-        vm: &vm.name,
-        method: METHOD,
-    };
-    let result = invoke_and_wait(
-        w,
-        &service.resource_uri,
-        &service.selectors,
-        target,
+    invoke_on_service(
+        ctx,
+        Operation::CommitFailover,
+        &vm,
+        METHOD,
         &params,
+        None,
         wait,
         progress,
     )
-    .await?;
-    ctx.finish(Operation::CommitFailover, &vm, Some(METHOD), Some(result), None)
-        .await
+    .await
 }
 
 /// Preflight of `Stop-VMFailover`: state 5 FailedOverWaitingCompletion (replica), 4
@@ -575,44 +552,38 @@ pub async fn cancel_failover(
     let vm = find_vm(w, vm).await?;
     preflight_cancel(&vm, w.host())?;
     if vm.enabled_state != EnabledState::Off {
-        request_state(w, &vm, 3, wait, &mut *progress).await?;
+        request_on_vm(w, &vm, "RequestStateChange", 3, wait, &mut *progress).await?;
         ctx.messages.push(format!(
             "{} was {}: turned it off first",
             vm.name, vm.enabled_state
         ));
     }
-    let service = replication_service(w).await?;
     let params = vec![("ComputerSystem".to_owned(), Value::Reference(vm.epr()))];
-    let target = Target {
-        vm: &vm.name,
-        method: METHOD,
-    };
-    let result = invoke_and_wait(
-        w,
-        &service.resource_uri,
-        &service.selectors,
-        target,
+    invoke_on_service(
+        ctx,
+        Operation::CancelFailover,
+        &vm,
+        METHOD,
         &params,
+        None,
         wait,
         progress,
     )
-    .await?;
-    ctx.finish(Operation::CancelFailover, &vm, Some(METHOD), Some(result), None)
-        .await
+    .await
 }
 
-async fn request_state(
+/// Invokes `Msvm_ComputerSystem.<method>(RequestedState = state)` on the VM once and follows the
+/// job (`RequestStateChange`, `RequestReplicationStateChangeEx`).
+async fn request_on_vm(
     w: &impl Wsman,
     vm: &Vm,
+    method: &'static str,
     state: u16,
     wait: &JobWaitOptions,
     progress: Progress<'_>,
 ) -> Result<MethodResult, Error> {
     let params = vec![("RequestedState".to_owned(), Value::Scalar(Scalar::Uint16(state)))];
-    let target = Target {
-        vm: &vm.name,
-        method: "RequestStateChange",
-    };
+    let target = Target { vm: &vm.name, method };
     invoke_and_wait(
         w,
         &class_uri(COMPUTER_SYSTEM),
@@ -662,7 +633,7 @@ async fn power(
             .push(format!("{} is already {wanted}: nothing to do", vm.name));
         return ctx.finish(operation, &vm, None, None, None).await;
     }
-    let result = request_state(w, &vm, wanted.value(), wait, progress).await?;
+    let result = request_on_vm(w, &vm, "RequestStateChange", wanted.value(), wait, progress).await?;
     ctx.finish(operation, &vm, Some("RequestStateChange"), Some(result), None)
         .await
 }
