@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use hyperv::ErrorClass;
 use serde::Serialize;
 
 /// The documented exit codes (see `hvctl --help` and README.md).
@@ -29,19 +30,21 @@ pub enum ExitClass {
 }
 
 impl ExitClass {
-    /// The process exit code.
+    /// The process exit code: 0 for success, otherwise the number the domain crate defines for
+    /// the matching [`ErrorClass`] ([`ErrorClass::exit_code`]), so the numbers live in one place.
     pub fn code(self) -> u8 {
-        match self {
-            ExitClass::Success => 0,
-            ExitClass::Other => 1,
-            ExitClass::Usage => 2,
-            ExitClass::Auth => 3,
-            ExitClass::NotFound => 4,
-            ExitClass::InvalidState => 5,
-            ExitClass::JobFailed => 6,
-            ExitClass::Connection => 7,
-            ExitClass::OutcomeUnknown => 8,
-        }
+        let class = match self {
+            ExitClass::Success => return 0,
+            ExitClass::Other => ErrorClass::Failure,
+            ExitClass::Usage => ErrorClass::Usage,
+            ExitClass::Auth => ErrorClass::Auth,
+            ExitClass::NotFound => ErrorClass::NotFound,
+            ExitClass::InvalidState => ErrorClass::InvalidState,
+            ExitClass::JobFailed => ErrorClass::JobFailed,
+            ExitClass::Connection => ErrorClass::Connection,
+            ExitClass::OutcomeUnknown => ErrorClass::OutcomeUnknown,
+        };
+        class.exit_code()
     }
 
     /// Which of several failures decides the exit code of a run: the most urgent for an
