@@ -27,16 +27,7 @@ pub fn to_cim(t: SystemTime) -> CimDateTime {
 /// The "never" datetime Hyper-V reports for times that have not happened (1601-01-01, the
 /// FILETIME epoch), as seen in real recordings.
 pub fn never() -> CimDateTime {
-    CimDateTime::Timestamp {
-        year: 1601,
-        month: 1,
-        day: 1,
-        hour: 0,
-        minute: 0,
-        second: 0,
-        microsecond: 0,
-        utc_offset_minutes: 0,
-    }
+    CimDateTime::NEVER
 }
 
 /// A CIM interval of `d`.
