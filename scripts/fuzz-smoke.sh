@@ -11,6 +11,7 @@
 #   FUZZ_SMOKE_SECS      seconds per target (default 15)
 #   FUZZ_SANITIZER       address (default) or none; falls back to none if ASan cannot build
 #   FUZZ_TARGETS         space-separated subset of targets (default: all, from `cargo fuzz list`)
+#   FUZZ_EXTRA_ARGS      extra libFuzzer flags, appended (e.g. -max_len=65536)
 #   FUZZ_LOG_DIR         keep each target's libFuzzer log there (default: logs are dropped)
 #   CARGO_TARGET_DIR     honoured (default fuzz/target)
 set -euo pipefail
@@ -59,7 +60,7 @@ for t in $targets; do
   log=$(mktemp)
   if cargo fuzz run -O --sanitizer "$sanitizer" "$t" "corpus/$t" "corpus-seed/$t" -- \
       -max_total_time="$secs" -dict="$(dict_for "$t")" -rss_limit_mb=2048 -timeout=10 \
-      -print_final_stats=1 >"$log" 2>&1; then
+      -print_final_stats=1 ${FUZZ_EXTRA_ARGS:-} >"$log" 2>&1; then
     runs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' || echo "?")
     cov=$(grep -Eo 'cov: [0-9]+' "$log" | tail -n 1 | grep -Eo '[0-9]+' || echo "?")
     summary+=("$t: ok, $runs runs, cov $cov")
