@@ -668,16 +668,19 @@ impl Client {
         }
     }
 
-    /// A free session, or the next one in turn when all are busy.
+    /// The first free session in index order, or the next one in turn when all are busy.
+    ///
+    /// Sequential work therefore stays on session 0 and its one authenticated connection;
+    /// sessions 1.. open (and authenticate) only when requests really overlap.
     async fn session(&self) -> tokio::sync::MutexGuard<'_, Session> {
         let sessions = &self.inner.sessions;
-        let n = sessions.len();
-        let start = self.inner.next.fetch_add(1, Ordering::Relaxed) % n;
-        for i in 0..n {
-            if let Ok(g) = sessions[(start + i) % n].try_lock() {
+        for s in sessions.iter() {
+            if let Ok(g) = s.try_lock() {
                 return g;
             }
         }
+        let n = sessions.len();
+        let start = self.inner.next.fetch_add(1, Ordering::Relaxed) % n;
         sessions[start].lock().await
     }
 }

@@ -115,6 +115,22 @@ async fn parallel_sessions_open_one_connection_each() {
 }
 
 #[tokio::test]
+async fn sequential_requests_stay_on_one_authenticated_connection_with_several_sessions() {
+    let server = ntlm_server(Arc::new(|r: &support::Req| standard(r))).await;
+    let c = client(&server).sessions(4).build().unwrap();
+    let sel = rsd_selectors();
+    for _ in 0..6 {
+        assert_eq!(
+            c.get(RSD_URI, &sel).await.unwrap().class_name,
+            "Msvm_ReplicationSettingData"
+        );
+    }
+    assert_eq!(server.stats.connections.load(Ordering::SeqCst), 1);
+    assert_eq!(server.stats.handshakes.load(Ordering::SeqCst), 1);
+    assert_eq!(server.stats.count("Get"), 6);
+}
+
+#[tokio::test]
 async fn soap_fault_becomes_a_structured_error() {
     let server = ntlm_server(Arc::new(|_r: &support::Req| {
         Reply::Soap(
