@@ -3,6 +3,8 @@
 
 mod support;
 
+use support::RSD_URI;
+
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -10,8 +12,6 @@ use support::{ntlm_server, standard_responder, start, Auth, PASSWORD, USER};
 use winrm_client::{AuthMethod, Client, Password, ProxyConfig};
 use wsman_soap::SelectorSet;
 
-const RSD_URI: &str =
-    "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/virtualization/v2/Msvm_ReplicationSettingData";
 const MUTUAL: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual";
 
 #[tokio::test]

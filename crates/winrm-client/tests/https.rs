@@ -4,15 +4,14 @@
 
 mod support;
 
+use support::RSD_URI;
+
 use std::sync::atomic::Ordering;
 
 use support::{standard_responder, start, tls_server, tls_server_for, Auth, PASSWORD, USER};
 use winrm_auth::cbt::ChannelBindings;
 use winrm_client::{AuthMethod, Client, Encryption};
 use wsman_soap::SelectorSet;
-
-const RSD_URI: &str =
-    "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/virtualization/v2/Msvm_ReplicationSettingData";
 
 fn selectors() -> SelectorSet {
     SelectorSet::new().with(

@@ -8,6 +8,8 @@
 
 mod support;
 
+use support::{RSD_URI, SERVICE_URI};
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -20,11 +22,6 @@ use support::{standard_responder, Auth, GssContext, GssServer};
 use winrm_auth::{SessionSecurity, Wrapped};
 use winrm_client::{AuthMethod, Client};
 use wsman_soap::SelectorSet;
-
-const RSD_URI: &str =
-    "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/virtualization/v2/Msvm_ReplicationSettingData";
-const SERVICE_URI: &str =
-    "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/virtualization/v2/Msvm_ReplicationService";
 
 fn peers() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers/kdc")

@@ -7,6 +7,8 @@
 
 mod support;
 
+use support::{CS_URI, RSD_URI, SERVICE_URI};
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -15,12 +17,6 @@ use std::time::Duration;
 use winrm_client::{AuthMethod, Client};
 use wsman_soap::{Enumerate, EnumerationPage, Instance, Item, ResponseBody, Scalar, SelectorSet};
 
-const RSD_URI: &str =
-    "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/virtualization/v2/Msvm_ReplicationSettingData";
-const SERVICE_URI: &str =
-    "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/virtualization/v2/Msvm_ReplicationService";
-const CS_URI: &str =
-    "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/virtualization/v2/Msvm_ComputerSystem";
 const USER: &str = "CORP\\alice";
 const PASSWORD: &str = "Passw0rd!";
 

@@ -4,6 +4,8 @@
 
 mod support;
 
+use support::{CS_URI, RSD_URI, SERVICE_URI};
+
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,13 +13,6 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use support::{client, ntlm_server, standard, standard_responder, Reply};
 use wsman_soap::{Enumerate, SelectorSet, Value};
-
-const RSD_URI: &str =
-    "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/virtualization/v2/Msvm_ReplicationSettingData";
-const SERVICE_URI: &str =
-    "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/virtualization/v2/Msvm_ReplicationService";
-const CS_URI: &str =
-    "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/virtualization/v2/Msvm_ComputerSystem";
 
 fn rsd_selectors() -> SelectorSet {
     SelectorSet::new().with(

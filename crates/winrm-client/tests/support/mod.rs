@@ -21,6 +21,14 @@ use winrm_auth::cbt::ChannelBindings;
 use winrm_auth::ntlm::{AcceptorConfig, NtlmAcceptor, UserTable};
 use winrm_auth::{SessionSecurity, Step};
 
+/// Resource URIs the suites talk to.
+pub const RSD_URI: &str =
+    "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/virtualization/v2/Msvm_ReplicationSettingData";
+pub const SERVICE_URI: &str =
+    "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/virtualization/v2/Msvm_ReplicationService";
+pub const CS_URI: &str =
+    "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/virtualization/v2/Msvm_ComputerSystem";
+
 pub const USER: &str = "CORP\\alice";
 pub const PASSWORD: &str = "Passw0rd!";
 
