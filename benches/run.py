@@ -105,46 +105,80 @@ def loadavg():
 
 # ---------------------------------------------------------------------------- per request
 
+def measure_loop(cmd, n, repeat, stats=None):
+    """CPU per request of `cmd(k)` (k = pairs of requests): median of `repeat` runs with k = n
+    minus the median with k = 0, over 2n requests. `stats` returns the server's counters."""
+    base, full, walls = [], [], []
+    conns = reqs = None
+    for _ in range(repeat):
+        for k, acc in ((0, base), (n, full)):
+            before = stats() if stats else None
+            code, out, err, wall, cpu, rss = run_measured(cmd(k), env_with())
+            if code != 0:
+                raise RuntimeError(f"{cmd(k)[0]} failed: {err.strip()[-2000:]}")
+            doc = json.loads(out.strip().splitlines()[-1])
+            acc.append(cpu)
+            if k == n:
+                walls.append(doc["wall_s"])
+                if stats:
+                    after = stats()
+                    conns = after["connections"] - before["connections"]
+                    reqs = after["requests"] - before["requests"]
+    res = {
+        "cpu_per_request_us": (statistics.median(full) - statistics.median(base)) / (2 * n) * 1e6,
+        "wall_per_request_us": statistics.median(walls) / (2 * n) * 1e6,
+        "process_cpu_s_no_loop": statistics.median(base),
+        "process_cpu_s_with_loop": statistics.median(full),
+    }
+    if stats:
+        res["connections_per_run"] = conns
+        res["server_requests_per_run"] = reqs
+    return res
+
+
+class FloorServer:
+    """`hvbench floor-serve`: canned replies of the simulator's sizes (see floor.rs)."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen([binary("hvbench"), "floor-serve"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        self.port = json.loads(self.proc.stdout.readline())["port"]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
 def per_request(n, repeat):
+    results = {}
     with Server("--plain-vms", 1) as srv:
         endpoint = srv.info["endpoints"][0]
         vm = srv.info["host0_vms"][0]["id"]
-        clients = {
-            "hvctl (winrm-client)": lambda k: [binary("hvbench"), "client", "--endpoint", endpoint,
-                                              "--vm", vm, "--n", str(k)],
-            "pywinrm": lambda k: [PY, os.path.join(BENCHES, "pywinrm_client.py"), "loop", endpoint, vm, str(k)],
-        }
-        results = {}
-        for name, cmd in clients.items():
-            base, full, walls = [], [], []
-            for _ in range(repeat):
-                for k, acc in ((0, base), (n, full)):
-                    before = srv.cmd("stats")
-                    code, out, err, wall, cpu, rss = run_measured(cmd(k), env_with())
-                    if code != 0:
-                        raise RuntimeError(f"{name} failed: {err.strip()[-2000:]}")
-                    after = srv.cmd("stats")
-                    doc = json.loads(out.strip().splitlines()[-1])
-                    acc.append(cpu)
-                    if k == n:
-                        walls.append(doc["wall_s"])
-                        conns = after["connections"] - before["connections"]
-                        reqs = after["requests"] - before["requests"]
-            cpu_req = (statistics.median(full) - statistics.median(base)) / (2 * n)
-            results[name] = {
-                "cpu_per_request_us": cpu_req * 1e6,
-                "wall_per_request_us": statistics.median(walls) / (2 * n) * 1e6,
-                "process_cpu_s_no_loop": statistics.median(base),
-                "process_cpu_s_with_loop": statistics.median(full),
-                "connections_per_run": conns,
-                "server_requests_per_run": reqs,
-            }
-        ours, theirs = results["hvctl (winrm-client)"], results["pywinrm"]
-        results["ratio_cpu"] = theirs["cpu_per_request_us"] / ours["cpu_per_request_us"]
-        results["ratio_wall"] = theirs["wall_per_request_us"] / ours["wall_per_request_us"]
-        results["n"] = n
-        results["repeat"] = repeat
-        return results
+        results["hvctl (winrm-client)"] = measure_loop(
+            lambda k: [binary("hvbench"), "client", "--endpoint", endpoint, "--vm", vm, "--n", str(k)],
+            n, repeat, lambda: srv.cmd("stats"))
+        results["pywinrm"] = measure_loop(
+            lambda k: [PY, os.path.join(BENCHES, "pywinrm_client.py"), "loop", endpoint, vm, str(k)],
+            n, repeat, lambda: srv.cmd("stats"))
+    # The floor: the same byte counts with blocking write/read and nothing else (floor.rs).
+    with FloorServer() as fs:
+        results["floor"] = measure_loop(
+            lambda k: [binary("hvbench"), "floor-client", "--port", str(fs.port), "--n", str(k)], n, repeat)
+    ours, theirs, floor = results["hvctl (winrm-client)"], results["pywinrm"], results["floor"]
+    results["ratio_cpu"] = theirs["cpu_per_request_us"] / ours["cpu_per_request_us"]
+    results["ratio_wall"] = theirs["wall_per_request_us"] / ours["wall_per_request_us"]
+    # The best ratio any client could reach here: pywinrm against the bare socket exchange.
+    results["ratio_cpu_pywinrm_vs_floor"] = theirs["cpu_per_request_us"] / floor["cpu_per_request_us"]
+    results["n"] = n
+    results["repeat"] = repeat
+    return results
 
 
 # ---------------------------------------------------------------------------- cold start
@@ -277,9 +311,11 @@ def markdown(r):
         p = r["per_request"]
         out += ["| per request (Get + Invoke, NTLM sealed, one connection) | client CPU / request | wall / request |",
                 "|---|---|---|"]
-        for k in ("hvctl (winrm-client)", "pywinrm"):
+        for k in ("hvctl (winrm-client)", "pywinrm", "floor"):
             out.append(f"| {k} | {p[k]['cpu_per_request_us']:.0f} µs | {p[k]['wall_per_request_us']:.0f} µs |")
         out.append(f"| pywinrm / hvctl | {p['ratio_cpu']:.1f}x | {p['ratio_wall']:.1f}x |")
+        out.append(f"| pywinrm / floor (the best any client can reach here) | "
+                   f"{p['ratio_cpu_pywinrm_vs_floor']:.1f}x | |")
         out.append("")
     if "cold_start" in r and "ratio_identify" in r["cold_start"]:
         c = r["cold_start"]

@@ -10,9 +10,13 @@
 //! * `hvbench client --endpoint URL --vm GUID --n N` does N Gets and N Invokes on one
 //!   connection through `winrm_client::Client` (NTLM, message encryption) and prints the wall
 //!   time of the loop as JSON. The runner measures the process CPU time (wait4 rusage).
+//! * `hvbench floor-serve` / `hvbench floor-client --port P --n N`: the per-request floor (see
+//!   `floor.rs`): blocking write/read of the same byte counts, no HTTP library, crypto or XML.
 //!
 //! The user is `HV\bench`; the password is read from `HVBENCH_PASSWORD`.
 #![forbid(unsafe_code)]
+
+mod floor;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -35,9 +39,12 @@ fn main() -> std::process::ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("serve") => runtime(true).and_then(|rt| rt.block_on(serve(&args[1..]))),
         Some("client") => runtime(false).and_then(|rt| rt.block_on(client(&args[1..]))),
+        Some("floor-serve") => floor::serve(),
+        Some("floor-client") => floor::client(&args[1..]),
         _ => Err(
             "usage: hvbench serve [--hosts H] [--failed-over V] [--plain-vms P] [--job-ms MS] | \
-                  hvbench client --endpoint URL --vm GUID --n N"
+                  hvbench client --endpoint URL --vm GUID --n N | \
+                  hvbench floor-serve | hvbench floor-client --port P --n N"
                 .into(),
         ),
     };
