@@ -1,7 +1,8 @@
-//! CPU time of NTLM seal / unseal and WinRM framing of a 64 KiB body, for a loaded machine
-//! where wall-clock benchmarks mislead.
+//! CPU time of NTLM seal / unseal and WinRM framing of a 64 KiB body and of the real request
+//! and reply sizes (2 KiB, 3.4 KiB), for a loaded machine where wall-clock benchmarks mislead.
 //!
-//! `cargo run --release -p winrm-auth --example seal_cpu -- [iterations]` (default 2000).
+//! `cargo run --release -p winrm-auth --example seal_cpu -- [iterations]` (default 2000 for
+//! 64 KiB, 30x that for the small bodies).
 //! CPU time is this thread's on-CPU time from `/proc/thread-self/schedstat` (Linux, ns);
 //! elsewhere only wall time is printed.
 
@@ -14,7 +15,8 @@ use winrm_auth::framing;
 use winrm_auth::ntlm::{AcceptorConfig, ClientConfig, Credentials, NtlmAcceptor, NtlmClient, Rng, UserTable};
 use winrm_auth::{ClientAuth, SessionSecurity, Step};
 
-const BODY_LEN: usize = 64 * 1024;
+/// Body sizes: 64 KiB, a 2 KiB request and a 3.4 KiB reply (the Get of Msvm_ComputerSystem).
+const BODY_LENS: [usize; 3] = [64 * 1024, 2048, 3408];
 
 type Sessions = (Box<dyn SessionSecurity>, Box<dyn SessionSecurity>);
 
@@ -66,9 +68,10 @@ fn thread_cpu() -> Option<Duration> {
     Some(Duration::from_nanos(ns))
 }
 
-/// Runs `f` `n` times; prints wall and CPU µs per call and CPU MB/s.
+/// Runs `f` `n` times; prints wall and CPU µs per call and CPU MB/s for `len`-byte bodies.
 fn measure(
     name: &str,
+    len: usize,
     n: u32,
     mut f: impl FnMut() -> Result<(), Box<dyn Error>>,
 ) -> Result<(), Box<dyn Error>> {
@@ -82,26 +85,44 @@ fn measure(
     match (cpu0, thread_cpu()) {
         (Some(a), Some(b)) => {
             let per_cpu = (b - a).as_secs_f64() * 1e6 / f64::from(n);
-            let mbps = BODY_LEN as f64 / per_cpu; // bytes per µs = MB/s
-            println!("{name:<16} cpu {per_cpu:8.1} µs/op  {mbps:7.1} MB/s   wall {per_wall:8.1} µs/op");
+            let mbps = len as f64 / per_cpu; // bytes per µs = MB/s
+            println!("{name:<18} cpu {per_cpu:8.2} µs/op  {mbps:7.1} MB/s   wall {per_wall:8.1} µs/op");
         }
-        _ => println!("{name:<16} wall {per_wall:8.1} µs/op"),
+        _ => println!("{name:<18} wall {per_wall:8.1} µs/op"),
     }
     Ok(())
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let n: u32 = match std::env::args().nth(1) {
+    let n64: u32 = match std::env::args().nth(1) {
         Some(s) => s.parse()?,
         None => 2000,
     };
+    for len in BODY_LENS {
+        let n = if len >= 64 * 1024 { n64 } else { n64 * 30 };
+        run(len, n)?;
+    }
+    Ok(())
+}
+
+fn run(len: usize, n: u32) -> Result<(), Box<dyn Error>> {
     let unit = b"<p:ElementName>vm-0042 &amp; friends</p:ElementName>";
-    let body: Vec<u8> = unit.iter().copied().cycle().take(BODY_LEN).collect();
-    println!("{n} iterations of a {BODY_LEN}-byte body");
+    let body: Vec<u8> = unit.iter().copied().cycle().take(len).collect();
+    println!("{n} iterations of a {len}-byte body");
 
     let (mut client, _) = established()?;
-    measure("seal", n, || {
+    measure("seal", len, n, || {
         black_box(client.wrap(black_box(&body))?);
+        Ok(())
+    })?;
+
+    let (mut client, _) = established()?;
+    let mut buf = body.clone();
+    let mut header = [0u8; 16];
+    measure("seal_in_place", len, n, || {
+        buf.copy_from_slice(&body);
+        client.wrap_in_place(&mut header, black_box(&mut buf))?;
+        black_box(&buf);
         Ok(())
     })?;
 
@@ -111,7 +132,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .map(|_| client.wrap(&body))
         .collect::<Result<Vec<_>, _>>()?;
     let mut it = sealed.iter();
-    measure("unseal", n, || {
+    measure("unseal", len, n, || {
         let w = it.next().ok_or("out of sealed messages")?;
         let plain = server.unwrap(&w.header, &w.data)?;
         if plain != body {
@@ -119,10 +140,20 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
         Ok(())
     })?;
+    drop(sealed);
 
     let (mut client, _) = established()?;
-    measure("framing_encode", n, || {
+    measure("framing_encode", len, n, || {
         black_box(framing::encode(client.as_mut(), black_box(&body))?);
+        Ok(())
+    })?;
+
+    let (mut client, _) = established()?;
+    let mut out = Vec::new();
+    measure("framing_encode_into", len, n, || {
+        out.clear();
+        framing::encode_into(client.as_mut(), black_box(&body), &mut out)?;
+        black_box(&out);
         Ok(())
     })?;
 
@@ -131,9 +162,26 @@ fn main() -> Result<(), Box<dyn Error>> {
         .map(|_| framing::encode(client.as_mut(), &body))
         .collect::<Result<Vec<_>, _>>()?;
     let mut it = framed.iter();
-    measure("framing_decode", n, || {
+    measure("framing_decode", len, n, || {
         let (content_type, bytes) = it.next().ok_or("out of framed messages")?;
         let plain = framing::decode(server.as_mut(), content_type, bytes)?;
+        if plain != body {
+            return Err("decoded body differs".into());
+        }
+        Ok(())
+    })?;
+    drop(framed);
+
+    let (mut client, mut server) = established()?;
+    let framed = (0..n)
+        .map(|_| framing::encode(client.as_mut(), &body))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut it = framed.iter();
+    let mut plain = Vec::new();
+    measure("framing_decode_into", len, n, || {
+        let (content_type, bytes) = it.next().ok_or("out of framed messages")?;
+        plain.clear();
+        framing::decode_into(server.as_mut(), content_type, bytes, &mut plain)?;
         if plain != body {
             return Err("decoded body differs".into());
         }

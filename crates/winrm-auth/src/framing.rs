@@ -21,13 +21,16 @@ use crate::{Error, SessionSecurity};
 /// The MIME boundary every WinRM implementation uses.
 pub const BOUNDARY: &str = "Encrypted Boundary";
 
-/// The `OriginalContent` media type of a WinRM SOAP body.
-const ORIGINAL_TYPE: &str = "type=application/soap+xml;charset=UTF-8";
-
 /// The `Content-Type` header value for a body sealed with `protocol`, e.g.
 /// `multipart/encrypted;protocol="application/HTTP-SPNEGO-session-encrypted";boundary="Encrypted Boundary"`.
 pub fn content_type(protocol: &str) -> String {
-    format!("multipart/encrypted;protocol=\"{protocol}\";boundary=\"{BOUNDARY}\"")
+    const HEAD: &str = "multipart/encrypted;protocol=\"";
+    const TAIL: &str = "\";boundary=\"Encrypted Boundary\"";
+    let mut ct = String::with_capacity(HEAD.len() + protocol.len() + TAIL.len());
+    ct.push_str(HEAD);
+    ct.push_str(protocol);
+    ct.push_str(TAIL);
+    ct
 }
 
 /// Whether a response `Content-Type` announces an encrypted body (`multipart/encrypted` or
@@ -38,47 +41,144 @@ pub fn is_encrypted(content_type: &str) -> bool {
         || media.eq_ignore_ascii_case("multipart/x-multi-encrypted")
 }
 
+/// `--Encrypted Boundary\r\n\tContent-Type: ` (the constant text before the protocol).
+const PART1_HEAD: &[u8] = b"--Encrypted Boundary\r\n\tContent-Type: ";
+/// The text between the protocol and the `Length` value.
+const PART1_LENGTH: &[u8] = b"\r\n\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=";
+/// The text after the `Length` value, up to the 4-byte header length.
+const PART2_HEAD: &[u8] = b"\r\n--Encrypted Boundary\r\n\tContent-Type: application/octet-stream\r\n";
+/// The terminator after the sealed bytes.
+const TERMINATOR: &[u8] = b"--Encrypted Boundary--\r\n";
+
+/// Appends the decimal digits of `n`.
+fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
 /// Seals and frames a SOAP body; returns (Content-Type header value, body bytes).
 pub fn encode(sec: &mut dyn SessionSecurity, soap: &[u8]) -> Result<(String, Vec<u8>), Error> {
+    let mut body = Vec::new();
+    encode_into(sec, soap, &mut body)?;
+    Ok((content_type(sec.protocol()), body))
+}
+
+/// Seals and frames a SOAP body, appending the framed bytes to `body` (the same bytes as
+/// [`encode`]; the `Content-Type` is [`content_type`]`(sec.protocol())`). Mechanisms that
+/// seal in place (NTLM) are sealed directly in `body`, without intermediate buffers. On an
+/// error `body` is left as it was.
+pub fn encode_into(sec: &mut dyn SessionSecurity, soap: &[u8], body: &mut Vec<u8>) -> Result<(), Error> {
+    let start = body.len();
+    let result = match sec.in_place_header_len() {
+        Some(header_len) => encode_in_place(sec, soap, header_len, body),
+        None => encode_wrapped(sec, soap, body),
+    };
+    if result.is_err() {
+        body.truncate(start);
+    }
+    result
+}
+
+/// The framing text of a part, up to and including the 4-byte header length.
+fn push_part_head(body: &mut Vec<u8>, protocol: &str, length: usize, header_len: usize) -> Result<(), Error> {
+    let header_len =
+        u32::try_from(header_len).map_err(|_| Error::Framing("security header too large".into()))?;
+    body.extend_from_slice(PART1_HEAD);
+    body.extend_from_slice(protocol.as_bytes());
+    body.extend_from_slice(PART1_LENGTH);
+    push_decimal(body, length);
+    body.extend_from_slice(PART2_HEAD);
+    body.extend_from_slice(&header_len.to_le_bytes());
+    Ok(())
+}
+
+/// The framing without the data and security header.
+fn overhead(protocol: &str) -> usize {
+    PART1_HEAD.len() + protocol.len() + PART1_LENGTH.len() + 20 + PART2_HEAD.len() + 4 + TERMINATOR.len()
+}
+
+fn encode_in_place(
+    sec: &mut dyn SessionSecurity,
+    soap: &[u8],
+    header_len: usize,
+    body: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let protocol = sec.protocol();
+    body.reserve(overhead(protocol) + header_len + soap.len());
+    push_part_head(body, protocol, soap.len(), header_len)?;
+    let header_at = body.len();
+    body.resize(header_at + header_len, 0);
+    body.extend_from_slice(soap);
+    let (header, data) = body[header_at..].split_at_mut(header_len);
+    sec.wrap_in_place(header, data)?;
+    body.extend_from_slice(TERMINATOR);
+    Ok(())
+}
+
+fn encode_wrapped(sec: &mut dyn SessionSecurity, soap: &[u8], body: &mut Vec<u8>) -> Result<(), Error> {
     let protocol = sec.protocol();
     let wrapped = sec.wrap(soap)?;
-    let header_len = u32::try_from(wrapped.header.len())
-        .map_err(|_| Error::Framing("security header too large".into()))?;
-    let length = soap.len() + wrapped.padding;
-    let mut body = Vec::with_capacity(wrapped.data.len() + wrapped.header.len() + 256);
-    body.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
-    body.extend_from_slice(format!("\tContent-Type: {protocol}\r\n").as_bytes());
-    body.extend_from_slice(format!("\tOriginalContent: {ORIGINAL_TYPE};Length={length}\r\n").as_bytes());
-    body.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
-    body.extend_from_slice(b"\tContent-Type: application/octet-stream\r\n");
-    body.extend_from_slice(&header_len.to_le_bytes());
+    body.reserve(overhead(protocol) + wrapped.header.len() + wrapped.data.len());
+    push_part_head(body, protocol, soap.len() + wrapped.padding, wrapped.header.len())?;
     body.extend_from_slice(&wrapped.header);
     body.extend_from_slice(&wrapped.data);
-    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
-    Ok((content_type(protocol), body))
+    body.extend_from_slice(TERMINATOR);
+    Ok(())
 }
 
 /// Parses, unseals and concatenates every part; checks each part's `Length`. Tolerant of
 /// missing TABs and `-- Encrypted Boundary`. A body whose `content_type` is not encrypted is
 /// an error (check [`is_encrypted`] first to accept plain replies).
 pub fn decode(sec: &mut dyn SessionSecurity, content_type: &str, body: &[u8]) -> Result<Vec<u8>, Error> {
-    let parts = parse(content_type, body)?;
     let mut out = Vec::new();
-    for part in parts {
-        let plain = sec.unwrap(part.header, part.data)?;
-        // NTLM and AES Kerberos: the plaintext is exactly Length bytes. RC4 Kerberos: Length
-        // counts the padding that travels in the data and that unwrap strips.
-        let ok = plain.len() == part.length || (part.data.len() == part.length && plain.len() < part.length);
-        if !ok {
-            return Err(Error::Framing(format!(
-                "decrypted length {} does not match the announced length {}",
-                plain.len(),
-                part.length
-            )));
-        }
-        out.extend_from_slice(&plain);
-    }
+    decode_into(sec, content_type, body, &mut out)?;
     Ok(out)
+}
+
+/// [`decode`], appending the plaintext to `out`: each part is unsealed straight into `out`
+/// (in place for NTLM), without per-part buffers. On an error `out` is left as it was, so no
+/// byte that failed verification is ever handed out.
+pub fn decode_into(
+    sec: &mut dyn SessionSecurity,
+    content_type: &str,
+    body: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let parts = parse(content_type, body)?;
+    let start = out.len();
+    // The sealed sizes bound the plaintext (the announced Length is not trusted for this).
+    out.reserve(parts.iter().map(|p| p.data.len()).sum());
+    for part in &parts {
+        let at = out.len();
+        let result = sec.unwrap_into(part.header, part.data, out).and_then(|()| {
+            let plain_len = out.len() - at;
+            // NTLM and AES Kerberos: the plaintext is exactly Length bytes. RC4 Kerberos:
+            // Length counts the padding that travels in the data and that unwrap strips.
+            let ok = plain_len == part.length || (part.data.len() == part.length && plain_len < part.length);
+            if ok {
+                Ok(())
+            } else {
+                Err(Error::Framing(format!(
+                    "decrypted length {plain_len} does not match the announced length {}",
+                    part.length
+                )))
+            }
+        });
+        if let Err(e) = result {
+            out.truncate(start);
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 /// One encrypted part of a `multipart/encrypted` body, before unsealing.
@@ -390,6 +490,72 @@ mod tests {
         assert!(text.contains("Length=5\r\n"));
         assert_eq!(&body[body.len() - 24 - 5 - 60 - 4..][..4], &60u32.to_le_bytes());
         assert_eq!(decode(&mut Krb, &ct, &body).unwrap(), b"<x/>");
+    }
+
+    #[test]
+    fn framing_constants_spell_the_boundary() {
+        let b = BOUNDARY.as_bytes();
+        assert_eq!(&PART1_HEAD[2..2 + b.len()], b);
+        assert_eq!(&PART2_HEAD[4..4 + b.len()], b);
+        assert_eq!(&TERMINATOR[2..2 + b.len()], b);
+        assert!(content_type("p").ends_with(&format!(";boundary=\"{BOUNDARY}\"")));
+        for n in [0usize, 7, 10, 19, 65_536, usize::MAX] {
+            let mut v = Vec::new();
+            push_decimal(&mut v, n);
+            assert_eq!(v, n.to_string().into_bytes());
+        }
+    }
+
+    #[test]
+    fn encode_into_and_decode_into_with_wrap_based_mechanisms() {
+        // Base64Sec has no in-place sealing: the wrap path, appended after existing bytes.
+        assert_eq!(Base64Sec.in_place_header_len(), None);
+        let mut buf = b"already here".to_vec();
+        encode_into(&mut Base64Sec, b"unencrypted message", &mut buf).unwrap();
+        assert_eq!(&buf[..12], b"already here");
+        assert_eq!(&buf[12..], PYWINRM_BODY);
+        let ct = content_type("application/HTTP-SPNEGO-session-encrypted");
+        let mut out = b">".to_vec();
+        decode_into(&mut Base64Sec, &ct, PYWINRM_BODY, &mut out).unwrap();
+        assert_eq!(out, b">unencrypted message");
+        // A bad header: the error leaves the output as it was.
+        let mut bad = PYWINRM_BODY.to_vec();
+        let at = bad.windows(4).position(|w| w == b"1234").unwrap();
+        bad[at..at + 4].copy_from_slice(b"4321");
+        let err = decode_into(&mut Base64Sec, &ct, &bad, &mut out).unwrap_err();
+        assert!(matches!(err, Error::BadSignature(_)), "{err}");
+        assert_eq!(out, b">unencrypted message");
+        // The trait defaults: in place through wrap (same length), unwrap_into through unwrap.
+        struct Xor;
+        impl SessionSecurity for Xor {
+            fn protocol(&self) -> &'static str {
+                "x"
+            }
+            fn wrap(&mut self, p: &[u8]) -> Result<Wrapped, Error> {
+                Ok(Wrapped {
+                    header: b"hd".to_vec(),
+                    data: p.iter().map(|b| b ^ 0x20).collect(),
+                    padding: 0,
+                })
+            }
+            fn unwrap(&mut self, h: &[u8], d: &[u8]) -> Result<Vec<u8>, Error> {
+                if h != b"hd" {
+                    return Err(Error::BadSignature("test"));
+                }
+                Ok(d.iter().map(|b| b ^ 0x20).collect())
+            }
+        }
+        let mut header = [0u8; 2];
+        let mut data = b"abc".to_vec();
+        Xor.wrap_in_place(&mut header, &mut data).unwrap();
+        assert_eq!((&header[..], &data[..]), (&b"hd"[..], &b"ABC"[..]));
+        let err = Xor.wrap_in_place(&mut [0u8; 3], &mut data).unwrap_err();
+        assert!(matches!(err, Error::InvalidState(_)), "{err}");
+        let mut out = b"<".to_vec();
+        Xor.unwrap_into(b"hd", b"ABC", &mut out).unwrap();
+        assert_eq!(out, b"<abc");
+        assert!(Xor.unwrap_into(b"xx", b"ABC", &mut out).is_err());
+        assert_eq!(out, b"<abc");
     }
 
     #[test]

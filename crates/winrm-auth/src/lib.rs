@@ -38,6 +38,37 @@ pub trait SessionSecurity: Send {
 
     /// Verifies and unseals one message. A bad signature is an error, never accepted data.
     fn unwrap(&mut self, header: &[u8], data: &[u8]) -> Result<Vec<u8>, Error>;
+
+    /// The security header length when this mechanism can seal in place: the sealed data is
+    /// exactly as long as the plaintext, the header has this fixed length and there is no
+    /// padding (NTLM: `Some(16)`). `None` (the default) means: use [`wrap`](Self::wrap).
+    fn in_place_header_len(&self) -> Option<usize> {
+        None
+    }
+
+    /// Seals `data` in place and writes the security header into `header`, for mechanisms
+    /// whose [`in_place_header_len`](Self::in_place_header_len) is `Some(header.len())`.
+    ///
+    /// The default calls [`wrap`](Self::wrap) and copies; it fails (after `wrap` has consumed
+    /// a sequence number) if the output does not have that shape, so check
+    /// `in_place_header_len` first.
+    fn wrap_in_place(&mut self, header: &mut [u8], data: &mut [u8]) -> Result<(), Error> {
+        let wrapped = self.wrap(data)?;
+        if wrapped.header.len() != header.len() || wrapped.data.len() != data.len() || wrapped.padding != 0 {
+            return Err(Error::InvalidState("this mechanism cannot seal in place"));
+        }
+        header.copy_from_slice(&wrapped.header);
+        data.copy_from_slice(&wrapped.data);
+        Ok(())
+    }
+
+    /// Verifies and unseals one message like [`unwrap`](Self::unwrap), appending the plaintext
+    /// to `out`. On an error `out` is left as it was. The default calls `unwrap`.
+    fn unwrap_into(&mut self, header: &[u8], data: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        let plaintext = self.unwrap(header, data)?;
+        out.extend_from_slice(&plaintext);
+        Ok(())
+    }
 }
 
 /// The output of [`SessionSecurity::wrap`].

@@ -124,11 +124,6 @@ pub(crate) fn rc4_oneshot(key: &[u8; 16], data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A new RC4 handle keyed with `key`.
-pub(crate) fn rc4_handle(key: &[u8; 16]) -> Rc4<U16> {
-    Rc4::<U16>::new(key.into())
-}
-
 const CLIENT_SIGN_MAGIC: &[u8] = b"session key to client-to-server signing key magic constant\0";
 const SERVER_SIGN_MAGIC: &[u8] = b"session key to server-to-client signing key magic constant\0";
 const CLIENT_SEAL_MAGIC: &[u8] = b"session key to client-to-server sealing key magic constant\0";

@@ -5,7 +5,9 @@
 //! the 8-byte client challenge and then (with key exchange) the 16-byte exported session key.
 
 mod acceptor;
+mod arc4;
 mod crypto;
+mod md5_hmac;
 pub(crate) mod messages;
 mod session;
 

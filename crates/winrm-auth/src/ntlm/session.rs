@@ -1,10 +1,9 @@
 //! NTLM session security with extended session security ([MS-NLMP 3.4]): RC4 sealing and
 //! HMAC-MD5 signatures with per-direction keys and sequence numbers.
 
-use rc4::consts::U16;
-use rc4::{Rc4, StreamCipher};
-
-use super::crypto::{self, Key16};
+use super::arc4::Rc4;
+use super::crypto;
+use super::md5_hmac::HmacMd5;
 use super::messages::{NEGOTIATE_KEY_EXCH, NEGOTIATE_SEAL};
 use crate::{Error, SessionSecurity, Wrapped};
 
@@ -14,9 +13,11 @@ pub const SPNEGO_PROTOCOL: &str = "application/HTTP-SPNEGO-session-encrypted";
 /// The length of an NTLMSSP_MESSAGE_SIGNATURE ([MS-NLMP 2.2.2.9.2]).
 pub const SIGNATURE_LEN: usize = 16;
 
+/// One direction's keys: the HMAC-MD5 keyed once with SIGNKEY (its pad blocks pre-hashed),
+/// the RC4 handle keyed with SEALKEY, and the next sequence number.
 struct Direction {
-    sign_key: Key16,
-    cipher: Rc4<U16>,
+    sign: HmacMd5,
+    cipher: Rc4,
     seq: u32,
 }
 
@@ -49,8 +50,8 @@ impl NtlmSession {
     /// key and the negotiated flags; `client` selects which direction is outbound.
     pub(crate) fn new(exported_session_key: &[u8; 16], flags: u32, client: bool) -> Self {
         let dir = |client_to_server: bool| Direction {
-            sign_key: crypto::sign_key(exported_session_key, client_to_server),
-            cipher: crypto::rc4_handle(&crypto::seal_key(exported_session_key, flags, client_to_server)),
+            sign: HmacMd5::new(crypto::sign_key(exported_session_key, client_to_server).as_slice()),
+            cipher: Rc4::new(crypto::seal_key(exported_session_key, flags, client_to_server).as_slice()),
             seq: 0,
         };
         NtlmSession {
@@ -67,63 +68,70 @@ impl NtlmSession {
         (self.out.seq, self.inbound.seq)
     }
 
+    /// The first 8 bytes of HMAC_MD5(SigningKey, SeqNum || Message), RC4-encrypted with the
+    /// sealing handle when keys were exchanged ([MS-NLMP 3.4.4.2]).
     fn checksum(dir: &mut Direction, key_exch: bool, seq: u32, plaintext: &[u8]) -> [u8; 8] {
-        let mac = crypto::hmac_md5(dir.sign_key.as_slice(), &[&seq.to_le_bytes(), plaintext]);
+        let mac = dir.sign.mac(&[&seq.to_le_bytes(), plaintext]);
         let mut checksum = [0u8; 8];
         checksum.copy_from_slice(&mac[..8]);
         if key_exch {
-            dir.cipher.apply_keystream(&mut checksum);
+            dir.cipher.apply(&mut checksum);
         }
         checksum
     }
 
-    /// GSS_WrapEx ([MS-NLMP 3.4.6]): seals with RC4 first, then signs the plaintext.
-    fn seal_message(&mut self, plaintext: &[u8]) -> Result<Wrapped, Error> {
+    fn check_usable(&self) -> Result<(), Error> {
         if self.broken {
             return Err(Error::InvalidState("ntlm session failed a signature check"));
         }
         if !self.seal {
             return Err(Error::InvalidState("ntlm sealing was not negotiated"));
         }
-        let mut data = plaintext.to_vec();
-        self.out.cipher.apply_keystream(&mut data);
-        let seq = self.out.seq;
-        let checksum = Self::checksum(&mut self.out, self.key_exch, seq, plaintext);
-        self.out.seq = seq.wrapping_add(1);
-        let mut header = Vec::with_capacity(SIGNATURE_LEN);
-        header.extend_from_slice(&1u32.to_le_bytes());
-        header.extend_from_slice(&checksum);
-        header.extend_from_slice(&seq.to_le_bytes());
-        Ok(Wrapped {
-            header,
-            data,
-            padding: 0,
-        })
+        Ok(())
     }
 
-    /// GSS_UnwrapEx ([MS-NLMP 3.4.7]): unseals, then verifies the signature and sequence number.
-    fn unseal_message(&mut self, header: &[u8], data: &[u8]) -> Result<Vec<u8>, Error> {
-        if self.broken {
-            return Err(Error::InvalidState("ntlm session failed a signature check"));
+    /// GSS_WrapEx ([MS-NLMP 3.4.6]) in place: `data` holds the plaintext and receives the
+    /// sealed bytes (RC4 runs over the message first, then over the checksum); returns the
+    /// NTLMSSP_MESSAGE_SIGNATURE over the plaintext.
+    fn seal_in_place(&mut self, data: &mut [u8]) -> Result<[u8; SIGNATURE_LEN], Error> {
+        self.check_usable()?;
+        let seq = self.out.seq;
+        // The MAC covers the plaintext, so take it before the bytes are sealed; the keystream
+        // order (message, then checksum) is that of [MS-NLMP 3.4.6].
+        let mac = self.out.sign.mac(&[&seq.to_le_bytes(), data]);
+        self.out.cipher.apply(data);
+        let mut checksum = [0u8; 8];
+        checksum.copy_from_slice(&mac[..8]);
+        if self.key_exch {
+            self.out.cipher.apply(&mut checksum);
         }
-        if !self.seal {
-            return Err(Error::InvalidState("ntlm sealing was not negotiated"));
-        }
+        self.out.seq = seq.wrapping_add(1);
+        let mut header = [0u8; SIGNATURE_LEN];
+        header[..4].copy_from_slice(&1u32.to_le_bytes());
+        header[4..12].copy_from_slice(&checksum);
+        header[12..].copy_from_slice(&seq.to_le_bytes());
+        Ok(header)
+    }
+
+    /// GSS_UnwrapEx ([MS-NLMP 3.4.7]) in place: unseals `data`, then verifies the signature
+    /// and sequence number. On an error `data` holds bytes that did not verify: the caller
+    /// must discard them.
+    fn unseal_in_place(&mut self, header: &[u8], data: &mut [u8]) -> Result<(), Error> {
+        self.check_usable()?;
         if header.len() != SIGNATURE_LEN || header[..4] != 1u32.to_le_bytes() {
             self.broken = true;
             return Err(Error::BadSignature("malformed ntlm message signature"));
         }
-        let mut plaintext = data.to_vec();
-        self.inbound.cipher.apply_keystream(&mut plaintext);
+        self.inbound.cipher.apply(data);
         let seq = self.inbound.seq;
-        let expected = Self::checksum(&mut self.inbound, self.key_exch, seq, &plaintext);
+        let expected = Self::checksum(&mut self.inbound, self.key_exch, seq, data);
         let seq_ok = header[12..16] == seq.to_le_bytes();
         if !crypto::ct_eq(&expected, &header[4..12]) || !seq_ok {
             self.broken = true;
             return Err(Error::BadSignature("ntlm message signature does not verify"));
         }
         self.inbound.seq = seq.wrapping_add(1);
-        Ok(plaintext)
+        Ok(())
     }
 }
 
@@ -133,10 +141,44 @@ impl SessionSecurity for NtlmSession {
     }
 
     fn wrap(&mut self, plaintext: &[u8]) -> Result<Wrapped, Error> {
-        self.seal_message(plaintext)
+        self.check_usable()?;
+        let mut data = plaintext.to_vec();
+        let header = self.seal_in_place(&mut data)?;
+        Ok(Wrapped {
+            header: header.to_vec(),
+            data,
+            padding: 0,
+        })
     }
 
     fn unwrap(&mut self, header: &[u8], data: &[u8]) -> Result<Vec<u8>, Error> {
-        self.unseal_message(header, data)
+        let mut plaintext = data.to_vec();
+        self.unseal_in_place(header, &mut plaintext)?;
+        Ok(plaintext)
+    }
+
+    fn in_place_header_len(&self) -> Option<usize> {
+        Some(SIGNATURE_LEN)
+    }
+
+    fn wrap_in_place(&mut self, header: &mut [u8], data: &mut [u8]) -> Result<(), Error> {
+        if header.len() != SIGNATURE_LEN {
+            return Err(Error::InvalidState("ntlm signature buffer is not 16 bytes"));
+        }
+        header.copy_from_slice(&self.seal_in_place(data)?);
+        Ok(())
+    }
+
+    fn unwrap_into(&mut self, header: &[u8], data: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        let start = out.len();
+        out.extend_from_slice(data);
+        match self.unseal_in_place(header, &mut out[start..]) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // Never hand out bytes that did not verify.
+                out.truncate(start);
+                Err(e)
+            }
+        }
     }
 }

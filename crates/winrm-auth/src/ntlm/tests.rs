@@ -551,3 +551,173 @@ fn without_key_exchange_the_session_base_key_is_used_and_nothing_is_sent() {
         b"reply"
     );
 }
+
+#[test]
+fn ms_nlmp_4_2_4_vectors_in_place() {
+    let mut client = NtlmSession::new(&RANDOM_SESSION_KEY, FLAGS_4_2_4, true);
+    assert_eq!(client.in_place_header_len(), Some(16));
+    let mut data = plaintext_utf16();
+    let mut header = [0u8; 16];
+    client.wrap_in_place(&mut header, &mut data).unwrap();
+    assert_eq!(data, h("54e50165bf1936dc996020c1811b0f06fb5f"));
+    assert_eq!(header.to_vec(), h("010000007fb38ec5c55d497600000000"));
+    let mut server = NtlmSession::new(&RANDOM_SESSION_KEY, FLAGS_4_2_4, false);
+    let mut out = b"kept".to_vec();
+    server.unwrap_into(&header, &data, &mut out).unwrap();
+    assert_eq!(out, [&b"kept"[..], &plaintext_utf16()].concat());
+    assert_eq!(server.sequence_numbers(), (0, 1));
+    // A 17-byte signature buffer is refused without consuming a sequence number.
+    let err = client.wrap_in_place(&mut [0u8; 17], &mut data).unwrap_err();
+    assert!(matches!(err, Error::InvalidState(_)), "{err}");
+    assert_eq!(client.sequence_numbers(), (1, 0));
+}
+
+#[test]
+fn unwrap_into_leaves_output_untouched_when_the_signature_fails() {
+    let mut client = NtlmSession::new(&RANDOM_SESSION_KEY, FLAGS_4_2_4, true);
+    let mut server = NtlmSession::new(&RANDOM_SESSION_KEY, FLAGS_4_2_4, false);
+    let w = client.wrap(b"<secret-ish/>").unwrap();
+    let mut data = w.data.clone();
+    data[0] ^= 1;
+    let mut out = b"before".to_vec();
+    let err = server.unwrap_into(&w.header, &data, &mut out).unwrap_err();
+    assert!(matches!(err, Error::BadSignature(_)), "{err}");
+    assert_eq!(out, b"before");
+    // The context is unusable afterwards, in place or not.
+    let err = server.unwrap_into(&w.header, &w.data, &mut out).unwrap_err();
+    assert!(matches!(err, Error::InvalidState(_)), "{err}");
+    assert_eq!(out, b"before");
+    // Nor does it seal any more.
+    let mut header = [0u8; 16];
+    assert!(matches!(
+        server.wrap_in_place(&mut header, &mut data),
+        Err(Error::InvalidState(_))
+    ));
+    assert_eq!(header, [0; 16]);
+}
+
+/// The framing as `framing::encode` wrote it before `encode_into` (format! per line, sealing
+/// through `wrap`), kept here to prove the bytes did not change.
+fn reference_encode(sec: &mut dyn SessionSecurity, soap: &[u8]) -> Vec<u8> {
+    let protocol = sec.protocol();
+    let w = sec.wrap(soap).unwrap();
+    let b = crate::framing::BOUNDARY;
+    let mut body = Vec::new();
+    body.extend_from_slice(format!("--{b}\r\n").as_bytes());
+    body.extend_from_slice(format!("\tContent-Type: {protocol}\r\n").as_bytes());
+    body.extend_from_slice(
+        format!(
+            "\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length={}\r\n",
+            soap.len() + w.padding
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(format!("--{b}\r\n").as_bytes());
+    body.extend_from_slice(b"\tContent-Type: application/octet-stream\r\n");
+    body.extend_from_slice(&(w.header.len() as u32).to_le_bytes());
+    body.extend_from_slice(&w.header);
+    body.extend_from_slice(&w.data);
+    body.extend_from_slice(format!("--{b}--\r\n").as_bytes());
+    body
+}
+
+/// SOAP-looking bytes of length `len`.
+fn soap_of(len: usize) -> Vec<u8> {
+    b"<p:ElementName>vm-0042 &amp; friends</p:ElementName>"
+        .iter()
+        .copied()
+        .cycle()
+        .take(len)
+        .collect()
+}
+
+#[test]
+fn encode_into_is_byte_identical_to_the_reference_encoding() {
+    // Two clients with the same keys: one frames the old way, one the new way.
+    let mut old = NtlmSession::new(&RANDOM_SESSION_KEY, FLAGS_4_2_4, true);
+    let mut new = NtlmSession::new(&RANDOM_SESSION_KEY, FLAGS_4_2_4, true);
+    let mut server = NtlmSession::new(&RANDOM_SESSION_KEY, FLAGS_4_2_4, false);
+    for len in [0, 1, 9, 63, 64, 65, 1423, 2153, 3408, 65536, 100_000] {
+        let soap = soap_of(len);
+        let want = reference_encode(&mut old, &soap);
+        let (ct, body) = crate::framing::encode(&mut new, &soap).unwrap();
+        assert_eq!(body, want, "encode, length {len}");
+        assert_eq!(
+            ct,
+            "multipart/encrypted;protocol=\"application/HTTP-SPNEGO-session-encrypted\";boundary=\"Encrypted Boundary\""
+        );
+        assert_eq!(crate::framing::decode(&mut server, &ct, &body).unwrap(), soap);
+        // encode_into appends to what is already in the buffer.
+        let want = reference_encode(&mut old, &soap);
+        let mut buf = b"prefix".to_vec();
+        crate::framing::encode_into(&mut new, &soap, &mut buf).unwrap();
+        assert_eq!(&buf[..6], b"prefix");
+        assert_eq!(&buf[6..], &want[..], "encode_into, length {len}");
+        let mut out = b"x".to_vec();
+        crate::framing::decode_into(&mut server, &ct, &buf[6..], &mut out).unwrap();
+        assert_eq!(out, [&b"x"[..], &soap].concat());
+    }
+}
+
+#[test]
+fn framing_in_place_round_trips_with_the_acceptor_both_ways() {
+    let mut p = pair("Secr3t!", None, None);
+    handshake(&mut p).unwrap();
+    let mut server = p.acceptor.into_session().unwrap();
+    let client = p.client.session().unwrap();
+    let ct = crate::framing::content_type(client.protocol());
+    let mut body = Vec::new();
+    let mut plain = Vec::new();
+    for (i, len) in [1423usize, 3408, 2153, 1621, 0, 70_000].into_iter().enumerate() {
+        let req = soap_of(len);
+        body.clear();
+        // Alternate the new and the old entry points: they share the sequence numbers.
+        if i % 2 == 0 {
+            crate::framing::encode_into(client, &req, &mut body).unwrap();
+        } else {
+            body = crate::framing::encode(client, &req).unwrap().1;
+        }
+        plain.clear();
+        crate::framing::decode_into(server.as_mut(), &ct, &body, &mut plain).unwrap();
+        assert_eq!(plain, req, "request {i}");
+        let resp = soap_of(len / 2 + 7);
+        body.clear();
+        crate::framing::encode_into(server.as_mut(), &resp, &mut body).unwrap();
+        let got = if i % 2 == 0 {
+            crate::framing::decode(client, &ct, &body).unwrap()
+        } else {
+            let mut out = Vec::new();
+            crate::framing::decode_into(client, &ct, &body, &mut out).unwrap();
+            out
+        };
+        assert_eq!(got, resp, "response {i}");
+    }
+    assert_eq!(client.protocol(), "application/HTTP-SPNEGO-session-encrypted");
+}
+
+#[test]
+fn decode_into_keeps_the_output_on_a_tampered_or_mislabelled_part() {
+    let mut client = NtlmSession::new(&RANDOM_SESSION_KEY, FLAGS_4_2_4, true);
+    let ct = crate::framing::content_type(SPNEGO_PROTOCOL);
+    // Two parts: the first verifies, the second is tampered; nothing may come out.
+    let first = crate::framing::encode(&mut client, b"<first/>").unwrap().1;
+    let mut second = crate::framing::encode(&mut client, b"<second/>").unwrap().1;
+    let n = second.len();
+    second[n - 26] ^= 0x40; // last sealed byte
+    let body = [&first[..first.len() - 24], &second[..]].concat();
+    let mut server = NtlmSession::new(&RANDOM_SESSION_KEY, FLAGS_4_2_4, false);
+    let mut out = b"earlier".to_vec();
+    let err = crate::framing::decode_into(&mut server, &ct, &body, &mut out).unwrap_err();
+    assert!(matches!(err, Error::BadSignature(_)), "{err}");
+    assert_eq!(out, b"earlier");
+    // A Length that disagrees with a part that verifies: an error, and the output is kept.
+    let mut client = NtlmSession::new(&RANDOM_SESSION_KEY, FLAGS_4_2_4, true);
+    let mut server = NtlmSession::new(&RANDOM_SESSION_KEY, FLAGS_4_2_4, false);
+    let mut body = crate::framing::encode(&mut client, b"<abc/>").unwrap().1;
+    let at = body.windows(10).position(|w| w == b"Length=6\r\n").unwrap();
+    body[at + 7] = b'5';
+    let mut out = b"earlier".to_vec();
+    let err = crate::framing::decode_into(&mut server, &ct, &body, &mut out).unwrap_err();
+    assert!(err.to_string().contains("announced length 5"), "{err}");
+    assert_eq!(out, b"earlier");
+}
