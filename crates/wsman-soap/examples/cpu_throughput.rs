@@ -1,6 +1,13 @@
 //! Throughput measured in process CPU time (not wall time), for numbers that stay meaningful on
 //! a loaded machine: `cargo run --release -p wsman-soap --example cpu_throughput`.
+//!
+//! `cpu_throughput OP N` runs only one operation N times (for `valgrind --tool=callgrind`):
+//! OP is `pull` (the ~1 MiB PullResponse parse), `get-reply` / `invoke-reply` (the simulator's
+//! Get of an Msvm_ComputerSystem and InitiateFailover replies in `benches/data/`),
+//! `get-build` / `invoke-build` (the benchmark client's Get and InitiateFailover requests).
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
+
+use std::hint::black_box as bb;
 
 use wsman_soap::*;
 
@@ -14,10 +21,15 @@ fn cpu_seconds() -> f64 {
     ticks / 100.0
 }
 
-fn main() {
-    let v2 = "root/virtualization/v2";
+const V2: &str = "root/virtualization/v2";
+/// The simulator's reply to the benchmark client's Get of Msvm_ComputerSystem.
+const GET_REPLY: &str = include_str!("../benches/data/get_msvm_computersystem.response.xml");
+/// The simulator's reply to the benchmark client's InitiateFailover.
+const INVOKE_REPLY: &str = include_str!("../benches/data/initiate_failover.response.xml");
+
+fn pull_body() -> String {
     let mut items = Vec::new();
-    let uri = wmi_resource_uri(v2, "Msvm_ComputerSystem");
+    let uri = wmi_resource_uri(V2, "Msvm_ComputerSystem");
     for n in 0..800u32 {
         let i = Instance::new("Msvm_ComputerSystem")
             .with("Caption", Scalar::String("仮想マシン".into()))
@@ -41,47 +53,114 @@ fn main() {
         items,
         end_of_sequence: false,
     };
-    let body = write_response(
+    write_response(
         ns::ACTION_PULL_RESPONSE,
         "m",
         "r",
         &ResponseBody::Enumeration(page),
-    );
-    let n = 20;
+    )
+}
+
+/// The benchmark client's requests: (Get header, InitiateFailover header, its parameters).
+fn client_requests() -> (RequestHeader, RequestHeader, Vec<(String, Value)>) {
+    let cs_uri = wmi_resource_uri(V2, "Msvm_ComputerSystem");
+    let cs_sel = SelectorSet::new()
+        .with("CreationClassName", "Msvm_ComputerSystem")
+        .with("Name", "870CC4FF-6C27-4575-92FD-0067047393EC");
+    let get = RequestHeader::new(
+        "http://127.0.0.1:42475/wsman",
+        cs_uri.clone(),
+        "uuid:4DE83B78-564D-4B9B-BC9A-8336CB6CC54F",
+    )
+    .with_selectors(cs_sel.clone());
+    let inv = RequestHeader::new(
+        "http://127.0.0.1:42475/wsman",
+        wmi_resource_uri(V2, "Msvm_ReplicationService"),
+        "uuid:79DBD8A2-656E-408A-94D1-500E01E048EB",
+    )
+    .with_selectors(SelectorSet::new().with("CreationClassName", "Msvm_ReplicationService"));
+    let params = vec![(
+        "ComputerSystem".to_owned(),
+        Value::Reference(Epr::new(cs_uri, cs_sel)),
+    )];
+    (get, inv, params)
+}
+
+/// Runs `f` `n` times and prints CPU microseconds per call.
+fn per_call(what: &str, n: u32, mut f: impl FnMut()) {
     let t0 = cpu_seconds();
     for _ in 0..n {
-        std::hint::black_box(parse_response(body.as_bytes(), &Limits::default()).unwrap());
+        f();
     }
     let dt = cpu_seconds() - t0;
-    println!(
-        "parse_response: {} bytes x {n} in {dt:.2} s cpu = {:.1} MB/s",
-        body.len(),
-        (body.len() * n) as f64 / dt / 1e6
-    );
+    println!("{what}: {:.2} us cpu per call", dt / f64::from(n) * 1e6);
+}
 
-    let h = RequestHeader::new(
-        "https://h:5986/wsman",
-        wmi_resource_uri(v2, "Msvm_ReplicationService"),
-        "uuid:1",
-    );
-    let vm = Epr::new(
-        uri,
-        SelectorSet::new()
-            .with("CreationClassName", "Msvm_ComputerSystem")
-            .with("Name", "G"),
-    );
-    let rsd = Instance::new("Msvm_ReplicationSettingData")
-        .with("InstanceID", Scalar::String("Microsoft:G\\HVR\\0".into()))
-        .with("RecoveryServerPortNumber", Scalar::Uint16(80));
-    let params = vec![
-        ("ComputerSystem".to_owned(), Value::Reference(vm)),
-        ("ReplicationSettingData".to_owned(), rsd.into()),
-    ];
-    let m = 20_000;
-    let t0 = cpu_seconds();
-    for _ in 0..m {
-        std::hint::black_box(invoke(&h, "ReverseReplicationRelationship", &params));
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let op = args.first().map_or("all", String::as_str);
+    let count = |default: u32| args.get(1).and_then(|n| n.parse().ok()).unwrap_or(default);
+    let limits = Limits::default();
+    let (get_h, inv_h, inv_params) = client_requests();
+    if op == "all" || op == "pull" {
+        let body = pull_body();
+        let n = count(20);
+        let t0 = cpu_seconds();
+        for _ in 0..n {
+            bb(parse_response(bb(body.as_bytes()), &limits).unwrap());
+        }
+        let dt = cpu_seconds() - t0;
+        println!(
+            "parse_response: {} bytes x {n} in {dt:.2} s cpu = {:.1} MB/s",
+            body.len(),
+            (body.len() * n as usize) as f64 / dt / 1e6
+        );
     }
-    let dt = cpu_seconds() - t0;
-    println!("invoke build: {:.2} us cpu per envelope", dt / f64::from(m) * 1e6);
+    if op == "all" || op == "get-reply" {
+        per_call("parse Get reply (Msvm_ComputerSystem)", count(100_000), || {
+            bb(parse_response(bb(GET_REPLY.as_bytes()), &limits).unwrap());
+        });
+    }
+    if op == "all" || op == "invoke-reply" {
+        per_call("parse InitiateFailover reply", count(100_000), || {
+            bb(parse_response(bb(INVOKE_REPLY.as_bytes()), &limits).unwrap());
+        });
+    }
+    if op == "all" || op == "get-build" {
+        per_call("build Get request", count(200_000), || {
+            bb(get(bb(&get_h)));
+        });
+    }
+    if op == "all" || op == "invoke-build" {
+        per_call("build InitiateFailover request", count(200_000), || {
+            bb(invoke(bb(&inv_h), "InitiateFailover", bb(&inv_params)));
+        });
+    }
+    if op == "all" || op == "reverse-build" {
+        let h = RequestHeader::new(
+            "https://h:5986/wsman",
+            wmi_resource_uri(V2, "Msvm_ReplicationService"),
+            "uuid:1",
+        );
+        let vm = Epr::new(
+            wmi_resource_uri(V2, "Msvm_ComputerSystem"),
+            SelectorSet::new()
+                .with("CreationClassName", "Msvm_ComputerSystem")
+                .with("Name", "G"),
+        );
+        let rsd = Instance::new("Msvm_ReplicationSettingData")
+            .with("InstanceID", Scalar::String("Microsoft:G\\HVR\\0".into()))
+            .with("RecoveryServerPortNumber", Scalar::Uint16(80));
+        let params = vec![
+            ("ComputerSystem".to_owned(), Value::Reference(vm)),
+            ("ReplicationSettingData".to_owned(), rsd.into()),
+        ];
+        per_call(
+            "invoke build (ReverseReplicationRelationship)",
+            count(20_000),
+            || {
+                bb(invoke(&h, "ReverseReplicationRelationship", &params));
+            },
+        );
+    }
 }

@@ -535,12 +535,15 @@ impl CimDateTime {
         {
             return Err(bad("expected YYYY-MM-DDTHH:MM:SS"));
         }
+        // At most 4 ASCII digits per field: no overflow.
         let num = |from: usize, to: usize| -> Result<u32, Error> {
-            let part = &s[from..to];
-            if !part.bytes().all(|c| c.is_ascii_digit()) {
-                return Err(bad("non-digit field"));
-            }
-            part.parse::<u32>().map_err(|e| bad(&e.to_string()))
+            b[from..to].iter().try_fold(0u32, |n, &c| {
+                if c.is_ascii_digit() {
+                    Ok(n * 10 + u32::from(c - b'0'))
+                } else {
+                    Err(bad("non-digit field"))
+                }
+            })
         };
         let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
         let (hour, minute, second) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
@@ -552,11 +555,15 @@ impl CimDateTime {
             if digits == 0 {
                 return Err(bad("empty fraction"));
             }
-            let mut us = String::from(&frac[..digits.min(6)]);
-            while us.len() < 6 {
-                us.push('0');
-            }
-            microsecond = us.parse().map_err(|_| bad("fraction"))?;
+            // The first six digits, right-padded with zeros (microseconds; the rest truncated).
+            microsecond = (0..6).fold(0u32, |n, i| {
+                let d = frac
+                    .as_bytes()
+                    .get(i)
+                    .filter(|_| i < digits)
+                    .map_or(0, |c| c - b'0');
+                n * 10 + u32::from(d)
+            });
             rest = &frac[digits..];
         }
         let utc_offset_minutes = match rest {

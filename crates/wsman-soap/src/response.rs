@@ -548,7 +548,7 @@ fn parse_fault(f: &Elem<'_>, action: Option<String>) -> Fault {
         {
             let t = v.text();
             out.subcode = Some(local_of(t.trim()).to_owned());
-            out.subcode_ns = v.text_ns.as_deref().map(str::to_owned);
+            out.subcode_ns = v.text_ns.map(str::to_owned);
         }
     }
     out.reason = f

@@ -202,14 +202,13 @@ pub fn parse_request(body: &[u8], limits: &Limits) -> Result<Request, Error> {
 
 fn parse_params(input: &Elem<'_>) -> Result<Vec<(String, Value)>, Error> {
     let mut params: Vec<(String, Value)> = Vec::new();
-    let mut index = crate::wsxml::NameIndex::default();
+    let mut index = crate::wsxml::NameIndex::with_capacity(input.children.len());
     for p in input.elems() {
         let v = parse_param(p)?;
-        match index.get(&p.local, params.iter().map(|(n, _)| n.as_str())) {
+        match index.get(&p.local) {
             None => {
-                let pos = params.len();
                 params.push((p.local.to_string(), v));
-                index.pushed(&p.local, pos, params.iter().map(|(n, _)| n.as_str()));
+                index.push(&p.local);
             }
             Some(i) => {
                 let existing = &mut params[i].1;

@@ -248,17 +248,16 @@ pub(crate) fn parse_instance(e: &Elem<'_>) -> Result<Instance, Error> {
     let mut inst = Instance::new(e.local.to_string());
     inst.properties.reserve_exact(e.children.len());
     // Name -> index, so a hostile instance with many properties stays linear.
-    let mut index = NameIndex::default();
+    let mut index = NameIndex::with_capacity(e.children.len());
     for child in e.elems() {
         let v = parse_value(child)?;
-        match index.get(&child.local, inst.properties.iter().map(|p| p.name.as_str())) {
+        match index.get(&child.local) {
             None => {
-                let pos = inst.properties.len();
                 inst.properties.push(Property {
                     name: child.local.to_string(),
                     value: v,
                 });
-                index.pushed(&child.local, pos, inst.properties.iter().map(|p| p.name.as_str()));
+                index.push(&child.local);
             }
             Some(i) => {
                 let p = &mut inst.properties[i];
@@ -284,36 +283,49 @@ pub(crate) fn parse_instance(e: &Elem<'_>) -> Result<Instance, Error> {
 }
 
 /// Element name -> position of its first occurrence among the names recorded so far: a
-/// linear scan of those names while there are few (a typical instance has a dozen
-/// properties; no allocation), a hash map beyond [`NameIndex::SMALL`] so a hostile instance
-/// with many distinct properties still parses in linear time.
-#[derive(Default)]
-pub(crate) struct NameIndex {
-    map: Option<HashMap<String, usize>>,
+/// linear scan (newest first: a repeated element, an array, follows its previous occurrence)
+/// of the names while there are few (a typical instance has a few dozen properties), a hash
+/// map beyond [`NameIndex::SMALL`] so a hostile instance with many distinct properties still
+/// parses in linear time. Names are borrowed (from the parsed tree), never copied.
+pub(crate) struct NameIndex<'n> {
+    names: Vec<&'n str>,
+    map: Option<HashMap<&'n str, usize>>,
 }
 
-impl NameIndex {
+impl<'n> NameIndex<'n> {
     /// Most names looked up by a linear scan.
-    const SMALL: usize = 16;
+    const SMALL: usize = 48;
 
-    /// The position of `name` in `names` (every name recorded so far, in order).
-    pub(crate) fn get<'n>(&self, name: &str, mut names: impl Iterator<Item = &'n str>) -> Option<usize> {
-        match &self.map {
-            Some(m) => m.get(name).copied(),
-            None => names.position(|n| n == name),
+    /// An index for up to `n` names without reallocating while it scans linearly.
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        NameIndex {
+            names: Vec::with_capacity(n.min(Self::SMALL)),
+            map: None,
         }
     }
 
-    /// Records that `name` was appended at `pos`; `names` are all names now recorded.
-    pub(crate) fn pushed<'n>(&mut self, name: &str, pos: usize, names: impl Iterator<Item = &'n str>) {
+    /// The position of `name` among the recorded names.
+    pub(crate) fn get(&self, name: &str) -> Option<usize> {
+        match &self.map {
+            Some(m) => m.get(name).copied(),
+            None => self.names.iter().rposition(|n| *n == name),
+        }
+    }
+
+    /// Records `name` (not recorded yet) at the next position.
+    pub(crate) fn push(&mut self, name: &'n str) {
         match &mut self.map {
             Some(m) => {
-                m.insert(name.to_owned(), pos);
+                let pos = m.len();
+                m.insert(name, pos);
             }
-            None if pos >= Self::SMALL => {
-                self.map = Some(names.enumerate().map(|(i, n)| (n.to_owned(), i)).collect());
+            None => {
+                self.names.push(name);
+                if self.names.len() > Self::SMALL {
+                    let names = std::mem::take(&mut self.names);
+                    self.map = Some(names.into_iter().enumerate().map(|(i, n)| (n, i)).collect());
+                }
             }
-            None => {}
         }
     }
 }

@@ -9,7 +9,6 @@
 //! INVARIANT: every name in the tree is a (namespace URI, local name) pair; prefixes are gone.
 
 use std::borrow::Cow;
-use std::rc::Rc;
 
 use quick_xml::events::attributes::Attributes;
 use quick_xml::events::Event;
@@ -22,11 +21,12 @@ const MAX_ATTRIBUTES: usize = 256;
 const MAX_ACTIVE_DECLARATIONS: usize = 256;
 
 /// An element: namespace URI (None when unbound), local name, attributes, child elements and
-/// its direct text. Names and text borrow from the parsed input wherever no unescaping was
+/// its direct text. Namespace URIs (the raw `xmlns` attribute values, as XML Namespaces
+/// compares them), names and text borrow from the parsed input wherever no unescaping was
 /// needed, so a leaf element costs no allocation.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Elem<'a> {
-    pub(crate) ns: Option<Rc<str>>,
+    pub(crate) ns: Option<&'a str>,
     pub(crate) local: Cow<'a, str>,
     pub(crate) attrs: Vec<Attr<'a>>,
     /// Child elements, in document order.
@@ -34,20 +34,20 @@ pub(crate) struct Elem<'a> {
     /// The direct text and CDATA children, concatenated in document order.
     pub(crate) text: Cow<'a, str>,
     /// For elements whose text is a QName (SOAP `s:Value`): the namespace its prefix resolves to.
-    pub(crate) text_ns: Option<Rc<str>>,
+    pub(crate) text_ns: Option<&'a str>,
 }
 
 /// An attribute, namespace-resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Attr<'a> {
-    pub(crate) ns: Option<Rc<str>>,
+    pub(crate) ns: Option<&'a str>,
     pub(crate) local: Cow<'a, str>,
     pub(crate) value: Cow<'a, str>,
 }
 
 impl<'a> Elem<'a> {
     pub(crate) fn is(&self, ns: &str, local: &str) -> bool {
-        self.local == local && self.ns.as_deref() == Some(ns)
+        self.local == local && self.ns == Some(ns)
     }
 
     /// Child elements.
@@ -96,7 +96,7 @@ impl<'a> Elem<'a> {
     pub(crate) fn attr_ns(&self, ns: &str, local: &str) -> Option<&str> {
         self.attrs
             .iter()
-            .find(|a| a.local == local && a.ns.as_deref() == Some(ns))
+            .find(|a| a.local == local && a.ns == Some(ns))
             .map(|a| &*a.value)
     }
 
@@ -127,39 +127,24 @@ fn xml_err(e: impl std::fmt::Display) -> Error {
 
 /// Namespace declarations in scope: (prefix, URI) from innermost to outermost when scanned
 /// backwards; prefix `None` is the default namespace, URI `None` an undeclaration (`=""`).
+/// URIs borrow from the input (or are the static `xml`/`xmlns` namespaces).
 struct Scope<'a> {
-    bindings: Vec<(Option<&'a str>, Option<Rc<str>>)>,
-    /// Interned URIs (an envelope uses a dozen at most, on every element).
-    interned: Vec<Rc<str>>,
+    bindings: Vec<(Option<&'a str>, Option<&'a str>)>,
 }
 
 /// How a name's prefix resolved.
-enum Resolved {
+enum Resolved<'a> {
     Unbound,
-    Bound(Rc<str>),
+    Bound(&'a str),
     Unknown,
 }
 
 impl<'a> Scope<'a> {
     fn new() -> Self {
-        let xml: Rc<str> = Rc::from(XML_NS);
-        let xmlns: Rc<str> = Rc::from(XMLNS_NS);
-        Scope {
-            bindings: vec![
-                (Some("xml"), Some(Rc::clone(&xml))),
-                (Some("xmlns"), Some(Rc::clone(&xmlns))),
-            ],
-            interned: vec![xml, xmlns],
-        }
-    }
-
-    fn intern(&mut self, uri: &str) -> Rc<str> {
-        if let Some(hit) = self.interned.iter().find(|u| &***u == uri) {
-            return Rc::clone(hit);
-        }
-        let rc: Rc<str> = Rc::from(uri);
-        self.interned.push(Rc::clone(&rc));
-        rc
+        let mut bindings = Vec::with_capacity(16);
+        bindings.push((Some("xml"), Some(XML_NS)));
+        bindings.push((Some("xmlns"), Some(XMLNS_NS)));
+        Scope { bindings }
     }
 
     /// Declares `xmlns[:prefix]="uri"` (the raw attribute value, as quick-xml binds it).
@@ -178,7 +163,7 @@ impl<'a> Scope<'a> {
             _ => {
                 // `xmlns:=".."` (empty prefix) declares the default namespace.
                 let prefix = prefix.filter(|p| !p.is_empty());
-                let uri = (!uri.is_empty()).then(|| self.intern(uri));
+                let uri = (!uri.is_empty()).then_some(uri);
                 self.bindings.push((prefix, uri));
                 Ok(())
             }
@@ -186,19 +171,13 @@ impl<'a> Scope<'a> {
     }
 
     /// Resolves `prefix` (`None`: unprefixed; the default namespace applies when `use_default`).
-    fn resolve(&self, prefix: Option<&str>, use_default: bool) -> Resolved {
+    fn resolve(&self, prefix: Option<&str>, use_default: bool) -> Resolved<'a> {
         for (p, uri) in self.bindings.iter().rev() {
             match (p, prefix) {
-                (None, None) if use_default => {
-                    return uri
-                        .as_ref()
-                        .map_or(Resolved::Unbound, |u| Resolved::Bound(Rc::clone(u)))
-                }
+                (None, None) if use_default => return uri.map_or(Resolved::Unbound, Resolved::Bound),
                 (None, None) => return Resolved::Unbound,
                 (Some(d), Some(u)) if d.len() == u.len() && d.bytes().eq(u.bytes()) => {
-                    return uri
-                        .as_ref()
-                        .map_or(Resolved::Unknown, |u| Resolved::Bound(Rc::clone(u)))
+                    return uri.map_or(Resolved::Unknown, Resolved::Bound)
                 }
                 _ => {}
             }
@@ -211,9 +190,10 @@ impl<'a> Scope<'a> {
     }
 
     /// The namespace of a qualified name and its local part; an unknown prefix is an error.
-    fn name(&self, qname: &'a str, use_default: bool) -> Result<(Option<Rc<str>>, &'a str), Error> {
-        let (prefix, local) = match qname.split_once(':') {
-            Some((p, l)) => (Some(p), l),
+    fn name(&self, qname: &'a str, use_default: bool) -> Result<(Option<&'a str>, &'a str), Error> {
+        // Names are short: a plain byte scan beats a substring searcher.
+        let (prefix, local) = match qname.bytes().position(|b| b == b':') {
+            Some(i) => (qname.get(..i), qname.get(i + 1..).unwrap_or_default()),
             None => (None, qname),
         };
         match self.resolve(prefix, use_default) {
@@ -283,14 +263,16 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Elem<'a>, 
     }
     let mut scope = Scope::new();
     // Open elements, with the scope length and finished-children position at their start.
-    let mut stack: Vec<Elem<'a>> = Vec::new();
-    let mut open: Vec<(usize, usize)> = Vec::new();
+    let depth = limits.max_depth.min(16);
+    let mut stack: Vec<Elem<'a>> = Vec::with_capacity(depth);
+    let mut open: Vec<(usize, usize)> = Vec::with_capacity(depth);
     let mut root: Option<Elem<'a>> = None;
     let mut active_decls = 0usize;
-    let mut decl_stack: Vec<usize> = Vec::new();
+    let mut decl_stack: Vec<usize> = Vec::with_capacity(depth);
     // Finished elements waiting for their parent's end tag; each element's children are moved
     // out at its end tag into one exactly sized Vec (no growth reallocations per element).
-    let mut pending: Vec<Elem<'a>> = Vec::new();
+    // Sized for a typical envelope (an element per ~64 bytes), capped for large pages.
+    let mut pending: Vec<Elem<'a>> = Vec::with_capacity((text.len() / 64).clamp(8, 256));
     loop {
         let ev = reader.read_event().map_err(xml_err)?;
         match ev {
@@ -408,7 +390,7 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Elem<'a>, 
                 let s = unescape(raw)?;
                 match stack.last_mut() {
                     Some(parent) => {
-                        if parent.local == "Value" && parent.ns.as_deref() == Some(crate::ns::SOAP) {
+                        if parent.local == "Value" && parent.ns == Some(crate::ns::SOAP) {
                             let q = s.trim();
                             if let Some((prefix, _)) = q.split_once(':') {
                                 if !prefix.is_empty() && !prefix.contains(char::is_whitespace) {
@@ -482,19 +464,45 @@ pub(crate) fn escape(s: &str) -> Cow<'_, str> {
 }
 
 /// Appends `s` escaped as [`escape`] does, without an intermediate string.
+///
+/// Short strings are scanned byte by byte; longer ones (URIs, UUIDs) with two SIMD searches
+/// (`&<>` and `"'`), each resumed only after the byte it found, so the work stays linear.
 pub(crate) fn push_escaped(out: &mut String, s: &str) {
-    let mut rest = s;
-    // The escaped characters are ASCII, so every split point is a char boundary.
-    while let Some(i) = rest.bytes().position(|b| NEEDS_ESCAPE[usize::from(b)]) {
-        let (head, tail) = rest.split_at(i);
-        out.push_str(head);
-        let mut chars = tail.chars();
-        if let Some(c) = chars.next() {
-            out.push_str(escape_byte(c as u8).unwrap_or(""));
+    let b = s.as_bytes();
+    if b.len() < 16 {
+        let mut rest = s;
+        // The escaped characters are ASCII, so every split point is a char boundary.
+        while let Some(i) = rest.bytes().position(|b| NEEDS_ESCAPE[usize::from(b)]) {
+            out.push_str(rest.get(..i).unwrap_or_default());
+            let c = rest.as_bytes().get(i).copied().unwrap_or(b' ');
+            out.push_str(escape_byte(c).unwrap_or(""));
+            rest = rest.get(i + 1..).unwrap_or_default();
         }
-        rest = chars.as_str();
+        out.push_str(rest);
+        return;
     }
-    out.push_str(rest);
+    let find3 = |from: usize| memchr::memchr3(b'&', b'<', b'>', b.get(from..)?).map(|p| p + from);
+    let find2 = |from: usize| memchr::memchr2(b'"', b'\'', b.get(from..)?).map(|p| p + from);
+    let (mut next3, mut next2) = (find3(0), find2(0));
+    let mut done = 0;
+    loop {
+        let i = match (next3, next2) {
+            (None, None) => break,
+            (Some(x), Some(y)) => x.min(y),
+            (Some(x), None) | (None, Some(x)) => x,
+        };
+        // `i` is an ASCII byte's index: both slice ends are char boundaries.
+        out.push_str(s.get(done..i).unwrap_or_default());
+        out.push_str(b.get(i).and_then(|&c| escape_byte(c)).unwrap_or(""));
+        done = i + 1;
+        if next3 == Some(i) {
+            next3 = find3(done);
+        }
+        if next2 == Some(i) {
+            next2 = find2(done);
+        }
+    }
+    out.push_str(s.get(done..).unwrap_or_default());
 }
 
 /// Writes `s` as one or more CDATA sections; a `]]>` inside is split across two sections.
@@ -516,7 +524,6 @@ pub(crate) fn push_cdata(out: &mut String, s: &str) {
 #[cfg(test)]
 mod reference {
     use std::borrow::Cow;
-    use std::rc::Rc;
 
     use quick_xml::events::Event;
     use quick_xml::name::{QName, ResolveResult};
@@ -525,19 +532,22 @@ mod reference {
     use super::{Attr, Elem, MAX_ACTIVE_DECLARATIONS, MAX_ATTRIBUTES};
     use crate::error::{Error, Limits};
 
-    /// Resolves a namespace, interning URIs (an envelope uses a dozen at most, on every element).
-    fn ns_of(r: &ResolveResult<'_>, interned: &mut Vec<Rc<str>>) -> Result<Option<Rc<str>>, Error> {
+    /// Resolves a namespace to the same URI text borrowed from the document (a bound URI is
+    /// the raw value of an `xmlns` attribute in it), or the static `xml`/`xmlns` namespace.
+    fn ns_of<'a>(src: &'a str, r: &ResolveResult<'_>) -> Result<Option<&'a str>, Error> {
         match r {
             ResolveResult::Unbound => Ok(None),
             ResolveResult::Bound(ns) => {
-                let bytes = ns.as_ref();
-                if let Some(hit) = interned.iter().find(|u| u.as_bytes() == bytes) {
-                    return Ok(Some(Rc::clone(hit)));
+                let uri = std::str::from_utf8(ns.as_ref()).map_err(|e| Error::Xml(e.to_string()))?;
+                for builtin in [super::XML_NS, super::XMLNS_NS] {
+                    if uri == builtin {
+                        return Ok(Some(builtin));
+                    }
                 }
-                let uri: Rc<str> =
-                    Rc::from(std::str::from_utf8(bytes).map_err(|e| Error::Xml(e.to_string()))?);
-                interned.push(Rc::clone(&uri));
-                Ok(Some(uri))
+                let at = src
+                    .find(uri)
+                    .ok_or_else(|| Error::Xml(format!("namespace {uri:?} not in the document")))?;
+                Ok(src.get(at..at + uri.len()))
             }
             ResolveResult::Unknown(p) => Err(Error::Xml(format!(
                 "unbound namespace prefix {:?}",
@@ -586,7 +596,6 @@ mod reference {
         }
         let mut stack: Vec<Elem<'a>> = Vec::new();
         let mut root: Option<Elem<'a>> = None;
-        let mut interned: Vec<Rc<str>> = Vec::new();
         let mut active_decls = 0usize;
         let mut decl_stack: Vec<usize> = Vec::new();
         // Finished elements waiting for their parent's end tag; `first_child[d]` is where the
@@ -610,7 +619,7 @@ mod reference {
                             limit: limits.max_depth,
                         });
                     }
-                    let ns = ns_of(&res, &mut interned)?;
+                    let ns = ns_of(text, &res)?;
                     let local = from_src(text, start.local_name().as_ref())?;
                     let mut attrs = Vec::new();
                     let mut decls = 0usize;
@@ -631,7 +640,7 @@ mod reference {
                         let (ares, alocal) = reader.resolve_attribute(key);
                         let value = a.unescape_value().map_err(|e| Error::Xml(e.to_string()))?;
                         attrs.push(Attr {
-                            ns: ns_of(&ares, &mut interned)?,
+                            ns: ns_of(text, &ares)?,
                             local: from_src(text, alocal.as_ref())?,
                             value: cow_from_src(text, value),
                         });
@@ -683,13 +692,13 @@ mod reference {
                     let s = t.unescape().map_err(|e| Error::Xml(e.to_string()))?;
                     match stack.last_mut() {
                         Some(parent) => {
-                            if parent.local == "Value" && parent.ns.as_deref() == Some(crate::ns::SOAP) {
+                            if parent.local == "Value" && parent.ns == Some(crate::ns::SOAP) {
                                 let q = s.trim();
                                 if let Some((prefix, _)) = q.split_once(':') {
                                     if !prefix.is_empty() && !prefix.contains(char::is_whitespace) {
                                         let qn = format!("{prefix}:x");
                                         let (r, _) = reader.resolve_element(QName(qn.as_bytes()));
-                                        parent.text_ns = ns_of(&r, &mut interned).ok().flatten();
+                                        parent.text_ns = ns_of(text, &r).ok().flatten();
                                     }
                                 }
                             }
@@ -1018,6 +1027,52 @@ mod tests {
     }
 
     #[test]
+    fn escaping_matches_a_byte_by_byte_escaper() {
+        fn naive(s: &str) -> String {
+            s.chars()
+                .map(|c| match c {
+                    '&' => "&amp;".to_owned(),
+                    '<' => "&lt;".to_owned(),
+                    '>' => "&gt;".to_owned(),
+                    '"' => "&quot;".to_owned(),
+                    '\'' => "&apos;".to_owned(),
+                    c => c.to_string(),
+                })
+                .collect()
+        }
+        let pieces = [
+            "a",
+            "&",
+            "<",
+            ">",
+            "\"",
+            "'",
+            "é",
+            "仮想",
+            " ",
+            "xyzxyzxyzxyzxyzxyz",
+        ];
+        let mut seed = 0x1234_5678_9ABC_DEF1u64;
+        for _ in 0..3000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let n = (seed % 40) as usize;
+            let s: String = (0..n)
+                .map(|k| pieces[((seed >> (k % 60)) as usize + k * 7) % pieces.len()])
+                .collect();
+            let mut out = String::from("=");
+            push_escaped(&mut out, &s);
+            assert_eq!(out, format!("={}", naive(&s)), "{s:?}");
+            assert_eq!(escape(&s), naive(&s));
+        }
+        let long = "http://h/wsman?a=1&b=\"2\"&c='3'<>".repeat(20);
+        let mut out = String::new();
+        push_escaped(&mut out, &long);
+        assert_eq!(out, naive(&long));
+    }
+
+    #[test]
     fn cdata_split_round_trips() {
         let mut s = String::from("<a>");
         push_cdata(&mut s, "x]]>y");
@@ -1031,6 +1086,6 @@ mod tests {
         let doc =
             r#"<s:Value xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:w="urn:w">w:Foo</s:Value>"#;
         let e = parse(doc.as_bytes(), &Limits::default()).unwrap();
-        assert_eq!(e.text_ns.as_deref(), Some("urn:w"));
+        assert_eq!(e.text_ns, Some("urn:w"));
     }
 }
