@@ -5,7 +5,6 @@
 //! Header order follows what Windows clients send: To, ResourceURI, ReplyTo, Action,
 //! MaxEnvelopeSize, MessageID, Locale, DataLocale, OperationTimeout, SelectorSet, OptionSet.
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::cim::{CimDateTime, Instance, Scalar, Value};
@@ -161,8 +160,7 @@ fn header(out: &mut String, h: &RequestHeader, action: &str) {
     out.push_str("</a:Address></a:ReplyTo><a:Action s:mustUnderstand=\"true\">");
     push_escaped(out, action);
     out.push_str("</a:Action><w:MaxEnvelopeSize s:mustUnderstand=\"true\">");
-    // Writing to a String cannot fail.
-    let _ = write!(out, "{}", h.max_envelope_size);
+    push_decimal(out, u64::from(h.max_envelope_size), 1);
     out.push_str("</w:MaxEnvelopeSize><a:MessageID>");
     push_escaped(out, &h.message_id);
     out.push_str("</a:MessageID>");
@@ -174,12 +172,11 @@ fn header(out: &mut String, h: &RequestHeader, action: &str) {
         out.push_str("\" s:mustUnderstand=\"false\"/>");
     }
     let d = h.operation_timeout;
-    let _ = write!(
-        out,
-        "<w:OperationTimeout>PT{}.{:03}S</w:OperationTimeout>",
-        d.as_secs(),
-        d.subsec_millis()
-    );
+    out.push_str("<w:OperationTimeout>PT");
+    push_decimal(out, d.as_secs(), 1);
+    out.push('.');
+    push_decimal(out, u64::from(d.subsec_millis()), 3);
+    out.push_str("S</w:OperationTimeout>");
     push_selector_set(out, &h.selectors);
     if !h.options.is_empty() {
         out.push_str("<w:OptionSet>");
@@ -193,6 +190,23 @@ fn header(out: &mut String, h: &RequestHeader, action: &str) {
         out.push_str("</w:OptionSet>");
     }
     out.push_str("</s:Header>");
+}
+
+/// Appends `n` in decimal, zero-padded to at least `min_digits` digits (no formatter).
+fn push_decimal(out: &mut String, mut n: u64, min_digits: usize) {
+    let mut buf = [b'0'; 20];
+    let mut at = buf.len();
+    while n > 0 || buf.len() - at < min_digits.clamp(1, 20) {
+        at -= 1;
+        if let Some(slot) = buf.get_mut(at) {
+            // n % 10 < 10: the cast cannot truncate.
+            *slot = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+    }
+    for &c in buf.get(at..).unwrap_or_default() {
+        out.push(char::from(c));
+    }
 }
 
 fn with_body(h: &RequestHeader, action: &str, body: &str) -> String {
@@ -422,6 +436,29 @@ mod tests {
     use super::*;
     use crate::error::Limits;
     use crate::server::{parse_request, RequestBody};
+
+    #[test]
+    fn decimals_match_the_formatter() {
+        for n in [
+            0u64,
+            1,
+            9,
+            10,
+            59,
+            999,
+            1000,
+            512_000,
+            86_400,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            for width in [1usize, 3] {
+                let mut s = String::new();
+                push_decimal(&mut s, n, width);
+                assert_eq!(s, format!("{n:0width$}"));
+            }
+        }
+    }
 
     fn h() -> RequestHeader {
         RequestHeader::new("http://h:5985/wsman?x=1&y=<2>", "urn:r", "uuid:1")
