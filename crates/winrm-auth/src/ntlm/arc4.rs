@@ -7,9 +7,9 @@ use zeroize::Zeroize;
 /// An RC4 cipher state: the permutation S and the indices i, j. Wiped when dropped.
 #[derive(Clone)]
 pub(crate) struct Rc4 {
-    s: [u8; 256],
-    i: u8,
-    j: u8,
+    pub(super) s: [u8; 256],
+    pub(super) i: u8,
+    pub(super) j: u8,
 }
 
 impl Rc4 {

@@ -1,6 +1,5 @@
 //! NTLM cryptographic primitives ([MS-NLMP 3.3.2], [MS-NLMP 3.4.5]).
 
-use hmac::{Hmac, Mac};
 use md4::Md4;
 use md5::{Digest, Md5};
 use rc4::consts::U16;
@@ -12,15 +11,7 @@ pub(crate) type Key16 = Zeroizing<[u8; 16]>;
 
 /// HMAC-MD5 over the concatenation of `parts`.
 pub(crate) fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = match <Hmac<Md5> as Mac>::new_from_slice(key) {
-        Ok(m) => m,
-        Err(_) => return [0; 16],
-    };
-    for p in parts {
-        mac.update(p);
-    }
-    mac.finalize().into_bytes().into()
+    super::md5_hmac::HmacMd5::new(key).mac(parts)
 }
 
 /// MD5 over the concatenation of `parts`.

@@ -70,8 +70,7 @@ impl NtlmSession {
 
     /// The first 8 bytes of HMAC_MD5(SigningKey, SeqNum || Message), RC4-encrypted with the
     /// sealing handle when keys were exchanged ([MS-NLMP 3.4.4.2]).
-    fn checksum(dir: &mut Direction, key_exch: bool, seq: u32, plaintext: &[u8]) -> [u8; 8] {
-        let mac = dir.sign.mac(&[&seq.to_le_bytes(), plaintext]);
+    fn encrypt_checksum(dir: &mut Direction, key_exch: bool, mac: &[u8; 16]) -> [u8; 8] {
         let mut checksum = [0u8; 8];
         checksum.copy_from_slice(&mac[..8]);
         if key_exch {
@@ -96,15 +95,14 @@ impl NtlmSession {
     fn seal_in_place(&mut self, data: &mut [u8]) -> Result<[u8; SIGNATURE_LEN], Error> {
         self.check_usable()?;
         let seq = self.out.seq;
-        // The MAC covers the plaintext, so take it before the bytes are sealed; the keystream
-        // order (message, then checksum) is that of [MS-NLMP 3.4.6].
-        let mac = self.out.sign.mac(&[&seq.to_le_bytes(), data]);
-        self.out.cipher.apply(data);
-        let mut checksum = [0u8; 8];
-        checksum.copy_from_slice(&mac[..8]);
-        if self.key_exch {
-            self.out.cipher.apply(&mut checksum);
-        }
+        // The MAC covers the plaintext, so each block is hashed before it is sealed; the
+        // keystream order (message, then checksum) is that of [MS-NLMP 3.4.6].
+        // One interleaved pass: MD5 of each plaintext block and RC4 over it.
+        let mut inner = self.out.sign.start();
+        inner.update(&seq.to_le_bytes());
+        inner.update_sealing(&mut self.out.cipher, data);
+        let mac = self.out.sign.finish(inner);
+        let checksum = Self::encrypt_checksum(&mut self.out, self.key_exch, &mac);
         self.out.seq = seq.wrapping_add(1);
         let mut header = [0u8; SIGNATURE_LEN];
         header[..4].copy_from_slice(&1u32.to_le_bytes());
@@ -122,9 +120,13 @@ impl NtlmSession {
             self.broken = true;
             return Err(Error::BadSignature("malformed ntlm message signature"));
         }
-        self.inbound.cipher.apply(data);
         let seq = self.inbound.seq;
-        let expected = Self::checksum(&mut self.inbound, self.key_exch, seq, data);
+        // One interleaved pass: RC4 over each block, MD5 of the plaintext.
+        let mut inner = self.inbound.sign.start();
+        inner.update(&seq.to_le_bytes());
+        inner.update_unsealing(&mut self.inbound.cipher, data);
+        let mac = self.inbound.sign.finish(inner);
+        let expected = Self::encrypt_checksum(&mut self.inbound, self.key_exch, &mac);
         let seq_ok = header[12..16] == seq.to_le_bytes();
         if !crypto::ct_eq(&expected, &header[4..12]) || !seq_ok {
             self.broken = true;
