@@ -132,9 +132,10 @@ fn push_reference(out: &mut String, e: &Epr) {
 /// `VALUE.NAMEDINSTANCE`). `TYPE` attributes give typed scalars; a property without `TYPE`
 /// is read as a string; without `VALUE` it is [`Value::Null`].
 pub fn parse_instance(s: &str, limits: &Limits) -> Result<Instance, Error> {
-    let root = parse_str(s.strip_prefix('\u{feff}').unwrap_or(s), limits)?;
+    let doc = parse_str(s.strip_prefix('\u{feff}').unwrap_or(s), limits)?;
+    let root = doc.root();
     let inst = if root.local == "INSTANCE" {
-        Some(&root)
+        Some(root)
     } else {
         root.descendant_any("INSTANCE")
     };
@@ -142,7 +143,7 @@ pub fn parse_instance(s: &str, limits: &Limits) -> Result<Instance, Error> {
     read_instance(inst, limits)
 }
 
-fn read_instance(e: &Elem<'_>, limits: &Limits) -> Result<Instance, Error> {
+fn read_instance(e: Elem<'_>, limits: &Limits) -> Result<Instance, Error> {
     let class = e
         .attr("CLASSNAME")
         .ok_or(Error::Missing("INSTANCE CLASSNAME attribute"))?;
@@ -208,7 +209,7 @@ fn read_instance(e: &Elem<'_>, limits: &Limits) -> Result<Instance, Error> {
     Ok(out)
 }
 
-fn read_reference(r: &Elem<'_>) -> Result<Epr, Error> {
+fn read_reference(r: Elem<'_>) -> Result<Epr, Error> {
     let mut namespace: Vec<String> = Vec::new();
     if let Some(path) = r.descendant_any("LOCALNAMESPACEPATH") {
         namespace = path

@@ -418,7 +418,8 @@ impl std::fmt::Display for Fault {
 
 /// Parses a response envelope (by namespace URI), enforcing `limits`.
 pub fn parse_response(body: &[u8], limits: &Limits) -> Result<Response, Error> {
-    let root = parse(body, limits)?;
+    let doc = parse(body, limits)?;
+    let root = doc.root();
     if !root.is(ns::SOAP, "Envelope") {
         return Err(Error::Missing("soap:Envelope"));
     }
@@ -443,7 +444,7 @@ pub fn parse_response(body: &[u8], limits: &Limits) -> Result<Response, Error> {
     Ok(Response { header, body })
 }
 
-fn parse_identify(e: &Elem<'_>) -> IdentifyResponse {
+fn parse_identify(e: Elem<'_>) -> IdentifyResponse {
     let t = |l: &str| {
         e.child(ns::WSMAN_IDENTITY, l)
             .map(|x| x.text().trim().to_owned())
@@ -460,7 +461,7 @@ fn parse_identify(e: &Elem<'_>) -> IdentifyResponse {
     }
 }
 
-fn parse_page(e: &Elem<'_>) -> Result<EnumerationPage, Error> {
+fn parse_page(e: Elem<'_>) -> Result<EnumerationPage, Error> {
     let mut page = EnumerationPage {
         // An empty `<n:EnumerationContext/>` (sent beside EndOfSequence) is no context.
         context: e
@@ -482,7 +483,7 @@ fn parse_page(e: &Elem<'_>) -> Result<EnumerationPage, Error> {
     Ok(page)
 }
 
-fn parse_item(it: &Elem<'_>) -> Result<Item, Error> {
+fn parse_item(it: Elem<'_>) -> Result<Item, Error> {
     if it.is(ns::ADDRESSING, "EndpointReference") {
         return Ok(Item {
             instance: None,
@@ -506,7 +507,7 @@ fn parse_item(it: &Elem<'_>) -> Result<Item, Error> {
     })
 }
 
-fn opt_text(e: Option<&Elem<'_>>) -> Option<String> {
+fn opt_text(e: Option<Elem<'_>>) -> Option<String> {
     let e = e?;
     if e.is_nil() {
         return None;
@@ -514,7 +515,7 @@ fn opt_text(e: Option<&Elem<'_>>) -> Option<String> {
     Some(e.text().to_owned())
 }
 
-fn opt_u32(e: Option<&Elem<'_>>) -> Option<u32> {
+fn opt_u32(e: Option<Elem<'_>>) -> Option<u32> {
     opt_text(e).and_then(|t| parse_u32(&t))
 }
 
@@ -532,7 +533,7 @@ fn trimmed(s: &str) -> Option<String> {
     (!t.is_empty()).then(|| t.to_owned())
 }
 
-fn parse_fault(f: &Elem<'_>, action: Option<String>) -> Fault {
+fn parse_fault(f: Elem<'_>, action: Option<String>) -> Fault {
     let mut out = Fault {
         action,
         ..Fault::default()

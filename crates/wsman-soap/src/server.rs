@@ -81,13 +81,14 @@ pub enum RequestBody {
     },
 }
 
-fn text_of(e: Option<&Elem<'_>>) -> Option<String> {
+fn text_of(e: Option<Elem<'_>>) -> Option<String> {
     e.map(|x| x.text().trim().to_owned())
 }
 
 /// Parses a request envelope.
 pub fn parse_request(body: &[u8], limits: &Limits) -> Result<Request, Error> {
-    let root = parse(body, limits)?;
+    let doc = parse(body, limits)?;
+    let root = doc.root();
     if !root.is(ns::SOAP, "Envelope") {
         return Err(Error::Missing("soap:Envelope"));
     }
@@ -200,15 +201,15 @@ pub fn parse_request(body: &[u8], limits: &Limits) -> Result<Request, Error> {
     Ok(Request { header, body })
 }
 
-fn parse_params(input: &Elem<'_>) -> Result<Vec<(String, Value)>, Error> {
+fn parse_params(input: Elem<'_>) -> Result<Vec<(String, Value)>, Error> {
     let mut params: Vec<(String, Value)> = Vec::new();
-    let mut index = crate::wsxml::NameIndex::with_capacity(input.children.len());
+    let mut index = crate::wsxml::NameIndex::with_capacity(input.child_count());
     for p in input.elems() {
         let v = parse_param(p)?;
         match index.get(&p.local) {
             None => {
                 params.push((p.local.to_string(), v));
-                index.push(&p.local);
+                index.push(p.local_name());
             }
             Some(i) => {
                 let existing = &mut params[i].1;
@@ -232,7 +233,7 @@ fn parse_params(input: &Elem<'_>) -> Result<Vec<(String, Value)>, Error> {
     Ok(params)
 }
 
-fn parse_param(p: &Elem<'_>) -> Result<Value, Error> {
+fn parse_param(p: Elem<'_>) -> Result<Value, Error> {
     if p.is_nil() {
         return Ok(Value::Null);
     }
@@ -272,7 +273,7 @@ fn parse_param(p: &Elem<'_>) -> Result<Value, Error> {
     )))
 }
 
-fn parse_enumerate(e: &Elem<'_>) -> Result<Enumerate, Error> {
+fn parse_enumerate(e: Elem<'_>) -> Result<Enumerate, Error> {
     let mut out = Enumerate {
         optimize: e.child(ns::WSMAN, "OptimizeEnumeration").is_some(),
         ..Enumerate::default()

@@ -168,7 +168,7 @@ pub(crate) fn push_instance(out: &mut String, uri: &str, i: &Instance, with_type
 
 /// Reads the EPR contents of `e` (its `a:Address` and `a:ReferenceParameters` children);
 /// `None` when it has neither.
-pub(crate) fn parse_epr(e: &Elem<'_>) -> Option<Epr> {
+pub(crate) fn parse_epr(e: Elem<'_>) -> Option<Epr> {
     let address = e.child(ns::ADDRESSING, "Address");
     let params = e.child(ns::ADDRESSING, "ReferenceParameters");
     if address.is_none() && params.is_none() {
@@ -193,7 +193,7 @@ pub(crate) fn parse_epr(e: &Elem<'_>) -> Option<Epr> {
 }
 
 /// Reads `w:Selector Name=".."` children.
-pub(crate) fn parse_selector_set(s: &Elem<'_>) -> SelectorSet {
+pub(crate) fn parse_selector_set(s: Elem<'_>) -> SelectorSet {
     let mut out = SelectorSet::new();
     for sel in s.elems().filter(|x| x.is(ns::WSMAN, "Selector")) {
         let name = sel.attr("Name").unwrap_or_default().to_owned();
@@ -203,7 +203,7 @@ pub(crate) fn parse_selector_set(s: &Elem<'_>) -> SelectorSet {
 }
 
 /// Reads one property element's value (not arrays; see [`parse_instance`]).
-pub(crate) fn parse_value(e: &Elem<'_>) -> Result<Value, Error> {
+pub(crate) fn parse_value(e: Elem<'_>) -> Result<Value, Error> {
     if e.is_nil() {
         return Ok(Value::Null);
     }
@@ -244,11 +244,11 @@ pub(crate) fn parse_value(e: &Elem<'_>) -> Result<Value, Error> {
 }
 
 /// Reads an element-form instance: class = local name; repeated child elements form arrays.
-pub(crate) fn parse_instance(e: &Elem<'_>) -> Result<Instance, Error> {
+pub(crate) fn parse_instance(e: Elem<'_>) -> Result<Instance, Error> {
     let mut inst = Instance::new(e.local.to_string());
-    inst.properties.reserve_exact(e.children.len());
+    inst.properties.reserve_exact(e.child_count());
     // Name -> index, so a hostile instance with many properties stays linear.
-    let mut index = NameIndex::with_capacity(e.children.len());
+    let mut index = NameIndex::with_capacity(e.child_count());
     for child in e.elems() {
         let v = parse_value(child)?;
         match index.get(&child.local) {
@@ -257,7 +257,7 @@ pub(crate) fn parse_instance(e: &Elem<'_>) -> Result<Instance, Error> {
                     name: child.local.to_string(),
                     value: v,
                 });
-                index.push(&child.local);
+                index.push(child.local_name());
             }
             Some(i) => {
                 let p = &mut inst.properties[i];

@@ -20,17 +20,28 @@ const MAX_ATTRIBUTES: usize = 256;
 /// Most namespace declarations in scope at once.
 const MAX_ACTIVE_DECLARATIONS: usize = 256;
 
-/// An element: namespace URI (None when unbound), local name, attributes, child elements and
-/// its direct text. Namespace URIs (the raw `xmlns` attribute values, as XML Namespaces
-/// compares them), names and text borrow from the parsed input wherever no unescaping was
-/// needed, so a leaf element costs no allocation.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Elem<'a> {
+/// A parsed document: every element lives in one arena (`nodes`, children of an element are
+/// one contiguous run) and every attribute in another, so building and dropping the tree
+/// costs a few growing vectors instead of two allocations per element.
+#[derive(Clone)]
+pub(crate) struct Doc<'a> {
+    nodes: Vec<Node<'a>>,
+    attrs: Vec<Attr<'a>>,
+    root: Node<'a>,
+}
+
+/// One element's data: namespace URI (None when unbound), local name, its attributes and
+/// children (ranges into the document's arenas) and its direct text. Namespace URIs (the raw
+/// `xmlns` attribute values, as XML Namespaces compares them), names and text borrow from the
+/// parsed input wherever no unescaping was needed, so a leaf element costs no allocation.
+#[derive(Debug, Clone)]
+pub(crate) struct Node<'a> {
     pub(crate) ns: Option<&'a str>,
     pub(crate) local: Cow<'a, str>,
-    pub(crate) attrs: Vec<Attr<'a>>,
-    /// Child elements, in document order.
-    pub(crate) children: Vec<Elem<'a>>,
+    /// `Doc::attrs[attrs.0..attrs.1]`.
+    attrs: (usize, usize),
+    /// Child elements in document order: `Doc::nodes[kids.0..kids.1]`.
+    kids: (usize, usize),
     /// The direct text and CDATA children, concatenated in document order.
     pub(crate) text: Cow<'a, str>,
     /// For elements whose text is a QName (SOAP `s:Value`): the namespace its prefix resolves to.
@@ -45,65 +56,30 @@ pub(crate) struct Attr<'a> {
     pub(crate) value: Cow<'a, str>,
 }
 
-impl<'a> Elem<'a> {
-    pub(crate) fn is(&self, ns: &str, local: &str) -> bool {
-        self.local == local && self.ns == Some(ns)
-    }
+/// An element of a [`Doc`] (a copyable handle; its fields are the [`Node`]'s).
+#[derive(Clone, Copy)]
+pub(crate) struct Elem<'d> {
+    doc: &'d Doc<'d>,
+    node: &'d Node<'d>,
+}
 
-    /// Child elements.
-    pub(crate) fn elems(&self) -> std::slice::Iter<'_, Elem<'a>> {
-        self.children.iter()
+impl<'d> std::ops::Deref for Elem<'d> {
+    type Target = Node<'d>;
+    fn deref(&self) -> &Node<'d> {
+        self.node
     }
+}
 
-    /// The first child element with this namespace and local name.
-    pub(crate) fn child(&self, ns: &str, local: &str) -> Option<&Elem<'a>> {
-        self.elems().find(|e| e.is(ns, local))
-    }
-
-    /// The first child element with this local name, in any namespace.
-    pub(crate) fn child_any(&self, local: &str) -> Option<&Elem<'a>> {
-        self.elems().find(|e| e.local == local)
-    }
-
-    /// The first descendant (depth first, self excluded) with this local name.
-    pub(crate) fn descendant_any(&self, local: &str) -> Option<&Elem<'a>> {
-        for e in self.elems() {
-            if e.local == local {
-                return Some(e);
-            }
-            if let Some(d) = e.descendant_any(local) {
-                return Some(d);
-            }
+impl<'a> Node<'a> {
+    fn new(ns: Option<&'a str>, local: Cow<'a, str>, attrs: (usize, usize)) -> Self {
+        Node {
+            ns,
+            local,
+            attrs,
+            kids: (0, 0),
+            text: Cow::Borrowed(""),
+            text_ns: None,
         }
-        None
-    }
-
-    /// Concatenated direct text (text and CDATA) children.
-    pub(crate) fn text(&self) -> &str {
-        &self.text
-    }
-
-    pub(crate) fn has_elems(&self) -> bool {
-        !self.children.is_empty()
-    }
-
-    /// An attribute by local name in any namespace (or none).
-    pub(crate) fn attr(&self, local: &str) -> Option<&str> {
-        self.attrs.iter().find(|a| a.local == local).map(|a| &*a.value)
-    }
-
-    /// An attribute by namespace and local name.
-    pub(crate) fn attr_ns(&self, ns: &str, local: &str) -> Option<&str> {
-        self.attrs
-            .iter()
-            .find(|a| a.local == local && a.ns == Some(ns))
-            .map(|a| &*a.value)
-    }
-
-    /// True when `xsi:nil="true"`.
-    pub(crate) fn is_nil(&self) -> bool {
-        self.attr_ns(crate::ns::XSI, "nil")
-            .is_some_and(|v| v.trim() == "true" || v.trim() == "1")
     }
 
     /// Appends a text or CDATA chunk (borrowed as long as it is the only one).
@@ -113,6 +89,137 @@ impl<'a> Elem<'a> {
         } else if !s.is_empty() {
             self.text.to_mut().push_str(&s);
         }
+    }
+}
+
+impl<'a> Doc<'a> {
+    /// The root element.
+    pub(crate) fn root(&self) -> Elem<'_> {
+        Elem {
+            doc: self,
+            node: &self.root,
+        }
+    }
+}
+
+impl<'d> Elem<'d> {
+    pub(crate) fn is(self, ns: &str, local: &str) -> bool {
+        self.node.local == local && self.node.ns == Some(ns)
+    }
+
+    /// Child elements.
+    pub(crate) fn elems(self) -> impl Iterator<Item = Elem<'d>> + Clone {
+        let doc = self.doc;
+        let (from, to) = self.node.kids;
+        doc.nodes
+            .get(from..to)
+            .unwrap_or_default()
+            .iter()
+            .map(move |node| Elem { doc, node })
+    }
+
+    /// How many child elements.
+    pub(crate) fn child_count(self) -> usize {
+        self.node.kids.1.saturating_sub(self.node.kids.0)
+    }
+
+    /// The attributes, in document order (namespace declarations excluded).
+    pub(crate) fn attrs(self) -> &'d [Attr<'d>] {
+        let (from, to) = self.node.attrs;
+        self.doc.attrs.get(from..to).unwrap_or_default()
+    }
+
+    /// The first child element with this namespace and local name.
+    pub(crate) fn child(self, ns: &str, local: &str) -> Option<Elem<'d>> {
+        self.elems().find(|e| e.is(ns, local))
+    }
+
+    /// The first child element with this local name, in any namespace.
+    pub(crate) fn child_any(self, local: &str) -> Option<Elem<'d>> {
+        self.elems().find(|e| e.node.local == local)
+    }
+
+    /// The first descendant (depth first, self excluded) with this local name.
+    pub(crate) fn descendant_any(self, local: &str) -> Option<Elem<'d>> {
+        for e in self.elems() {
+            if e.node.local == local {
+                return Some(e);
+            }
+            if let Some(d) = e.descendant_any(local) {
+                return Some(d);
+            }
+        }
+        None
+    }
+
+    /// The local name (borrowed for the document's lifetime, unlike through `Deref`).
+    pub(crate) fn local_name(self) -> &'d str {
+        &self.node.local
+    }
+
+    /// Concatenated direct text (text and CDATA) children.
+    pub(crate) fn text(self) -> &'d str {
+        &self.node.text
+    }
+
+    pub(crate) fn has_elems(self) -> bool {
+        self.child_count() > 0
+    }
+
+    /// An attribute by local name in any namespace (or none).
+    pub(crate) fn attr(self, local: &str) -> Option<&'d str> {
+        self.attrs().iter().find(|a| a.local == local).map(|a| &*a.value)
+    }
+
+    /// An attribute by namespace and local name.
+    pub(crate) fn attr_ns(self, ns: &str, local: &str) -> Option<&'d str> {
+        self.attrs()
+            .iter()
+            .find(|a| a.local == local && a.ns == Some(ns))
+            .map(|a| &*a.value)
+    }
+
+    /// True when `xsi:nil="true"`.
+    pub(crate) fn is_nil(self) -> bool {
+        self.attr_ns(crate::ns::XSI, "nil")
+            .is_some_and(|v| v.trim() == "true" || v.trim() == "1")
+    }
+}
+
+/// Trees are equal when their elements are (the arena layout does not matter).
+impl PartialEq for Elem<'_> {
+    fn eq(&self, o: &Self) -> bool {
+        self.ns == o.ns
+            && self.local == o.local
+            && self.text == o.text
+            && self.text_ns == o.text_ns
+            && self.attrs() == o.attrs()
+            && self.elems().eq(o.elems())
+    }
+}
+
+impl PartialEq for Doc<'_> {
+    fn eq(&self, o: &Self) -> bool {
+        self.root() == o.root()
+    }
+}
+
+impl std::fmt::Debug for Elem<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Elem")
+            .field("ns", &self.ns)
+            .field("local", &self.local)
+            .field("attrs", &self.attrs())
+            .field("children", &self.elems().collect::<Vec<_>>())
+            .field("text", &self.text)
+            .field("text_ns", &self.text_ns)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Doc<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.root().fmt(f)
     }
 }
 
@@ -216,8 +323,9 @@ fn unescape(raw: &str) -> Result<Cow<'_, str>, Error> {
     quick_xml::escape::unescape(raw).map_err(xml_err)
 }
 
-/// Parses a whole document into its root element, enforcing `limits` and refusing DOCTYPE.
-pub(crate) fn parse<'a>(body: &'a [u8], limits: &Limits) -> Result<Elem<'a>, Error> {
+/// Parses a whole document into its tree ([`Doc::root`]), enforcing `limits` and refusing
+/// DOCTYPE.
+pub(crate) fn parse<'a>(body: &'a [u8], limits: &Limits) -> Result<Doc<'a>, Error> {
     if body.len() > limits.max_bytes {
         return Err(Error::TooLarge {
             limit: limits.max_bytes,
@@ -247,7 +355,7 @@ fn reborrow<'a>(text: &'a str, part: &[u8]) -> Result<&'a str, Error> {
 /// Tokenizing (markup, attributes, CDATA, comments, PIs, DOCTYPE detection, end-tag matching)
 /// is quick-xml's borrowing [`quick_xml::Reader`]; namespace scoping and resolution by URI,
 /// the limits and the tree are ours.
-pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Elem<'a>, Error> {
+pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Doc<'a>, Error> {
     if text.len() > limits.max_bytes {
         return Err(Error::TooLarge {
             limit: limits.max_bytes,
@@ -264,15 +372,19 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Elem<'a>, 
     let mut scope = Scope::new();
     // Open elements, with the scope length and finished-children position at their start.
     let depth = limits.max_depth.min(16);
-    let mut stack: Vec<Elem<'a>> = Vec::with_capacity(depth);
+    let mut stack: Vec<Node<'a>> = Vec::with_capacity(depth);
     let mut open: Vec<(usize, usize)> = Vec::with_capacity(depth);
-    let mut root: Option<Elem<'a>> = None;
+    let mut root: Option<Node<'a>> = None;
     let mut active_decls = 0usize;
     let mut decl_stack: Vec<usize> = Vec::with_capacity(depth);
-    // Finished elements waiting for their parent's end tag; each element's children are moved
-    // out at its end tag into one exactly sized Vec (no growth reallocations per element).
     // Sized for a typical envelope (an element per ~64 bytes), capped for large pages.
-    let mut pending: Vec<Elem<'a>> = Vec::with_capacity((text.len() / 64).clamp(8, 256));
+    let guess = (text.len() / 64).clamp(8, 4096);
+    // Every finished element but the root, each element's children one contiguous run.
+    let mut nodes: Vec<Node<'a>> = Vec::with_capacity(guess);
+    // Every attribute, each element's attributes one contiguous run.
+    let mut attrs: Vec<Attr<'a>> = Vec::with_capacity(guess / 4);
+    // Finished elements waiting for their parent's end tag, which moves them into `nodes`.
+    let mut pending: Vec<Node<'a>> = Vec::with_capacity(guess.min(256));
     loop {
         let ev = reader.read_event().map_err(xml_err)?;
         match ev {
@@ -294,7 +406,7 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Elem<'a>, 
                 let scope_len = scope.bindings.len();
                 // Filled with full attribute names first; resolved once all of this element's
                 // declarations are in scope.
-                let mut attrs: Vec<Attr<'a>> = Vec::new();
+                let attrs_from = attrs.len();
                 let mut decls = 0usize;
                 // Most elements have no attributes: skip the iterator for a bare name.
                 if content.len() > name_len {
@@ -337,21 +449,14 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Elem<'a>, 
                     )));
                 }
                 let (ns, local) = scope.name(qname, true)?;
-                for at in &mut attrs {
+                for at in attrs.get_mut(attrs_from..).unwrap_or_default() {
                     if let Cow::Borrowed(key) = at.local {
                         let (ns, local) = scope.name(key, false)?;
                         at.ns = ns;
                         at.local = Cow::Borrowed(local);
                     }
                 }
-                let el = Elem {
-                    ns,
-                    local: Cow::Borrowed(local),
-                    attrs,
-                    children: Vec::new(),
-                    text: Cow::Borrowed(""),
-                    text_ns: None,
-                };
+                let el = Node::new(ns, Cow::Borrowed(local), (attrs_from, attrs.len()));
                 if empty {
                     scope.bindings.truncate(scope_len);
                     if stack.is_empty() {
@@ -374,8 +479,9 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Elem<'a>, 
                 let mut done = stack
                     .pop()
                     .ok_or_else(|| Error::Xml("unmatched end tag".into()))?;
-                // One exact allocation and a memcpy (none for a leaf).
-                done.children = pending.split_off(from.min(pending.len()));
+                let first = nodes.len();
+                nodes.extend(pending.drain(from.min(pending.len())..));
+                done.kids = (first, nodes.len());
                 if stack.is_empty() {
                     root = Some(done);
                 } else {
@@ -427,7 +533,8 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Elem<'a>, 
     if !stack.is_empty() {
         return Err(Error::Xml("unexpected end of input inside an element".into()));
     }
-    root.ok_or(Error::Missing("root element"))
+    let root = root.ok_or(Error::Missing("root element"))?;
+    Ok(Doc { nodes, attrs, root })
 }
 
 /// The entity for a byte that must be escaped in content and attribute values.
@@ -529,7 +636,7 @@ mod reference {
     use quick_xml::name::{QName, ResolveResult};
     use quick_xml::NsReader;
 
-    use super::{Attr, Elem, MAX_ACTIVE_DECLARATIONS, MAX_ATTRIBUTES};
+    use super::{Attr, Doc, Node, MAX_ACTIVE_DECLARATIONS, MAX_ATTRIBUTES};
     use crate::error::{Error, Limits};
 
     /// Resolves a namespace to the same URI text borrowed from the document (a bound URI is
@@ -580,7 +687,7 @@ mod reference {
     }
 
     /// Parses a document held in a string (see [`parse`]).
-    pub(super) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Elem<'a>, Error> {
+    pub(super) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Doc<'a>, Error> {
         if text.len() > limits.max_bytes {
             return Err(Error::TooLarge {
                 limit: limits.max_bytes,
@@ -594,14 +701,16 @@ mod reference {
             cfg.trim_text_start = false;
             cfg.trim_text_end = false;
         }
-        let mut stack: Vec<Elem<'a>> = Vec::new();
-        let mut root: Option<Elem<'a>> = None;
+        let mut stack: Vec<Node<'a>> = Vec::new();
+        let mut root: Option<Node<'a>> = None;
+        let mut nodes: Vec<Node<'a>> = Vec::new();
+        let mut all_attrs: Vec<Attr<'a>> = Vec::new();
         let mut active_decls = 0usize;
         let mut decl_stack: Vec<usize> = Vec::new();
         // Finished elements waiting for their parent's end tag; `first_child[d]` is where the
-        // children of the open element at depth `d` start. Each element's children are moved out
-        // at its end tag into one exactly sized Vec (no growth reallocations per element).
-        let mut pending: Vec<Elem<'a>> = Vec::new();
+        // children of the open element at depth `d` start. Each element's children are moved into
+        // `nodes` at its end tag.
+        let mut pending: Vec<Node<'a>> = Vec::new();
         let mut first_child: Vec<usize> = Vec::new();
         loop {
             let (res, ev) = reader
@@ -652,14 +761,9 @@ mod reference {
                             "more than {MAX_ACTIVE_DECLARATIONS} namespace declarations in scope"
                         )));
                     }
-                    let el = Elem {
-                        ns,
-                        local,
-                        attrs,
-                        children: Vec::new(),
-                        text: Cow::Borrowed(""),
-                        text_ns: None,
-                    };
+                    let from = all_attrs.len();
+                    all_attrs.extend(attrs);
+                    let el = Node::new(ns, local, (from, all_attrs.len()));
                     if !empty {
                         active_decls += decls;
                         decl_stack.push(decls);
@@ -681,7 +785,9 @@ mod reference {
                         .pop()
                         .ok_or_else(|| Error::Xml("unmatched end tag".into()))?;
                     let from = first_child.pop().unwrap_or(pending.len()).min(pending.len());
-                    done.children = pending.drain(from..).collect();
+                    let first = nodes.len();
+                    nodes.extend(pending.drain(from..));
+                    done.kids = (first, nodes.len());
                     if stack.is_empty() {
                         root = Some(done);
                     } else {
@@ -730,7 +836,12 @@ mod reference {
         if !stack.is_empty() {
             return Err(Error::Xml("unexpected end of input inside an element".into()));
         }
-        root.ok_or(Error::Missing("root element"))
+        let root = root.ok_or(Error::Missing("root element"))?;
+        Ok(Doc {
+            nodes,
+            attrs: all_attrs,
+            root,
+        })
     }
 }
 
@@ -928,7 +1039,8 @@ mod tests {
     #[test]
     fn resolves_rebound_prefixes_by_uri() {
         let doc = r#"<p:a xmlns:p="urn:one"><p:b xmlns:p="urn:two"/><p:c/></p:a>"#;
-        let e = parse(doc.as_bytes(), &Limits::default()).unwrap();
+        let d = parse(doc.as_bytes(), &Limits::default()).unwrap();
+        let e = d.root();
         assert!(e.is("urn:one", "a"));
         let kids: Vec<_> = e.elems().collect();
         assert!(kids[0].is("urn:two", "b"));
@@ -1007,6 +1119,7 @@ mod tests {
         assert_eq!(
             parse(empty_siblings.as_bytes(), &Limits::default())
                 .unwrap()
+                .root()
                 .elems()
                 .count(),
             100
@@ -1020,6 +1133,7 @@ mod tests {
         assert_eq!(
             parse(open_siblings.as_bytes(), &Limits::default())
                 .unwrap()
+                .root()
                 .elems()
                 .count(),
             100
@@ -1077,15 +1191,15 @@ mod tests {
         let mut s = String::from("<a>");
         push_cdata(&mut s, "x]]>y");
         s.push_str("</a>");
-        let e = parse(s.as_bytes(), &Limits::default()).unwrap();
-        assert_eq!(e.text(), "x]]>y");
+        let d = parse(s.as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(d.root().text(), "x]]>y");
     }
 
     #[test]
     fn qname_text_in_soap_value_is_resolved() {
         let doc =
             r#"<s:Value xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:w="urn:w">w:Foo</s:Value>"#;
-        let e = parse(doc.as_bytes(), &Limits::default()).unwrap();
-        assert_eq!(e.text_ns, Some("urn:w"));
+        let d = parse(doc.as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(d.root().text_ns, Some("urn:w"));
     }
 }
