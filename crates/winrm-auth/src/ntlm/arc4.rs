@@ -4,10 +4,35 @@
 
 use zeroize::Zeroize;
 
-/// An RC4 cipher state: the permutation S and the indices i, j. Wiped when dropped.
+/// The next keystream byte ([RFC 6229 1]: i += 1; j += S[i]; swap S[i], S[j];
+/// output S[S[i] + S[j]]), with the S-box `$s`, indices `$i`, `$j` and `$si`, which holds
+/// S[i + 1] on entry and on exit.
+///
+/// S[i + 1] for the next byte is read before this byte's swap is stored and corrected when
+/// the swap wrote it (j = i + 1): the next byte's j then does not wait for the processor to
+/// tell whether the load depends on the store. The entries are `u32` so that no two of them
+/// share a 4-byte word (byte-sized entries run about twice as slow).
+macro_rules! keystream_byte {
+    ($s:ident, $i:ident, $j:ident, $si:ident) => {{
+        $i = $i.wrapping_add(1);
+        $j = $j.wrapping_add($si as u8);
+        let sj = $s[usize::from($j)];
+        let i1 = $i.wrapping_add(1);
+        let ahead = $s[usize::from(i1)];
+        $s[usize::from($i)] = sj;
+        $s[usize::from($j)] = $si;
+        let k = $s[usize::from(($si as u8).wrapping_add(sj as u8))] as u8;
+        $si = if $j == i1 { $si } else { ahead };
+        k
+    }};
+}
+pub(super) use keystream_byte;
+
+/// An RC4 cipher state: the permutation S (entries 0..=255 held in `u32`s) and the indices
+/// i, j. Wiped when dropped.
 #[derive(Clone)]
 pub(crate) struct Rc4 {
-    pub(super) s: [u8; 256],
+    pub(super) s: [u32; 256],
     pub(super) i: u8,
     pub(super) j: u8,
 }
@@ -16,15 +41,15 @@ impl Rc4 {
     /// Key scheduling: S = identity, then for i in 0..256: j += S[i] + key[i mod len];
     /// swap S[i], S[j]. NTLM keys are 5 to 16 bytes; an empty key acts as one zero byte.
     pub(crate) fn new(key: &[u8]) -> Self {
-        let mut s = [0u8; 256];
-        for (i, v) in s.iter_mut().enumerate() {
-            *v = i as u8;
+        let mut s = [0u32; 256];
+        for (i, v) in (0u32..).zip(s.iter_mut()) {
+            *v = i;
         }
         let len = key.len().max(1);
         let mut j = 0u8;
         for i in 0..256 {
             let k = key.get(i % len).copied().unwrap_or(0);
-            j = j.wrapping_add(s[i]).wrapping_add(k);
+            j = j.wrapping_add(s[i] as u8).wrapping_add(k);
             s.swap(i, usize::from(j));
         }
         Rc4 { s, i: 0, j: 0 }
@@ -36,14 +61,9 @@ impl Rc4 {
         let s = &mut self.s;
         let mut i = self.i;
         let mut j = self.j;
+        let mut si = s[usize::from(i.wrapping_add(1))];
         for b in data {
-            i = i.wrapping_add(1);
-            let si = s[usize::from(i)];
-            j = j.wrapping_add(si);
-            let sj = s[usize::from(j)];
-            s[usize::from(i)] = sj;
-            s[usize::from(j)] = si;
-            *b ^= s[usize::from(si.wrapping_add(sj))];
+            *b ^= keystream_byte!(s, i, j, si);
         }
         self.i = i;
         self.j = j;

@@ -7,7 +7,7 @@
 
 use zeroize::Zeroize;
 
-use super::arc4::Rc4;
+use super::arc4::{keystream_byte, Rc4};
 
 /// The initial chaining value A, B, C, D ([RFC 1321 3.3]).
 const IV: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
@@ -146,21 +146,17 @@ fn compress_words(state: &mut [u32; 4], x: &[u32; 16]) {
 /// through its registers, RC4 through the S-box); interleaved, the processor runs them side by
 /// side instead of one after the other. The results are exactly those of the two run apart.
 #[inline]
+#[allow(unused_assignments)] // the last byte's look-ahead of S[i + 1] is not needed
 fn compress_words_rc4(state: &mut [u32; 4], x: &[u32; 16], rc4: &mut Rc4, data: &mut [u8; 64]) {
     let [mut a, mut b, mut c, mut d] = *state;
     let sbox = &mut rc4.s;
     let mut ri = rc4.i;
     let mut rj = rc4.j;
+    let mut si = sbox[usize::from(ri.wrapping_add(1))];
     // One RC4 output byte ([`Rc4::apply`]).
     macro_rules! rc4_byte {
         ($n:expr) => {
-            ri = ri.wrapping_add(1);
-            let si = sbox[usize::from(ri)];
-            rj = rj.wrapping_add(si);
-            let sj = sbox[usize::from(rj)];
-            sbox[usize::from(ri)] = sj;
-            sbox[usize::from(rj)] = si;
-            data[$n] ^= sbox[usize::from(si.wrapping_add(sj))];
+            data[$n] ^= keystream_byte!(sbox, ri, rj, si);
         };
     }
     step!(ff, a, b, c, d, x[0], 7, 0xd76aa478);
