@@ -7,6 +7,7 @@ mod config;
 mod enumerate;
 mod error;
 mod guard;
+mod msgid;
 mod proxy;
 mod record;
 mod session;
@@ -605,10 +606,7 @@ impl Client {
         let cfg = &self.inner.cfg;
         let mut attempt = 0u32;
         loop {
-            let message_id = format!(
-                "uuid:{}",
-                uuid::Uuid::new_v4().hyphenated().to_string().to_ascii_uppercase()
-            );
+            let message_id = msgid::next();
             let soap = build(&message_id);
             match self.once(op, &soap, &message_id, check_relates_to).await {
                 Err(e) if op.idempotent && attempt < cfg.retries && is_retryable(&e) => {
