@@ -289,6 +289,9 @@ pub(crate) fn parse_instance(e: Elem<'_>) -> Result<Instance, Error> {
 /// parses in linear time. Names are borrowed (from the parsed tree), never copied.
 pub(crate) struct NameIndex<'n> {
     names: Vec<&'n str>,
+    /// One bit per recorded name's [`NameIndex::bit`]: a name whose bit is clear is new
+    /// without a scan.
+    seen: u128,
     map: Option<HashMap<&'n str, usize>>,
 }
 
@@ -300,14 +303,24 @@ impl<'n> NameIndex<'n> {
     pub(crate) fn with_capacity(n: usize) -> Self {
         NameIndex {
             names: Vec::with_capacity(n.min(Self::SMALL)),
+            seen: 0,
             map: None,
         }
+    }
+
+    /// A cheap 7-bit digest of a name (length, first and last byte).
+    fn bit(name: &str) -> u128 {
+        let b = name.as_bytes();
+        let first = usize::from(b.first().copied().unwrap_or(0));
+        let last = usize::from(b.last().copied().unwrap_or(0));
+        1u128 << ((b.len().wrapping_mul(17) ^ first.wrapping_mul(5) ^ last) & 127)
     }
 
     /// The position of `name` among the recorded names.
     pub(crate) fn get(&self, name: &str) -> Option<usize> {
         match &self.map {
             Some(m) => m.get(name).copied(),
+            None if self.seen & Self::bit(name) == 0 => None,
             None => self.names.iter().rposition(|n| *n == name),
         }
     }
@@ -320,10 +333,42 @@ impl<'n> NameIndex<'n> {
                 m.insert(name, pos);
             }
             None => {
+                self.seen |= Self::bit(name);
                 self.names.push(name);
                 if self.names.len() > Self::SMALL {
                     let names = std::mem::take(&mut self.names);
                     self.map = Some(names.into_iter().enumerate().map(|(i, n)| (n, i)).collect());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NameIndex;
+
+    /// The index answers like a plain search of the recorded names, below and above the
+    /// linear-scan size, for names that share digests and repeat out of order.
+    #[test]
+    fn name_index_matches_a_linear_search() {
+        let pool: Vec<String> = (0..120)
+            .map(|i| match i % 4 {
+                0 => format!("P{i}"),
+                1 => format!("P{}x", i % 7),
+                2 => "x".repeat(1 + i % 9),
+                _ => format!("{}Name", char::from(b'A' + (i % 5) as u8)),
+            })
+            .collect();
+        for take in [1usize, 5, 40, 48, 49, 120] {
+            let mut index = NameIndex::with_capacity(take);
+            let mut names: Vec<&str> = Vec::new();
+            for name in pool.iter().take(take).chain(pool.iter().rev().take(take)) {
+                let expected = names.iter().position(|n| n == name);
+                assert_eq!(index.get(name), expected, "{name} after {names:?}");
+                if expected.is_none() {
+                    index.push(name);
+                    names.push(name);
                 }
             }
         }
