@@ -419,7 +419,8 @@ impl Client {
 
     /// [DSP0226 §11] Identify (no addressing headers, so no RelatesTo check).
     pub async fn identify(&self) -> Result<IdentifyResponse, Error> {
-        let op = self.op("Identify", "", &SelectorSet::new(), true);
+        let sel = SelectorSet::new();
+        let op = self.op("Identify", "", &sel, true);
         match self.call(&op, |_| wsman_soap::identify(), false).await? {
             ResponseBody::Identify(i) => Ok(i),
             other => Err(unexpected("IdentifyResponse", &other)),
@@ -570,14 +571,17 @@ impl Client {
         }
     }
 
-    fn op(&self, name: &str, resource_uri: &str, selectors: &SelectorSet, idempotent: bool) -> Op {
+    fn op<'a>(
+        &self,
+        name: &'a str,
+        resource_uri: &'a str,
+        selectors: &'a SelectorSet,
+        idempotent: bool,
+    ) -> Op<'a> {
         Op {
-            name: name.to_owned(),
-            resource_uri: resource_uri.to_owned(),
-            selectors: selectors
-                .iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
+            name,
+            resource_uri,
+            selectors,
             idempotent,
         }
     }
@@ -599,7 +603,7 @@ impl Client {
     /// Sends a request, with retries for idempotent operations.
     async fn call(
         &self,
-        op: &Op,
+        op: &Op<'_>,
         build: impl Fn(&str) -> String,
         check_relates_to: bool,
     ) -> Result<ResponseBody, Error> {
@@ -622,7 +626,7 @@ impl Client {
 
     async fn once(
         &self,
-        op: &Op,
+        op: &Op<'_>,
         soap: &str,
         message_id: &str,
         check_relates_to: bool,

@@ -71,7 +71,7 @@ impl Recorder {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn write(
         &self,
-        op: &Op,
+        op: &Op<'_>,
         request: &str,
         status: u16,
         response: &[u8],
@@ -98,7 +98,7 @@ impl Recorder {
         let meta = format!(
             "operation: {}\nresource_uri: {}\nstatus: {status}\nelapsed_ms: {}\nencrypted: {encrypted}\nsession: {session}\nscrubbed_hosts: {}\n",
             op.name,
-            self.scrub(&op.resource_uri),
+            self.scrub(op.resource_uri),
             elapsed.as_millis(),
             self.scrub_hosts,
         );

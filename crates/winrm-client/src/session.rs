@@ -1,14 +1,21 @@
 //! One session: a reqwest client with a single pinned keep-alive connection, its security
 //! context, the 401 handshake, message sealing and the send/receive of one exchange.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
+use bytes::Bytes;
 use reqwest::header::{
-    HeaderName, HeaderValue, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_TYPE, USER_AGENT, WWW_AUTHENTICATE,
+    HeaderMap, HeaderValue, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION,
+    USER_AGENT, WWW_AUTHENTICATE,
 };
+use tokio::time::Sleep;
 use winrm_auth::{ClientAuth, SessionSecurity, Step};
+use wsman_soap::SelectorSet;
 use zeroize::Zeroizing;
 
 use crate::config::{AuthMethod, Encryption};
@@ -24,13 +31,14 @@ const MAX_HANDSHAKE_LEGS: usize = 6;
 
 type Rng = Box<dyn FnMut(&mut [u8]) + Send>;
 
-/// What the caller knows about the request being sent.
-#[derive(Debug, Clone)]
-pub(crate) struct Op {
+/// What the caller knows about the request being sent (borrowed from the call's arguments;
+/// copied only into an [`Error::OutcomeUnknown`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Op<'a> {
     /// Short name: Identify, Get, Put, Enumerate, Pull, Release or the method name.
-    pub(crate) name: String,
-    pub(crate) resource_uri: String,
-    pub(crate) selectors: Vec<(String, String)>,
+    pub(crate) name: &'a str,
+    pub(crate) resource_uri: &'a str,
+    pub(crate) selectors: &'a SelectorSet,
     /// Safe to send again (Identify, Get, Enumerate, Pull, Release).
     pub(crate) idempotent: bool,
 }
@@ -38,7 +46,7 @@ pub(crate) struct Op {
 /// A reply that came back, decrypted.
 pub(crate) struct Reply {
     pub(crate) status: u16,
-    pub(crate) body: Vec<u8>,
+    pub(crate) body: Bytes,
 }
 
 enum State {
@@ -57,14 +65,65 @@ pub(crate) struct Session {
     guard: Arc<ConnGuard>,
     state: State,
     pub(crate) handshakes: u64,
+    /// The last sealed content type and its header value: the framing repeats the same one, so
+    /// the header value is validated and copied once, then shared.
+    content_type: Option<(String, HeaderValue)>,
+    /// The HTTP read timeout (see [`Session::arm_timer`]).
+    read_timeout: Duration,
+    /// The read timer, kept between requests on the runtime that created it.
+    timer: Option<(tokio::runtime::Id, Pin<Box<Sleep>>)>,
+}
+
+/// The request headers that vary; `Accept-Encoding` and `User-Agent` are static.
+#[derive(Default)]
+struct ReqHeaders {
+    content_type: Option<HeaderValue>,
+    authorization: Option<HeaderValue>,
 }
 
 struct HttpReply {
     status: u16,
-    content_type: String,
-    www_authenticate: Vec<String>,
+    headers: HeaderMap,
     peer_cert: Option<Vec<u8>>,
-    body: Vec<u8>,
+    body: Bytes,
+}
+
+impl HttpReply {
+    fn content_type(&self) -> &str {
+        self.headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    fn www_authenticate(&self) -> Vec<&str> {
+        self.headers
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .map(|v| v.to_str().unwrap_or(""))
+            .collect()
+    }
+
+    fn is_redirect(&self) -> bool {
+        (300..400).contains(&self.status)
+    }
+
+    /// The error for a 3xx: WinRM requests are never redirected (a sealed request belongs to
+    /// the connection and context it was sealed for, and a redirected Invoke could run twice).
+    fn redirect_error(&self) -> Error {
+        let target = self
+            .headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map_or_else(|| "no Location header".to_owned(), |l| format!("to {l}"));
+        Error::Http {
+            status: self.status,
+            detail: format!(
+                "the server redirected the request ({target}); WinRM requests are not redirected, \
+                 check the endpoint URL"
+            ),
+        }
+    }
 }
 
 enum SendError {
@@ -91,8 +150,9 @@ impl Session {
             .pool_max_idle_per_host(1)
             .pool_idle_timeout(None)
             .connect_timeout(inner_cfg.connect_timeout)
-            .read_timeout(read_timeout)
-            .retry(reqwest::retry::never())
+            // No reqwest read timeout: `post` applies `read_timeout` with one reusable timer.
+            // No retries (and no copy of each request kept for one), no redirects.
+            .retry(reqwest::retry::never().max_retries_per_request(0))
             .redirect(reqwest::redirect::Policy::none())
             .connector_layer(GuardLayer(guard.clone()));
         if let Some(tls) = &inner_cfg.tls {
@@ -108,7 +168,23 @@ impl Session {
             guard,
             state: State::Fresh,
             handshakes: 0,
+            content_type: None,
+            read_timeout,
+            timer: None,
         })
+    }
+
+    /// The header value for a sealed content type (cached: it repeats).
+    fn content_type_value(&mut self, ct: &str) -> Result<HeaderValue, Error> {
+        if let Some((s, v)) = &self.content_type {
+            if s == ct {
+                return Ok(v.clone());
+            }
+        }
+        let v = HeaderValue::from_str(ct)
+            .map_err(|_| Error::Config("invalid content-type header value".to_owned()))?;
+        self.content_type = Some((ct.to_owned(), v.clone()));
+        Ok(v)
     }
 
     fn reset(&mut self) {
@@ -119,7 +195,7 @@ impl Session {
     /// Sends one SOAP request and returns the decrypted reply. Re-authenticates once on a 401
     /// (and re-sends only idempotent requests); never re-sends a request that may have been
     /// executed.
-    pub(crate) async fn exchange(&mut self, inner: &Inner, soap: &str, op: &Op) -> Result<Reply, Error> {
+    pub(crate) async fn exchange(&mut self, inner: &Inner, soap: &str, op: &Op<'_>) -> Result<Reply, Error> {
         let cfg = &inner.cfg;
         let mut reauthenticated = false;
         let mut lost = 0u32;
@@ -131,25 +207,46 @@ impl Session {
                 return Err(Error::protocol("session not established"));
             };
             let (content_type, body) = match security.as_deref_mut() {
-                Some(sec) => winrm_auth::framing::encode(sec, soap.as_bytes())
-                    .map_err(|e| Error::protocol_with("sealing the request", e))?,
-                None => (SOAP_CONTENT_TYPE.to_owned(), soap.as_bytes().to_vec()),
+                Some(sec) => {
+                    let (ct, body) = winrm_auth::framing::encode(sec, soap.as_bytes())
+                        .map_err(|e| Error::protocol_with("sealing the request", e))?;
+                    match self.content_type_value(&ct) {
+                        Ok(v) => (v, body),
+                        Err(e) => {
+                            // The message was sealed (the sequence number moved on): start over.
+                            self.reset();
+                            return Err(e);
+                        }
+                    }
+                }
+                None => (
+                    HeaderValue::from_static(SOAP_CONTENT_TYPE),
+                    soap.as_bytes().to_vec(),
+                ),
             };
-            let mut headers = vec![(CONTENT_TYPE, content_type)];
+            let mut headers = ReqHeaders {
+                content_type: Some(content_type),
+                authorization: None,
+            };
             match &cfg.auth {
                 AuthMethod::Basic { user, password } => {
                     let raw = Zeroizing::new(format!("{user}:{}", password.expose()));
                     let b64 =
                         Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(raw.as_bytes()));
-                    headers.push((AUTHORIZATION, format!("Basic {}", b64.as_str())));
+                    let value = Zeroizing::new(format!("Basic {}", b64.as_str()));
+                    headers.authorization = Some(HeaderValue::from_str(&value).map_err(|_| {
+                        Error::Config("the Basic credentials do not fit in an HTTP header".to_owned())
+                    })?);
                 }
-                AuthMethod::Certificate { .. } => headers.push((AUTHORIZATION, MUTUAL_PROFILE.to_owned())),
+                AuthMethod::Certificate { .. } => {
+                    headers.authorization = Some(HeaderValue::from_static(MUTUAL_PROFILE));
+                }
                 _ => {}
             }
             let sent_at = SystemTime::now();
             let started = Instant::now();
             tracing::debug!(session = self.index, op = %op.name, bytes = body.len(), "sending request");
-            let reply = match self.post(inner, headers, body).await {
+            let reply = match self.post(inner, headers, body, false).await {
                 Ok(r) => r,
                 Err(SendError::Lost) => {
                     self.reset();
@@ -183,9 +280,13 @@ impl Session {
                     self.reset();
                     if !op.idempotent {
                         return Err(Error::OutcomeUnknown {
-                            resource_uri: op.resource_uri.clone(),
-                            method: op.name.clone(),
-                            selectors: op.selectors.clone(),
+                            resource_uri: op.resource_uri.to_owned(),
+                            method: op.name.to_owned(),
+                            selectors: op
+                                .selectors
+                                .iter()
+                                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                                .collect(),
                             sent_at,
                             detail,
                         });
@@ -227,24 +328,20 @@ impl Session {
                 }
                 continue;
             }
-            let plain = self.open_reply(&reply)?;
-            let elapsed = started.elapsed();
-            tracing::debug!(session = self.index, op = %op.name, status = reply.status, ms = elapsed.as_millis() as u64, "reply");
-            if let Some(rec) = &inner.recorder {
-                rec.write(
-                    op,
-                    soap,
-                    reply.status,
-                    &plain,
-                    elapsed,
-                    self.is_sealed(),
-                    self.index,
-                )?;
+            if reply.is_redirect() {
+                // The server did not take the request; a sealed message it did not read leaves
+                // the sequence numbers out of step, so the next request starts a new context.
+                self.reset();
+                return Err(reply.redirect_error());
             }
-            return Ok(Reply {
-                status: reply.status,
-                body: plain,
-            });
+            let status = reply.status;
+            let plain = self.open_reply(reply)?;
+            let elapsed = started.elapsed();
+            tracing::debug!(session = self.index, op = %op.name, status, ms = elapsed.as_millis() as u64, "reply");
+            if let Some(rec) = &inner.recorder {
+                rec.write(op, soap, status, &plain, elapsed, self.is_sealed(), self.index)?;
+            }
+            return Ok(Reply { status, body: plain });
         }
     }
 
@@ -253,21 +350,23 @@ impl Session {
     }
 
     /// Decrypts the reply, refusing plaintext where encryption is required.
-    fn open_reply(&mut self, reply: &HttpReply) -> Result<Vec<u8>, Error> {
+    fn open_reply(&mut self, reply: HttpReply) -> Result<Bytes, Error> {
         let State::Ready { security } = &mut self.state else {
             return Err(Error::protocol("session not established"));
         };
         match security.as_deref_mut() {
             Some(sec) => {
-                if winrm_auth::framing::is_encrypted(&reply.content_type) {
-                    winrm_auth::framing::decode(sec, &reply.content_type, &reply.body)
+                let content_type = reply.content_type();
+                if winrm_auth::framing::is_encrypted(content_type) {
+                    winrm_auth::framing::decode(sec, content_type, &reply.body)
+                        .map(Bytes::from)
                         .map_err(|e| Error::protocol_with("unsealing the reply", e))
                 } else {
                     let status = reply.status;
-                    let ct = if reply.content_type.is_empty() {
+                    let ct = if content_type.is_empty() {
                         "no content type"
                     } else {
-                        &reply.content_type
+                        content_type
                     };
                     self.reset();
                     Err(Error::protocol(format!(
@@ -276,7 +375,7 @@ impl Session {
                     )))
                 }
             }
-            None => Ok(reply.body.clone()),
+            None => Ok(reply.body),
         }
     }
 
@@ -304,8 +403,11 @@ impl Session {
             // Channel binding needs the server certificate before the first token (Kerberos puts
             // it in the authenticator): an anonymous empty POST opens the connection and returns
             // the certificate with its 401.
-            let r = self.handshake_post(inner, Vec::new()).await?;
+            let r = self.handshake_post(inner, None).await?;
             self.guard.pin();
+            if r.is_redirect() {
+                return Err(r.redirect_error());
+            }
             cert = r.peer_cert;
             if cert.is_none() {
                 return Err(Error::protocol(
@@ -323,19 +425,26 @@ impl Session {
                 Step::Continue(t) => (Some(t), false),
                 Step::Done(t) => (t, true),
             };
-            let mut headers = Vec::new();
-            if let Some(t) = &token {
-                headers.push((
-                    AUTHORIZATION,
-                    format!("{scheme} {}", base64::engine::general_purpose::STANDARD.encode(t)),
-                ));
-            }
-            let r = self.handshake_post(inner, headers).await?;
+            let authorization = match &token {
+                Some(t) => Some(
+                    HeaderValue::from_str(&format!(
+                        "{scheme} {}",
+                        base64::engine::general_purpose::STANDARD.encode(t)
+                    ))
+                    .map_err(|_| Error::Config("invalid Authorization header value".to_owned()))?,
+                ),
+                None => None,
+            };
+            let r = self.handshake_post(inner, authorization).await?;
             self.guard.pin();
-            let server_token = server_token(&r.www_authenticate, scheme);
+            if r.is_redirect() {
+                return Err(r.redirect_error());
+            }
+            let www_authenticate = r.www_authenticate();
+            let server_token = server_token(&www_authenticate, scheme);
             if r.status == 401 {
                 if done || server_token.is_none() {
-                    let offered = offered_schemes(&r.www_authenticate);
+                    let offered = offered_schemes(&www_authenticate);
                     return Err(self.auth_error(
                         cfg,
                         &format!("the server rejected the credentials (HTTP 401; it offers: {offered})"),
@@ -464,9 +573,13 @@ impl Session {
     async fn handshake_post(
         &mut self,
         inner: &Inner,
-        headers: Vec<(HeaderName, String)>,
+        authorization: Option<HeaderValue>,
     ) -> Result<HttpReply, Error> {
-        match self.post(inner, headers, Vec::new()).await {
+        let headers = ReqHeaders {
+            content_type: None,
+            authorization,
+        };
+        match self.post(inner, headers, Vec::new(), true).await {
             Ok(r) => Ok(r),
             Err(SendError::NotSent(e)) => Err(e),
             Err(SendError::Lost) => Err(Error::Connection {
@@ -486,79 +599,118 @@ impl Session {
         }
     }
 
-    /// One POST to the endpoint; reads the whole reply up to the size cap.
+    /// One POST to the endpoint; reads the whole reply up to the size cap, within the read
+    /// timeout (from the start of the request to the reply headers, then between body chunks).
+    /// `want_cert` keeps the server certificate of an HTTPS connection (for channel binding).
     async fn post(
         &mut self,
         inner: &Inner,
-        headers: Vec<(HeaderName, String)>,
+        headers: ReqHeaders,
         body: Vec<u8>,
+        want_cert: bool,
     ) -> Result<HttpReply, SendError> {
-        let mut req = self
-            .http
-            .post(inner.url.clone())
-            .header(ACCEPT_ENCODING, HeaderValue::from_static("identity"))
-            .header(
-                USER_AGENT,
-                HeaderValue::from_static(concat!("hvctl-winrm-client/", env!("CARGO_PKG_VERSION"))),
-            );
-        if body.is_empty() {
-            req = req.header(reqwest::header::CONTENT_LENGTH, HeaderValue::from_static("0"));
-        }
-        for (name, value) in headers {
-            let mut v = HeaderValue::from_str(&value)
-                .map_err(|_| SendError::NotSent(Error::Config(format!("invalid {name} header value"))))?;
-            if name == AUTHORIZATION {
-                v.set_sensitive(true);
+        let (runtime, mut timer) = self.arm_timer()?;
+        let r = self.post_timed(inner, headers, body, want_cert, &mut timer).await;
+        self.timer = Some((runtime, timer));
+        r
+    }
+
+    /// The read timer, due `read_timeout` from now.
+    ///
+    /// One `Sleep` per session is reset for every request instead of a new timer per request
+    /// (and another per response body, as reqwest's own read timeout does): moving a registered
+    /// timer's deadline later is one atomic update in tokio, while a new timer is registered in
+    /// and removed from the timer wheel under its lock. A timer belongs to the runtime that
+    /// created it, so a session used from another runtime gets a new one.
+    fn arm_timer(&mut self) -> Result<(tokio::runtime::Id, Pin<Box<Sleep>>), SendError> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| SendError::NotSent(Error::Config("winrm-client needs a tokio runtime".to_owned())))?
+            .id();
+        let deadline = deadline_after(self.read_timeout);
+        match self.timer.take() {
+            Some((id, mut sleep)) if id == runtime => {
+                sleep.as_mut().reset(deadline);
+                Ok((runtime, sleep))
             }
-            req = req.header(name, v);
+            _ => Ok((runtime, Box::pin(tokio::time::sleep_until(deadline)))),
         }
-        let resp = req
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| self.classify(inner, e, false))?;
+    }
+
+    async fn post_timed(
+        &mut self,
+        inner: &Inner,
+        headers: ReqHeaders,
+        body: Vec<u8>,
+        want_cert: bool,
+        timer: &mut Pin<Box<Sleep>>,
+    ) -> Result<HttpReply, SendError> {
+        let mut req = reqwest::Request::new(reqwest::Method::POST, inner.url.clone());
+        let h = req.headers_mut();
+        h.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+        h.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("hvctl-winrm-client/", env!("CARGO_PKG_VERSION"))),
+        );
+        if body.is_empty() {
+            h.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+        }
+        if let Some(ct) = headers.content_type {
+            h.insert(CONTENT_TYPE, ct);
+        }
+        if let Some(mut auth) = headers.authorization {
+            auth.set_sensitive(true);
+            h.insert(AUTHORIZATION, auth);
+        }
+        *req.body_mut() = Some(reqwest::Body::from(body));
+        let mut resp = match within(timer, self.http.execute(req)).await {
+            Some(r) => r.map_err(|e| self.classify(inner, e, false))?,
+            None => return Err(read_timed_out(inner)),
+        };
         let status = resp.status().as_u16();
-        let header_str = |v: &HeaderValue| v.to_str().unwrap_or("").to_owned();
-        let content_type = resp
-            .headers()
-            .get(CONTENT_TYPE)
-            .map(header_str)
-            .unwrap_or_default();
-        let www_authenticate = resp
-            .headers()
-            .get_all(WWW_AUTHENTICATE)
-            .iter()
-            .map(header_str)
-            .collect();
-        let peer_cert = resp
-            .extensions()
-            .get::<reqwest::tls::TlsInfo>()
-            .and_then(|i| i.peer_certificate())
-            .map(<[u8]>::to_vec);
         let cap = inner.cfg.response_cap();
         if resp.content_length().is_some_and(|n| n > cap as u64) {
             return Err(SendError::TooLarge(cap));
         }
-        let mut resp = resp;
-        let mut buf = Vec::new();
+        let headers = std::mem::take(resp.headers_mut());
+        let peer_cert = if want_cert {
+            resp.extensions()
+                .get::<reqwest::tls::TlsInfo>()
+                .and_then(|i| i.peer_certificate())
+                .map(<[u8]>::to_vec)
+        } else {
+            None
+        };
+        // Usually the whole body is one chunk: keep it as is; join only when there are more.
+        let mut first: Option<Bytes> = None;
+        let mut joined: Vec<u8> = Vec::new();
+        let mut total = 0usize;
         loop {
-            match resp.chunk().await {
-                Ok(Some(chunk)) => {
-                    if buf.len() + chunk.len() > cap {
-                        return Err(SendError::TooLarge(cap));
-                    }
-                    buf.extend_from_slice(&chunk);
+            timer.as_mut().reset(deadline_after(self.read_timeout));
+            let chunk = match within(timer, resp.chunk()).await {
+                Some(Ok(Some(chunk))) => chunk,
+                Some(Ok(None)) => break,
+                Some(Err(e)) => return Err(self.classify(inner, e, true)),
+                None => return Err(read_timed_out(inner)),
+            };
+            total = total.saturating_add(chunk.len());
+            if total > cap {
+                return Err(SendError::TooLarge(cap));
+            }
+            if first.is_none() && joined.is_empty() {
+                first = Some(chunk);
+            } else {
+                if let Some(f) = first.take() {
+                    joined.reserve(resp.content_length().map_or(0, |n| n as usize).max(total));
+                    joined.extend_from_slice(&f);
                 }
-                Ok(None) => break,
-                Err(e) => return Err(self.classify(inner, e, true)),
+                joined.extend_from_slice(&chunk);
             }
         }
         Ok(HttpReply {
             status,
-            content_type,
-            www_authenticate,
+            headers,
             peer_cert,
-            body: buf,
+            body: first.unwrap_or_else(|| Bytes::from(joined)),
         })
     }
 
@@ -639,18 +791,50 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+/// `fut`'s output, or `None` when `timer` fires first.
+async fn within<F: Future>(timer: &mut Pin<Box<Sleep>>, fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
+
+/// `now + d`, or far in the future when that overflows.
+fn deadline_after(d: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
+}
+
+/// The read timeout expired: the request was (or may have been) sent.
+fn read_timed_out(inner: &Inner) -> SendError {
+    SendError::MaybeSent {
+        timeout: true,
+        detail: format!(
+            "no reply within the read timeout ({} s)",
+            inner.cfg.read_timeout().as_secs()
+        ),
+        source: None,
+    }
+}
+
 /// The token the server sent for `scheme` in its `WWW-Authenticate` headers.
-fn server_token(values: &[String], scheme: &str) -> Option<Vec<u8>> {
-    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
-    winrm_auth::www_authenticate::parse(&refs)
+fn server_token(values: &[&str], scheme: &str) -> Option<Vec<u8>> {
+    winrm_auth::www_authenticate::parse(values)
         .into_iter()
         .find(|c| c.scheme.eq_ignore_ascii_case(scheme))
         .and_then(|c| c.token)
 }
 
-fn offered_schemes(values: &[String]) -> String {
-    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
-    let names: Vec<String> = winrm_auth::www_authenticate::parse(&refs)
+fn offered_schemes(values: &[&str]) -> String {
+    let names: Vec<String> = winrm_auth::www_authenticate::parse(values)
         .into_iter()
         .map(|c| c.scheme)
         .collect();

@@ -574,3 +574,143 @@ async fn put_returns_the_stored_instance_and_is_never_resent() {
     }
     assert_eq!(server.stats.count("Put"), 2, "the dropped Put was sent once");
 }
+
+#[tokio::test]
+async fn a_redirect_is_an_error_and_is_not_followed() {
+    let elsewhere = ntlm_server(standard_responder()).await;
+    let target = elsewhere.endpoint();
+    let server = ntlm_server(Arc::new(move |r: &support::Req| match &r.parsed.body {
+        wsman_soap::RequestBody::Invoke { .. } => Reply::Redirect(307, target.clone()),
+        _ => standard(r),
+    }))
+    .await;
+    let c = client(&server).build().unwrap();
+    c.get(RSD_URI, &rsd_selectors()).await.unwrap();
+    let err = c
+        .invoke(SERVICE_URI, &SelectorSet::new(), "RequestStateChange", &[])
+        .await
+        .unwrap_err();
+    match &err {
+        winrm_client::Error::Http { status, detail } => {
+            assert_eq!(*status, 307);
+            assert!(
+                detail.contains(&format!("to {}", elsewhere.endpoint())),
+                "{detail}"
+            );
+            assert!(detail.contains("not redirected"), "{detail}");
+        }
+        other => panic!("expected an HTTP error, got {other:?}"),
+    }
+    assert_eq!(server.stats.count("RequestStateChange"), 1);
+    assert_eq!(elsewhere.stats.connections.load(Ordering::SeqCst), 0);
+    // The session starts a new context for the next request, on the same connection.
+    let rsd = c.get(RSD_URI, &rsd_selectors()).await.unwrap();
+    assert_eq!(rsd.class_name, "Msvm_ReplicationSettingData");
+    assert_eq!(server.stats.handshakes.load(Ordering::SeqCst), 2);
+    assert_eq!(c.connections_opened(), 1);
+}
+
+#[tokio::test]
+async fn a_redirect_during_the_handshake_is_an_error() {
+    let server = support::start_redirecting_server("http://elsewhere.invalid/wsman").await;
+    let c = winrm_client::Client::builder(&server.1)
+        .auth(winrm_client::AuthMethod::ntlm("CORP\\user", "pw"))
+        .build()
+        .unwrap();
+    let err = c.get(RSD_URI, &rsd_selectors()).await.unwrap_err();
+    match &err {
+        winrm_client::Error::Http { status, detail } => {
+            assert_eq!(*status, 302);
+            assert!(detail.contains("to http://elsewhere.invalid/wsman"), "{detail}");
+        }
+        other => panic!("expected an HTTP error, got {other:?}"),
+    }
+    assert_eq!(server.0.load(Ordering::SeqCst), 1, "one request, not followed");
+}
+
+#[tokio::test]
+async fn chunked_sealed_replies_are_joined() {
+    let server = ntlm_server(Arc::new(|r: &support::Req| {
+        Reply::Chunked(97, Box::new(standard(r)))
+    }))
+    .await;
+    let c = client(&server).build().unwrap();
+    for _ in 0..3 {
+        let rsd = c.get(RSD_URI, &rsd_selectors()).await.unwrap();
+        assert_eq!(rsd.class_name, "Msvm_ReplicationSettingData");
+        assert_eq!(
+            rsd.get_str("InstanceID"),
+            Some("Microsoft:8A1F7C2E-3B4D-4E5F-9A0B-1C2D3E4F5A6B\\HVR\\0")
+        );
+    }
+    assert_eq!(c.connections_opened(), 1);
+}
+
+#[tokio::test]
+async fn chunked_reply_over_the_size_cap_is_refused_while_reading() {
+    let server = ntlm_server(Arc::new(|_r: &support::Req| {
+        Reply::Chunked(4096, Box::new(Reply::Oversize(200_000)))
+    }))
+    .await;
+    let c = client(&server).max_envelope_size(16_384).build().unwrap();
+    let err = c.get(RSD_URI, &rsd_selectors()).await.unwrap_err();
+    match err {
+        winrm_client::Error::TooLarge { limit } => assert_eq!(limit, 2 * 16_384 + 64 * 1024),
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn read_timeout_still_fires_after_the_timer_was_reused() {
+    let server = ntlm_server(Arc::new(|r: &support::Req| match &r.parsed.body {
+        wsman_soap::RequestBody::Get if r.nth == 5 => {
+            Reply::Delay(Duration::from_millis(2500), Box::new(standard(r)))
+        }
+        _ => standard(r),
+    }))
+    .await;
+    let c = client(&server)
+        .operation_timeout(Duration::from_millis(500))
+        .read_timeout(Duration::from_secs(1))
+        .retries(0, Duration::ZERO)
+        .build()
+        .unwrap();
+    for _ in 0..5 {
+        c.get(RSD_URI, &rsd_selectors()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // 1.5 s after the first request: a timer left at its first deadline would have fired.
+    let started = std::time::Instant::now();
+    let err = c.get(RSD_URI, &rsd_selectors()).await.unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_millis(2400),
+        "{waited:?}"
+    );
+}
+
+#[test]
+fn a_client_moved_to_another_runtime_keeps_working() {
+    let server_rt = tokio::runtime::Runtime::new().unwrap();
+    let server = server_rt.block_on(ntlm_server(standard_responder()));
+    let c = client(&server).build().unwrap();
+    let first = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let rsd = first.block_on(c.get(RSD_URI, &rsd_selectors())).unwrap();
+    assert_eq!(rsd.class_name, "Msvm_ReplicationSettingData");
+    drop(first);
+    let second = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let rsd = second.block_on(c.get(RSD_URI, &rsd_selectors())).unwrap();
+    assert_eq!(rsd.class_name, "Msvm_ReplicationSettingData");
+    let sel = SelectorSet::new();
+    second
+        .block_on(c.invoke(SERVICE_URI, &sel, "RequestStateChange", &[]))
+        .unwrap();
+    assert_eq!(server.stats.count("RequestStateChange"), 1);
+}

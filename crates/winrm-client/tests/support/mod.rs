@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -101,6 +102,11 @@ pub enum Reply {
     Oversize(usize),
     /// 401, and forget the session's context.
     Unauthorized,
+    /// A redirect: this status with `Location: <url>` and an empty body.
+    Redirect(u16, String),
+    /// The inner reply's body sent in chunks of this many bytes (chunked transfer encoding,
+    /// no Content-Length).
+    Chunked(usize, Box<Reply>),
 }
 
 /// One request as the responder sees it.
@@ -221,14 +227,26 @@ pub async fn start(auth: Auth, tls: Option<Arc<rustls::ServerConfig>>, responder
     }
 }
 
-type Resp = hyper::Response<Full<Bytes>>;
+type Resp = hyper::Response<BoxBody<Bytes, std::convert::Infallible>>;
 
 fn response(status: u16, headers: &[(&str, String)], body: Vec<u8>) -> Resp {
     let mut b = hyper::Response::builder().status(status);
     for (k, v) in headers {
         b = b.header(*k, v.as_str());
     }
-    b.body(Full::new(Bytes::from(body))).unwrap()
+    b.body(Full::new(Bytes::from(body)).boxed()).unwrap()
+}
+
+/// `resp` with its body split into `size`-byte frames of unknown total length.
+async fn chunked(resp: Resp, size: usize) -> Resp {
+    let (parts, body) = resp.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    let frames: Vec<Result<hyper::body::Frame<Bytes>, std::convert::Infallible>> = bytes
+        .chunks(size.max(1))
+        .map(|c| Ok(hyper::body::Frame::data(Bytes::copy_from_slice(c))))
+        .collect();
+    let body = StreamBody::new(futures_util::stream::iter(frames)).boxed();
+    hyper::Response::from_parts(parts, body)
 }
 
 fn challenge(token: Option<&[u8]>) -> Resp {
@@ -458,6 +476,14 @@ fn render<'a>(
                 *conn = Conn::default();
                 Ok(challenge(None))
             }
+            Reply::Redirect(status, location) => {
+                extra.push(("location", location));
+                Ok(response(status, &extra, Vec::new()))
+            }
+            Reply::Chunked(size, inner) => {
+                let resp = render(conn, *inner, encrypt, r, extra).await?;
+                Ok(chunked(resp, size).await)
+            }
             Reply::Oversize(n) => {
                 extra.push(("content-type", "application/soap+xml;charset=UTF-8".to_owned()));
                 Ok(response(200, &extra, vec![b'x'; n]))
@@ -605,4 +631,43 @@ pub fn client(server: &Server) -> winrm_client::ClientBuilder {
 
 pub fn standard_responder() -> Responder {
     Arc::new(standard)
+}
+
+/// A server that answers every request with `302 Found` to `location`: returns the request
+/// counter and its endpoint.
+pub async fn start_redirecting_server(
+    location: &str,
+) -> (Arc<AtomicU64>, String, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://127.0.0.1:{}/wsman", listener.local_addr().unwrap().port());
+    let count = Arc::new(AtomicU64::new(0));
+    let reply = format!("HTTP/1.1 302 Found\r\nlocation: {location}\r\ncontent-length: 0\r\n\r\n");
+    let counter = count.clone();
+    let task = tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let counter = counter.clone();
+            let reply = reply.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(n) = tcp.read(&mut chunk).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    // Handshake requests have no body: the head ends the request.
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        buf.drain(..end + 4);
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        if tcp.write_all(reply.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (count, endpoint, task)
 }
