@@ -20,15 +20,30 @@ const MAX_ATTRIBUTES: usize = 256;
 /// Most namespace declarations in scope at once.
 const MAX_ACTIVE_DECLARATIONS: usize = 256;
 
-/// A parsed document: every element lives in one arena (`nodes`, children of an element are
-/// one contiguous run) and every attribute in another, so building and dropping the tree
-/// costs a few growing vectors instead of two allocations per element.
+/// A parsed document: every element lives in one arena (`nodes`, in document order, the root
+/// first; children linked from their parent and to their next sibling) and every attribute in
+/// another, so building and dropping the tree costs a few growing vectors instead of two
+/// allocations per element, and no element is moved once built.
 #[derive(Clone)]
 pub(crate) struct Doc<'a> {
     nodes: Vec<Node<'a>>,
     attrs: Vec<Attr<'a>>,
-    root: Node<'a>,
 }
+
+/// No element (an index into `Doc::nodes` that is not there).
+const NONE: usize = usize::MAX;
+
+/// The root of a document without elements (never returned by the parsers).
+const NO_ROOT: Node<'static> = Node {
+    ns: None,
+    local: Cow::Borrowed(""),
+    attrs: (0, 0),
+    first: NONE,
+    next: NONE,
+    count: 0,
+    text: Cow::Borrowed(""),
+    text_ns: None,
+};
 
 /// One element's data: namespace URI (None when unbound), local name, its attributes and
 /// children (ranges into the document's arenas) and its direct text. Namespace URIs (the raw
@@ -40,8 +55,12 @@ pub(crate) struct Node<'a> {
     pub(crate) local: Cow<'a, str>,
     /// `Doc::attrs[attrs.0..attrs.1]`.
     attrs: (usize, usize),
-    /// Child elements in document order: `Doc::nodes[kids.0..kids.1]`.
-    kids: (usize, usize),
+    /// The first child element (`NONE` for none).
+    first: usize,
+    /// The next sibling element (`NONE` for none).
+    next: usize,
+    /// How many child elements.
+    count: usize,
     /// The direct text and CDATA children, concatenated in document order.
     pub(crate) text: Cow<'a, str>,
     /// For elements whose text is a QName (SOAP `s:Value`): the namespace its prefix resolves to.
@@ -76,7 +95,9 @@ impl<'a> Node<'a> {
             ns,
             local,
             attrs,
-            kids: (0, 0),
+            first: NONE,
+            next: NONE,
+            count: 0,
             text: Cow::Borrowed(""),
             text_ns: None,
         }
@@ -97,7 +118,7 @@ impl<'a> Doc<'a> {
     pub(crate) fn root(&self) -> Elem<'_> {
         Elem {
             doc: self,
-            node: &self.root,
+            node: self.nodes.first().unwrap_or(&NO_ROOT),
         }
     }
 }
@@ -108,19 +129,19 @@ impl<'d> Elem<'d> {
     }
 
     /// Child elements.
-    pub(crate) fn elems(self) -> impl Iterator<Item = Elem<'d>> + Clone {
+    pub(crate) fn elems(self) -> impl Iterator<Item = Elem<'d>> {
         let doc = self.doc;
-        let (from, to) = self.node.kids;
-        doc.nodes
-            .get(from..to)
-            .unwrap_or_default()
-            .iter()
-            .map(move |node| Elem { doc, node })
+        let mut at = self.node.first;
+        std::iter::from_fn(move || {
+            let node = doc.nodes.get(at)?;
+            at = node.next;
+            Some(Elem { doc, node })
+        })
     }
 
     /// How many child elements.
     pub(crate) fn child_count(self) -> usize {
-        self.node.kids.1.saturating_sub(self.node.kids.0)
+        self.node.count
     }
 
     /// The attributes, in document order (namespace declarations excluded).
@@ -323,6 +344,84 @@ fn unescape(raw: &str) -> Result<Cow<'_, str>, Error> {
     quick_xml::escape::unescape(raw).map_err(xml_err)
 }
 
+/// Builds a [`Doc`] from start tags, end tags and text, in document order.
+struct Builder<'a> {
+    nodes: Vec<Node<'a>>,
+    attrs: Vec<Attr<'a>>,
+    /// Open elements: (index, index of its last child so far or `NONE`).
+    open: Vec<(usize, usize)>,
+    /// The root element has ended.
+    done: bool,
+}
+
+impl<'a> Builder<'a> {
+    fn new(nodes: usize, attrs: usize, depth: usize) -> Self {
+        Builder {
+            nodes: Vec::with_capacity(nodes),
+            attrs: Vec::with_capacity(attrs),
+            open: Vec::with_capacity(depth),
+            done: false,
+        }
+    }
+
+    /// Adds an element (its attributes already pushed to `attrs`); `empty`: no end tag follows.
+    fn start(&mut self, node: Node<'a>, empty: bool) -> Result<(), Error> {
+        if self.done {
+            return Err(Error::Xml("content after the root element".into()));
+        }
+        let at = self.nodes.len();
+        self.nodes.push(node);
+        if let Some((parent, last)) = self.open.last_mut() {
+            let prev = std::mem::replace(last, at);
+            let link = if prev == NONE {
+                self.nodes.get_mut(*parent).map(|p| &mut p.first)
+            } else {
+                self.nodes.get_mut(prev).map(|p| &mut p.next)
+            };
+            if let Some(link) = link {
+                *link = at;
+            }
+            if let Some(p) = self.nodes.get_mut(*parent) {
+                p.count += 1;
+            }
+        }
+        if !empty {
+            self.open.push((at, NONE));
+        } else if self.open.is_empty() {
+            self.done = true;
+        }
+        Ok(())
+    }
+
+    /// Closes the innermost open element.
+    fn end(&mut self) -> Result<(), Error> {
+        self.open
+            .pop()
+            .ok_or_else(|| Error::Xml("unmatched end tag".into()))?;
+        self.done = self.open.is_empty();
+        Ok(())
+    }
+
+    /// The innermost open element.
+    fn parent(&mut self) -> Option<&mut Node<'a>> {
+        let &(at, _) = self.open.last()?;
+        self.nodes.get_mut(at)
+    }
+
+    fn finish(self) -> Result<Doc<'a>, Error> {
+        if !self.open.is_empty() {
+            return Err(Error::Xml("unexpected end of input inside an element".into()));
+        }
+        if self.nodes.is_empty() {
+            return Err(Error::Missing("root element"));
+        }
+        Ok(Doc {
+            nodes: self.nodes,
+            attrs: self.attrs,
+        })
+    }
+}
+
 /// Parses a whole document into its tree ([`Doc::root`]), enforcing `limits` and refusing
 /// DOCTYPE.
 pub(crate) fn parse<'a>(body: &'a [u8], limits: &Limits) -> Result<Doc<'a>, Error> {
@@ -370,35 +469,29 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Doc<'a>, E
         cfg.trim_text_end = false;
     }
     let mut scope = Scope::new();
-    // Open elements, with the scope length and finished-children position at their start.
     let depth = limits.max_depth.min(16);
-    let mut stack: Vec<Node<'a>> = Vec::with_capacity(depth);
-    let mut open: Vec<(usize, usize)> = Vec::with_capacity(depth);
-    let mut root: Option<Node<'a>> = None;
-    let mut active_decls = 0usize;
-    let mut decl_stack: Vec<usize> = Vec::with_capacity(depth);
     // Sized for a typical envelope (an element per ~64 bytes), capped for large pages.
     let guess = (text.len() / 64).clamp(8, 4096);
-    // Every finished element but the root, each element's children one contiguous run.
-    let mut nodes: Vec<Node<'a>> = Vec::with_capacity(guess);
-    // Every attribute, each element's attributes one contiguous run.
-    let mut attrs: Vec<Attr<'a>> = Vec::with_capacity(guess / 4);
-    // Finished elements waiting for their parent's end tag, which moves them into `nodes`.
-    let mut pending: Vec<Node<'a>> = Vec::with_capacity(guess.min(256));
+    let mut tree = Builder::new(guess, guess / 4, depth);
+    // The scope length at each open element's start.
+    let mut open: Vec<usize> = Vec::with_capacity(depth);
+    let mut active_decls = 0usize;
+    let mut decl_stack: Vec<usize> = Vec::with_capacity(depth);
     loop {
         let ev = reader.read_event().map_err(xml_err)?;
         match ev {
             Event::DocType(_) => return Err(Error::Forbidden("DOCTYPE or entity declaration")),
             Event::Start(ref start) | Event::Empty(ref start) => {
                 let empty = matches!(ev, Event::Empty(_));
-                if root.is_some() {
+                if tree.done {
                     return Err(Error::Xml("content after the root element".into()));
                 }
-                if stack.len() >= limits.max_depth {
+                if tree.open.len() >= limits.max_depth {
                     return Err(Error::TooDeep {
                         limit: limits.max_depth,
                     });
                 }
+                let attrs = &mut tree.attrs;
                 // The tag's content (name and attributes), borrowed from the input.
                 let content = reborrow(text, start)?;
                 let name_len = start.name().as_ref().len();
@@ -457,36 +550,21 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Doc<'a>, E
                     }
                 }
                 let el = Node::new(ns, Cow::Borrowed(local), (attrs_from, attrs.len()));
+                tree.start(el, empty)?;
                 if empty {
                     scope.bindings.truncate(scope_len);
-                    if stack.is_empty() {
-                        root = Some(el);
-                    } else {
-                        pending.push(el);
-                    }
                 } else {
                     active_decls += decls;
                     decl_stack.push(decls);
-                    open.push((scope_len, pending.len()));
-                    stack.push(el);
+                    open.push(scope_len);
                 }
             }
             Event::End(_) => {
                 // quick-xml has checked that the end tag matches the open start tag.
-                let (scope_len, from) = open.pop().ok_or_else(|| Error::Xml("unmatched end tag".into()))?;
+                let scope_len = open.pop().ok_or_else(|| Error::Xml("unmatched end tag".into()))?;
                 scope.bindings.truncate(scope_len);
                 active_decls -= decl_stack.pop().unwrap_or(0);
-                let mut done = stack
-                    .pop()
-                    .ok_or_else(|| Error::Xml("unmatched end tag".into()))?;
-                let first = nodes.len();
-                nodes.extend(pending.drain(from.min(pending.len())..));
-                done.kids = (first, nodes.len());
-                if stack.is_empty() {
-                    root = Some(done);
-                } else {
-                    pending.push(done);
-                }
+                tree.end()?;
             }
             Event::Text(t) => {
                 let raw = match t.into_inner() {
@@ -494,7 +572,7 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Doc<'a>, E
                     Cow::Owned(_) => return Err(Error::Xml("text outside the input".into())),
                 };
                 let s = unescape(raw)?;
-                match stack.last_mut() {
+                match tree.parent() {
                     Some(parent) => {
                         if parent.local == "Value" && parent.ns == Some(crate::ns::SOAP) {
                             let q = s.trim();
@@ -521,7 +599,7 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Doc<'a>, E
                     Cow::Borrowed(b) => reborrow(text, b)?,
                     Cow::Owned(_) => return Err(Error::Xml("cdata outside the input".into())),
                 };
-                match stack.last_mut() {
+                match tree.parent() {
                     Some(parent) => parent.push_text(Cow::Borrowed(c)),
                     None => return Err(Error::Xml("cdata outside the root element".into())),
                 }
@@ -530,11 +608,7 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Doc<'a>, E
             Event::Eof => break,
         }
     }
-    if !stack.is_empty() {
-        return Err(Error::Xml("unexpected end of input inside an element".into()));
-    }
-    let root = root.ok_or(Error::Missing("root element"))?;
-    Ok(Doc { nodes, attrs, root })
+    tree.finish()
 }
 
 /// The entity for a byte that must be escaped in content and attribute values.
@@ -636,7 +710,7 @@ mod reference {
     use quick_xml::name::{QName, ResolveResult};
     use quick_xml::NsReader;
 
-    use super::{Attr, Doc, Node, MAX_ACTIVE_DECLARATIONS, MAX_ATTRIBUTES};
+    use super::{Attr, Builder, Doc, Node, MAX_ACTIVE_DECLARATIONS, MAX_ATTRIBUTES};
     use crate::error::{Error, Limits};
 
     /// Resolves a namespace to the same URI text borrowed from the document (a bound URI is
@@ -701,17 +775,9 @@ mod reference {
             cfg.trim_text_start = false;
             cfg.trim_text_end = false;
         }
-        let mut stack: Vec<Node<'a>> = Vec::new();
-        let mut root: Option<Node<'a>> = None;
-        let mut nodes: Vec<Node<'a>> = Vec::new();
-        let mut all_attrs: Vec<Attr<'a>> = Vec::new();
+        let mut tree = Builder::new(0, 0, 0);
         let mut active_decls = 0usize;
         let mut decl_stack: Vec<usize> = Vec::new();
-        // Finished elements waiting for their parent's end tag; `first_child[d]` is where the
-        // children of the open element at depth `d` start. Each element's children are moved into
-        // `nodes` at its end tag.
-        let mut pending: Vec<Node<'a>> = Vec::new();
-        let mut first_child: Vec<usize> = Vec::new();
         loop {
             let (res, ev) = reader
                 .read_resolved_event()
@@ -720,10 +786,10 @@ mod reference {
                 Event::DocType(_) => return Err(Error::Forbidden("DOCTYPE or entity declaration")),
                 Event::Start(ref start) | Event::Empty(ref start) => {
                     let empty = matches!(ev, Event::Empty(_));
-                    if root.is_some() {
+                    if tree.done {
                         return Err(Error::Xml("content after the root element".into()));
                     }
-                    if stack.len() >= limits.max_depth {
+                    if tree.open.len() >= limits.max_depth {
                         return Err(Error::TooDeep {
                             limit: limits.max_depth,
                         });
@@ -761,42 +827,22 @@ mod reference {
                             "more than {MAX_ACTIVE_DECLARATIONS} namespace declarations in scope"
                         )));
                     }
-                    let from = all_attrs.len();
-                    all_attrs.extend(attrs);
-                    let el = Node::new(ns, local, (from, all_attrs.len()));
+                    let from = tree.attrs.len();
+                    tree.attrs.extend(attrs);
+                    let el = Node::new(ns, local, (from, tree.attrs.len()));
                     if !empty {
                         active_decls += decls;
                         decl_stack.push(decls);
                     }
-                    if empty {
-                        if stack.is_empty() {
-                            root = Some(el);
-                        } else {
-                            pending.push(el);
-                        }
-                    } else {
-                        first_child.push(pending.len());
-                        stack.push(el);
-                    }
+                    tree.start(el, empty)?;
                 }
                 Event::End(_) => {
                     active_decls -= decl_stack.pop().unwrap_or(0);
-                    let mut done = stack
-                        .pop()
-                        .ok_or_else(|| Error::Xml("unmatched end tag".into()))?;
-                    let from = first_child.pop().unwrap_or(pending.len()).min(pending.len());
-                    let first = nodes.len();
-                    nodes.extend(pending.drain(from..));
-                    done.kids = (first, nodes.len());
-                    if stack.is_empty() {
-                        root = Some(done);
-                    } else {
-                        pending.push(done);
-                    }
+                    tree.end()?;
                 }
                 Event::Text(t) => {
                     let s = t.unescape().map_err(|e| Error::Xml(e.to_string()))?;
-                    match stack.last_mut() {
+                    match tree.parent() {
                         Some(parent) => {
                             if parent.local == "Value" && parent.ns == Some(crate::ns::SOAP) {
                                 let q = s.trim();
@@ -824,7 +870,7 @@ mod reference {
                             Cow::Owned(String::from_utf8(v).map_err(|e| Error::Xml(e.to_string()))?)
                         }
                     };
-                    match stack.last_mut() {
+                    match tree.parent() {
                         Some(parent) => parent.push_text(s),
                         None => return Err(Error::Xml("cdata outside the root element".into())),
                     }
@@ -833,15 +879,7 @@ mod reference {
                 Event::Eof => break,
             }
         }
-        if !stack.is_empty() {
-            return Err(Error::Xml("unexpected end of input inside an element".into()));
-        }
-        let root = root.ok_or(Error::Missing("root element"))?;
-        Ok(Doc {
-            nodes,
-            attrs: all_attrs,
-            root,
-        })
+        tree.finish()
     }
 }
 
