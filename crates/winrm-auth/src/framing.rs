@@ -217,9 +217,9 @@ pub fn parse<'a>(content_type: &str, body: &'a [u8]) -> Result<Vec<EncryptedPart
             next_delimiter(body, pos).ok_or_else(|| Error::Framing("missing second boundary".into()))?;
         let headers = std::str::from_utf8(&body[pos..at])
             .map_err(|_| Error::Framing("part headers are not text".into()))?;
-        let protocol = header_value(headers, "content-type").unwrap_or("");
-        let original = header_value(headers, "originalcontent")
-            .ok_or_else(|| Error::Framing("missing OriginalContent".into()))?;
+        let (protocol, original) = part_headers(headers);
+        let protocol = protocol.unwrap_or("");
+        let original = original.ok_or_else(|| Error::Framing("missing OriginalContent".into()))?;
         let length = original
             .split(';')
             .find_map(|p| {
@@ -236,7 +236,11 @@ pub fn parse<'a>(content_type: &str, body: &'a [u8]) -> Result<Vec<EncryptedPart
         let line_end =
             find(body, b"\r\n", p).ok_or_else(|| Error::Framing("truncated octet-stream part".into()))?;
         let line = String::from_utf8_lossy(&body[p..line_end]);
-        if !line.trim().to_ascii_lowercase().starts_with("content-type:") {
+        let named = line
+            .trim_start()
+            .get(..13)
+            .is_some_and(|n| n.eq_ignore_ascii_case("content-type:"));
+        if !named {
             return Err(Error::Framing("octet-stream part has no Content-Type".into()));
         }
         p = line_end + 2;
@@ -295,13 +299,16 @@ fn truncate(s: &str) -> String {
 }
 
 fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    if from > hay.len() {
-        return None;
+    let (first, rest) = needle.split_first()?;
+    let mut i = from;
+    while let Some(p) = hay.get(i..)?.iter().position(|b| b == first) {
+        let at = i + p;
+        if hay[at + 1..].starts_with(rest) {
+            return Some(at);
+        }
+        i = at + 1;
     }
-    hay[from..]
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|i| i + from)
+    None
 }
 
 /// A delimiter (`--Encrypted Boundary` or `-- Encrypted Boundary`) exactly at `at`: its length.
@@ -333,13 +340,26 @@ fn skip_line_end(body: &[u8], mut p: usize) -> usize {
     p
 }
 
-/// The value of header `name` in a block of `Name: value` lines (leading TABs or spaces
-/// optional, name case-insensitive).
-fn header_value<'a>(headers: &'a str, name: &str) -> Option<&'a str> {
-    headers.lines().find_map(|line| {
-        let (k, v) = line.trim().split_once(':')?;
-        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
+/// The values of the `Content-Type` and `OriginalContent` headers (the first of each) in a
+/// block of `Name: value` lines (leading TABs or spaces optional, names case-insensitive).
+fn part_headers(headers: &str) -> (Option<&str>, Option<&str>) {
+    let mut content_type = None;
+    let mut original = None;
+    for line in headers.lines() {
+        let Some((k, v)) = line.trim().split_once(':') else {
+            continue;
+        };
+        let k = k.trim();
+        if content_type.is_none() && k.eq_ignore_ascii_case("content-type") {
+            content_type = Some(v.trim());
+        } else if original.is_none() && k.eq_ignore_ascii_case("originalcontent") {
+            original = Some(v.trim());
+        }
+        if content_type.is_some() && original.is_some() {
+            break;
+        }
+    }
+    (content_type, original)
 }
 
 #[cfg(test)]
@@ -556,6 +576,64 @@ mod tests {
         assert_eq!(out, b"<abc");
         assert!(Xor.unwrap_into(b"xx", b"ABC", &mut out).is_err());
         assert_eq!(out, b"<abc");
+    }
+
+    /// The header lookup and substring search as they were before the single-pass versions.
+    fn old_header_value<'a>(headers: &'a str, name: &str) -> Option<&'a str> {
+        headers.lines().find_map(|line| {
+            let (k, v) = line.trim().split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    fn old_find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+        if from > hay.len() {
+            return None;
+        }
+        hay[from..]
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|i| i + from)
+    }
+
+    #[test]
+    fn single_pass_header_lookup_agrees_with_the_per_name_lookup() {
+        let blocks = [
+            "\tContent-Type: a\r\n\tOriginalContent: b;Length=1\r\n",
+            "originalcontent:x\ncontent-type:y\n",
+            "Content-Type: first\r\nContent-Type: second\r\nOriginalContent: o\r\n",
+            "garbage\r\n: empty name\r\n CONTENT-TYPE :  spaced  \r\n",
+            "OriginalContent: only\r\n",
+            "",
+            "\u{a0}Content-Type: nbsp\r\n\u{3000}OriginalContent:\u{3000}ideo\u{3000}\r\n",
+        ];
+        for b in blocks {
+            assert_eq!(
+                part_headers(b),
+                (
+                    old_header_value(b, "content-type"),
+                    old_header_value(b, "originalcontent")
+                ),
+                "{b:?}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn header_lookup_and_find_agree_with_the_old_versions(
+            b in "[ \t\r\na-zA-Z:;=\u{a0}-]{0,80}",
+            hay in proptest::collection::vec(proptest::prop_oneof![proptest::prelude::Just(b'-'), proptest::prelude::Just(b'E'), proptest::prelude::Just(b'\r'), proptest::prelude::Just(b'\n')], 0..40),
+            from in 0usize..45,
+        ) {
+            proptest::prop_assert_eq!(
+                part_headers(&b),
+                (old_header_value(&b, "content-type"), old_header_value(&b, "originalcontent"))
+            );
+            for needle in [&b"--"[..], b"\r\n", b"-"] {
+                proptest::prop_assert_eq!(find(&hay, needle, from), old_find(&hay, needle, from));
+            }
+        }
     }
 
     #[test]
