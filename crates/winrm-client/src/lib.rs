@@ -82,6 +82,8 @@ pub(crate) struct Inner {
     /// The endpoint URL as given (for messages and `a:To`).
     pub(crate) endpoint: String,
     pub(crate) url: reqwest::Url,
+    /// The `Host` header for `url`, built once (see [`session::host_header`]).
+    pub(crate) host_header: reqwest::header::HeaderValue,
     pub(crate) host: String,
     pub(crate) https: bool,
     pub(crate) encrypt: bool,
@@ -312,6 +314,7 @@ impl ClientBuilder {
                 "MaxEnvelopeSize below 8192 bytes is not accepted by WinRM".to_owned(),
             ));
         }
+        let host_header = session::host_header(&url)?;
         let encrypt = session::needs_encryption(self.encryption, &auth, https);
         if !https && auth.is_gss() && !encrypt {
             tracing::warn!(
@@ -384,6 +387,7 @@ impl ClientBuilder {
                 cfg,
                 endpoint: self.endpoint,
                 url,
+                host_header,
                 host,
                 https,
                 encrypt,

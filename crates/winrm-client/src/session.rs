@@ -10,8 +10,8 @@ use std::time::{Duration, Instant, SystemTime};
 use base64::Engine as _;
 use bytes::Bytes;
 use reqwest::header::{
-    HeaderMap, HeaderValue, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION,
-    USER_AGENT, WWW_AUTHENTICATE,
+    HeaderMap, HeaderValue, ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST,
+    LOCATION, USER_AGENT, WWW_AUTHENTICATE,
 };
 use tokio::time::Sleep;
 use winrm_auth::{ClientAuth, SessionSecurity, Step};
@@ -661,6 +661,10 @@ impl Session {
             auth.set_sensitive(true);
             h.insert(AUTHORIZATION, auth);
         }
+        // The two headers reqwest and hyper would add (reqwest's default `Accept`, hyper's `Host`
+        // formatted from the URI for every request), in the same order, built once.
+        h.insert(ACCEPT, HeaderValue::from_static("*/*"));
+        h.insert(HOST, inner.host_header.clone());
         *req.body_mut() = Some(reqwest::Body::from(body));
         let mut resp = match within(timer, self.http.execute(req)).await {
             Some(r) => r.map_err(|e| self.classify(inner, e, false))?,
@@ -867,6 +871,20 @@ fn workstation() -> String {
     }
 }
 
+/// The `Host` header for requests to `url` ([RFC 9110 §7.2]): the host as the URL spells it
+/// (IPv6 in brackets) and the port unless it is the scheme's default; the value hyper would
+/// otherwise format for every request.
+pub(crate) fn host_header(url: &reqwest::Url) -> Result<HeaderValue, Error> {
+    let host = url
+        .host_str()
+        .ok_or_else(|| Error::Config(format!("endpoint {url} has no host")))?;
+    let value = match url.port() {
+        Some(port) => HeaderValue::from_str(&format!("{host}:{port}")),
+        None => HeaderValue::from_str(host),
+    };
+    value.map_err(|_| Error::Config(format!("endpoint host {host:?} is not a valid Host header")))
+}
+
 /// True when `mode` with `auth` over this scheme means sealing every message.
 pub(crate) fn needs_encryption(mode: Encryption, auth: &AuthMethod, https: bool) -> bool {
     auth.is_gss()
@@ -881,5 +899,30 @@ impl Session {
     /// The connection guard (for connection counts).
     pub(crate) fn guard(&self) -> Arc<ConnGuard> {
         self.guard.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(url: &str) -> String {
+        let url = reqwest::Url::parse(url).unwrap();
+        host_header(&url).unwrap().to_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn host_header_matches_the_uri_authority_without_default_ports() {
+        assert_eq!(host("http://127.0.0.1:5985/wsman"), "127.0.0.1:5985");
+        assert_eq!(
+            host("https://HV01.Corp.Example:5986/wsman"),
+            "hv01.corp.example:5986"
+        );
+        assert_eq!(host("http://hv01/wsman"), "hv01");
+        assert_eq!(host("http://hv01:80/wsman"), "hv01");
+        assert_eq!(host("https://hv01:443/wsman"), "hv01");
+        assert_eq!(host("http://hv01:443/wsman"), "hv01:443");
+        assert_eq!(host("http://[::1]:5985/wsman"), "[::1]:5985");
+        assert_eq!(host("https://[fe80::1]/wsman"), "[fe80::1]");
     }
 }

@@ -83,6 +83,28 @@ async fn get_enumerate_and_invoke_share_one_encrypted_connection() {
         "{cts:?}"
     );
     assert!(s.accept_encoding.lock().unwrap().iter().all(|a| a == "identity"));
+    // Exactly one Host (the endpoint's authority) and one Accept per request.
+    let n = s.header_names.lock().unwrap().len();
+    let want_host = format!("127.0.0.1:{}", server.addr.port());
+    assert_eq!(*s.hosts.lock().unwrap(), vec![want_host; n]);
+    assert_eq!(*s.accepts.lock().unwrap(), vec!["*/*".to_owned(); n]);
+    // A sealed request's headers, in wire order (hyper keeps the map's order).
+    let names = s.header_names.lock().unwrap();
+    let sealed = names
+        .iter()
+        .rfind(|h| h.iter().any(|n| n == "content-type"))
+        .unwrap();
+    assert_eq!(
+        sealed,
+        &[
+            "accept-encoding",
+            "user-agent",
+            "content-type",
+            "accept",
+            "host",
+            "content-length"
+        ]
+    );
 }
 
 #[tokio::test]

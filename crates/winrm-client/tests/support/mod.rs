@@ -131,6 +131,10 @@ pub struct Stats {
     pub auth_headers: Mutex<Vec<String>>,
     pub content_types: Mutex<Vec<String>>,
     pub accept_encoding: Mutex<Vec<String>>,
+    /// `Host` and `Accept` of every request, and the header names in wire order.
+    pub hosts: Mutex<Vec<String>>,
+    pub accepts: Mutex<Vec<String>>,
+    pub header_names: Mutex<Vec<Vec<String>>>,
 }
 
 impl Stats {
@@ -282,6 +286,17 @@ async fn handle(
     if let Some(a) = get("accept-encoding") {
         shared.stats.accept_encoding.lock().unwrap().push(a);
     }
+    for (name, store) in [("host", &shared.stats.hosts), ("accept", &shared.stats.accepts)] {
+        for v in headers.get_all(name) {
+            store.lock().unwrap().push(v.to_str().unwrap_or("").to_owned());
+        }
+    }
+    shared
+        .stats
+        .header_names
+        .lock()
+        .unwrap()
+        .push(headers.keys().map(|k| k.as_str().to_owned()).collect());
     let content_type = get("content-type").unwrap_or_default();
     shared
         .stats
