@@ -203,7 +203,7 @@ pub fn parse_request(body: &[u8], limits: &Limits) -> Result<Request, Error> {
 
 fn parse_params(input: Elem<'_>) -> Result<Vec<(String, Value)>, Error> {
     let mut params: Vec<(String, Value)> = Vec::new();
-    let mut index = crate::wsxml::NameIndex::with_capacity(input.child_count());
+    let mut index = crate::wsxml::NameIndex::new();
     for p in input.elems() {
         let v = parse_param(p)?;
         match index.get(&p.local) {

@@ -248,7 +248,7 @@ pub(crate) fn parse_instance(e: Elem<'_>) -> Result<Instance, Error> {
     let mut inst = Instance::new(e.local.to_string());
     inst.properties.reserve_exact(e.child_count());
     // Name -> index, so a hostile instance with many properties stays linear.
-    let mut index = NameIndex::with_capacity(e.child_count());
+    let mut index = NameIndex::new();
     for child in e.elems() {
         let v = parse_value(child)?;
         match index.get(&child.local) {
@@ -282,13 +282,18 @@ pub(crate) fn parse_instance(e: Elem<'_>) -> Result<Instance, Error> {
     Ok(inst)
 }
 
+/// [`NameIndex::SMALL`].
+const NAME_INDEX_SMALL: usize = 48;
+
 /// Element name -> position of its first occurrence among the names recorded so far: a
 /// linear scan (newest first: a repeated element, an array, follows its previous occurrence)
 /// of the names while there are few (a typical instance has a few dozen properties), a hash
 /// map beyond [`NameIndex::SMALL`] so a hostile instance with many distinct properties still
 /// parses in linear time. Names are borrowed (from the parsed tree), never copied.
 pub(crate) struct NameIndex<'n> {
-    names: Vec<&'n str>,
+    /// The first `len` recorded names (no heap allocation below [`NameIndex::SMALL`]).
+    names: [&'n str; NAME_INDEX_SMALL],
+    len: usize,
     /// One bit per recorded name's [`NameIndex::bit`]: a name whose bit is clear is new
     /// without a scan.
     seen: u128,
@@ -297,12 +302,13 @@ pub(crate) struct NameIndex<'n> {
 
 impl<'n> NameIndex<'n> {
     /// Most names looked up by a linear scan.
-    const SMALL: usize = 48;
+    const SMALL: usize = NAME_INDEX_SMALL;
 
-    /// An index for up to `n` names without reallocating while it scans linearly.
-    pub(crate) fn with_capacity(n: usize) -> Self {
+    /// An empty index.
+    pub(crate) fn new() -> Self {
         NameIndex {
-            names: Vec::with_capacity(n.min(Self::SMALL)),
+            names: [""; Self::SMALL],
+            len: 0,
             seen: 0,
             map: None,
         }
@@ -321,7 +327,12 @@ impl<'n> NameIndex<'n> {
         match &self.map {
             Some(m) => m.get(name).copied(),
             None if self.seen & Self::bit(name) == 0 => None,
-            None => self.names.iter().rposition(|n| *n == name),
+            None => self
+                .names
+                .get(..self.len)
+                .unwrap_or_default()
+                .iter()
+                .rposition(|n| *n == name),
         }
     }
 
@@ -332,14 +343,19 @@ impl<'n> NameIndex<'n> {
                 let pos = m.len();
                 m.insert(name, pos);
             }
-            None => {
-                self.seen |= Self::bit(name);
-                self.names.push(name);
-                if self.names.len() > Self::SMALL {
-                    let names = std::mem::take(&mut self.names);
-                    self.map = Some(names.into_iter().enumerate().map(|(i, n)| (n, i)).collect());
+            None => match self.names.get_mut(self.len) {
+                Some(slot) => {
+                    *slot = name;
+                    self.len += 1;
+                    self.seen |= Self::bit(name);
                 }
-            }
+                None => {
+                    let mut m: HashMap<&'n str, usize> =
+                        self.names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+                    m.insert(name, self.len);
+                    self.map = Some(m);
+                }
+            },
         }
     }
 }
@@ -361,7 +377,7 @@ mod tests {
             })
             .collect();
         for take in [1usize, 5, 40, 48, 49, 120] {
-            let mut index = NameIndex::with_capacity(take);
+            let mut index = NameIndex::new();
             let mut names: Vec<&str> = Vec::new();
             for name in pool.iter().take(take).chain(pool.iter().rev().take(take)) {
                 let expected = names.iter().position(|n| n == name);

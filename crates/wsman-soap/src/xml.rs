@@ -473,10 +473,9 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Doc<'a>, E
     // Sized for a typical envelope (an element per ~64 bytes), capped for large pages.
     let guess = (text.len() / 64).clamp(8, 4096);
     let mut tree = Builder::new(guess, guess / 4, depth);
-    // The scope length at each open element's start.
-    let mut open: Vec<usize> = Vec::with_capacity(depth);
+    // Each open element's scope length at its start and its namespace declaration count.
+    let mut open: Vec<(usize, usize)> = Vec::with_capacity(depth);
     let mut active_decls = 0usize;
-    let mut decl_stack: Vec<usize> = Vec::with_capacity(depth);
     loop {
         let ev = reader.read_event().map_err(xml_err)?;
         match ev {
@@ -555,15 +554,14 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Doc<'a>, E
                     scope.bindings.truncate(scope_len);
                 } else {
                     active_decls += decls;
-                    decl_stack.push(decls);
-                    open.push(scope_len);
+                    open.push((scope_len, decls));
                 }
             }
             Event::End(_) => {
                 // quick-xml has checked that the end tag matches the open start tag.
-                let scope_len = open.pop().ok_or_else(|| Error::Xml("unmatched end tag".into()))?;
+                let (scope_len, decls) = open.pop().ok_or_else(|| Error::Xml("unmatched end tag".into()))?;
                 scope.bindings.truncate(scope_len);
-                active_decls -= decl_stack.pop().unwrap_or(0);
+                active_decls -= decls;
                 tree.end()?;
             }
             Event::Text(t) => {
