@@ -1,4 +1,4 @@
-//! NTLM session security throughput: seal (wrap) and unseal (unwrap) of a 64 KiB SOAP body,
+//! NTLM session security throughput: seal (wrap) and unseal (unwrap) of a 64 KiB, 2 KiB and 3.4 KiB SOAP body,
 //! and the WinRM `multipart/encrypted` framing around it ([MS-WSMV 2.2.9.1]), on a context
 //! established by a real client <-> acceptor handshake.
 #![allow(clippy::unwrap_used)]
@@ -12,7 +12,8 @@ use winrm_auth::framing;
 use winrm_auth::ntlm::{AcceptorConfig, ClientConfig, Credentials, NtlmAcceptor, NtlmClient, Rng, UserTable};
 use winrm_auth::{ClientAuth, SessionSecurity, Step};
 
-const BODY_LEN: usize = 64 * 1024;
+/// 64 KiB, and the real request / reply sizes (2 KiB, 3.4 KiB).
+const BODY_LENS: [usize; 3] = [64 * 1024, 2048, 3408];
 
 /// A deterministic byte source (the benchmark needs no real randomness).
 fn counter_rng(seed: u8) -> Rng {
@@ -63,16 +64,22 @@ fn established() -> (Box<dyn SessionSecurity>, Box<dyn SessionSecurity>) {
     (client, server)
 }
 
-/// A 64 KiB SOAP-looking body.
-fn body() -> Vec<u8> {
+/// A SOAP-looking body of `len` bytes.
+fn body(len: usize) -> Vec<u8> {
     let unit = b"<p:ElementName>vm-0042 &amp; friends</p:ElementName>";
-    unit.iter().copied().cycle().take(BODY_LEN).collect()
+    unit.iter().copied().cycle().take(len).collect()
 }
 
 fn bench(c: &mut Criterion) {
-    let body = body();
-    let mut g = c.benchmark_group("ntlm_64KiB");
-    g.throughput(Throughput::Bytes(BODY_LEN as u64));
+    for len in BODY_LENS {
+        bench_size(c, len);
+    }
+}
+
+fn bench_size(c: &mut Criterion, len: usize) {
+    let body = body(len);
+    let mut g = c.benchmark_group(format!("ntlm_{len}B"));
+    g.throughput(Throughput::Bytes(len as u64));
 
     let (mut client, _) = established();
     g.bench_function("seal", |b| {
@@ -87,7 +94,7 @@ fn bench(c: &mut Criterion) {
             || client.wrap(&body).unwrap(),
             |w| {
                 let plain = server.unwrap(&w.header, &w.data).unwrap();
-                assert_eq!(plain.len(), BODY_LEN);
+                assert_eq!(plain.len(), len);
                 plain
             },
             BatchSize::SmallInput,
@@ -99,13 +106,37 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(framing::encode(client.as_mut(), black_box(&body)).unwrap()))
     });
 
+    let (mut client, _) = established();
+    let mut out = Vec::new();
+    g.bench_function("framing_encode_into", |b| {
+        b.iter(|| {
+            out.clear();
+            framing::encode_into(client.as_mut(), black_box(&body), &mut out).unwrap();
+            black_box(out.len())
+        })
+    });
+
+    let (mut client, mut server) = established();
+    let mut plain = Vec::new();
+    g.bench_function("framing_decode_into", |b| {
+        b.iter_batched(
+            || framing::encode(client.as_mut(), &body).unwrap(),
+            |(content_type, framed)| {
+                plain.clear();
+                framing::decode_into(server.as_mut(), &content_type, &framed, &mut plain).unwrap();
+                assert_eq!(plain.len(), len);
+            },
+            BatchSize::SmallInput,
+        )
+    });
+
     let (mut client, mut server) = established();
     g.bench_function("framing_decode", |b| {
         b.iter_batched(
             || framing::encode(client.as_mut(), &body).unwrap(),
             |(content_type, framed)| {
                 let plain = framing::decode(server.as_mut(), &content_type, &framed).unwrap();
-                assert_eq!(plain.len(), BODY_LEN);
+                assert_eq!(plain.len(), len);
                 plain
             },
             BatchSize::SmallInput,
