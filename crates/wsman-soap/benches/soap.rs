@@ -96,6 +96,53 @@ fn big_pull(target: usize) -> String {
     )
 }
 
+/// The simulator's reply to the benchmark client's Get of Msvm_ComputerSystem.
+const GET_REPLY: &str = include_str!("data/get_msvm_computersystem.response.xml");
+/// The simulator's reply to the benchmark client's InitiateFailover.
+const INVOKE_REPLY: &str = include_str!("data/initiate_failover.response.xml");
+
+/// The per-request work of the benchmark client (`benches/harness`): build its Get and
+/// InitiateFailover requests, parse the simulator's replies.
+fn client_requests(c: &mut Criterion) {
+    let v2 = "root/virtualization/v2";
+    let cs_uri = wmi_resource_uri(v2, "Msvm_ComputerSystem");
+    let cs_sel = SelectorSet::new()
+        .with("CreationClassName", "Msvm_ComputerSystem")
+        .with("Name", "870CC4FF-6C27-4575-92FD-0067047393EC");
+    let get_h = RequestHeader::new(
+        "http://127.0.0.1:42475/wsman",
+        cs_uri.clone(),
+        "uuid:4DE83B78-564D-4B9B-BC9A-8336CB6CC54F",
+    )
+    .with_selectors(cs_sel.clone());
+    let inv_h = RequestHeader::new(
+        "http://127.0.0.1:42475/wsman",
+        wmi_resource_uri(v2, "Msvm_ReplicationService"),
+        "uuid:79DBD8A2-656E-408A-94D1-500E01E048EB",
+    )
+    .with_selectors(SelectorSet::new().with("CreationClassName", "Msvm_ReplicationService"));
+    let params = vec![(
+        "ComputerSystem".to_owned(),
+        Value::Reference(Epr::new(cs_uri, cs_sel)),
+    )];
+    let limits = Limits::default();
+    let mut g = c.benchmark_group("client request");
+    g.bench_function("build Get Msvm_ComputerSystem", |b| {
+        b.iter(|| black_box(get(black_box(&get_h))))
+    });
+    g.bench_function("build Invoke InitiateFailover (REF)", |b| {
+        b.iter(|| black_box(invoke(black_box(&inv_h), "InitiateFailover", black_box(&params))))
+    });
+    g.bench_function(format!("parse Get reply {} bytes", GET_REPLY.len()), |b| {
+        b.iter(|| black_box(parse_response(black_box(GET_REPLY.as_bytes()), &limits).unwrap()))
+    });
+    g.bench_function(
+        format!("parse InitiateFailover reply {} bytes", INVOKE_REPLY.len()),
+        |b| b.iter(|| black_box(parse_response(black_box(INVOKE_REPLY.as_bytes()), &limits).unwrap())),
+    );
+    g.finish();
+}
+
 fn bench(c: &mut Criterion) {
     let (h, params) = invoke_args();
     c.bench_function(
@@ -127,6 +174,6 @@ fn bench(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(3));
-    targets = bench
+    targets = client_requests, bench
 }
 criterion_main!(benches);
