@@ -58,10 +58,19 @@ impl SessionSecurity for Identity {
     }
 }
 
-/// `multipart/encrypted` decoding with an identity "cipher".
+/// `multipart/encrypted` decoding with an identity "cipher", and with an NTLM session (the
+/// in-place unsealing path). A body that is refused leaves `decode_into`'s output as it was.
 pub fn framing_decode(data: &[u8]) {
     let ct = crate::framing::content_type("application/HTTP-SPNEGO-session-encrypted");
     let _ = crate::framing::decode(&mut Identity, &ct, data);
+    let mut out = b"kept".to_vec();
+    if crate::framing::decode_into(&mut Identity, &ct, data, &mut out).is_err() {
+        assert_eq!(out, b"kept", "a refused body changed the output");
+    }
+    let mut ntlm = crate::ntlm::NtlmSession::new(&[0x55; 16], crate::ntlm::messages::CLIENT_FLAGS, false);
+    if crate::framing::decode_into(&mut ntlm, &ct, data, &mut out).is_err() {
+        assert_eq!(out, b"kept", "a refused body changed the output");
+    }
 }
 
 /// `WWW-Authenticate` parsing.
