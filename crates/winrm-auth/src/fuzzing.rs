@@ -68,6 +68,7 @@ pub fn framing_decode(data: &[u8]) {
         assert_eq!(out, b"kept", "a refused body changed the output");
     }
     let mut ntlm = crate::ntlm::NtlmSession::new(&[0x55; 16], crate::ntlm::messages::CLIENT_FLAGS, false);
+    out.truncate(4);
     if crate::framing::decode_into(&mut ntlm, &ct, data, &mut out).is_err() {
         assert_eq!(out, b"kept", "a refused body changed the output");
     }
