@@ -605,6 +605,7 @@ mod tests {
             "garbage\r\n: empty name\r\n CONTENT-TYPE :  spaced  \r\n",
             "OriginalContent: only\r\n",
             "",
+            "\u{b}Content-Type:\u{c}vt ff\u{c}\r\r\nOriginalContent: x\n\n",
             "\u{a0}Content-Type: nbsp\r\n\u{3000}OriginalContent:\u{3000}ideo\u{3000}\r\n",
         ];
         for b in blocks {
@@ -622,7 +623,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn header_lookup_and_find_agree_with_the_old_versions(
-            b in "[ \t\r\na-zA-Z:;=\u{a0}-]{0,80}",
+            b in "[ \t\r\n\u{b}\u{c}\u{85}a-zA-Z:;=\u{a0}-]{0,80}",
             hay in proptest::collection::vec(proptest::prop_oneof![proptest::prelude::Just(b'-'), proptest::prelude::Just(b'E'), proptest::prelude::Just(b'\r'), proptest::prelude::Just(b'\n')], 0..40),
             from in 0usize..45,
         ) {
