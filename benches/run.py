@@ -167,15 +167,20 @@ def per_request(n, repeat):
         results["pywinrm"] = measure_loop(
             lambda k: [PY, os.path.join(BENCHES, "pywinrm_client.py"), "loop", endpoint, vm, str(k)],
             n, repeat, lambda: srv.cmd("stats"))
-    # The floor: the same byte counts with blocking write/read and nothing else (floor.rs).
+    # The floors (floor.rs): the same exchange with blocking write/read and nothing else, and
+    # through a bare reqwest client and a bare hyper connection (no sealing, no XML).
     with FloorServer() as fs:
-        results["floor"] = measure_loop(
-            lambda k: [binary("hvbench"), "floor-client", "--port", str(fs.port), "--n", str(k)], n, repeat)
+        for name, via in (("floor", "socket"), ("reqwest alone", "reqwest"), ("hyper alone", "hyper")):
+            results[name] = measure_loop(
+                lambda k, via=via: [binary("hvbench"), "floor-client", "--port", str(fs.port), "--n", str(k),
+                                    "--via", via], n, repeat)
     ours, theirs, floor = results["hvctl (winrm-client)"], results["pywinrm"], results["floor"]
     results["ratio_cpu"] = theirs["cpu_per_request_us"] / ours["cpu_per_request_us"]
     results["ratio_wall"] = theirs["wall_per_request_us"] / ours["wall_per_request_us"]
     # The best ratio any client could reach here: pywinrm against the bare socket exchange.
     results["ratio_cpu_pywinrm_vs_floor"] = theirs["cpu_per_request_us"] / floor["cpu_per_request_us"]
+    # The best a client built on reqwest could reach: pywinrm against reqwest doing nothing else.
+    results["ratio_cpu_pywinrm_vs_reqwest"] = theirs["cpu_per_request_us"] / results["reqwest alone"]["cpu_per_request_us"]
     results["n"] = n
     results["repeat"] = repeat
     return results
@@ -311,11 +316,13 @@ def markdown(r):
         p = r["per_request"]
         out += ["| per request (Get + Invoke, NTLM sealed, one connection) | client CPU / request | wall / request |",
                 "|---|---|---|"]
-        for k in ("hvctl (winrm-client)", "pywinrm", "floor"):
+        for k in ("hvctl (winrm-client)", "pywinrm", "floor", "reqwest alone", "hyper alone"):
             out.append(f"| {k} | {p[k]['cpu_per_request_us']:.0f} µs | {p[k]['wall_per_request_us']:.0f} µs |")
         out.append(f"| pywinrm / hvctl | {p['ratio_cpu']:.1f}x | {p['ratio_wall']:.1f}x |")
         out.append(f"| pywinrm / floor (the best any client can reach here) | "
                    f"{p['ratio_cpu_pywinrm_vs_floor']:.1f}x | |")
+        out.append(f"| pywinrm / reqwest alone (the best a reqwest-based client can reach) | "
+                   f"{p['ratio_cpu_pywinrm_vs_reqwest']:.1f}x | |")
         out.append("")
     if "cold_start" in r and "ratio_identify" in r["cold_start"]:
         c = r["cold_start"]

@@ -8,6 +8,11 @@
 //!   JSON line with its port; exits when its standard input closes.
 //! * `hvbench floor-client --port P --n N`: N pairs of requests of the sizes winrm-client sends
 //!   (1688 and 2418 bytes, headers included), each reply read to its end by Content-Length.
+//! * `hvbench floor-client --port P --n N --via reqwest|hyper`: the same bodies (1423 and 2153
+//!   bytes) POSTed through a bare `reqwest::Client` (HTTP/1.1, one keep-alive connection) or a
+//!   bare `hyper::client::conn::http1` connection, each on a current-thread tokio runtime like
+//!   `hvbench client`, and each reply body collected. This is what the HTTP layer alone costs,
+//!   before any sealing or XML.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -95,9 +100,91 @@ pub fn serve() -> Result<(), Error> {
     Ok(())
 }
 
+/// Sealed body sizes of the Get and the Invoke request (the wire sizes minus the HTTP headers).
+const BODY_BYTES: [usize; 2] = [1423, 2153];
+
 pub fn client(args: &[String]) -> Result<(), Error> {
     let port: u16 = opt(args, "--port", None)?;
     let n: usize = opt(args, "--n", None)?;
+    match opt::<String>(args, "--via", Some("socket".into()))?.as_str() {
+        "socket" => socket_client(port, n),
+        via @ ("reqwest" | "hyper") => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let wall = if via == "reqwest" {
+                rt.block_on(reqwest_client(port, n))?
+            } else {
+                rt.block_on(hyper_client(port, n))?
+            };
+            println!(
+                "{}",
+                json!({ "n": n, "requests": 2 * n, "wall_s": wall, "via": via })
+            );
+            Ok(())
+        }
+        other => Err(format!("unknown --via {other} (socket, reqwest or hyper)").into()),
+    }
+}
+
+fn check_reply(i: usize, body_len: usize, total: usize) -> Result<(), Error> {
+    // The canned reply's headers are the start line, Content-Type and Content-Length.
+    if body_len == 0 || body_len >= total {
+        return Err(format!("reply {i}: body of {body_len} bytes for a {total}-byte message").into());
+    }
+    Ok(())
+}
+
+async fn reqwest_client(port: u16, n: usize) -> Result<f64, Error> {
+    // reqwest is built with `rustls-no-provider` (winrm-client picks ring); it wants a provider
+    // even for plain HTTP. Err means one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder().http1_only().build()?;
+    let url = reqwest::Url::parse(&format!("http://127.0.0.1:{port}/wsman"))?;
+    let bodies = BODY_BYTES.map(|n| bytes_of(n));
+    let start = Instant::now();
+    for i in 0..2 * n {
+        let resp = client
+            .post(url.clone())
+            .header("Content-Type", "multipart/encrypted")
+            .body(bodies[i % 2].clone())
+            .send()
+            .await?;
+        let body = resp.bytes().await?;
+        check_reply(i, body.len(), REPLY_BYTES[i % 2])?;
+    }
+    Ok(start.elapsed().as_secs_f64())
+}
+
+async fn hyper_client(port: u16, n: usize) -> Result<f64, Error> {
+    use http_body_util::{BodyExt, Full};
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    stream.set_nodelay(true)?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Full<std::io::Cursor<Vec<u8>>>>(
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await?;
+    tokio::spawn(conn);
+    let bodies = BODY_BYTES.map(|n| bytes_of(n));
+    let start = Instant::now();
+    for i in 0..2 * n {
+        let req = hyper::Request::post("/wsman")
+            .header("Host", format!("127.0.0.1:{port}"))
+            .header("Content-Type", "multipart/encrypted")
+            .body(Full::new(std::io::Cursor::new(bodies[i % 2].clone())))?;
+        sender.ready().await?;
+        let resp = sender.send_request(req).await?;
+        let body = resp.into_body().collect().await?.to_bytes();
+        check_reply(i, body.len(), REPLY_BYTES[i % 2])?;
+    }
+    Ok(start.elapsed().as_secs_f64())
+}
+
+fn bytes_of(n: usize) -> Vec<u8> {
+    vec![b'x'; n]
+}
+
+fn socket_client(port: u16, n: usize) -> Result<(), Error> {
     let requests = REQUEST_BYTES.map(|n| message("POST /wsman HTTP/1.1", n));
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_nodelay(true)?;
