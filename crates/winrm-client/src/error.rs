@@ -66,6 +66,11 @@ pub enum Error {
 
     /// A non-idempotent request (Invoke, Put) was sent but no reply came back: the server may or
     /// may not have executed it. It is never re-sent; check the target's state instead.
+    ///
+    /// A Pull whose reply was lost also gives this ([`crate::Client::pull`]): the server may
+    /// have advanced the enumeration, so the same context is not pulled again. The enumeration
+    /// stream and [`crate::Client::enumerate`] recover from it by restarting the enumeration
+    /// (see [`Error::EnumerationInterrupted`]).
     #[error("outcome of {method} on {resource_uri} is unknown (sent at {}): {detail}", fmt_time(.sent_at))]
     OutcomeUnknown {
         /// The resource URI the request addressed.
@@ -78,6 +83,22 @@ pub enum Error {
         sent_at: SystemTime,
         /// What happened to the connection.
         detail: String,
+    },
+
+    /// An enumeration lost the reply to a Pull (the server may have advanced past a page), the
+    /// allowed restarts ([`crate::ClientBuilder::enumeration_restarts`]) were used up or the
+    /// restart failed: the listing is incomplete. `items` were received before it broke; the
+    /// listing should be re-run. Classified as a connection error ([`Error::is_connection`]).
+    #[error(
+        "enumeration interrupted after {items} item(s) were received: the listing is incomplete, \
+         run it again"
+    )]
+    EnumerationInterrupted {
+        /// Items the enumeration yielded before it broke.
+        items: usize,
+        /// Why the enumeration could not go on (usually [`Error::OutcomeUnknown`] of the Pull).
+        #[source]
+        source: Box<Error>,
     },
 
     /// The server's reply violates the protocol (unencrypted reply, bad RelatesTo, bad XML,
@@ -138,9 +159,13 @@ impl Error {
         matches!(self, Error::Tls { .. })
     }
 
-    /// True for connection failures (refused, reset, lost before sending).
+    /// True for connection failures (refused, reset, lost before sending), and for an
+    /// enumeration interrupted by a lost Pull reply ([`Error::EnumerationInterrupted`]).
     pub fn is_connection(&self) -> bool {
-        matches!(self, Error::Connection { .. })
+        matches!(
+            self,
+            Error::Connection { .. } | Error::EnumerationInterrupted { .. }
+        )
     }
 
     /// True when a non-idempotent request may or may not have been executed.

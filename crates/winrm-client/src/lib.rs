@@ -29,7 +29,7 @@ pub use crate::error::{BoxError, Error};
 use crate::guard::ConnGuard;
 use crate::record::Recorder;
 pub use crate::record::SCRUBBED_HOST;
-use crate::session::{Op, Session};
+use crate::session::{Op, Resend, Session};
 pub use wsman_soap::{Enumerate, Fault};
 
 /// Default `w:MaxEnvelopeSize` in bytes.
@@ -38,6 +38,9 @@ pub const DEFAULT_MAX_ENVELOPE_SIZE: u32 = 512_000;
 pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default TCP/TLS connect timeout.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How many times an enumeration stream restarts after a lost Pull reply before it gives up
+/// with [`Error::EnumerationInterrupted`] (see [`ClientBuilder::enumeration_restarts`]).
+pub const DEFAULT_ENUMERATION_RESTARTS: u32 = 1;
 /// How far the HTTP read timeout is above OperationTimeout unless set explicitly.
 pub const READ_TIMEOUT_MARGIN: Duration = Duration::from_secs(5);
 
@@ -57,6 +60,7 @@ pub(crate) struct Config {
     pub(crate) retries: u32,
     pub(crate) retry_backoff: Duration,
     pub(crate) locale: Option<String>,
+    pub(crate) enumeration_restarts: u32,
 }
 
 impl Config {
@@ -137,6 +141,7 @@ pub struct ClientBuilder {
     retries: u32,
     retry_backoff: Duration,
     locale: Option<String>,
+    enumeration_restarts: u32,
 }
 
 impl Client {
@@ -162,6 +167,7 @@ impl Client {
             retries: 2,
             retry_backoff: Duration::from_millis(500),
             locale: Some("en-US".to_owned()),
+            enumeration_restarts: DEFAULT_ENUMERATION_RESTARTS,
         }
     }
 }
@@ -249,11 +255,22 @@ impl ClientBuilder {
         self
     }
 
-    /// Retries of idempotent requests (Identify, Get, Enumerate, Pull) on connection errors
-    /// and `w:TimedOut` faults (default 2), with exponential backoff from `backoff`.
+    /// Retries of idempotent requests (Identify, Get, Enumerate, Release) on connection errors
+    /// and `w:TimedOut` faults (default 2), with exponential backoff from `backoff`. A Pull is
+    /// retried the same way only when it was certainly not sent (connect failed) or on a
+    /// `w:TimedOut` fault; a Pull whose reply was lost is not re-sent (see
+    /// [`ClientBuilder::enumeration_restarts`]).
     pub fn retries(mut self, n: u32, backoff: Duration) -> Self {
         self.retries = n;
         self.retry_backoff = backoff;
+        self
+    }
+
+    /// How many times an enumeration ([`Client::enumerate`], [`Client::enumerate_stream`])
+    /// restarts after a Pull whose reply was lost (default [`DEFAULT_ENUMERATION_RESTARTS`]);
+    /// `0` fails at the first lost reply with [`Error::EnumerationInterrupted`].
+    pub fn enumeration_restarts(mut self, n: u32) -> Self {
+        self.enumeration_restarts = n;
         self
     }
 
@@ -374,6 +391,7 @@ impl ClientBuilder {
             retries: self.retries,
             retry_backoff: self.retry_backoff,
             locale: self.locale,
+            enumeration_restarts: self.enumeration_restarts,
         };
         let mut sessions = Vec::with_capacity(self.sessions);
         let mut guards = Vec::with_capacity(self.sessions);
@@ -424,7 +442,7 @@ impl Client {
     /// [DSP0226 §11] Identify (no addressing headers, so no RelatesTo check).
     pub async fn identify(&self) -> Result<IdentifyResponse, Error> {
         let sel = SelectorSet::new();
-        let op = self.op("Identify", "", &sel, true);
+        let op = self.op("Identify", "", &sel, Resend::Always);
         match self.call(&op, |_| wsman_soap::identify(), false).await? {
             ResponseBody::Identify(i) => Ok(i),
             other => Err(unexpected("IdentifyResponse", &other)),
@@ -433,7 +451,7 @@ impl Client {
 
     /// [DSP0226 §7.3] Get one instance.
     pub async fn get(&self, resource_uri: &str, selectors: &SelectorSet) -> Result<Instance, Error> {
-        let op = self.op("Get", resource_uri, selectors, true);
+        let op = self.op("Get", resource_uri, selectors, Resend::Always);
         match self
             .call(
                 &op,
@@ -455,7 +473,7 @@ impl Client {
         selectors: &SelectorSet,
         instance: &Instance,
     ) -> Result<Instance, Error> {
-        let op = self.op("Put", resource_uri, selectors, false);
+        let op = self.op("Put", resource_uri, selectors, Resend::OnlyIfNotWritten);
         match self
             .call(
                 &op,
@@ -471,21 +489,31 @@ impl Client {
     }
 
     /// [DSP0226 §8.2] Enumerate, then Pull until EndOfSequence; returns every item.
+    ///
+    /// Recovers from a lost Pull reply by restarting the enumeration, as
+    /// [`Client::enumerate_stream`] does.
     pub async fn enumerate(&self, resource_uri: &str, e: &Enumerate) -> Result<Vec<Item>, Error> {
-        let mut page = self.enumerate_page(resource_uri, e).await?;
-        let mut items = std::mem::take(&mut page.items);
-        while !page.end_of_sequence {
-            let context = page.context.take().ok_or_else(|| {
-                Error::protocol("enumeration response without EndOfSequence or EnumerationContext")
-            })?;
-            page = self.pull(resource_uri, &context, e.max_elements).await?;
-            items.append(&mut page.items);
-        }
-        Ok(items)
+        use futures_util::TryStreamExt as _;
+        self.enumerate_stream(resource_uri, e).try_collect().await
     }
 
     /// Enumerate as a stream of items, pulling pages as it is polled. Dropping it before the
     /// end releases the enumeration context on the server (in a background task).
+    ///
+    /// A Pull advances the enumeration on the server, so a Pull whose reply was lost (the
+    /// connection broke after it was sent, or the read timeout) is never sent again with the
+    /// same context: that would return the next page and silently skip one. Instead the stream
+    /// restarts: it releases the old context (best effort, in the background), sends the same
+    /// Enumerate again, skips as many items as it has already yielded and goes on. It restarts
+    /// at most [`ClientBuilder::enumeration_restarts`] times (default
+    /// [`DEFAULT_ENUMERATION_RESTARTS`]); then, or when the restart itself fails, the stream
+    /// ends with [`Error::EnumerationInterrupted`] giving the number of items received.
+    ///
+    /// The restart assumes the provider returns the instances in the same order each time it
+    /// enumerates (WMI providers enumerate a class in their own, stable order; this holds for
+    /// the simulator and is assumed, not proven, for Hyper-V's providers) and that the set did
+    /// not change in between. If the restarted enumeration has fewer items than were already
+    /// yielded, the stream ends with [`Error::EnumerationInterrupted`].
     pub fn enumerate_stream(
         &self,
         resource_uri: &str,
@@ -497,7 +525,7 @@ impl Client {
     /// The Enumerate request alone (first page, with `optimize`).
     pub async fn enumerate_page(&self, resource_uri: &str, e: &Enumerate) -> Result<EnumerationPage, Error> {
         let sel = SelectorSet::new();
-        let op = self.op("Enumerate", resource_uri, &sel, true);
+        let op = self.op("Enumerate", resource_uri, &sel, Resend::Always);
         match self
             .call(
                 &op,
@@ -511,7 +539,11 @@ impl Client {
         }
     }
 
-    /// [DSP0226 §8.4] One Pull.
+    /// [DSP0226 §8.4] One Pull. Sent again only when it certainly did not reach the server
+    /// (connect failed, the authenticated connection was gone before writing, a 401) or after a
+    /// `w:TimedOut` fault (no items were returned, the context stays valid); a Pull whose reply
+    /// was lost gives [`Error::OutcomeUnknown`], because the server may have advanced the
+    /// enumeration past the page that was lost.
     pub async fn pull(
         &self,
         resource_uri: &str,
@@ -519,7 +551,7 @@ impl Client {
         max_elements: Option<u32>,
     ) -> Result<EnumerationPage, Error> {
         let sel = SelectorSet::new();
-        let op = self.op("Pull", resource_uri, &sel, true);
+        let op = self.op("Pull", resource_uri, &sel, Resend::IfNotExecuted);
         match self
             .call(
                 &op,
@@ -536,7 +568,7 @@ impl Client {
     /// [DSP0226 §8.6] Release an enumeration context.
     pub async fn release(&self, resource_uri: &str, context: &str) -> Result<(), Error> {
         let sel = SelectorSet::new();
-        let op = self.op("Release", resource_uri, &sel, true);
+        let op = self.op("Release", resource_uri, &sel, Resend::Always);
         match self
             .call(
                 &op,
@@ -560,7 +592,7 @@ impl Client {
         method: &str,
         params: &[(String, Value)],
     ) -> Result<MethodOutput, Error> {
-        let op = self.op(method, resource_uri, selectors, false);
+        let op = self.op(method, resource_uri, selectors, Resend::OnlyIfNotWritten);
         let body = self
             .call(
                 &op,
@@ -580,13 +612,13 @@ impl Client {
         name: &'a str,
         resource_uri: &'a str,
         selectors: &'a SelectorSet,
-        idempotent: bool,
+        resend: Resend,
     ) -> Op<'a> {
         Op {
             name,
             resource_uri,
             selectors,
-            idempotent,
+            resend,
         }
     }
 
@@ -617,9 +649,13 @@ impl Client {
             let message_id = msgid::next();
             let soap = build(&message_id);
             match self.once(op, &soap, &message_id, check_relates_to).await {
-                Err(e) if op.idempotent && attempt < cfg.retries && is_retryable(&e) => {
+                // A Pull's lost reply is `OutcomeUnknown` (not retryable); its connection
+                // errors mean the request was not sent.
+                Err(e)
+                    if op.resend != Resend::OnlyIfNotWritten && attempt < cfg.retries && is_retryable(&e) =>
+                {
                     let delay = cfg.retry_backoff.saturating_mul(1 << attempt.min(6));
-                    tracing::warn!(op = %op.name, attempt = attempt + 1, ?delay, error = %e, "retrying idempotent request");
+                    tracing::warn!(op = %op.name, attempt = attempt + 1, ?delay, error = %e, "retrying request");
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }

@@ -39,8 +39,28 @@ pub(crate) struct Op<'a> {
     pub(crate) name: &'a str,
     pub(crate) resource_uri: &'a str,
     pub(crate) selectors: &'a SelectorSet,
-    /// Safe to send again (Identify, Get, Enumerate, Pull, Release).
-    pub(crate) idempotent: bool,
+    /// When the request may be sent again.
+    pub(crate) resend: Resend,
+}
+
+/// When a request may be sent a second time.
+///
+/// Three cases are told apart: the request was certainly not executed (the pinned connection
+/// was gone before anything was written, the connect failed, or the server answered 401 to
+/// it); the request may have been executed and its reply was lost (the connection broke after
+/// sending, the read timeout); or the server answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resend {
+    /// Idempotent (Identify, Get, Enumerate, Release): sent again whenever the reply is lost.
+    Always,
+    /// Sent again only when the server certainly did not execute it. A Pull advances the
+    /// enumeration on the server ([DSP0226 §8.4]), so re-sending it after a lost reply would
+    /// return the next page and skip one: a lost reply is [`Error::OutcomeUnknown`] instead,
+    /// and the enumeration stream restarts (see `enumerate.rs`).
+    IfNotExecuted,
+    /// Not idempotent (Invoke, Put): sent again only when nothing of it was written (the
+    /// pinned connection was gone); not after a 401, not after a failed connect.
+    OnlyIfNotWritten,
 }
 
 /// A reply that came back, decrypted.
@@ -193,8 +213,8 @@ impl Session {
     }
 
     /// Sends one SOAP request and returns the decrypted reply. Re-authenticates once on a 401
-    /// (and re-sends only idempotent requests); never re-sends a request that may have been
-    /// executed.
+    /// (and re-sends only requests whose [`Resend`] allows it); never re-sends a request that
+    /// may have been executed unless it is idempotent ([`Resend::Always`]).
     pub(crate) async fn exchange(&mut self, inner: &Inner, soap: &str, op: &Op<'_>) -> Result<Reply, Error> {
         let cfg = &inner.cfg;
         let mut reauthenticated = false;
@@ -278,7 +298,7 @@ impl Session {
                     source,
                 }) => {
                     self.reset();
-                    if !op.idempotent {
+                    if op.resend != Resend::Always {
                         return Err(Error::OutcomeUnknown {
                             resource_uri: op.resource_uri.to_owned(),
                             method: op.name.to_owned(),
@@ -315,7 +335,7 @@ impl Session {
                 }
                 tracing::info!(session = self.index, op = %op.name, "401 on an authenticated session; re-authenticating once");
                 reauthenticated = true;
-                if !op.idempotent {
+                if op.resend == Resend::OnlyIfNotWritten {
                     self.establish(inner).await?;
                     return Err(self.auth_error(
                         cfg,

@@ -182,7 +182,17 @@ struct Conn {
 }
 
 pub async fn start(auth: Auth, tls: Option<Arc<rustls::ServerConfig>>, responder: Responder) -> Server {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    start_at("127.0.0.1:0", auth, tls, responder).await
+}
+
+/// [`start`] on a given address (to bring a server back on the port of one that was dropped).
+pub async fn start_at(
+    addr: &str,
+    auth: Auth,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    responder: Responder,
+) -> Server {
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let mut users = UserTable::new();
     users.add("CORP", "alice", PASSWORD);
