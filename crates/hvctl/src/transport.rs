@@ -44,6 +44,8 @@ pub fn map_error(e: winrm_client::Error) -> TransportError {
         E::Auth { .. } => TransportError::Auth(e.to_string()),
         E::Timeout(_) => TransportError::Timeout(e.to_string()),
         E::Connection { .. } | E::Tls { .. } => TransportError::Connection(e.to_string()),
+        // An enumeration cut short by a lost Pull reply: a connection-class error (re-run it).
+        E::EnumerationInterrupted { ref source, .. } => TransportError::Connection(format!("{e}: {source}")),
         other => TransportError::Other(other.to_string()),
     }
 }
@@ -158,4 +160,29 @@ pub fn build_client(r: &Resolved, e: &Endpoint) -> anyhow::Result<HostSession> {
         .build()
         .map_err(|e| anyhow::Error::new(crate::exit::UsageError::new(e.to_string())))?;
     Ok(HostSession::new(client, e.host.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_interrupted_enumeration_is_a_connection_error_with_exit_code_7() {
+        let e = winrm_client::Error::EnumerationInterrupted {
+            items: 4,
+            source: Box::new(winrm_client::Error::Timeout("no reply to Pull".to_owned())),
+        };
+        assert_eq!(
+            crate::errors::class_of_client(&e),
+            crate::exit::ExitClass::Connection
+        );
+        assert_eq!(crate::exit::ExitClass::Connection.code(), 7);
+        match map_error(e) {
+            TransportError::Connection(msg) => {
+                assert!(msg.contains("after 4 item(s)"), "{msg}");
+                assert!(msg.contains("no reply to Pull"), "{msg}");
+            }
+            other => panic!("expected a connection error, got {other:?}"),
+        }
+    }
 }
