@@ -51,8 +51,8 @@ pub enum Error {
     #[error("timed out: {0}")]
     Timeout(String),
 
-    /// The connection could not be made or broke; for non-idempotent requests this is only
-    /// returned when the request was certainly not sent.
+    /// The connection could not be made or broke; for non-idempotent requests (Invoke, Put) and
+    /// for a Pull this is only returned when the request was certainly not sent.
     #[error("connection to {endpoint} failed: {detail}")]
     Connection {
         /// The endpoint URL.
