@@ -344,15 +344,21 @@ async fn dropped_connection_on_get_is_retried() {
     assert_eq!(server.stats.count("Get"), 2);
 }
 
-#[tokio::test]
-async fn reply_over_the_size_cap_is_refused() {
-    let server = ntlm_server(Arc::new(|_r: &support::Req| Reply::Oversize(200_000))).await;
+/// A Get with MaxEnvelopeSize 16 KiB against a server answering with `reply` must fail with
+/// TooLarge at the client's cap (twice the envelope size plus 64 KiB of framing slack).
+async fn assert_get_refused_as_too_large(reply: fn() -> Reply) {
+    let server = ntlm_server(Arc::new(move |_r: &support::Req| reply())).await;
     let c = client(&server).max_envelope_size(16_384).build().unwrap();
     let err = c.get(RSD_URI, &rsd_selectors()).await.unwrap_err();
     match err {
         winrm_client::Error::TooLarge { limit } => assert_eq!(limit, 2 * 16_384 + 64 * 1024),
         other => panic!("expected TooLarge, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn reply_over_the_size_cap_is_refused() {
+    assert_get_refused_as_too_large(|| Reply::Oversize(200_000)).await;
 }
 
 #[tokio::test]
@@ -670,16 +676,7 @@ async fn chunked_sealed_replies_are_joined() {
 
 #[tokio::test]
 async fn chunked_reply_over_the_size_cap_is_refused_while_reading() {
-    let server = ntlm_server(Arc::new(|_r: &support::Req| {
-        Reply::Chunked(4096, Box::new(Reply::Oversize(200_000)))
-    }))
-    .await;
-    let c = client(&server).max_envelope_size(16_384).build().unwrap();
-    let err = c.get(RSD_URI, &rsd_selectors()).await.unwrap_err();
-    match err {
-        winrm_client::Error::TooLarge { limit } => assert_eq!(limit, 2 * 16_384 + 64 * 1024),
-        other => panic!("expected TooLarge, got {other:?}"),
-    }
+    assert_get_refused_as_too_large(|| Reply::Chunked(4096, Box::new(Reply::Oversize(200_000)))).await;
 }
 
 #[tokio::test]
