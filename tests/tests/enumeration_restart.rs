@@ -1,0 +1,196 @@
+//! `hyperv::list_vms` over the real `winrm-client` transport against `hyperv-sim` (NTLM,
+//! encrypted HTTP) when the reply to a Pull is lost after the simulator processed it: the
+//! enumeration restarts once (a second Enumerate, the items already received skipped) and every
+//! VM comes back exactly once; a second lost Pull reply ends it with
+//! `winrm_client::Error::EnumerationInterrupted`, which `hyperv` classifies as a connection
+//! error (exit code 7). The CLI side is `crates/hvctl/tests/enumeration.rs`.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use hyperv::{ErrorClass, TransportError, Wsman};
+use hyperv_sim::{FaultAction, FaultRule, Match, SimConfig, SimHost};
+use winrm_client::{AuthMethod, Client};
+use wsman_soap::{Enumerate, Instance, Item, MethodOutput, SelectorSet, Value};
+
+const USER: &str = "HV\\operator";
+
+/// VMs on the host: `list_vms` sends no MaxElements, so the simulator (like Windows) answers
+/// one item per page and the listing takes one Pull per VM.
+const VMS: usize = 12;
+
+/// The smallest `Wsman` over `winrm_client::Client`, keeping the client's error as text so the
+/// test can read it (hvctl's adapter maps the same way: an interrupted enumeration is a
+/// connection error).
+struct Session {
+    client: Client,
+    host: String,
+}
+
+fn map(e: winrm_client::Error) -> TransportError {
+    if e.is_outcome_unknown() {
+        TransportError::OutcomeUnknown {
+            detail: e.to_string(),
+        }
+    } else if let winrm_client::Error::EnumerationInterrupted { source, .. } = &e {
+        TransportError::Connection(format!("{e}: {source}"))
+    } else if e.is_connection() {
+        TransportError::Connection(e.to_string())
+    } else {
+        TransportError::Other(e.to_string())
+    }
+}
+
+impl Wsman for Session {
+    fn host(&self) -> &str {
+        &self.host
+    }
+
+    async fn get(&self, uri: &str, sel: &SelectorSet) -> Result<Instance, TransportError> {
+        self.client.get(uri, sel).await.map_err(map)
+    }
+
+    async fn enumerate(&self, uri: &str, e: &Enumerate) -> Result<Vec<Item>, TransportError> {
+        self.client.enumerate(uri, e).await.map_err(map)
+    }
+
+    async fn invoke(
+        &self,
+        uri: &str,
+        sel: &SelectorSet,
+        method: &str,
+        params: &[(String, Value)],
+    ) -> Result<MethodOutput, TransportError> {
+        self.client.invoke(uri, sel, method, params).await.map_err(map)
+    }
+
+    async fn sleep(&self, d: Duration) {
+        tokio::time::sleep(d).await;
+    }
+
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+fn names() -> Vec<String> {
+    (1..=VMS).map(|i| format!("vm{i:02}")).collect()
+}
+
+async fn host_with_vms() -> (SimHost, Session) {
+    let password = hyperv_sim::random_password().to_string();
+    let mut cfg = SimConfig::new("HV01").user(USER, &password);
+    cfg.vms = names();
+    let host = SimHost::start(cfg).await.unwrap();
+    let client = Client::builder(&host.endpoint())
+        .auth(AuthMethod::ntlm(USER, password.as_str()))
+        .operation_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let s = Session {
+        client,
+        host: host.host_name().to_owned(),
+    };
+    (host, s)
+}
+
+/// A rule that drops the connection after the simulator executed the `n`-th Pull (1-based)
+/// counted from now, `times` times in a row.
+fn drop_pull(n: u32, times: u32) -> FaultRule {
+    FaultRule {
+        skip: n - 1,
+        times: Some(times),
+        ..FaultRule::once(Match::Action("Pull".into()), FaultAction::DropAfterExecute)
+    }
+}
+
+/// Waits (up to 5 s) until the simulator holds no enumeration context: the restart releases
+/// the old one in a background task.
+async fn until_no_open_enumeration(host: &SimHost) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while host.open_enumerations() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_pull_reply_restarts_the_listing_and_every_vm_comes_back_once() {
+    let (host, s) = host_with_vms().await;
+
+    // Baseline: the Pulls a clean listing takes.
+    let clean = hyperv::list_vms(&s).await.unwrap();
+    assert_eq!(clean.len(), VMS);
+    let base = host.stats();
+    assert_eq!(base.count("Enumerate"), 1);
+    let pulls = base.count("Pull");
+    assert!(pulls >= 3, "the listing must need several Pulls, took {pulls}");
+
+    // The reply to the 2nd Pull is lost after the simulator advanced the context.
+    host.faults().inject(drop_pull(2, 1));
+    let vms = hyperv::list_vms(&s).await.unwrap();
+
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for v in &vms {
+        *seen.entry(v.name.as_str()).or_default() += 1;
+    }
+    let expected = names();
+    assert_eq!(
+        seen.keys().copied().collect::<Vec<_>>(),
+        expected.iter().map(String::as_str).collect::<Vec<_>>(),
+        "every VM listed"
+    );
+    assert!(seen.values().all(|&n| n == 1), "a VM listed twice: {seen:?}");
+    // Same order as the clean listing (the skipped items are the ones already received).
+    let order = |l: &[hyperv::Vm]| l.iter().map(|v| v.guid.clone()).collect::<Vec<_>>();
+    assert_eq!(order(&vms), order(&clean));
+
+    assert_eq!(host.faults().fired().len(), 1);
+    assert_eq!(host.faults().pending(), 0);
+    until_no_open_enumeration(&host).await;
+    let after = host.stats();
+    // The restart: a second Enumerate, and the 2 Pulls of the broken run on top of a full one.
+    assert_eq!(after.count("Enumerate") - base.count("Enumerate"), 2);
+    assert_eq!(after.count("Pull") - base.count("Pull"), pulls + 2);
+    // The abandoned context (advanced by the lost Pull) was released, nothing is left open.
+    assert_eq!(after.count("Release") - base.count("Release"), 1);
+    assert_eq!(host.open_enumerations(), 0);
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_lost_pull_reply_ends_the_listing_as_interrupted_connection_error() {
+    let (host, s) = host_with_vms().await;
+    // Enumerate carries item 1. Pull 1 carries item 2; Pull 2's reply is lost (2 items
+    // received). The restart: Enumerate (item 1, skipped), Pull 3 (item 2, skipped), Pulls 4-6
+    // (items 3-5, received), Pull 7's reply is lost: 5 items received, no restart left.
+    host.faults().inject(drop_pull(2, 1));
+    host.faults().inject(drop_pull(5, 1));
+    let err = hyperv::list_vms(&s).await.unwrap_err();
+
+    assert_eq!(err.class(), ErrorClass::Connection);
+    assert_eq!(err.class().exit_code(), 7);
+    // The whole chain: "Enumerate Msvm_ComputerSystem on HV01: connection failed: ...".
+    let mut text = err.to_string();
+    let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(&err);
+    while let Some(c) = cause {
+        text.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    assert!(
+        text.starts_with("Enumerate Msvm_ComputerSystem on HV01: connection failed: "),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "enumeration interrupted after 5 item(s) were received: the listing is incomplete, run it again"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("outcome of Pull"), "the cause is named: {text}");
+    assert_eq!(host.faults().fired().len(), 2);
+    let st = host.stats();
+    assert_eq!(st.count("Enumerate"), 2);
+    assert_eq!(st.count("Pull"), 7);
+    host.shutdown().await;
+}
