@@ -51,6 +51,7 @@ pub fn to_fault(f: &SimFault, machine: &str) -> Fault {
             status_code: None,
         }),
         wmi_error: None,
+        fault_details: Vec::new(),
     }
 }
 

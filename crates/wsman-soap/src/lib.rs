@@ -24,7 +24,7 @@ pub use request::{
 };
 pub use response::{
     parse_response, EnumerationPage, ExtendedStatus, Fault, IdentifyResponse, Item, KnownFault, MethodOutput,
-    ProviderFault, Response, ResponseBody, ResponseHeader, WmiError,
+    ProviderFault, Response, ResponseBody, ResponseHeader, WmiError, MAX_FAULT_DETAILS,
 };
 pub use server::{
     parse_request, response_action, write_response, write_response_in, ParsedHeader, Request, RequestBody,

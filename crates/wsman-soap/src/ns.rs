@@ -25,6 +25,11 @@ pub const WSMAN_FAULT: &str = "http://schemas.microsoft.com/wbem/wsman/1/wsmanfa
 /// WS-Management Identity (Identify), prefix `wsmid`.
 pub const WSMAN_IDENTITY: &str = "http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd";
 
+/// `w:FaultDetail` value of a `w:EncodingLimit` fault whose reply would exceed the request's
+/// `w:MaxEnvelopeSize` ([DMTF-DSP0226 6.2], [MS-WSMV 3.1.4.1.7]).
+pub const FAULT_DETAIL_MAX_ENVELOPE_SIZE: &str =
+    "http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/MaxEnvelopeSize";
+
 /// WS-Addressing anonymous reply address.
 pub const ANONYMOUS: &str = "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous";
 /// Base of WMI resource URIs: append `root/virtualization/v2/Msvm_ComputerSystem`.

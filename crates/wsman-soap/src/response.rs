@@ -171,7 +171,15 @@ pub struct Fault {
     pub extended_status: Option<ExtendedStatus>,
     /// `MSFT_WmiError` (CIM-style error, any namespace).
     pub wmi_error: Option<WmiError>,
+    /// The `w:FaultDetail` URIs that are children of `s:Detail`, in document order, trimmed,
+    /// at most [`MAX_FAULT_DETAILS`] ([DMTF-DSP0226 14], e.g.
+    /// [`ns::FAULT_DETAIL_MAX_ENVELOPE_SIZE`] for `w:EncodingLimit`). Windows writes them
+    /// before `f:WSManFault`.
+    pub fault_details: Vec<String>,
 }
+
+/// The most `w:FaultDetail` URIs kept from one fault (more are ignored).
+pub const MAX_FAULT_DETAILS: usize = 16;
 
 /// `f:ProviderFault`: the provider (usually WMI) that failed.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -246,7 +254,8 @@ pub enum KnownFault {
     FilterDialectUnavailable,
     /// 0x803380FA: URI without keys but the class is not a singleton.
     NotSingleton,
-    /// `w:EncodingLimit` (e.g. the response would exceed MaxEnvelopeSize).
+    /// 0x80338048 ERROR_WSMAN_MAX_ENVELOPE_SIZE_EXCEEDED / `w:EncodingLimit` (e.g. the
+    /// response would exceed MaxEnvelopeSize).
     EncodingLimit,
     /// 0x8004102F WBEM_E_INVALID_METHOD_PARAMETERS.
     InvalidMethodParameters,
@@ -299,6 +308,7 @@ impl KnownFault {
             0x8033_8013 => KnownFault::ActionNotSupported,
             0x8033_8019 => KnownFault::FilterDialectUnavailable,
             0x8033_80FA => KnownFault::NotSingleton,
+            0x8033_8048 => KnownFault::EncodingLimit,
             0x8004_102F => KnownFault::InvalidMethodParameters,
             0x8004_1008 => KnownFault::InvalidParameter,
             0x8004_1002 => KnownFault::WmiNotFound,
@@ -345,6 +355,19 @@ impl Fault {
             .or_else(|| self.subcode.as_deref().and_then(KnownFault::from_subcode))
     }
 
+    /// True when the fault carries the `w:FaultDetail` URI `uri` (compared exactly, e.g.
+    /// [`ns::FAULT_DETAIL_MAX_ENVELOPE_SIZE`]).
+    pub fn has_fault_detail(&self, uri: &str) -> bool {
+        self.fault_details.iter().any(|d| d == uri)
+    }
+
+    /// True for a `w:EncodingLimit` fault that says the reply would exceed the request's
+    /// `w:MaxEnvelopeSize` (FaultDetail `…/faultDetail/MaxEnvelopeSize`, [DMTF-DSP0226 6.2]).
+    pub fn is_max_envelope_size_exceeded(&self) -> bool {
+        self.known() == Some(KnownFault::EncodingLimit)
+            && self.has_fault_detail(ns::FAULT_DETAIL_MAX_ENVELOPE_SIZE)
+    }
+
     /// True for an operation timeout (`w:TimedOut`, 0x80338029): a Pull may be retried.
     pub fn is_timeout(&self) -> bool {
         self.known() == Some(KnownFault::OperationTimeout)
@@ -369,6 +392,12 @@ impl Fault {
     /// 0x8033803D, w:InvalidSelectors, on HV1)`.
     pub fn summary(&self) -> String {
         let kind = match self.known() {
+            Some(_) if self.is_max_envelope_size_exceeded() => {
+                "the reply would exceed the request's MaxEnvelopeSize (ask for less per request, \
+                 or raise the client's max envelope size together with the host's \
+                 MaxEnvelopeSizekb)"
+                    .to_owned()
+            }
             Some(k) => k.description().to_owned(),
             None => format!("soap fault {}", self.subcode.as_deref().unwrap_or(&self.code)),
         };
@@ -396,6 +425,9 @@ impl Fault {
             if let (Some(op), Some(p)) = (&x.operation, &x.parameter_info) {
                 tags.push(format!("{op} {p}"));
             }
+        }
+        for d in &self.fault_details {
+            tags.push(format!("detail {}", d.rsplit('/').next().unwrap_or(d)));
         }
         if let Some(sub) = &self.subcode {
             tags.push(format!("{}:{sub}", self.code));
@@ -559,6 +591,12 @@ fn parse_fault(f: Elem<'_>, action: Option<String>) -> Fault {
     let Some(detail) = f.child(ns::SOAP, "Detail") else {
         return out;
     };
+    out.fault_details = detail
+        .elems()
+        .filter(|e| e.is(ns::WSMAN, "FaultDetail"))
+        .filter_map(|e| trimmed(e.text()))
+        .take(MAX_FAULT_DETAILS)
+        .collect();
     if let Some(w) = detail.child(ns::WSMAN_FAULT, "WSManFault") {
         out.wsman_code = w.attr("Code").and_then(parse_u32);
         out.machine = w.attr("Machine").map(str::to_owned);

@@ -504,8 +504,12 @@ fn push_fault(out: &mut String, f: &Fault) {
     }
     let has_wsman =
         f.wsman_code.is_some() || f.machine.is_some() || f.message.is_some() || f.provider.is_some();
-    if has_wsman || f.extended_status.is_some() || f.wmi_error.is_some() {
+    if has_wsman || f.extended_status.is_some() || f.wmi_error.is_some() || !f.fault_details.is_empty() {
         out.push_str("<s:Detail>");
+        // Windows writes `w:FaultDetail` first, then `f:WSManFault`.
+        for d in &f.fault_details {
+            out.push_str(&format!("<w:FaultDetail>{}</w:FaultDetail>", escape(d)));
+        }
         if has_wsman {
             out.push_str(&format!("<f:WSManFault xmlns:f=\"{}\"", ns::WSMAN_FAULT));
             if let Some(c) = f.wsman_code {

@@ -179,9 +179,13 @@ fn fault() -> impl Strategy<Value = Fault> {
             proptest::option::of(text()),
             proptest::option::of(any::<u32>()),
         )),
+        vec(
+            name().prop_map(|n| format!("http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/{n}")),
+            0..3,
+        ),
     )
         .prop_map(
-            |(code, sub, reason, wsman_code, machine, message, provider, ext, wmi)| Fault {
+            |(code, sub, reason, wsman_code, machine, message, provider, ext, wmi, fault_details)| Fault {
                 action: Some(ns::ACTION_FAULT.to_owned()),
                 code: code.to_owned(),
                 subcode: sub.as_ref().map(|s| s.0.clone()),
@@ -212,6 +216,7 @@ fn fault() -> impl Strategy<Value = Fault> {
                     error_category: Some(30),
                     windows_error_message: None,
                 }),
+                fault_details,
             },
         )
 }

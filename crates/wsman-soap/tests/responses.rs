@@ -465,6 +465,104 @@ fn fault_job_not_found_with_rebound_prefix_in_extended_status() {
     assert!(s.contains("wsman 0x80338000, provider 0x80041002"), "{s}");
 }
 
+#[test]
+fn fault_max_envelope_size_exceeded_carries_the_fault_detail() {
+    let f = fault("wsman/fault/max_envelope_size_exceeded.response.xml");
+    assert_eq!(f.code, "Sender");
+    assert_eq!(f.subcode.as_deref(), Some("EncodingLimit"));
+    assert_eq!(f.subcode_ns.as_deref(), Some(ns::WSMAN));
+    assert_eq!(f.wsman_code, Some(2_150_858_824));
+    assert_eq!(f.wsman_code, Some(0x8033_8048));
+    assert_eq!(
+        f.fault_details,
+        vec!["http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/MaxEnvelopeSize".to_owned()]
+    );
+    assert!(f.has_fault_detail(ns::FAULT_DETAIL_MAX_ENVELOPE_SIZE));
+    assert_eq!(f.known(), Some(KnownFault::EncodingLimit));
+    assert!(f.is_max_envelope_size_exceeded());
+    assert_eq!(
+        f.summary(),
+        "the reply would exceed the request's MaxEnvelopeSize (ask for less per request, or raise \
+         the client's max envelope size together with the host's MaxEnvelopeSizekb): The \
+         WS-Management service cannot process the request. The computed response packet size \
+         (976820) exceeds the maximum envelope size that is allowed (512000). (wsman 0x80338048, \
+         detail MaxEnvelopeSize, Sender:EncodingLimit, on hv-replica.contoso.test)"
+    );
+}
+
+/// Without the MaxEnvelopeSize detail an EncodingLimit fault keeps the generic wording, and a
+/// fault with no `w:FaultDetail` has none.
+#[test]
+fn encoding_limit_without_the_detail_is_generic() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/wsman/fault/max_envelope_size_exceeded.response.xml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let start = text.find("<w:FaultDetail>").unwrap();
+    let end = text.find("</w:FaultDetail>").unwrap() + "</w:FaultDetail>".len();
+    let stripped = format!("{}{}", &text[..start], &text[end..]);
+    let ResponseBody::Fault(f) = parse_response(stripped.as_bytes(), &Limits::default())
+        .unwrap()
+        .body
+    else {
+        panic!("not a fault");
+    };
+    assert!(f.fault_details.is_empty());
+    assert_eq!(f.known(), Some(KnownFault::EncodingLimit));
+    assert!(!f.is_max_envelope_size_exceeded());
+    let s = f.summary();
+    assert!(
+        s.starts_with("an encoding limit was exceeded (envelope too large?): "),
+        "{s}"
+    );
+    assert!(!s.contains("detail "), "{s}");
+    assert!(fault("wsman/fault/timed_out.response.xml")
+        .fault_details
+        .is_empty());
+}
+
+/// `w:FaultDetail` is matched by namespace URI (any prefix), only as a child of `s:Detail`,
+/// trimmed, empty ones dropped, and at most `MAX_FAULT_DETAILS` are kept.
+#[test]
+fn fault_details_by_namespace_uri_and_bounded() {
+    let envelope = |detail: &str| {
+        format!(
+            r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><s:Fault><s:Code><s:Value>s:Sender</s:Value></s:Code><s:Detail>{detail}</s:Detail></s:Fault></s:Body></s:Envelope>"#
+        )
+    };
+    let details = |detail: &str| match parse_response(envelope(detail).as_bytes(), &Limits::default())
+        .unwrap()
+        .body
+    {
+        ResponseBody::Fault(f) => f.fault_details,
+        other => panic!("not a fault: {other:?}"),
+    };
+    let dmtf = "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd";
+    assert_eq!(
+        details(&format!(
+            "<wsman:FaultDetail xmlns:wsman=\"{dmtf}\">\n  {}\n</wsman:FaultDetail>\
+             <w:FaultDetail xmlns:w=\"urn:not-wsman\">urn:ignored</w:FaultDetail>\
+             <q:FaultDetail xmlns:q=\"{dmtf}\"> </q:FaultDetail>\
+             <q:Other xmlns:q=\"{dmtf}\"><q:FaultDetail>urn:nested</q:FaultDetail></q:Other>\
+             <w:FaultDetail xmlns:w=\"{dmtf}\">urn:second</w:FaultDetail>",
+            ns::FAULT_DETAIL_MAX_ENVELOPE_SIZE
+        )),
+        vec![
+            ns::FAULT_DETAIL_MAX_ENVELOPE_SIZE.to_owned(),
+            "urn:second".to_owned()
+        ]
+    );
+    let many: String = (0..100)
+        .map(|i| format!("<w:FaultDetail xmlns:w=\"{dmtf}\">urn:d{i}</w:FaultDetail>"))
+        .collect();
+    let got = details(&many);
+    assert_eq!(got.len(), MAX_FAULT_DETAILS);
+    assert_eq!(got[0], "urn:d0");
+    assert_eq!(
+        got[MAX_FAULT_DETAILS - 1],
+        format!("urn:d{}", MAX_FAULT_DETAILS - 1)
+    );
+}
+
 // ---- hostile input ----
 
 #[test]
