@@ -61,6 +61,9 @@ pub struct SimFault {
     pub extended_status: Option<(String, String)>,
     /// HTTP status of the reply (Windows answers faults with 500, some with 400).
     pub http_status: u16,
+    /// `w:FaultDetail` URIs, written in `s:Detail` before `f:WSManFault` as Windows does
+    /// ([DMTF-DSP0226 14]; e.g. `…/faultDetail/MaxEnvelopeSize` for `w:EncodingLimit`).
+    pub fault_details: Vec<String>,
 }
 
 impl SimFault {
@@ -76,6 +79,7 @@ impl SimFault {
             provider: None,
             extended_status: None,
             http_status: 500,
+            fault_details: Vec::new(),
         }
     }
 
@@ -161,19 +165,22 @@ impl SimFault {
     /// exceeds the effective MaxEnvelopeSize (`max` bytes) ([DMTF-DSP0226 6.2],
     /// [MS-WSMV 3.1.4.1.7]). The message is the one Windows hosts report ("The computed
     /// response packet size (976820) exceeds the maximum envelope size that is allowed
-    /// (512000)").
+    /// (512000)"); `s:Detail` carries the DSP0226 `w:FaultDetail`
+    /// [`ns::FAULT_DETAIL_MAX_ENVELOPE_SIZE`] before the `f:WSManFault`.
     pub fn encoding_limit(size: usize, max: usize) -> Self {
         let text = format!(
             "The WS-Management service cannot process the request. The computed response packet size ({size}) exceeds the maximum envelope size that is allowed ({max}). "
         );
-        Self::new(
+        let mut f = Self::new(
             ACTION_WSMAN_FAULT,
             "Sender",
             ns::WSMAN,
             "EncodingLimit",
             &text,
             CODE_MAX_ENVELOPE_SIZE_EXCEEDED,
-        )
+        );
+        f.fault_details = vec![ns::FAULT_DETAIL_MAX_ENVELOPE_SIZE.to_owned()];
+        f
     }
 
     /// `w:AccessDenied` (E_ACCESSDENIED).
@@ -244,5 +251,60 @@ impl SimFault {
     /// A fault with free-form fields, for fault injection.
     pub fn custom(code: &str, subcode_ns: &str, subcode: &str, reason: &str, wsman_code: u32) -> Self {
         Self::new(ACTION_WSMAN_FAULT, code, subcode_ns, subcode, reason, wsman_code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wsman_soap::{parse_response, write_response, Limits, ResponseBody};
+
+    /// The EncodingLimit fault is written like Windows writes its faults: `w:FaultDetail`
+    /// (DSP0226 MaxEnvelopeSize) first in `s:Detail`, then `f:WSManFault` with 0x80338048,
+    /// and it parses back to the same detail.
+    #[test]
+    fn encoding_limit_carries_the_max_envelope_size_fault_detail() {
+        let sim = SimFault::encoding_limit(976_820, 512_000);
+        assert_eq!(
+            sim.fault_details,
+            vec![ns::FAULT_DETAIL_MAX_ENVELOPE_SIZE.to_owned()]
+        );
+        let xml = write_response(
+            ACTION_WSMAN_FAULT,
+            "uuid:m",
+            "uuid:r",
+            &ResponseBody::Fault(crate::ops::to_fault(&sim, "HV1")),
+        );
+        let expected = format!(
+            "<s:Detail><w:FaultDetail>http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/MaxEnvelopeSize</w:FaultDetail><f:WSManFault xmlns:f=\"{}\" Code=\"2150858824\" Machine=\"HV1\"><f:Message>The WS-Management service cannot process the request. The computed response packet size (976820) exceeds the maximum envelope size that is allowed (512000). </f:Message></f:WSManFault></s:Detail>",
+            ns::WSMAN_FAULT
+        );
+        assert!(xml.contains(&expected), "{xml}");
+        let ResponseBody::Fault(f) = parse_response(xml.as_bytes(), &Limits::default()).unwrap().body else {
+            panic!("not a fault: {xml}");
+        };
+        assert_eq!(f.subcode.as_deref(), Some("EncodingLimit"));
+        assert_eq!(f.wsman_code, Some(CODE_MAX_ENVELOPE_SIZE_EXCEEDED));
+        assert!(f.is_max_envelope_size_exceeded());
+    }
+
+    /// Other faults carry no `w:FaultDetail`, so their `s:Detail` starts with `f:WSManFault`.
+    #[test]
+    fn other_faults_have_no_fault_detail() {
+        for sim in [
+            SimFault::invalid_selectors(),
+            SimFault::timed_out(),
+            SimFault::access_denied(),
+        ] {
+            assert!(sim.fault_details.is_empty());
+            let xml = write_response(
+                ACTION_WSMAN_FAULT,
+                "uuid:m",
+                "uuid:r",
+                &ResponseBody::Fault(crate::ops::to_fault(&sim, "HV1")),
+            );
+            assert!(!xml.contains("FaultDetail"), "{xml}");
+            assert!(xml.contains("<s:Detail><f:WSManFault "), "{xml}");
+        }
     }
 }

@@ -51,7 +51,7 @@ pub fn to_fault(f: &SimFault, machine: &str) -> Fault {
             status_code: None,
         }),
         wmi_error: None,
-        fault_details: Vec::new(),
+        fault_details: f.fault_details.clone(),
     }
 }
 

@@ -12,7 +12,7 @@ use hyperv_sim::{SimConfig, SimHost};
 use support::{ntlm, Client};
 use wsman_soap::request::{self, Enumerate, EnumerationMode, RequestHeader};
 use wsman_soap::response::{parse_response, EnumerationPage, Fault, KnownFault, ResponseBody};
-use wsman_soap::{Limits, Scalar, SelectorSet, Value};
+use wsman_soap::{ns, Limits, Scalar, SelectorSet, Value};
 
 const USER: &str = "HV\\operator";
 const VMS: usize = 30;
@@ -82,6 +82,11 @@ fn assert_encoding_limit(status: u16, body: ResponseBody, max: usize) -> usize {
     assert_eq!(f.subcode.as_deref(), Some("EncodingLimit"));
     assert_eq!(f.wsman_code, Some(0x8033_8048));
     assert_eq!(f.machine.as_deref(), Some("HV-SIM"));
+    assert_eq!(
+        f.fault_details,
+        vec![ns::FAULT_DETAIL_MAX_ENVELOPE_SIZE.to_owned()]
+    );
+    assert!(f.is_max_envelope_size_exceeded());
     let msg = f.message.unwrap();
     let allowed = format!("exceeds the maximum envelope size that is allowed ({max})");
     assert!(msg.contains(&allowed), "{msg}");
