@@ -230,6 +230,35 @@ async fn fault_fixtures_replay_as_structured_errors() {
     assert!(err.fault().is_some(), "{err:?}");
 }
 
+/// The EncodingLimit fault with the DSP0226 MaxEnvelopeSize `w:FaultDetail` reaches the caller
+/// as a structured fault whose message says what happened and what to change, with the sizes
+/// the host reported.
+#[tokio::test]
+async fn max_envelope_size_fault_says_the_reply_was_too_large() {
+    let r = Replay::new().await;
+    r.queue(500, "wsman/fault/max_envelope_size_exceeded.response.xml");
+    let err = r.client.get(URI, &SelectorSet::new()).await.unwrap_err();
+    let f = err.fault().unwrap_or_else(|| panic!("{err:?}"));
+    assert_eq!(f.known(), Some(KnownFault::EncodingLimit));
+    assert_eq!(f.wsman_code, Some(0x8033_8048));
+    assert!(f.is_max_envelope_size_exceeded(), "{f:?}");
+    assert!(!err.is_timeout());
+    let text = err.to_string();
+    assert!(
+        text.starts_with(
+            "server fault: the reply would exceed the request's MaxEnvelopeSize (ask for less \
+             per request, or raise the client's max envelope size together with the host's \
+             MaxEnvelopeSizekb): "
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("packet size (976820) exceeds the maximum envelope size that is allowed (512000)"),
+        "{text}"
+    );
+    assert!(text.contains("detail MaxEnvelopeSize"), "{text}");
+}
+
 #[tokio::test]
 async fn identify_fixture_replays() {
     let r = Replay::new().await;
