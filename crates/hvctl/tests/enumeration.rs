@@ -1,0 +1,217 @@
+//! End to end: `hvctl vm list` against a simulated Hyper-V host (`hyperv-sim`, NTLM with
+//! WinRM message encryption) whose reply to a Pull is lost after the simulator processed it
+//! (`FaultAction::DropAfterExecute`). One loss: the enumeration restarts (a second Enumerate)
+//! and every VM is listed exactly once, exit 0. Two losses: exit 7 (connection) with a message
+//! saying the enumeration was interrupted after N items and the listing is incomplete.
+//! The environment handling mirrors `e2e.rs`.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+
+use hyperv_sim::{FaultAction, FaultRule, Match, SimConfig, SimHost};
+use serde_json::Value as Json;
+
+const USER: &str = "HV\\operator";
+
+/// VMs on the host. `vm list` enumerates `Msvm_ComputerSystem` without MaxElements, so the
+/// simulator (like Windows) answers one item per page: one Pull per VM.
+const VMS: usize = 12;
+
+/// One simulated host with `VMS` VMs, served on a background runtime.
+/// Fields drop in order: the host stops first, then the runtime.
+struct Host {
+    sim: SimHost,
+    password: String,
+    home: tempfile::TempDir,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Host {
+    fn start() -> Host {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let password = hyperv_sim::random_password().to_string();
+        let mut cfg = SimConfig::new("HV01").user(USER, &password);
+        cfg.vms = names();
+        let sim = rt.block_on(SimHost::start(cfg)).unwrap();
+        Host {
+            sim,
+            password,
+            home: tempfile::tempdir().unwrap(),
+            _rt: rt,
+        }
+    }
+
+    /// `hvctl --auth ntlm --user USER --host <sim> <args>` with the password in
+    /// HVCTL_PASSWORD and an environment that cannot see the developer's config.
+    fn run(&self, args: &[&str]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hvctl"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("HVCTL_") {
+                cmd.env_remove(k);
+            }
+        }
+        let home = self.home.path();
+        cmd.env("HOME", home)
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("NO_COLOR", "1")
+            .env("HVCTL_PASSWORD", &self.password)
+            .args(["--auth", "ntlm", "--user", USER, "--host"])
+            .arg(self.sim.addr().to_string())
+            .args(args)
+            .stdin(Stdio::null());
+        let out = cmd.output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn expect(&self, code: i32) -> &Run {
+        assert_eq!(
+            self.code, code,
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// The JSON lines: results, then the summary.
+    fn json(&self) -> (Vec<Json>, Json) {
+        let mut lines: Vec<Json> = self
+            .stdout
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}\n{}", self.stderr))
+            })
+            .collect();
+        let summary = lines.pop().expect("no summary line");
+        assert_eq!(summary["type"], "summary", "{summary}");
+        (lines, summary)
+    }
+}
+
+fn names() -> Vec<String> {
+    (1..=VMS).map(|i| format!("vm{i:02}")).collect()
+}
+
+/// A rule that drops the connection after the simulator executed the `n`-th Pull (1-based)
+/// counted from now, so the context advanced and the reply is lost.
+fn drop_pull(n: u32) -> FaultRule {
+    FaultRule {
+        skip: n - 1,
+        ..FaultRule::once(Match::Action("Pull".into()), FaultAction::DropAfterExecute)
+    }
+}
+
+/// VM name -> how many times `vm list` listed it.
+fn listed(results: &[Json]) -> BTreeMap<String, usize> {
+    let mut seen = BTreeMap::new();
+    for r in results {
+        assert_eq!(r["ok"], true, "{r}");
+        assert_eq!(r["command"], "vm list", "{r}");
+        *seen.entry(r["vm"].as_str().unwrap().to_owned()).or_default() += 1;
+    }
+    seen
+}
+
+#[test]
+fn vm_list_survives_a_lost_pull_reply_and_lists_every_vm_once() {
+    let host = Host::start();
+
+    // Baseline: a clean listing and the Pulls it takes.
+    let (clean, _) = host.run(&["-o", "json", "vm", "list"]).expect(0).json();
+    let base = host.sim.stats();
+    let pulls = base.count("Pull");
+    assert!(pulls >= 3, "the listing must need several Pulls, took {pulls}");
+    assert_eq!(base.count("Enumerate"), 1);
+
+    host.sim.faults().inject(drop_pull(2));
+    let run = host.run(&["-o", "json", "vm", "list"]);
+    let (results, summary) = run.expect(0).json();
+
+    assert_eq!(
+        host.sim.faults().fired().len(),
+        1,
+        "the 2nd Pull's reply was dropped"
+    );
+    let seen = listed(&results);
+    assert_eq!(
+        seen.keys().cloned().collect::<Vec<_>>(),
+        names(),
+        "every VM listed"
+    );
+    assert!(seen.values().all(|&n| n == 1), "a VM listed twice: {seen:?}");
+    assert_eq!(summary["total"], VMS);
+    assert_eq!(summary["failed"], 0);
+    // Same VMs in the same order as the clean run.
+    let guids = |l: &[Json]| l.iter().map(|r| r["data"]["guid"].clone()).collect::<Vec<_>>();
+    assert_eq!(guids(&results), guids(&clean));
+
+    // The simulator saw the restart: a second Enumerate, and the 2 Pulls of the broken run on
+    // top of a full one.
+    let st = host.sim.stats();
+    assert_eq!(st.count("Enumerate") - base.count("Enumerate"), 2, "{st:?}");
+    assert_eq!(st.count("Pull") - pulls, pulls + 2, "{st:?}");
+}
+
+#[test]
+fn vm_list_with_two_lost_pull_replies_exits_7_saying_the_listing_is_incomplete() {
+    let host = Host::start();
+    // Enumerate carries item 1. Pull 1 carries item 2; Pull 2's reply is lost (2 items
+    // received). The restart: Enumerate (item 1, skipped), Pull 3 (item 2, skipped), Pulls 4-6
+    // (items 3-5, received), Pull 7's reply is lost: 5 items received and no restart left.
+    host.sim.faults().inject(drop_pull(2));
+    host.sim.faults().inject(drop_pull(5));
+
+    let run = host.run(&["vm", "list"]);
+    run.expect(7);
+    assert_eq!(host.sim.faults().fired().len(), 2);
+    assert!(
+        run.stderr.contains(
+            "enumeration interrupted after 5 item(s) were received: the listing is incomplete, run it again"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("outcome of Pull"),
+        "the cause: {}",
+        run.stderr
+    );
+    // No partial table: the listing is all or nothing.
+    assert!(!run.stdout.contains("vm0"), "{}", run.stdout);
+    let st = host.sim.stats();
+    assert_eq!(st.count("Enumerate"), 2, "{st:?}");
+    assert_eq!(st.count("Pull"), 7, "{st:?}");
+
+    // The same in JSON: one failed result of class connection, exit code 7.
+    host.sim.faults().inject(drop_pull(2));
+    host.sim.faults().inject(drop_pull(5));
+    let run = host.run(&["-o", "json", "vm", "list"]);
+    let (results, summary) = run.expect(7).json();
+    assert_eq!(results.len(), 1, "{}", run.stdout);
+    let e = &results[0]["error"];
+    assert_eq!(results[0]["ok"], false);
+    assert_eq!(e["class"], "connection", "{e}");
+    assert_eq!(e["exit_code"], 7, "{e}");
+    let msg = e["message"].as_str().unwrap();
+    assert!(
+        msg.contains("enumeration interrupted after 5 item(s) were received: the listing is incomplete"),
+        "{msg}"
+    );
+    assert_eq!(summary["exit_code"], 7);
+}
