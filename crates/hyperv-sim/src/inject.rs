@@ -103,7 +103,10 @@ pub struct FaultRule {
     pub matcher: Match,
     /// What to do.
     pub action: FaultAction,
-    /// Matching requests to let through before firing.
+    /// Matching requests to let through before firing. Only requests that reach this rule
+    /// count: while an earlier rule with the same matcher is still pending, it takes them
+    /// (so `skip: 1` on `Match::Action("Pull")` fires on the 2nd Pull, and a second such rule
+    /// added after it counts the Pulls after the first one fired).
     pub skip: u32,
     /// How many times to fire (`None` = every time).
     pub times: Option<u32>,
@@ -244,5 +247,35 @@ mod tests {
         }
         h.clear();
         assert_eq!(h.take(get, None, Some("Msvm_ConcreteJob")), None);
+    }
+
+    /// Two rules on the same action count in turn: the n-th Pull, then the m-th Pull after it.
+    #[test]
+    fn rules_on_the_same_action_target_the_nth_request_in_turn() {
+        let h = FaultHandle::default();
+        let rule = |skip| FaultRule {
+            matcher: Match::Action("Pull".into()),
+            action: FaultAction::DropAfterExecute,
+            skip,
+            times: Some(1),
+        };
+        h.inject(rule(1));
+        h.inject(rule(4));
+        let pull = "http://schemas.xmlsoap.org/ws/2004/09/enumeration/Pull";
+        let enumerate = "http://schemas.xmlsoap.org/ws/2004/09/enumeration/Enumerate";
+        let mut fired_on = Vec::new();
+        for n in 1..=10 {
+            assert_eq!(h.take(enumerate, None, Some("Msvm_ComputerSystem")), None);
+            if h.take(pull, None, Some("Msvm_ComputerSystem")).is_some() {
+                fired_on.push(n);
+            }
+        }
+        assert_eq!(fired_on, [2, 7], "the 2nd Pull, then the 5th Pull after it");
+        assert_eq!(h.pending(), 0);
+        assert_eq!(h.fired().len(), 2);
+        assert!(h
+            .fired()
+            .iter()
+            .all(|(a, act)| a == pull && *act == FaultAction::DropAfterExecute));
     }
 }
