@@ -194,3 +194,104 @@ async fn a_second_lost_pull_reply_ends_the_listing_as_interrupted_connection_err
     assert_eq!(st.count("Pull"), 7);
     host.shutdown().await;
 }
+
+/// The restart wherever the reply goes missing: on the first Pull, on the last one (the page
+/// with EndOfSequence, after which the simulator has already dropped the context), and with the
+/// connection closed before the simulator executed the Pull (the client cannot tell the two
+/// apart, so it restarts too). Every VM once, in the clean order, each time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_pull_reply_anywhere_in_the_listing_is_recovered() {
+    let (host, s) = host_with_vms().await;
+    let clean = hyperv::list_vms(&s).await.unwrap();
+    let order = |l: &[hyperv::Vm]| l.iter().map(|v| v.guid.clone()).collect::<Vec<_>>();
+    let pulls = u32::try_from(host.stats().count("Pull")).unwrap();
+    let cases = [
+        (1, FaultAction::DropAfterExecute),
+        (pulls, FaultAction::DropAfterExecute),
+        (2, FaultAction::DropBeforeExecute),
+        (pulls - 1, FaultAction::DropBeforeExecute),
+    ];
+    for (n, action) in cases {
+        let before = host.stats();
+        host.faults().inject(FaultRule {
+            action: action.clone(),
+            ..drop_pull(n, 1)
+        });
+        let vms = hyperv::list_vms(&s).await.unwrap();
+        assert_eq!(order(&vms), order(&clean), "Pull {n}, {action:?}");
+        assert_eq!(host.faults().pending(), 0, "Pull {n}, {action:?}: the rule fired");
+        let after = host.stats();
+        assert_eq!(
+            after.count("Enumerate") - before.count("Enumerate"),
+            2,
+            "Pull {n}, {action:?}"
+        );
+        assert_eq!(
+            after.count("Pull") - before.count("Pull"),
+            u64::from(pulls + n),
+            "Pull {n}, {action:?}: the {n} Pulls of the broken run, then a full run"
+        );
+    }
+    assert_eq!(host.faults().fired().len(), 4);
+    until_no_open_enumeration(&host).await;
+    assert_eq!(host.open_enumerations(), 0);
+    host.shutdown().await;
+}
+
+/// Pages of several items (the generic `Client::enumerate` with MaxElements 5, as
+/// `hvctl wsman enumerate` sends MaxElements): the restart skips whole pages already received.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_pull_reply_with_pages_of_five_items_is_recovered() {
+    let (host, s) = host_with_vms().await;
+    let uri = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/virtualization/v2/Msvm_ComputerSystem";
+    let request = Enumerate {
+        optimize: true,
+        max_elements: Some(5),
+        ..Enumerate::default()
+    };
+    let name = |i: &Item| {
+        i.instance
+            .as_ref()
+            .and_then(|x| x.get_str("Name"))
+            .unwrap()
+            .to_owned()
+    };
+    let clean: Vec<String> = s
+        .client
+        .enumerate(uri, &request)
+        .await
+        .unwrap()
+        .iter()
+        .map(name)
+        .collect();
+    // 12 VMs and the host itself: 5 with the Enumerate, 5 and 3 with two Pulls.
+    assert_eq!(clean.len(), VMS + 1);
+    assert_eq!(host.stats().count("Pull"), 2);
+
+    host.faults().inject(drop_pull(1, 1));
+    let items: Vec<String> = s
+        .client
+        .enumerate(uri, &request)
+        .await
+        .unwrap()
+        .iter()
+        .map(name)
+        .collect();
+    assert_eq!(items, clean);
+    let st = host.stats();
+    assert_eq!(st.count("Enumerate"), 3, "{st:?}");
+    assert_eq!(st.count("Pull"), 2 + 1 + 2, "{st:?}");
+
+    // Twice: the restart's first Pull is lost too, after the first 5 items.
+    host.faults().inject(drop_pull(1, 2));
+    let err = s.client.enumerate(uri, &request).await.unwrap_err();
+    match &err {
+        winrm_client::Error::EnumerationInterrupted { items, source } => {
+            assert_eq!(*items, 5);
+            assert!(source.is_outcome_unknown(), "{source}");
+        }
+        other => panic!("expected EnumerationInterrupted, got {other:?}"),
+    }
+    assert!(err.is_connection());
+    host.shutdown().await;
+}
