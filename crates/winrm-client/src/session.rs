@@ -161,27 +161,31 @@ enum SendError {
     TooLarge(usize),
 }
 
+/// The session's reqwest client: HTTP/1.1, a pool of one idle connection, no retries, no
+/// redirects, and the connection guard as its connector layer.
+fn http_client(cfg: &crate::Config, guard: &Arc<ConnGuard>) -> Result<reqwest::Client, Error> {
+    let mut b = reqwest::Client::builder()
+        .http1_only()
+        .pool_max_idle_per_host(1)
+        .pool_idle_timeout(None)
+        .connect_timeout(cfg.connect_timeout)
+        // No reqwest read timeout: `post` applies `read_timeout` with one reusable timer.
+        // No retries (and no copy of each request kept for one), no redirects.
+        .retry(reqwest::retry::never().max_retries_per_request(0))
+        .redirect(reqwest::redirect::Policy::none())
+        .connector_layer(GuardLayer(guard.clone()));
+    if let Some(tls) = &cfg.tls {
+        b = b.tls_backend_preconfigured(tls.clone()).tls_info(true);
+    }
+    b = crate::proxy::apply(b, &cfg.proxy, &cfg.host)?;
+    b.build()
+        .map_err(|e| Error::Config(format!("http client: {}", e.without_url())))
+}
+
 impl Session {
     pub(crate) fn new(inner_cfg: &crate::Config, index: usize) -> Result<Session, Error> {
         let guard = Arc::new(ConnGuard::default());
-        let read_timeout = inner_cfg.read_timeout();
-        let mut b = reqwest::Client::builder()
-            .http1_only()
-            .pool_max_idle_per_host(1)
-            .pool_idle_timeout(None)
-            .connect_timeout(inner_cfg.connect_timeout)
-            // No reqwest read timeout: `post` applies `read_timeout` with one reusable timer.
-            // No retries (and no copy of each request kept for one), no redirects.
-            .retry(reqwest::retry::never().max_retries_per_request(0))
-            .redirect(reqwest::redirect::Policy::none())
-            .connector_layer(GuardLayer(guard.clone()));
-        if let Some(tls) = &inner_cfg.tls {
-            b = b.tls_backend_preconfigured(tls.clone()).tls_info(true);
-        }
-        b = crate::proxy::apply(b, &inner_cfg.proxy, &inner_cfg.host)?;
-        let http = b
-            .build()
-            .map_err(|e| Error::Config(format!("http client: {}", e.without_url())))?;
+        let http = http_client(inner_cfg, &guard)?;
         Ok(Session {
             index,
             http,
@@ -189,7 +193,7 @@ impl Session {
             state: State::Fresh,
             handshakes: 0,
             content_type: None,
-            read_timeout,
+            read_timeout: inner_cfg.read_timeout(),
             timer: None,
         })
     }
@@ -416,6 +420,13 @@ impl Session {
         if !cfg.auth.is_gss() {
             self.state = State::Ready { security: None };
             return Ok(());
+        }
+        if self.guard.connects() > 0 {
+            // A new context starts on a new pool: the old connection (perhaps still on its way
+            // back to the pool after a 401) must not serve any leg of the handshake, or NEGOTIATE
+            // and AUTHENTICATE can land on different connections and the server refuses the
+            // second. Dropping the old client closes its connections.
+            self.http = http_client(cfg, &self.guard)?;
         }
         self.handshakes += 1;
         let mut cert = None;
