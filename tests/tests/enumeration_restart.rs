@@ -9,70 +9,16 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use hyperv::{ErrorClass, TransportError, Wsman};
-use hyperv_sim::{FaultAction, FaultRule, Match, SimConfig, SimHost};
-use winrm_client::{AuthMethod, Client};
-use wsman_soap::{Enumerate, Instance, Item, MethodOutput, SelectorSet, Value};
+mod support;
 
-const USER: &str = "HV\\operator";
+use hyperv::ErrorClass;
+use hyperv_sim::{FaultAction, FaultRule, Match, SimConfig, SimHost};
+use support::{Session, USER};
+use wsman_soap::{Enumerate, Item};
 
 /// VMs on the host: `list_vms` sends no MaxElements, so the simulator (like Windows) answers
 /// one item per page and the listing takes one Pull per VM.
 const VMS: usize = 12;
-
-/// The smallest `Wsman` over `winrm_client::Client`, keeping the client's error as text so the
-/// test can read it (hvctl's adapter maps the same way: an interrupted enumeration is a
-/// connection error).
-struct Session {
-    client: Client,
-    host: String,
-}
-
-fn map(e: winrm_client::Error) -> TransportError {
-    if e.is_outcome_unknown() {
-        TransportError::OutcomeUnknown {
-            detail: e.to_string(),
-        }
-    } else if let winrm_client::Error::EnumerationInterrupted { source, .. } = &e {
-        TransportError::Connection(format!("{e}: {source}"))
-    } else if e.is_connection() {
-        TransportError::Connection(e.to_string())
-    } else {
-        TransportError::Other(e.to_string())
-    }
-}
-
-impl Wsman for Session {
-    fn host(&self) -> &str {
-        &self.host
-    }
-
-    async fn get(&self, uri: &str, sel: &SelectorSet) -> Result<Instance, TransportError> {
-        self.client.get(uri, sel).await.map_err(map)
-    }
-
-    async fn enumerate(&self, uri: &str, e: &Enumerate) -> Result<Vec<Item>, TransportError> {
-        self.client.enumerate(uri, e).await.map_err(map)
-    }
-
-    async fn invoke(
-        &self,
-        uri: &str,
-        sel: &SelectorSet,
-        method: &str,
-        params: &[(String, Value)],
-    ) -> Result<MethodOutput, TransportError> {
-        self.client.invoke(uri, sel, method, params).await.map_err(map)
-    }
-
-    async fn sleep(&self, d: Duration) {
-        tokio::time::sleep(d).await;
-    }
-
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-}
 
 fn names() -> Vec<String> {
     (1..=VMS).map(|i| format!("vm{i:02}")).collect()
@@ -83,15 +29,7 @@ async fn host_with_vms() -> (SimHost, Session) {
     let mut cfg = SimConfig::new("HV01").user(USER, &password);
     cfg.vms = names();
     let host = SimHost::start(cfg).await.unwrap();
-    let client = Client::builder(&host.endpoint())
-        .auth(AuthMethod::ntlm(USER, password.as_str()))
-        .operation_timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
-    let s = Session {
-        client,
-        host: host.host_name().to_owned(),
-    };
+    let s = support::session(&host, &password, 1);
     (host, s)
 }
 

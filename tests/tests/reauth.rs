@@ -6,13 +6,11 @@
 //! the credentials".
 #![allow(clippy::unwrap_used)]
 
-use std::time::Duration;
+mod support;
 
 use hyperv_sim::{FaultAction, Match, SimConfig, SimHost};
-use winrm_client::{AuthMethod, Client};
+use support::USER;
 use wsman_soap::{Enumerate, SelectorSet};
-
-const USER: &str = "HV\\operator";
 const CS_URI: &str =
     "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/virtualization/v2/Msvm_ComputerSystem";
 /// Recoveries to run: at the old failure rate (1-8%) 150 rounds fail with near certainty.
@@ -24,11 +22,7 @@ async fn every_401_on_an_authenticated_session_is_recovered_on_one_new_connectio
     let mut cfg = SimConfig::new("HV01").user(USER, &password);
     cfg.vms = (1..=3).map(|i| format!("vm{i}")).collect();
     let host = SimHost::start(cfg).await.unwrap();
-    let client = Client::builder(&host.endpoint())
-        .auth(AuthMethod::ntlm(USER, password.as_str()))
-        .operation_timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
+    let client = support::client_builder(&host, &password).build().unwrap();
     let mut host_sel = SelectorSet::new();
     host_sel.push("CreationClassName", "Msvm_ComputerSystem");
     host_sel.push("Name", "HV01");

@@ -4,84 +4,15 @@
 //! without ever re-sending an invoke. The CLI itself is tested in `crates/hvctl/tests/e2e.rs`.
 #![allow(clippy::unwrap_used)]
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use futures_util::future::join_all;
-use hyperv::{ErrorClass, JobProgress, JobWaitOptions, ReverseOptions, TransportError, VmRef, Wsman};
+mod support;
+
+use hyperv::{ErrorClass, JobProgress, JobWaitOptions, ReverseOptions, VmRef};
 use hyperv_sim::{FaultAction, Match, PairConfig, SimHost};
-use winrm_client::{AuthMethod, Client};
-use wsman_soap::{Enumerate, Instance, Item, MethodOutput, SelectorSet, Value};
 
-const USER: &str = "HV\\operator";
-
-/// The smallest `Wsman` over `winrm_client::Client` (hvctl's adapter does the same).
-struct Session {
-    client: Client,
-    host: String,
-}
-
-fn map(e: winrm_client::Error) -> TransportError {
-    if e.is_outcome_unknown() {
-        TransportError::OutcomeUnknown {
-            detail: e.to_string(),
-        }
-    } else if e.is_auth() {
-        TransportError::Auth(e.to_string())
-    } else if let winrm_client::Error::Fault(f) = e {
-        TransportError::Fault(f)
-    } else if e.is_timeout() {
-        TransportError::Timeout(e.to_string())
-    } else if e.is_connection() {
-        TransportError::Connection(e.to_string())
-    } else {
-        TransportError::Other(e.to_string())
-    }
-}
-
-impl Wsman for Session {
-    fn host(&self) -> &str {
-        &self.host
-    }
-
-    async fn get(&self, uri: &str, sel: &SelectorSet) -> Result<Instance, TransportError> {
-        self.client.get(uri, sel).await.map_err(map)
-    }
-
-    async fn enumerate(&self, uri: &str, e: &Enumerate) -> Result<Vec<Item>, TransportError> {
-        self.client.enumerate(uri, e).await.map_err(map)
-    }
-
-    async fn invoke(
-        &self,
-        uri: &str,
-        sel: &SelectorSet,
-        method: &str,
-        params: &[(String, Value)],
-    ) -> Result<MethodOutput, TransportError> {
-        self.client.invoke(uri, sel, method, params).await.map_err(map)
-    }
-
-    async fn sleep(&self, d: Duration) {
-        tokio::time::sleep(d).await;
-    }
-
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-}
-
-fn session(h: &SimHost, password: &str, sessions: usize) -> Session {
-    let client = Client::builder(&h.endpoint())
-        .auth(AuthMethod::ntlm(USER, password))
-        .operation_timeout(Duration::from_secs(5))
-        .sessions(sessions)
-        .build()
-        .unwrap();
-    Session {
-        client,
-        host: h.host_name().to_owned(),
-    }
-}
+use support::{session, USER};
 
 fn wait() -> JobWaitOptions {
     JobWaitOptions {
