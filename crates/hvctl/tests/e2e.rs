@@ -3,15 +3,14 @@
 //! every documented exit code (with injected faults), `hvctl demo`, and the README examples.
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+mod support;
+
+use std::process::Stdio;
 use std::time::Duration;
 
 use hyperv_sim::{FaultAction, Match, PairConfig, SimFault, SimHost};
 use serde_json::Value as Json;
-
-const USER: &str = "HV\\operator";
+use support::{hvctl, runtime, Run, USER};
 
 /// A primary/replica pair with `demo-vm` replicating, served on a background runtime.
 /// Fields drop in order: the hosts stop first, then the runtime.
@@ -25,11 +24,7 @@ struct Pair {
 
 impl Pair {
     fn start() -> Pair {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         let password = hyperv_sim::random_password().to_string();
         let cfg = PairConfig {
             job_duration: Duration::from_millis(300),
@@ -69,71 +64,15 @@ impl Pair {
     }
 }
 
-/// The binary with an environment that cannot see the developer's config or HVCTL_* variables.
-fn hvctl(home: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hvctl"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("HVCTL_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("NO_COLOR", "1");
-    cmd
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 impl Run {
-    fn of(mut cmd: Command, stdin: Option<&str>) -> Run {
-        cmd.stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        if let Some(text) = stdin {
-            child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-        }
-        let out: Output = child.wait_with_output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    /// The JSON lines, each checked against the documented schema.
+    /// The JSON lines, each checked against the documented schema (OUTPUT.md).
     fn json(&self) -> (Vec<Json>, Json) {
-        let mut lines: Vec<Json> = self
-            .stdout
-            .lines()
-            .map(|l| {
-                serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}\n{}", self.stderr))
-            })
-            .collect();
-        let summary = lines.pop().expect("no summary line");
+        let (lines, summary) = self.json_lines();
         check_summary(&summary, &lines, self.code);
         for r in &lines {
             check_result(r);
         }
         (lines, summary)
-    }
-
-    fn expect(&self, code: i32) -> &Run {
-        assert_eq!(
-            self.code, code,
-            "exit code\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-        self
     }
 }
 

@@ -3,16 +3,17 @@
 //! (`FaultAction::DropAfterExecute`). One loss: the enumeration restarts (a second Enumerate)
 //! and every VM is listed exactly once, exit 0. Two losses: exit 7 (connection) with a message
 //! saying the enumeration was interrupted after N items and the listing is incomplete.
-//! The environment handling mirrors `e2e.rs`.
+//! The binary and its environment come from `support` (shared with `e2e.rs`).
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
 
 use hyperv_sim::{FaultAction, FaultRule, Match, SimConfig, SimHost};
 use serde_json::Value as Json;
 
-const USER: &str = "HV\\operator";
+use support::{hvctl, runtime, Run, USER};
 
 /// VMs on the host. `vm list` enumerates `Msvm_ComputerSystem` without MaxElements, so the
 /// simulator (like Windows) answers one item per page: one Pull per VM.
@@ -29,11 +30,7 @@ struct Host {
 
 impl Host {
     fn start() -> Host {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         let password = hyperv_sim::random_password().to_string();
         let mut cfg = SimConfig::new("HV01").user(USER, &password);
         cfg.vms = names();
@@ -49,58 +46,12 @@ impl Host {
     /// `hvctl --auth ntlm --user USER --host <sim> <args>` with the password in
     /// HVCTL_PASSWORD and an environment that cannot see the developer's config.
     fn run(&self, args: &[&str]) -> Run {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hvctl"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("HVCTL_") {
-                cmd.env_remove(k);
-            }
-        }
-        let home = self.home.path();
-        cmd.env("HOME", home)
-            .env("XDG_CONFIG_HOME", home.join("config"))
-            .env("NO_COLOR", "1")
-            .env("HVCTL_PASSWORD", &self.password)
+        let mut cmd = hvctl(self.home.path());
+        cmd.env("HVCTL_PASSWORD", &self.password)
             .args(["--auth", "ntlm", "--user", USER, "--host"])
             .arg(self.sim.addr().to_string())
-            .args(args)
-            .stdin(Stdio::null());
-        let out = cmd.output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn expect(&self, code: i32) -> &Run {
-        assert_eq!(
-            self.code, code,
-            "exit code\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-
-    /// The JSON lines: results, then the summary.
-    fn json(&self) -> (Vec<Json>, Json) {
-        let mut lines: Vec<Json> = self
-            .stdout
-            .lines()
-            .map(|l| {
-                serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}\n{}", self.stderr))
-            })
-            .collect();
-        let summary = lines.pop().expect("no summary line");
-        assert_eq!(summary["type"], "summary", "{summary}");
-        (lines, summary)
+            .args(args);
+        Run::of(cmd, None)
     }
 }
 
@@ -133,7 +84,7 @@ fn vm_list_survives_a_lost_pull_reply_and_lists_every_vm_once() {
     let host = Host::start();
 
     // Baseline: a clean listing and the Pulls it takes.
-    let (clean, _) = host.run(&["-o", "json", "vm", "list"]).expect(0).json();
+    let (clean, _) = host.run(&["-o", "json", "vm", "list"]).expect(0).json_lines();
     let base = host.sim.stats();
     let pulls = base.count("Pull");
     assert!(pulls >= 3, "the listing must need several Pulls, took {pulls}");
@@ -141,7 +92,7 @@ fn vm_list_survives_a_lost_pull_reply_and_lists_every_vm_once() {
 
     host.sim.faults().inject(drop_pull(2));
     let run = host.run(&["-o", "json", "vm", "list"]);
-    let (results, summary) = run.expect(0).json();
+    let (results, summary) = run.expect(0).json_lines();
 
     assert_eq!(
         host.sim.faults().fired().len(),
@@ -202,7 +153,7 @@ fn vm_list_with_two_lost_pull_replies_exits_7_saying_the_listing_is_incomplete()
     host.sim.faults().inject(drop_pull(2));
     host.sim.faults().inject(drop_pull(5));
     let run = host.run(&["-o", "json", "vm", "list"]);
-    let (results, summary) = run.expect(7).json();
+    let (results, summary) = run.expect(7).json_lines();
     assert_eq!(results.len(), 1, "{}", run.stdout);
     let e = &results[0]["error"];
     assert_eq!(results[0]["ok"], false);
