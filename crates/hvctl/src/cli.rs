@@ -88,6 +88,11 @@ pub struct GlobalArgs {
     /// WS-Management operation timeout [default: 60s]
     #[arg(long, env = "HVCTL_OPERATION_TIMEOUT", global = true, value_parser = parse_duration)]
     pub operation_timeout: Option<Duration>,
+    /// w:MaxEnvelopeSize to ask for, in bytes: the largest reply the host may send; raise it
+    /// (with the host's MaxEnvelopeSizekb) when a reply would exceed it [default: 512000]
+    #[arg(long, env = "HVCTL_MAX_ENVELOPE_SIZE", global = true,
+          value_parser = clap::value_parser!(u32).range(8192..=1_073_741_824))]
+    pub max_envelope_size: Option<u32>,
     /// How long to follow a job before giving up [default: 30m]
     #[arg(long, env = "HVCTL_JOB_TIMEOUT", global = true, value_parser = parse_duration)]
     pub job_timeout: Option<Duration>,

@@ -70,6 +70,8 @@ pub struct Profile {
     pub operation_timeout: Option<String>,
     /// Job timeout ("30m").
     pub job_timeout: Option<String>,
+    /// w:MaxEnvelopeSize in bytes.
+    pub max_envelope_size: Option<u32>,
     /// Output format.
     pub output: Option<OutputFormat>,
     /// Concurrent operations per host.
@@ -98,6 +100,7 @@ impl Profile {
             connect_timeout: over.connect_timeout.or(self.connect_timeout),
             operation_timeout: over.operation_timeout.or(self.operation_timeout),
             job_timeout: over.job_timeout.or(self.job_timeout),
+            max_envelope_size: over.max_envelope_size.or(self.max_envelope_size),
             output: over.output.or(self.output),
             per_host: over.per_host.or(self.per_host),
             record: over.record.or(self.record),
@@ -318,6 +321,8 @@ pub struct Resolved {
     pub operation_timeout: Duration,
     /// Job timeout.
     pub job_timeout: Duration,
+    /// w:MaxEnvelopeSize in bytes (None: the client's default, 512000).
+    pub max_envelope_size: Option<u32>,
     /// Output format.
     pub output: OutputFormat,
     /// Log verbosity (count of -v).
@@ -477,12 +482,27 @@ pub fn resolve(
             60,
         )?,
         job_timeout: dur(args.job_timeout, &p.job_timeout, "job_timeout", 30 * 60)?,
+        max_envelope_size: envelope_size(args.max_envelope_size.or(p.max_envelope_size))?,
         output: args.output.or(p.output).unwrap_or(OutputFormat::Human),
         verbose: args.verbose,
         record: args.record.clone().or(p.record),
         per_host,
         progress_bars: src.stderr_is_terminal && !args.no_progress,
     })
+}
+
+/// The accepted `max_envelope_size` range (the flag enforces it too; this covers the profile).
+const ENVELOPE_SIZES: std::ops::RangeInclusive<u32> = 8192..=1_073_741_824;
+
+fn envelope_size(n: Option<u32>) -> Result<Option<u32>, UsageError> {
+    match n {
+        Some(n) if !ENVELOPE_SIZES.contains(&n) => Err(UsageError::new(format!(
+            "max_envelope_size {n} is out of range ({}..={} bytes)",
+            ENVELOPE_SIZES.start(),
+            ENVELOPE_SIZES.end()
+        ))),
+        n => Ok(n),
+    }
 }
 
 /// Password sources, in order: `--password-stdin`, the environment (`HVCTL_PASSWORD` or the
@@ -676,6 +696,42 @@ password_env = "REPLICA_PASSWORD"
         assert_eq!(r.endpoints.len(), 1);
         assert_eq!(r.output, OutputFormat::Human);
         assert_eq!(r.operation_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn max_envelope_size_from_the_profile_the_flag_or_the_default() {
+        let mut w = World::new();
+        w.env.insert("HVCTL_PASSWORD", "x");
+        assert_eq!(w.resolve(&[], &sample()).unwrap().max_envelope_size, None);
+        let file = ConfigFile::parse(
+            &format!("{SAMPLE}\n[profiles.big]\nhosts = [\"hv09\"]\nmax_envelope_size = 1048576\n"),
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let r = w.resolve(&["-p", "big"], &file).unwrap();
+        assert_eq!(r.max_envelope_size, Some(1_048_576));
+        let r = w
+            .resolve(&["-p", "big", "--max-envelope-size", "153600"], &file)
+            .unwrap();
+        assert_eq!(r.max_envelope_size, Some(153_600));
+        let small = ConfigFile::parse(
+            &format!("{SAMPLE}\n[profiles.small]\nhosts = [\"hv09\"]\nmax_envelope_size = 100\n"),
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let err = w.resolve(&["-p", "small"], &small).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "max_envelope_size 100 is out of range (8192..=1073741824 bytes)"
+        );
+    }
+
+    #[test]
+    fn max_envelope_size_flag_out_of_range_is_a_usage_error() {
+        use clap::Parser;
+        let err = crate::cli::Cli::try_parse_from(["hvctl", "--max-envelope-size", "100", "vm", "list"])
+            .unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
     }
 
     #[test]

@@ -166,3 +166,61 @@ fn vm_list_with_two_lost_pull_replies_exits_7_saying_the_listing_is_incomplete()
     );
     assert_eq!(summary["exit_code"], 7);
 }
+
+/// `--max-envelope-size` reaches the wire: it is the `w:MaxEnvelopeSize` of every recorded
+/// request, and the host fits fewer VM instances (about 2.9 KB each) into a page of 8192 bytes
+/// than into the default 512000, so the same listing takes more Pulls.
+#[test]
+fn wsman_enumerate_honours_max_envelope_size() {
+    let host = Host::start();
+    let mut pulls = Vec::new();
+    for (size, expected) in [
+        (None, "512000"),
+        (Some("8192"), "8192"),
+        (Some("1048576"), "1048576"),
+    ] {
+        let rec = tempfile::tempdir().unwrap();
+        let rec_dir = rec.path().to_str().unwrap().to_owned();
+        let mut args = vec!["--record", rec_dir.as_str()];
+        if let Some(n) = size {
+            args.extend(["--max-envelope-size", n]);
+        }
+        args.extend(["wsman", "enumerate", "Msvm_ComputerSystem"]);
+        let before = host.sim.stats().count("Pull");
+        let run = host.run(&args);
+        run.expect(0);
+        for name in names() {
+            assert!(run.stdout.contains(&name), "{name} missing: {}", run.stdout);
+        }
+        pulls.push(host.sim.stats().count("Pull") - before);
+        let mut requests = 0;
+        for f in walk(rec.path()) {
+            let text = std::fs::read_to_string(&f).unwrap();
+            if f.to_string_lossy().contains("request") {
+                requests += 1;
+                assert!(
+                    text.contains(&format!(">{expected}</w:MaxEnvelopeSize>")),
+                    "{}: {text}",
+                    f.display()
+                );
+            }
+        }
+        assert!(requests >= 1, "no request recorded: {:?}", walk(rec.path()));
+    }
+    assert!(pulls[1] > pulls[0], "8192-byte pages hold fewer VMs: {pulls:?}");
+    assert_eq!(pulls[0], pulls[2], "{pulls:?}");
+}
+
+/// Every file below `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
