@@ -8,7 +8,7 @@
 
 mod support;
 
-use support::{RSD_URI, SERVICE_URI};
+use support::RSD_URI;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -228,15 +228,7 @@ async fn kerberos_is_preemptive_mutual_and_sealed_against_mit_gssapi() {
     assert!(c.is_encrypted());
     let rsd = c.get(RSD_URI, &SelectorSet::new()).await.unwrap();
     assert_eq!(rsd.class_name, "Msvm_ReplicationSettingData");
-    let out = c
-        .invoke(
-            SERVICE_URI,
-            &SelectorSet::new(),
-            "ReverseReplicationRelationship",
-            &[],
-        )
-        .await
-        .unwrap();
+    let out = support::reverse(&c).await.unwrap();
     assert_eq!(out.return_value, Some(4096));
     let items = c
         .enumerate(RSD_URI, &wsman_soap::Enumerate::default())

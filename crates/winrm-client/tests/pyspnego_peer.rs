@@ -7,7 +7,7 @@
 
 mod support;
 
-use support::{CS_URI, RSD_URI, SERVICE_URI};
+use support::{CS_URI, RSD_URI};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
@@ -166,15 +166,7 @@ async fn get_enumerate_invoke_encrypted_on_one_connection_against_pyspnego() {
         })
         .collect();
     assert_eq!(names, ["vm-0", "vm-1", "vm-2", "vm-3"]);
-    let out = c
-        .invoke(
-            SERVICE_URI,
-            &SelectorSet::new(),
-            "ReverseReplicationRelationship",
-            &[],
-        )
-        .await
-        .unwrap();
+    let out = support::reverse(&c).await.unwrap();
     assert_eq!(out.return_value, Some(4096));
     assert!(out.job_instance_id().is_some());
     c.get(RSD_URI, &selectors()).await.unwrap();
@@ -256,15 +248,7 @@ async fn https_with_channel_binding_required_by_pyspnego() {
         .unwrap();
     let rsd = c.get(RSD_URI, &selectors()).await.unwrap();
     assert_eq!(rsd.class_name, "Msvm_ReplicationSettingData");
-    let out = c
-        .invoke(
-            SERVICE_URI,
-            &SelectorSet::new(),
-            "ReverseReplicationRelationship",
-            &[],
-        )
-        .await
-        .unwrap();
+    let out = support::reverse(&c).await.unwrap();
     assert_eq!(out.return_value, Some(4096));
     assert_eq!(c.connections_opened(), 1);
 }

@@ -313,15 +313,7 @@ async fn connection_closed_before_invoke_reauthenticates_and_sends_it_once() {
     .await;
     let c = client(&server).build().unwrap();
     c.get(RSD_URI, &rsd_selectors()).await.unwrap();
-    let out = c
-        .invoke(
-            SERVICE_URI,
-            &SelectorSet::new(),
-            "ReverseReplicationRelationship",
-            &[],
-        )
-        .await
-        .unwrap();
+    let out = support::reverse(&c).await.unwrap();
     assert_eq!(out.return_value, Some(4096));
     assert_eq!(server.stats.count("ReverseReplicationRelationship"), 1);
     assert_eq!(server.stats.connections.load(Ordering::SeqCst), 2);
@@ -419,15 +411,7 @@ async fn a_401_mid_session_reauthenticates_once_and_resends_only_idempotent_requ
     );
 
     server.unauthorize_next.store(true, Ordering::SeqCst);
-    let err = c
-        .invoke(
-            SERVICE_URI,
-            &SelectorSet::new(),
-            "ReverseReplicationRelationship",
-            &[],
-        )
-        .await
-        .unwrap_err();
+    let err = support::reverse(&c).await.unwrap_err();
     assert!(err.is_auth(), "{err:?}");
     assert!(err.to_string().contains("not re-sent"), "{err}");
     assert_eq!(server.stats.count("ReverseReplicationRelationship"), 0);
@@ -436,15 +420,7 @@ async fn a_401_mid_session_reauthenticates_once_and_resends_only_idempotent_requ
         3,
         "re-authenticated for the next request"
     );
-    let out = c
-        .invoke(
-            SERVICE_URI,
-            &SelectorSet::new(),
-            "ReverseReplicationRelationship",
-            &[],
-        )
-        .await
-        .unwrap();
+    let out = support::reverse(&c).await.unwrap();
     assert_eq!(out.return_value, Some(4096));
     // Each new context starts on a new connection pool (the first handshake, then one per 401),
     // so no leg of a handshake can land on the connection that was answered 401.
@@ -502,14 +478,7 @@ async fn recording_writes_decrypted_scrubbed_exchanges() {
         .build()
         .unwrap();
     c.get(RSD_URI, &rsd_selectors()).await.unwrap();
-    c.invoke(
-        SERVICE_URI,
-        &SelectorSet::new(),
-        "ReverseReplicationRelationship",
-        &[],
-    )
-    .await
-    .unwrap();
+    support::reverse(&c).await.unwrap();
     let mut names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())

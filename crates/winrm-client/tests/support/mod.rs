@@ -696,3 +696,16 @@ pub async fn start_redirecting_server(
     });
     (count, endpoint, task)
 }
+
+/// `ReverseReplicationRelationship` on the replication service without parameters: the
+/// non-idempotent Invoke the suites send (the standard responder answers ReturnValue 4096 and a
+/// job).
+pub async fn reverse(c: &winrm_client::Client) -> Result<wsman_soap::MethodOutput, winrm_client::Error> {
+    c.invoke(
+        SERVICE_URI,
+        &wsman_soap::SelectorSet::new(),
+        "ReverseReplicationRelationship",
+        &[],
+    )
+    .await
+}
