@@ -33,6 +33,11 @@ async fn host_with_vms() -> (SimHost, Session) {
     (host, s)
 }
 
+/// The VMs' GUIDs in listing order.
+fn guids(l: &[hyperv::Vm]) -> Vec<String> {
+    l.iter().map(|v| v.guid.clone()).collect()
+}
+
 /// A rule that drops the connection after the simulator executed the `n`-th Pull (1-based)
 /// counted from now, `times` times in a row.
 fn drop_pull(n: u32, times: u32) -> FaultRule {
@@ -80,8 +85,7 @@ async fn a_lost_pull_reply_restarts_the_listing_and_every_vm_comes_back_once() {
     );
     assert!(seen.values().all(|&n| n == 1), "a VM listed twice: {seen:?}");
     // Same order as the clean listing (the skipped items are the ones already received).
-    let order = |l: &[hyperv::Vm]| l.iter().map(|v| v.guid.clone()).collect::<Vec<_>>();
-    assert_eq!(order(&vms), order(&clean));
+    assert_eq!(guids(&vms), guids(&clean));
 
     assert_eq!(host.faults().fired().len(), 1);
     assert_eq!(host.faults().pending(), 0);
@@ -141,7 +145,6 @@ async fn a_second_lost_pull_reply_ends_the_listing_as_interrupted_connection_err
 async fn a_lost_pull_reply_anywhere_in_the_listing_is_recovered() {
     let (host, s) = host_with_vms().await;
     let clean = hyperv::list_vms(&s).await.unwrap();
-    let order = |l: &[hyperv::Vm]| l.iter().map(|v| v.guid.clone()).collect::<Vec<_>>();
     let pulls = u32::try_from(host.stats().count("Pull")).unwrap();
     let cases = [
         (1, FaultAction::DropAfterExecute),
@@ -156,7 +159,7 @@ async fn a_lost_pull_reply_anywhere_in_the_listing_is_recovered() {
             ..drop_pull(n, 1)
         });
         let vms = hyperv::list_vms(&s).await.unwrap();
-        assert_eq!(order(&vms), order(&clean), "Pull {n}, {action:?}");
+        assert_eq!(guids(&vms), guids(&clean), "Pull {n}, {action:?}");
         assert_eq!(host.faults().pending(), 0, "Pull {n}, {action:?}: the rule fired");
         let after = host.stats();
         assert_eq!(
@@ -241,7 +244,6 @@ async fn a_lost_pull_reply_with_pages_of_five_items_is_recovered() {
 async fn a_pull_that_did_not_reach_the_enumeration_is_resent_without_a_restart() {
     let (host, s) = host_with_vms().await;
     let clean = hyperv::list_vms(&s).await.unwrap();
-    let order = |l: &[hyperv::Vm]| l.iter().map(|v| v.guid.clone()).collect::<Vec<_>>();
     let pulls = host.stats().count("Pull");
     let cases = [
         FaultAction::Unauthorized,
@@ -256,7 +258,7 @@ async fn a_pull_that_did_not_reach_the_enumeration_is_resent_without_a_restart()
             ..drop_pull(2, 1)
         });
         let vms = hyperv::list_vms(&s).await.unwrap();
-        assert_eq!(order(&vms), order(&clean), "{action:?}");
+        assert_eq!(guids(&vms), guids(&clean), "{action:?}");
         assert_eq!(host.faults().pending(), 0, "{action:?}: the rule fired");
         let after = host.stats();
         assert_eq!(
