@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::config::ENVELOPE_SIZES;
+
 /// Exit codes, shown at the end of `hvctl --help`.
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
@@ -91,7 +93,8 @@ pub struct GlobalArgs {
     /// w:MaxEnvelopeSize to ask for, in bytes: the largest reply the host may send; raise it
     /// (with the host's MaxEnvelopeSizekb) when a reply would exceed it [default: 512000]
     #[arg(long, env = "HVCTL_MAX_ENVELOPE_SIZE", global = true,
-          value_parser = clap::value_parser!(u32).range(8192..=1_073_741_824))]
+          value_parser = clap::value_parser!(u32)
+              .range(i64::from(*ENVELOPE_SIZES.start())..=i64::from(*ENVELOPE_SIZES.end())))]
     pub max_envelope_size: Option<u32>,
     /// How long to follow a job before giving up [default: 30m]
     #[arg(long, env = "HVCTL_JOB_TIMEOUT", global = true, value_parser = parse_duration)]

@@ -491,8 +491,8 @@ pub fn resolve(
     })
 }
 
-/// The accepted `max_envelope_size` range (the flag enforces it too; this covers the profile).
-const ENVELOPE_SIZES: std::ops::RangeInclusive<u32> = 8192..=1_073_741_824;
+/// The accepted `max_envelope_size` range, for the flag (its value parser) and the profile.
+pub const ENVELOPE_SIZES: std::ops::RangeInclusive<u32> = 8192..=1_073_741_824;
 
 fn envelope_size(n: Option<u32>) -> Result<Option<u32>, UsageError> {
     match n {
