@@ -570,7 +570,7 @@ async fn wsman(hosts: &Hosts, cmd: WsmanCmd) -> anyhow::Result<Outcome> {
                     EnumerationMode::Objects
                 },
                 optimize: true,
-                max_elements: Some(100),
+                max_elements: None,
             };
             let recs = per_host(hosts, "wsman enumerate", |s| {
                 let (uri, req) = (uri.clone(), req.clone());
