@@ -45,6 +45,10 @@ pub struct SimConfig {
     /// larger are refused with HTTP 413, and responses are held to it (or to the request's
     /// smaller `w:MaxEnvelopeSize`).
     pub max_envelope_size_kb: u32,
+    /// The listener's `MaxBatchItems` ([MS-WSMV 2.2.4.10], Windows default 32000): an
+    /// optimized Enumerate or a Pull asking for more items per response is refused
+    /// ([`SimFault::invalid_batch_parameter`](crate::SimFault::invalid_batch_parameter)).
+    pub max_batch_items: u32,
     /// How long each Msvm_ConcreteJob runs.
     pub job_duration: Duration,
     /// `TimeBeforeRemoval` of finished jobs.
@@ -86,6 +90,7 @@ impl Default for SimConfig {
             allow_basic: false,
             allow_unencrypted: false,
             max_envelope_size_kb: 500,
+            max_batch_items: crate::ops::DEFAULT_MAX_BATCH_ITEMS,
             job_duration: WorldConfig::default().job_duration,
             time_before_removal: WorldConfig::default().time_before_removal,
             enumeration_timeout: Duration::from_secs(240),
@@ -260,7 +265,9 @@ impl SimHost {
             users: RwLock::new((Vec::new(), Arc::new(UserTable::new()))),
             faults: config.faults.clone(),
             stats: Arc::new(StatsInner::default()),
-            enums: Mutex::new(EnumStore::new(config.enumeration_timeout)),
+            enums: Mutex::new(
+                EnumStore::new(config.enumeration_timeout).with_max_batch_items(config.max_batch_items),
+            ),
             https: config.https,
             allow_basic: config.allow_basic,
             allow_unencrypted: config.allow_unencrypted,
