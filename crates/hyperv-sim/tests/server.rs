@@ -762,3 +762,53 @@ async fn handshake_legs_on_different_connections_are_refused() {
     assert_eq!((h.stats().handshakes, h.stats().count("Get")), (0, 0));
     h.shutdown().await;
 }
+
+/// A VM's Msvm_ComputerSystem is written like the real recording
+/// `fixtures/real/08_r4sd_recorded_msvm_computersystem_pull_vm_off.xml` (an off,
+/// non-replicated VM): the same properties in the same order, the same ones `xsi:nil` (written,
+/// not left out), and the `p` prefix bound to MS wsman.xsd on the envelope and rebound to the
+/// class URI on the instance.
+#[tokio::test]
+async fn vm_instance_is_written_like_the_real_recording() {
+    let recorded = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/real/08_r4sd_recorded_msvm_computersystem_pull_vm_off.xml"
+    ))
+    .unwrap();
+    let ResponseBody::Enumeration(rec) = parse_response(&recorded, &Limits::default()).unwrap().body else {
+        panic!()
+    };
+    let rec = rec.items[0].instance.clone().unwrap();
+    let names = |i: &Instance| i.properties.iter().map(|p| p.name.clone()).collect::<Vec<_>>();
+    let nils = |i: &Instance| {
+        i.properties
+            .iter()
+            .filter(|p| p.value == Value::Null)
+            .map(|p| p.name.clone())
+            .collect::<Vec<_>>()
+    };
+
+    let pw = password();
+    let (h, vm) = host_with_vm(&pw).await;
+    let mut c = session(&h, &pw).await;
+    let (_, plain) = c
+        .soap_raw(&request::get(&hdr(&h, "Msvm_ComputerSystem", cs_sel(&vm))))
+        .await
+        .unwrap();
+    let xml = String::from_utf8(plain.unwrap()).unwrap();
+    let sim = inst(parse_response(xml.as_bytes(), &Limits::default()).unwrap());
+    assert_eq!(names(&sim), names(&rec));
+    assert_eq!(nils(&sim), nils(&rec));
+    for n in nils(&rec) {
+        assert!(
+            xml.contains(&format!("<p:{n} xsi:nil=\"true\"/>")),
+            "{n} in {xml}"
+        );
+    }
+    assert!(xml.contains("xmlns:p=\"http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd\""));
+    assert!(xml.contains(&format!(
+        "<p:Msvm_ComputerSystem xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns:p=\"{}\"",
+        uri("Msvm_ComputerSystem")
+    )));
+    h.shutdown().await;
+}
