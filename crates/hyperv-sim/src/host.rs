@@ -17,6 +17,7 @@ use crate::model::{HostId, World, WorldConfig};
 use crate::ops::EnumStore;
 use crate::server::{self, Shared};
 use crate::stats::{Stats, StatsInner};
+use crate::tls::CertificateKind;
 use crate::Error;
 
 /// How to run one simulated host.
@@ -34,8 +35,13 @@ pub struct SimConfig {
     pub vms: Vec<String>,
     /// Serve HTTPS with a generated self-signed certificate (see [`SimHost::cert_pem`]).
     pub https: bool,
-    /// Over HTTPS: require NTLM channel bindings matching the certificate (CbtHardeningLevel
-    /// Strict).
+    /// How the HTTPS certificate is signed (its signature hash picks the channel-binding hash,
+    /// [RFC 5929 §4.1]); ECDSA P-256 with SHA-256 by default.
+    pub certificate: CertificateKind,
+    /// Over HTTPS: require NTLM channel bindings matching the certificate, as a listener with
+    /// `CbtHardeningLevel = Strict` does (MS docs "Installation and configuration for Windows
+    /// Remote Management"; a missing or wrong binding is a 401). On by default. `false` is for
+    /// tests only: it accepts any binding (`CbtHardeningLevel = None`).
     pub require_channel_binding: bool,
     /// Over HTTPS: accept Basic authentication (never over HTTP).
     pub allow_basic: bool,
@@ -86,7 +92,8 @@ impl Default for SimConfig {
             users: Vec::new(),
             vms: Vec::new(),
             https: false,
-            require_channel_binding: false,
+            certificate: CertificateKind::default(),
+            require_channel_binding: true,
             allow_basic: false,
             allow_unencrypted: false,
             max_envelope_size_kb: 500,
@@ -133,7 +140,10 @@ pub struct PairConfig {
     pub vm_name: String,
     /// HTTPS on both.
     pub https: bool,
-    /// Over HTTPS: require NTLM channel bindings on both.
+    /// How both HTTPS certificates are signed.
+    pub certificate: CertificateKind,
+    /// Over HTTPS: require NTLM channel bindings on both (on by default; see
+    /// [`SimConfig::require_channel_binding`]).
     pub require_channel_binding: bool,
     /// How long each job runs.
     pub job_duration: Duration,
@@ -168,7 +178,8 @@ impl Default for PairConfig {
             users: Vec::new(),
             vm_name: "demo-vm".to_owned(),
             https: false,
-            require_channel_binding: false,
+            certificate: CertificateKind::default(),
+            require_channel_binding: true,
             job_duration: WorldConfig::default().job_duration,
             time_before_removal: WorldConfig::default().time_before_removal,
             primary_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -246,7 +257,10 @@ impl SimHost {
             .map(|h| h.name.clone());
         let machine = machine.ok_or(Error::UnknownHost)?;
         let tls = if config.https {
-            Some(crate::tls::setup(std::slice::from_ref(&fqdn))?)
+            Some(crate::tls::setup(
+                std::slice::from_ref(&fqdn),
+                config.certificate,
+            )?)
         } else {
             None
         };
@@ -416,6 +430,7 @@ pub async fn start_pair(config: PairConfig) -> Result<(SimHost, SimHost), Error>
         dns_domain: config.dns_domain.clone(),
         users: config.users.clone(),
         https: config.https,
+        certificate: config.certificate,
         require_channel_binding: config.require_channel_binding,
         job_duration: config.job_duration,
         time_before_removal: config.time_before_removal,
