@@ -766,7 +766,7 @@ async fn handshake_legs_on_different_connections_are_refused() {
 /// A VM's Msvm_ComputerSystem is written like the real recording
 /// `fixtures/real/08_r4sd_recorded_msvm_computersystem_pull_vm_off.xml` (an off,
 /// non-replicated VM): the same properties in the same order, the same ones `xsi:nil` (written,
-/// not left out), and the `p` prefix bound to MS wsman.xsd on the envelope and rebound to the
+/// not left out), 1601-01-01 for replication times that never happened, and the `p` prefix bound to MS wsman.xsd on the envelope and rebound to the
 /// class URI on the instance.
 #[tokio::test]
 async fn vm_instance_is_written_like_the_real_recording() {
@@ -799,6 +799,10 @@ async fn vm_instance_is_written_like_the_real_recording() {
     let sim = inst(parse_response(xml.as_bytes(), &Limits::default()).unwrap());
     assert_eq!(names(&sim), names(&rec));
     assert_eq!(nils(&sim), nils(&rec));
+    // Times that never happened are Hyper-V's 1601-01-01 "never", not nil.
+    for never in ["LastApplicationConsistentReplicationTime", "LastReplicationTime"] {
+        assert_eq!(sim.get(never), rec.get(never), "{never}");
+    }
     for n in nils(&rec) {
         assert!(
             xml.contains(&format!("<p:{n} xsi:nil=\"true\"/>")),
