@@ -17,6 +17,7 @@ use crate::model::{HostId, World, WorldConfig};
 use crate::ops::EnumStore;
 use crate::server::{self, Shared};
 use crate::stats::{Stats, StatsInner};
+use crate::tls::CertificateKind;
 use crate::Error;
 
 /// How to run one simulated host.
@@ -34,8 +35,13 @@ pub struct SimConfig {
     pub vms: Vec<String>,
     /// Serve HTTPS with a generated self-signed certificate (see [`SimHost::cert_pem`]).
     pub https: bool,
-    /// Over HTTPS: require NTLM channel bindings matching the certificate (CbtHardeningLevel
-    /// Strict).
+    /// How the HTTPS certificate is signed (its signature hash picks the channel-binding hash,
+    /// [RFC 5929 §4.1]); ECDSA P-256 with SHA-256 by default.
+    pub certificate: CertificateKind,
+    /// Over HTTPS: require NTLM channel bindings matching the certificate, as a listener with
+    /// `CbtHardeningLevel = Strict` does (MS docs "Installation and configuration for Windows
+    /// Remote Management"; a missing or wrong binding is a 401). On by default. `false` is for
+    /// tests only: it accepts any binding (`CbtHardeningLevel = None`).
     pub require_channel_binding: bool,
     /// Over HTTPS: accept Basic authentication (never over HTTP).
     pub allow_basic: bool,
@@ -45,6 +51,10 @@ pub struct SimConfig {
     /// larger are refused with HTTP 413, and responses are held to it (or to the request's
     /// smaller `w:MaxEnvelopeSize`).
     pub max_envelope_size_kb: u32,
+    /// The listener's `MaxBatchItems` ([MS-WSMV 2.2.4.10], Windows default 32000): an
+    /// optimized Enumerate or a Pull asking for more items per response is refused
+    /// ([`SimFault::invalid_batch_parameter`](crate::SimFault::invalid_batch_parameter)).
+    pub max_batch_items: u32,
     /// How long each Msvm_ConcreteJob runs.
     pub job_duration: Duration,
     /// `TimeBeforeRemoval` of finished jobs.
@@ -82,10 +92,12 @@ impl Default for SimConfig {
             users: Vec::new(),
             vms: Vec::new(),
             https: false,
-            require_channel_binding: false,
+            certificate: CertificateKind::default(),
+            require_channel_binding: true,
             allow_basic: false,
             allow_unencrypted: false,
             max_envelope_size_kb: 500,
+            max_batch_items: crate::ops::DEFAULT_MAX_BATCH_ITEMS,
             job_duration: WorldConfig::default().job_duration,
             time_before_removal: WorldConfig::default().time_before_removal,
             enumeration_timeout: Duration::from_secs(240),
@@ -128,7 +140,10 @@ pub struct PairConfig {
     pub vm_name: String,
     /// HTTPS on both.
     pub https: bool,
-    /// Over HTTPS: require NTLM channel bindings on both.
+    /// How both HTTPS certificates are signed.
+    pub certificate: CertificateKind,
+    /// Over HTTPS: require NTLM channel bindings on both (on by default; see
+    /// [`SimConfig::require_channel_binding`]).
     pub require_channel_binding: bool,
     /// How long each job runs.
     pub job_duration: Duration,
@@ -163,7 +178,8 @@ impl Default for PairConfig {
             users: Vec::new(),
             vm_name: "demo-vm".to_owned(),
             https: false,
-            require_channel_binding: false,
+            certificate: CertificateKind::default(),
+            require_channel_binding: true,
             job_duration: WorldConfig::default().job_duration,
             time_before_removal: WorldConfig::default().time_before_removal,
             primary_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -241,7 +257,10 @@ impl SimHost {
             .map(|h| h.name.clone());
         let machine = machine.ok_or(Error::UnknownHost)?;
         let tls = if config.https {
-            Some(crate::tls::setup(std::slice::from_ref(&fqdn))?)
+            Some(crate::tls::setup(
+                std::slice::from_ref(&fqdn),
+                config.certificate,
+            )?)
         } else {
             None
         };
@@ -260,7 +279,9 @@ impl SimHost {
             users: RwLock::new((Vec::new(), Arc::new(UserTable::new()))),
             faults: config.faults.clone(),
             stats: Arc::new(StatsInner::default()),
-            enums: Mutex::new(EnumStore::new(config.enumeration_timeout)),
+            enums: Mutex::new(
+                EnumStore::new(config.enumeration_timeout).with_max_batch_items(config.max_batch_items),
+            ),
             https: config.https,
             allow_basic: config.allow_basic,
             allow_unencrypted: config.allow_unencrypted,
@@ -409,6 +430,7 @@ pub async fn start_pair(config: PairConfig) -> Result<(SimHost, SimHost), Error>
         dns_domain: config.dns_domain.clone(),
         users: config.users.clone(),
         https: config.https,
+        certificate: config.certificate,
         require_channel_binding: config.require_channel_binding,
         job_duration: config.job_duration,
         time_before_removal: config.time_before_removal,

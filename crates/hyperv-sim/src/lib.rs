@@ -19,6 +19,7 @@ pub use host::{start_pair, PairConfig, SimConfig, SimHost};
 pub use inject::{FaultAction, FaultHandle, FaultRule, Match};
 pub use model::{HostId, JobFailure, JobInjection, World, WorldConfig};
 pub use stats::Stats;
+pub use tls::CertificateKind;
 
 /// Errors of the simulator.
 #[derive(Debug, thiserror::Error)]
