@@ -11,6 +11,7 @@ pub mod ops;
 mod server;
 pub mod stats;
 mod tls;
+pub mod variance;
 pub mod wql;
 
 pub use fault::SimFault;
@@ -18,6 +19,7 @@ pub use host::{start_pair, PairConfig, SimConfig, SimHost};
 pub use inject::{FaultAction, FaultHandle, FaultRule, Match};
 pub use model::{HostId, JobFailure, JobInjection, World, WorldConfig};
 pub use stats::Stats;
+pub use variance::Variance;
 
 /// Errors of the simulator.
 #[derive(Debug, thiserror::Error)]
