@@ -126,13 +126,8 @@ async fn every_variant_runs_the_workflow_to_the_same_reports() {
             ..Variance::default()
         },
         Variance::pretty("\r\n", 2),
-        Variance::renamed(&[
-            ("s", "env"),
-            ("p", ""),
-            ("a", "wsa"),
-            ("w", "wsman"),
-            ("n", "wsen"),
-        ]),
+        Variance::other_prefixes(),
+        Variance::renamed(&[("p", "")]),
         Variance {
             single_quotes: true,
             prolog: "<?xml version=\"1.0\"?>\r\n".into(),

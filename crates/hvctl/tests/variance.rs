@@ -28,47 +28,31 @@ fn status_and_listing_print_the_same_for_nil_and_absent_properties_and_any_marku
         format!("exit {}\n{}", r.code, without_elapsed(&r.stdout))
     };
     // The domain commands, which must not tell a nil property from an absent one.
-    let domain: [&[&str]; 4] = [
-        &["-o", "json", "replication", "status", "demo-vm"],
-        &["replication", "status", "demo-vm"],
-        &["-o", "json", "vm", "list"],
-        &["vm", "list"],
+    let domain = [
+        vec!["-o", "json", "replication", "status", "demo-vm"],
+        vec!["replication", "status", "demo-vm"],
+        vec!["-o", "json", "vm", "list"],
+        vec!["vm", "list"],
     ];
     // The generic verbs show what the host sent (a nil property as null), so they are held
     // to the markup variants only; a missing instance is a fault.
-    let missing = "Name=00000000-0000-0000-0000-000000000000";
-    let generic: [&[&str]; 4] = [
-        &["-o", "json", "wsman", "enumerate", "Msvm_ReplicationSettingData"],
-        &[
-            "-o",
-            "json",
-            "wsman",
-            "enumerate",
-            "Msvm_ReplicationService",
-            "--epr",
-        ],
-        &[
-            "-o",
-            "json",
-            "wsman",
-            "get",
-            "Msvm_ComputerSystem",
-            "-s",
-            "CreationClassName=Msvm_ComputerSystem",
-            "-s",
-            missing,
-        ],
-        &[
-            "wsman",
-            "get",
-            "Msvm_ComputerSystem",
-            "-s",
-            "CreationClassName=Msvm_ComputerSystem",
-            "-s",
-            missing,
-        ],
+    let get_missing = [
+        "wsman",
+        "get",
+        "Msvm_ComputerSystem",
+        "-s",
+        "CreationClassName=Msvm_ComputerSystem",
+        "-s",
+        "Name=00000000-0000-0000-0000-000000000000",
     ];
-    let outputs = |v: &Variance, commands: &[&[&str]]| {
+    let json = |args: &[&'static str]| [&["-o", "json"], args].concat();
+    let generic = [
+        json(&["wsman", "enumerate", "Msvm_ReplicationSettingData"]),
+        json(&["wsman", "enumerate", "Msvm_ReplicationService", "--epr"]),
+        json(&get_missing),
+        get_missing.to_vec(),
+    ];
+    let outputs = |v: &Variance, commands: &[Vec<&str>]| {
         primary.set_variance(v.clone());
         replica.set_variance(v.clone());
         let mut out = Vec::new();

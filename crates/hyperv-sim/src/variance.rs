@@ -25,9 +25,9 @@ use wsman_soap::{Request, RequestBody};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Variance {
     /// At most this many items per Enumerate (optimized) and Pull page, fewer than the
-    /// request's `MaxElements` when that is larger: a service may return fewer elements than
-    /// asked ([DSP0226 §8.4] Pull: "MaxElements … the maximum number of items"; WS-Enumeration
-    /// 3.2), and Windows does when the provider delivers items slowly.
+    /// request's `MaxElements` when that is larger: `MaxElements` is an upper bound, a service
+    /// may return fewer items in any response ([DSP0226 §8.2], WS-Enumeration Pull), e.g.
+    /// when the provider delivers items slowly or the envelope size limit is near.
     pub page_cap: Option<u32>,
     /// Answer `w:OptimizeEnumeration` with a context and no items, as a service that does not
     /// support optimized enumeration does ([DSP0226 §8.2.3]: the option may be ignored).
@@ -92,6 +92,20 @@ impl Variance {
                 .collect(),
             ..Variance::default()
         }
+    }
+
+    /// Every prefix the canonical output uses for a WS-Management namespace renamed:
+    /// `s`→`env`, `p`→`ns0`, `a`→`wsa`, `w`→`wsman`, `n`→`wsen`, `f`→`wsmf`, `x`→`wxf`.
+    pub fn other_prefixes() -> Variance {
+        Variance::renamed(&[
+            ("s", "env"),
+            ("p", "ns0"),
+            ("a", "wsa"),
+            ("w", "wsman"),
+            ("n", "wsen"),
+            ("f", "wsmf"),
+            ("x", "wxf"),
+        ])
     }
 
     /// True when [`Variance::restyle`] changes nothing.
@@ -366,7 +380,7 @@ mod tests {
     use super::*;
     use wsman_soap::cim::Instance;
     use wsman_soap::epr::{wmi_resource_uri, Epr, SelectorSet};
-    use wsman_soap::response::{parse_response, EnumerationPage, ExtendedStatus, Fault, Item, ProviderFault};
+    use wsman_soap::response::{parse_response, EnumerationPage, Item};
     use wsman_soap::{ns, write_response, Limits};
 
     fn bodies() -> Vec<(String, ResponseBody)> {
@@ -394,26 +408,8 @@ mod tests {
             }],
             end_of_sequence: false,
         };
-        let fault = Fault {
-            action: Some(ns::ACTION_FAULT.into()),
-            code: "Sender".into(),
-            subcode: Some("InvalidSelectors".into()),
-            subcode_ns: Some(ns::WSMAN.into()),
-            reason: Some("bad selectors".into()),
-            wsman_code: Some(0x8033_803D),
-            machine: Some("HV1".into()),
-            provider: Some(ProviderFault {
-                provider: Some("WMI Provider".into()),
-                path: Some("p".into()),
-                wsman_code: Some(0x8004_1002),
-                message: Some("not found".into()),
-            }),
-            extended_status: Some(ExtendedStatus {
-                operation: Some("GetObject".into()),
-                ..ExtendedStatus::default()
-            }),
-            ..Fault::default()
-        };
+        // A fault with a provider fault and an `__ExtendedStatus` (nil fields included).
+        let fault = crate::ops::to_fault(&crate::SimFault::cannot_process_filter("SELECT x", "bad"), "HV1");
         vec![
             (ns::ACTION_GET_RESPONSE.to_owned(), ResponseBody::Instance(vm)),
             (
@@ -461,13 +457,7 @@ mod tests {
         let variants = [
             Variance::pretty("\r\n", 2),
             Variance::pretty("\n", 0),
-            Variance::renamed(&[
-                ("s", "env"),
-                ("p", "ns0"),
-                ("a", "wsa"),
-                ("w", "wsman"),
-                ("n", "wsen"),
-            ]),
+            Variance::other_prefixes(),
             Variance::renamed(&[("p", "")]),
             Variance::renamed(&[("s", "")]),
             Variance::renamed(&[("a", "")]),
@@ -489,14 +479,14 @@ mod tests {
 
     #[test]
     fn renamed_prefixes_reach_names_declarations_and_qname_values() {
-        let v = Variance::renamed(&[("s", "env"), ("p", "ns0"), ("w", "wsman")]);
+        let v = Variance::other_prefixes();
         let (action, body) = bodies().swap_remove(4);
         let styled = v.restyle(write_response(&action, "m", "r", &body));
         assert!(styled.starts_with("<env:Envelope "), "{styled}");
         assert!(styled.contains(" xmlns:env=\"http://www.w3.org/2003/05/soap-envelope\""));
         assert!(styled.contains("<env:Value>env:Sender</env:Value>"), "{styled}");
         assert!(
-            styled.contains("<env:Value>wsman:InvalidSelectors</env:Value>"),
+            styled.contains("<env:Value>wsen:CannotProcessFilter</env:Value>"),
             "{styled}"
         );
         assert!(

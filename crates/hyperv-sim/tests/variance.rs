@@ -332,14 +332,7 @@ async fn other_prefixes_default_namespaces_and_whitespace_read_like_the_canonica
         (Variance::pretty("\r\n", 2), "\r\n  <s:"),
         (Variance::pretty("\n", 1), ">\n <s:"),
         (
-            Variance::renamed(&[
-                ("s", "env"),
-                ("p", "ns0"),
-                ("a", "wsa"),
-                ("w", "wsman"),
-                ("n", "wsen"),
-                ("f", "wsmf"),
-            ]),
+            Variance::other_prefixes(),
             "<env:Envelope xml:lang=\"en-US\" xmlns:wsa=",
         ),
         (
