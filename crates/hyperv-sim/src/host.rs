@@ -18,6 +18,7 @@ use crate::ops::EnumStore;
 use crate::server::{self, Shared};
 use crate::stats::{Stats, StatsInner};
 use crate::tls::CertificateKind;
+use crate::variance::Variance;
 use crate::Error;
 
 /// How to run one simulated host.
@@ -66,6 +67,9 @@ pub struct SimConfig {
     /// Serve an existing host of an existing world instead of creating one (used by
     /// [`start_pair`]).
     pub attach: Option<(Arc<Mutex<World>>, HostId)>,
+    /// How responses differ from the canonical Windows-like output (none by default; see
+    /// [`SimHost::set_variance`] to change it while running).
+    pub variance: Variance,
 }
 
 impl fmt::Debug for SimConfig {
@@ -103,6 +107,7 @@ impl Default for SimConfig {
             enumeration_timeout: Duration::from_secs(240),
             faults: FaultHandle::default(),
             attach: None,
+            variance: Variance::default(),
         }
     }
 }
@@ -289,6 +294,7 @@ impl SimHost {
             max_envelope: usize::try_from(config.max_envelope_size_kb)
                 .unwrap_or(usize::MAX)
                 .saturating_mul(1024),
+            variance: RwLock::new(config.variance.clone()),
         });
         for (name, password) in &config.users {
             let (d, u) = split_user(name);
@@ -387,6 +393,15 @@ impl SimHost {
     pub fn add_user(&self, name: &str, password: &str) {
         let (d, u) = split_user(name);
         self.shared.add_user(&d, &u, password);
+    }
+
+    /// Changes how the following responses differ from the canonical output.
+    pub fn set_variance(&self, variance: Variance) {
+        *self
+            .shared
+            .variance
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = variance;
     }
 
     /// Open enumeration contexts.
