@@ -1086,7 +1086,7 @@ impl World {
                     )
                 })?;
                 if let Some(o) = all.first() {
-                    for (p, _) in &conditions {
+                    for (p, _) in conditions.iter().flatten() {
                         if o.instance.get(p).is_none() {
                             return Err(SimFault::cannot_process_filter(
                                 text,
@@ -1098,9 +1098,10 @@ impl World {
                 Ok(all
                     .into_iter()
                     .filter(|o| {
-                        conditions
-                            .iter()
-                            .all(|(p, v)| value_matches(o.instance.get(p), v))
+                        conditions.is_empty()
+                            || conditions
+                                .iter()
+                                .any(|all| all.iter().all(|(p, v)| value_matches(o.instance.get(p), v)))
                     })
                     .collect())
             }

@@ -911,7 +911,7 @@ fn reverse_sends_nulls_with_their_class_types_and_leaves_out_unknown_properties(
         d.left_out_properties,
         vec!["FutureSetting".to_owned(), "FutureNull".to_owned()]
     );
-    let text = wsman_soap::cimxml::write_instance(&sent).unwrap();
+    let text = cimxml::write_instance(&sent).unwrap();
     for written in [
         r#"<PROPERTY NAME="AutomaticRecoveryAction" TYPE="uint16"></PROPERTY>"#,
         r#"<PROPERTY NAME="AutomaticStartupActionDelay" TYPE="datetime"></PROPERTY>"#,
