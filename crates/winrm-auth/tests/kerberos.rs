@@ -552,6 +552,35 @@ fn tampered_messages_are_rejected_both_ways() {
     assert!(e.contains("gss_unwrap_iov failed"), "{e}");
 }
 
+/// REPLAY and SEQUENCE were requested, so a sealed reply seen twice, or replies delivered out
+/// of order, are refused although they decrypt and verify: MIT reports them in the
+/// supplementary status bits of gss_unwrap_iov [RFC 2744 3.9.1], not as a routine error.
+#[test]
+fn replayed_and_reordered_server_messages_are_refused() {
+    realm();
+    let (mut client, mut acceptor) = established_pair();
+    let sec = client.session().unwrap();
+    let (h1, d1, _) = acceptor.wrap_msg(b"<reply 1/>");
+    assert_eq!(sec.unwrap(&h1, &d1).unwrap(), b"<reply 1/>");
+    // The same sealed reply again: a replay.
+    let e = sec.unwrap(&h1, &d1).unwrap_err().to_string();
+    assert!(e.contains("replay") && e.contains("GSS_S_DUPLICATE_TOKEN"), "{e}");
+    assert!(e.contains("plaintext was discarded"), "{e}");
+    // Two replies delivered in the wrong order: the later one first, then the earlier one.
+    let (h2, d2, _) = acceptor.wrap_msg(b"<reply 2/>");
+    let (h3, d3, _) = acceptor.wrap_msg(b"<reply 3/>");
+    let e = sec.unwrap(&h3, &d3).unwrap_err().to_string();
+    assert!(e.contains("out of order") && e.contains("GSS_S_GAP_TOKEN"), "{e}");
+    let e = sec.unwrap(&h2, &d2).unwrap_err().to_string();
+    assert!(
+        e.contains("out of order") && e.contains("GSS_S_UNSEQ_TOKEN"),
+        "{e}"
+    );
+    // Neither refusal consumed anything a well-ordered reply needs: the next one is accepted.
+    let (h4, d4, _) = acceptor.wrap_msg(b"<reply 4/>");
+    assert_eq!(sec.unwrap(&h4, &d4).unwrap(), b"<reply 4/>");
+}
+
 fn established_pair() -> (KerberosClient, Acceptor) {
     let mut client = KerberosClient::new(config(bob_keytab(), true)).unwrap();
     let mut acceptor = Acceptor::start(None);
