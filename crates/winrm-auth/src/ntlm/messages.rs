@@ -55,6 +55,7 @@ pub(crate) const AV_DNS_DOMAIN: u16 = 0x0004;
 pub(crate) const AV_DNS_TREE: u16 = 0x0005;
 pub(crate) const AV_FLAGS: u16 = 0x0006;
 pub(crate) const AV_TIMESTAMP: u16 = 0x0007;
+pub(crate) const AV_TARGET_NAME: u16 = 0x0009;
 pub(crate) const AV_CHANNEL_BINDINGS: u16 = 0x000a;
 
 /// Offset of the MIC in AUTHENTICATE: after the 64-byte fixed part and the 8-byte version.
