@@ -342,16 +342,36 @@ pub fn install_hint() -> &'static str {
 
 static SYSTEM: OnceLock<Result<Arc<Library>, String>> = OnceLock::new();
 
+/// The libraries [`Library::system`] tries, given the value of `HVCTL_GSSAPI_LIBRARY`: that
+/// path alone when set and not empty, otherwise [`default_library_names`]. The override must be
+/// an absolute path: a bare or relative name would be searched for in the dynamic loader's
+/// path (and the current directory), so whatever library of that name is found first would
+/// run inside the process with the user's credentials.
+pub fn library_candidates(override_path: Option<OsString>) -> Result<Vec<OsString>, String> {
+    match override_path {
+        Some(p) if !p.is_empty() => {
+            if std::path::Path::new(&p).is_absolute() {
+                Ok(vec![p])
+            } else {
+                Err(format!(
+                    "HVCTL_GSSAPI_LIBRARY must be an absolute path to the gssapi library, not {:?}",
+                    p.to_string_lossy()
+                ))
+            }
+        }
+        _ => Ok(default_library_names().iter().map(OsString::from).collect()),
+    }
+}
+
 impl Library {
     /// The system library, loaded once per process: the path in the environment variable
-    /// `HVCTL_GSSAPI_LIBRARY` if set, otherwise [`default_library_names`] in order.
+    /// `HVCTL_GSSAPI_LIBRARY` if set (it must be absolute, see [`library_candidates`]),
+    /// otherwise [`default_library_names`] in order. [`Library::path`] tells which one was
+    /// loaded (the transport logs it; this crate does not log).
     pub fn system() -> Result<Arc<Library>, Error> {
         SYSTEM
             .get_or_init(|| {
-                let names: Vec<OsString> = match std::env::var_os("HVCTL_GSSAPI_LIBRARY") {
-                    Some(p) if !p.is_empty() => vec![p],
-                    _ => default_library_names().iter().map(OsString::from).collect(),
-                };
+                let names = library_candidates(std::env::var_os("HVCTL_GSSAPI_LIBRARY"))?;
                 Library::open(&names).map_err(|e| match e {
                     Error::Gssapi(s) => s,
                     other => other.to_string(),
@@ -1176,6 +1196,25 @@ mod tests {
         if cfg!(target_os = "linux") {
             assert!(e.contains("libgssapi-krb5-2") && e.contains("krb5-libs"), "{e}");
         }
+    }
+
+    #[test]
+    fn the_library_override_must_be_an_absolute_path() {
+        let some = |s: &str| Some(OsString::from(s));
+        assert_eq!(
+            library_candidates(some("/opt/krb5/lib/libgssapi_krb5.so.2")).unwrap(),
+            vec![OsString::from("/opt/krb5/lib/libgssapi_krb5.so.2")]
+        );
+        for relative in ["libgssapi_krb5.so.2", "./libgssapi_krb5.so.2", "lib/evil.so"] {
+            let e = library_candidates(some(relative)).unwrap_err();
+            assert!(
+                e.contains("HVCTL_GSSAPI_LIBRARY must be an absolute path") && e.contains(relative),
+                "{e}"
+            );
+        }
+        let defaults: Vec<OsString> = default_library_names().iter().map(OsString::from).collect();
+        assert_eq!(library_candidates(None).unwrap(), defaults);
+        assert_eq!(library_candidates(some("")).unwrap(), defaults);
     }
 
     #[test]

@@ -99,6 +99,15 @@ pub trait ClientAuth: Send {
 
     /// Takes the per-message security out, once the handshake is complete.
     fn into_session(self: Box<Self>) -> Option<Box<dyn SessionSecurity>>;
+
+    /// Why this context is NTLM although Kerberos was asked for: set on the context that
+    /// [`negotiate::negotiate_client`] returns when Kerberos could not be used and it fell back
+    /// to NTLM, `None` on every other context. NTLM does not authenticate the server (there is
+    /// no mutual authentication), so the transport should make the fallback visible; this
+    /// crate does no logging itself.
+    fn kerberos_fallback(&self) -> Option<&Error> {
+        None
+    }
 }
 
 /// Errors of this crate.

@@ -679,6 +679,7 @@ mod negotiate {
         realm();
         let mut client = negotiate_client(Some(config(bob_keytab(), true)), ntlm(), rng(), 0).unwrap();
         assert_eq!(client.scheme(), "Negotiate");
+        assert!(client.kerberos_fallback().is_none());
         let Step::Continue(first) = client.step(None).unwrap() else {
             panic!()
         };
@@ -701,6 +702,13 @@ mod negotiate {
         k.hostname = "unknown-host.hvctl.test".into();
         let mut client = negotiate_client(Some(k), ntlm(), rng(), 0).unwrap();
         assert_eq!(client.scheme(), "Negotiate");
+        // The fallback is visible: the Kerberos error comes with the NTLM context.
+        let reason = client.kerberos_fallback().expect("fallback reason").to_string();
+        assert!(
+            reason.contains("HTTP@unknown-host.hvctl.test")
+                && reason.contains("not found in Kerberos database"),
+            "{reason}"
+        );
         let Step::Continue(first) = client.step(None).unwrap() else {
             panic!()
         };
@@ -844,6 +852,39 @@ fn missing_library_through_the_client() {
     );
     assert!(
         stdout.contains("child-ok: gssapi: cannot load the system gssapi library"),
+        "{stdout}"
+    );
+}
+
+/// HVCTL_GSSAPI_LIBRARY takes an absolute path only: a bare name would be found through the
+/// loader's search path, whichever library that is. Run in a child process (the library is
+/// loaded once per process); the name given is the real MIT library's, which would load.
+#[test]
+fn relative_library_override_is_refused() {
+    const CHILD: &str = "HVCTL_KRB_RELATIVE_LIBRARY_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        let e = KerberosClient::new(config(KerberosCredentials::Default, true)).unwrap_err();
+        let text = e.to_string();
+        assert!(matches!(e, Error::Gssapi(_)), "{text}");
+        println!("child-error: {text}");
+        return;
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "relative_library_override_is_refused", "--nocapture"])
+        .env(CHILD, "1")
+        .env("HVCTL_GSSAPI_LIBRARY", "libgssapi_krb5.so.2")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "child failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(
+            "child-error: gssapi: HVCTL_GSSAPI_LIBRARY must be an absolute path to the gssapi library, not \"libgssapi_krb5.so.2\""
+        ),
         "{stdout}"
     );
 }
