@@ -185,6 +185,37 @@ fn authenticate_without_mic_after_a_timestamp_is_refused() {
     assert!(acc.into_session().is_none());
 }
 
+/// Neither the parsed AUTHENTICATE nor the handshake step carrying it prints the NTLMv2
+/// response (or the LM response, key or MIC) in `Debug`.
+#[test]
+fn debug_redacts_the_ntlmv2_response() {
+    let bytes = h(AUTHENTICATE_4_2_4);
+    let a = Authenticate::parse(&bytes).unwrap();
+    // The NTProofStr 68cd0ab8..., LMv2 86c35097..., encrypted key c5dad254... as Debug prints bytes.
+    let secrets = ["104, 205, 10, 184", "134, 195, 80, 151", "197, 218, 210, 84"];
+    let dbg = format!("{a:?}");
+    for s in secrets {
+        assert!(!dbg.contains(s), "{dbg}");
+    }
+    assert!(dbg.contains("nt_response: \"<redacted, 84 bytes>\""), "{dbg}");
+    assert!(
+        dbg.contains("user: \"User\"") && dbg.contains("flags: 0xe2888235"),
+        "{dbg}"
+    );
+    let step = Step::Done(Some(bytes.clone()));
+    let dbg = format!("{step:?} {:?}", Step::Continue(bytes.clone()));
+    for s in secrets {
+        assert!(!dbg.contains(s), "{dbg}");
+    }
+    assert_eq!(
+        dbg,
+        format!(
+            "Done(Some(\"<token, {n} bytes>\")) Continue(\"<token, {n} bytes>\")",
+            n = bytes.len()
+        )
+    );
+}
+
 #[test]
 fn ms_nlmp_4_2_4_authenticate_parses() {
     let a = Authenticate::parse(&h(AUTHENTICATE_4_2_4)).unwrap();
