@@ -32,11 +32,9 @@ pub fn negotiate_client(
     };
     match (ntlm, kerberos_error) {
         (Some((creds, config)), reason) => {
-            let ntlm = NtlmClient::new(creds, config, rng, now_filetime).with_scheme("Negotiate");
-            Ok(match reason {
-                Some(reason) => Box::new(NtlmFallback { inner: ntlm, reason }),
-                None => Box::new(ntlm),
-            })
+            let mut ntlm = NtlmClient::new(creds, config, rng, now_filetime).with_scheme("Negotiate");
+            ntlm.kerberos_fallback = reason;
+            Ok(Box::new(ntlm))
         }
         (None, Some(e)) => Err(match e {
             Error::Gssapi(s) => Error::Gssapi(format!(
@@ -93,38 +91,6 @@ impl ClientAuth for PreparedKerberos {
 
     fn into_session(self: Box<Self>) -> Option<Box<dyn SessionSecurity>> {
         Box::new(self.inner).into_session()
-    }
-}
-
-/// The NTLM client Negotiate fell back to, with the reason Kerberos could not be used.
-struct NtlmFallback {
-    inner: NtlmClient,
-    reason: Error,
-}
-
-impl ClientAuth for NtlmFallback {
-    fn scheme(&self) -> &'static str {
-        self.inner.scheme()
-    }
-
-    fn step(&mut self, server_token: Option<&[u8]>) -> Result<Step, Error> {
-        self.inner.step(server_token)
-    }
-
-    fn finish(&mut self, server_token: Option<&[u8]>) -> Result<(), Error> {
-        self.inner.finish(server_token)
-    }
-
-    fn session(&mut self) -> Option<&mut dyn SessionSecurity> {
-        self.inner.session()
-    }
-
-    fn into_session(self: Box<Self>) -> Option<Box<dyn SessionSecurity>> {
-        Box::new(self.inner).into_session()
-    }
-
-    fn kerberos_fallback(&self) -> Option<&Error> {
-        Some(&self.reason)
     }
 }
 

@@ -804,6 +804,25 @@ fn spn_overrides() {
     );
 }
 
+/// Runs the test `name` of this binary again in a child process with `child_var` set and
+/// HVCTL_GSSAPI_LIBRARY = `library` (the library is loaded once per process); returns its
+/// standard output after checking that it passed.
+fn child_with_library(name: &str, child_var: &str, library: &str) -> String {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture"])
+        .env(child_var, "1")
+        .env("HVCTL_GSSAPI_LIBRARY", library)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "child failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 /// `KerberosClient::new` with the library missing (HVCTL_GSSAPI_LIBRARY pointing nowhere; the
 /// library is loaded once per process, so this runs in a child process): a clean error that
 /// names the package, and Negotiate falls back to NTLM.
@@ -838,17 +857,10 @@ fn missing_library_through_the_client() {
         println!("child-ok: {text}");
         return;
     }
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "missing_library_through_the_client", "--nocapture"])
-        .env(CHILD, "1")
-        .env("HVCTL_GSSAPI_LIBRARY", "/nonexistent/libgssapi_krb5.so.2")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child failed: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = child_with_library(
+        "missing_library_through_the_client",
+        CHILD,
+        "/nonexistent/libgssapi_krb5.so.2",
     );
     assert!(
         stdout.contains("child-ok: gssapi: cannot load the system gssapi library"),
@@ -869,17 +881,10 @@ fn relative_library_override_is_refused() {
         println!("child-error: {text}");
         return;
     }
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "relative_library_override_is_refused", "--nocapture"])
-        .env(CHILD, "1")
-        .env("HVCTL_GSSAPI_LIBRARY", "libgssapi_krb5.so.2")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child failed: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = child_with_library(
+        "relative_library_override_is_refused",
+        CHILD,
+        "libgssapi_krb5.so.2",
     );
     assert!(
         stdout.contains(

@@ -98,6 +98,9 @@ pub struct NtlmClient {
     scheme: &'static str,
     state: ClientState,
     session: Option<NtlmSession>,
+    /// Why Kerberos could not be used, when Negotiate fell back to this client
+    /// ([`ClientAuth::kerberos_fallback`]).
+    pub(crate) kerberos_fallback: Option<Error>,
 }
 
 impl std::fmt::Debug for NtlmClient {
@@ -122,6 +125,7 @@ impl NtlmClient {
             scheme: "Negotiate",
             state: ClientState::Initial,
             session: None,
+            kerberos_fallback: None,
         }
     }
 
@@ -310,6 +314,10 @@ impl ClientAuth for NtlmClient {
 
     fn into_session(self: Box<Self>) -> Option<Box<dyn SessionSecurity>> {
         self.session.map(|s| Box::new(s) as Box<dyn SessionSecurity>)
+    }
+
+    fn kerberos_fallback(&self) -> Option<&Error> {
+        self.kerberos_fallback.as_ref()
     }
 }
 
