@@ -14,7 +14,7 @@ mod session;
 mod tls;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -103,6 +103,11 @@ pub(crate) struct Inner {
     sessions: Vec<tokio::sync::Mutex<Session>>,
     guards: Vec<Arc<ConnGuard>>,
     next: AtomicUsize,
+    /// Set once Negotiate's fallback from Kerberos to NTLM has been logged (once per client,
+    /// i.e. per host, however many sessions or re-authentications follow).
+    pub(crate) fallback_warned: AtomicBool,
+    /// Set once the GSSAPI library in use has been logged.
+    pub(crate) gssapi_logged: AtomicBool,
 }
 
 /// A WinRM client for one endpoint: a fixed set of sessions, each owning one authenticated
@@ -443,6 +448,8 @@ impl ClientBuilder {
                 sessions,
                 guards,
                 next: AtomicUsize::new(0),
+                fallback_warned: AtomicBool::new(false),
+                gssapi_logged: AtomicBool::new(false),
             }),
         })
     }
