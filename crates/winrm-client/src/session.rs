@@ -63,6 +63,32 @@ pub(crate) enum Resend {
     OnlyIfNotWritten,
 }
 
+impl Op<'_> {
+    /// The error for a request that may have been executed and whose reply cannot be used.
+    fn outcome_unknown(&self, sent_at: SystemTime, detail: String) -> Error {
+        Error::OutcomeUnknown {
+            resource_uri: self.resource_uri.to_owned(),
+            method: self.name.to_owned(),
+            selectors: self
+                .selectors
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            sent_at,
+            detail,
+        }
+    }
+}
+
+/// What one exchange has used of its bounded second chances.
+#[derive(Debug, Default)]
+struct Attempts {
+    /// The one re-authentication after a 401.
+    reauthenticated: bool,
+    /// Times the pinned connection was gone before the request was written.
+    lost: u32,
+}
+
 /// A reply that came back, decrypted.
 pub(crate) struct Reply {
     pub(crate) status: u16,
@@ -161,9 +187,30 @@ enum SendError {
     TooLarge(usize),
 }
 
+/// The request headers for a body of `content_type`: per-request `Authorization` for Basic
+/// and certificate authentication (the GSS schemes authenticate the connection instead).
+fn request_headers(auth: &AuthMethod, content_type: HeaderValue) -> Result<ReqHeaders, Error> {
+    let authorization = match auth {
+        AuthMethod::Basic { user, password } => {
+            let raw = Zeroizing::new(format!("{user}:{}", password.expose()));
+            let b64 = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(raw.as_bytes()));
+            let value = Zeroizing::new(format!("Basic {}", b64.as_str()));
+            Some(HeaderValue::from_str(&value).map_err(|_| {
+                Error::Config("the Basic credentials do not fit in an HTTP header".to_owned())
+            })?)
+        }
+        AuthMethod::Certificate { .. } => Some(HeaderValue::from_static(MUTUAL_PROFILE)),
+        _ => None,
+    };
+    Ok(ReqHeaders {
+        content_type: Some(content_type),
+        authorization,
+    })
+}
+
 /// The session's reqwest client: HTTP/1.1, a pool of one idle connection, no retries, no
 /// redirects, and the connection guard as its connector layer.
-fn http_client(cfg: &crate::Config, guard: &Arc<ConnGuard>) -> Result<reqwest::Client, Error> {
+fn http_client(cfg: &crate::config::Config, guard: &Arc<ConnGuard>) -> Result<reqwest::Client, Error> {
     let mut b = reqwest::Client::builder()
         .http1_only()
         .pool_max_idle_per_host(1)
@@ -183,7 +230,7 @@ fn http_client(cfg: &crate::Config, guard: &Arc<ConnGuard>) -> Result<reqwest::C
 }
 
 impl Session {
-    pub(crate) fn new(inner_cfg: &crate::Config, index: usize) -> Result<Session, Error> {
+    pub(crate) fn new(inner_cfg: &crate::config::Config, index: usize) -> Result<Session, Error> {
         let guard = Arc::new(ConnGuard::default());
         let http = http_client(inner_cfg, &guard)?;
         Ok(Session {
@@ -220,136 +267,25 @@ impl Session {
     /// (and re-sends only requests whose [`Resend`] allows it); never re-sends a request that
     /// may have been executed unless it is idempotent ([`Resend::Always`]).
     pub(crate) async fn exchange(&mut self, inner: &Inner, soap: &str, op: &Op<'_>) -> Result<Reply, Error> {
-        let cfg = &inner.cfg;
-        let mut reauthenticated = false;
-        let mut lost = 0u32;
+        let mut attempts = Attempts::default();
         loop {
             if matches!(self.state, State::Fresh) {
                 self.establish(inner).await?;
             }
-            let State::Ready { security } = &mut self.state else {
-                return Err(Error::protocol("session not established"));
-            };
-            let (content_type, body) = match security.as_deref_mut() {
-                Some(sec) => {
-                    let (ct, body) = winrm_auth::framing::encode(sec, soap.as_bytes())
-                        .map_err(|e| Error::protocol_with("sealing the request", e))?;
-                    match self.content_type_value(&ct) {
-                        Ok(v) => (v, body),
-                        Err(e) => {
-                            // The message was sealed (the sequence number moved on): start over.
-                            self.reset();
-                            return Err(e);
-                        }
-                    }
-                }
-                None => (
-                    HeaderValue::from_static(SOAP_CONTENT_TYPE),
-                    soap.as_bytes().to_vec(),
-                ),
-            };
-            let mut headers = ReqHeaders {
-                content_type: Some(content_type),
-                authorization: None,
-            };
-            match &cfg.auth {
-                AuthMethod::Basic { user, password } => {
-                    let raw = Zeroizing::new(format!("{user}:{}", password.expose()));
-                    let b64 =
-                        Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(raw.as_bytes()));
-                    let value = Zeroizing::new(format!("Basic {}", b64.as_str()));
-                    headers.authorization = Some(HeaderValue::from_str(&value).map_err(|_| {
-                        Error::Config("the Basic credentials do not fit in an HTTP header".to_owned())
-                    })?);
-                }
-                AuthMethod::Certificate { .. } => {
-                    headers.authorization = Some(HeaderValue::from_static(MUTUAL_PROFILE));
-                }
-                _ => {}
-            }
+            let (content_type, body) = self.seal_request(soap)?;
+            let headers = request_headers(&inner.cfg.auth, content_type)?;
             let sent_at = SystemTime::now();
             let started = Instant::now();
             tracing::debug!(session = self.index, op = %op.name, bytes = body.len(), "sending request");
             let reply = match self.post(inner, headers, body, false).await {
                 Ok(r) => r,
-                Err(SendError::Lost) => {
-                    self.reset();
-                    lost += 1;
-                    if lost > 2 {
-                        return Err(Error::Connection {
-                            endpoint: inner.endpoint.clone(),
-                            detail: "the server keeps closing the connection after authentication".to_owned(),
-                            source: None,
-                        });
-                    }
-                    tracing::debug!(
-                        session = self.index,
-                        "connection closed while idle; re-authenticating"
-                    );
+                Err(e) => {
+                    self.after_send_error(inner, op, e, sent_at, &mut attempts)?;
                     continue;
-                }
-                Err(SendError::NotSent(e)) => {
-                    self.reset();
-                    return Err(e);
-                }
-                Err(SendError::TooLarge(limit)) => {
-                    self.reset();
-                    return Err(Error::TooLarge { limit });
-                }
-                Err(SendError::MaybeSent {
-                    timeout,
-                    detail,
-                    source,
-                }) => {
-                    self.reset();
-                    if op.resend != Resend::Always {
-                        return Err(Error::OutcomeUnknown {
-                            resource_uri: op.resource_uri.to_owned(),
-                            method: op.name.to_owned(),
-                            selectors: op
-                                .selectors
-                                .iter()
-                                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                                .collect(),
-                            sent_at,
-                            detail,
-                        });
-                    }
-                    if timeout {
-                        return Err(Error::Timeout(format!(
-                            "no reply to {} within the {} s read timeout",
-                            op.name,
-                            cfg.read_timeout().as_secs()
-                        )));
-                    }
-                    return Err(Error::Connection {
-                        endpoint: inner.endpoint.clone(),
-                        detail,
-                        source,
-                    });
                 }
             };
             if reply.status == 401 {
-                self.reset();
-                if !cfg.auth.is_gss() {
-                    return Err(self.auth_error(cfg, "the server rejected the credentials (HTTP 401)"));
-                }
-                if reauthenticated {
-                    return Err(self.auth_error(cfg, "the server answered 401 again after re-authentication"));
-                }
-                tracing::info!(session = self.index, op = %op.name, "401 on an authenticated session; re-authenticating once");
-                reauthenticated = true;
-                if op.resend == Resend::OnlyIfNotWritten {
-                    self.establish(inner).await?;
-                    return Err(self.auth_error(
-                        cfg,
-                        &format!(
-                            "the server rejected the authenticated session with 401; the session re-authenticated, but \
-                             {} is not idempotent and was not re-sent (a 401 means the server did not execute it)",
-                            op.name
-                        ),
-                    ));
-                }
+                self.after_unauthorized(inner, op, &mut attempts).await?;
                 continue;
             }
             if reply.is_redirect() {
@@ -358,15 +294,135 @@ impl Session {
                 self.reset();
                 return Err(reply.redirect_error());
             }
-            let status = reply.status;
-            let plain = self.open_reply(reply)?;
-            let elapsed = started.elapsed();
-            tracing::debug!(session = self.index, op = %op.name, status, ms = elapsed.as_millis() as u64, "reply");
-            if let Some(rec) = &inner.recorder {
-                rec.write(op, soap, status, &plain, elapsed, self.is_sealed(), self.index)?;
-            }
-            return Ok(Reply { status, body: plain });
+            return self.accept_reply(inner, soap, op, reply, started);
         }
+    }
+
+    /// The request body, sealed on an encrypted session, and its content type.
+    fn seal_request(&mut self, soap: &str) -> Result<(HeaderValue, Vec<u8>), Error> {
+        let State::Ready { security } = &mut self.state else {
+            return Err(Error::protocol("session not established"));
+        };
+        let Some(sec) = security.as_deref_mut() else {
+            return Ok((
+                HeaderValue::from_static(SOAP_CONTENT_TYPE),
+                soap.as_bytes().to_vec(),
+            ));
+        };
+        let (ct, body) = winrm_auth::framing::encode(sec, soap.as_bytes())
+            .map_err(|e| Error::protocol_with("sealing the request", e))?;
+        match self.content_type_value(&ct) {
+            Ok(v) => Ok((v, body)),
+            Err(e) => {
+                // The message was sealed (the sequence number moved on): start over.
+                self.reset();
+                Err(e)
+            }
+        }
+    }
+
+    /// After a request that got no reply: `Ok` to send it again (the pinned connection was gone
+    /// before anything was written), otherwise the error to return. The context is dropped.
+    fn after_send_error(
+        &mut self,
+        inner: &Inner,
+        op: &Op<'_>,
+        e: SendError,
+        sent_at: SystemTime,
+        attempts: &mut Attempts,
+    ) -> Result<(), Error> {
+        self.reset();
+        match e {
+            SendError::Lost => {
+                attempts.lost += 1;
+                if attempts.lost > 2 {
+                    return Err(Error::Connection {
+                        endpoint: inner.endpoint.clone(),
+                        detail: "the server keeps closing the connection after authentication".to_owned(),
+                        source: None,
+                    });
+                }
+                tracing::debug!(
+                    session = self.index,
+                    "connection closed while idle; re-authenticating"
+                );
+                Ok(())
+            }
+            SendError::NotSent(e) => Err(e),
+            SendError::TooLarge(limit) => Err(Error::TooLarge { limit }),
+            SendError::MaybeSent {
+                timeout,
+                detail,
+                source,
+            } => {
+                if op.resend != Resend::Always {
+                    return Err(op.outcome_unknown(sent_at, detail));
+                }
+                if timeout {
+                    return Err(Error::Timeout(format!(
+                        "no reply to {} within the {} s read timeout",
+                        op.name,
+                        inner.cfg.read_timeout().as_secs()
+                    )));
+                }
+                Err(Error::Connection {
+                    endpoint: inner.endpoint.clone(),
+                    detail,
+                    source,
+                })
+            }
+        }
+    }
+
+    /// After a 401 on an authenticated session: `Ok` to send the request again on a new
+    /// context (once, and only when its [`Resend`] allows it), otherwise the error to return.
+    async fn after_unauthorized(
+        &mut self,
+        inner: &Inner,
+        op: &Op<'_>,
+        attempts: &mut Attempts,
+    ) -> Result<(), Error> {
+        let cfg = &inner.cfg;
+        self.reset();
+        if !cfg.auth.is_gss() {
+            return Err(self.auth_error(cfg, "the server rejected the credentials (HTTP 401)"));
+        }
+        if attempts.reauthenticated {
+            return Err(self.auth_error(cfg, "the server answered 401 again after re-authentication"));
+        }
+        tracing::info!(session = self.index, op = %op.name, "401 on an authenticated session; re-authenticating once");
+        attempts.reauthenticated = true;
+        if op.resend == Resend::OnlyIfNotWritten {
+            self.establish(inner).await?;
+            return Err(self.auth_error(
+                cfg,
+                &format!(
+                    "the server rejected the authenticated session with 401; the session re-authenticated, but \
+                     {} is not idempotent and was not re-sent (a 401 means the server did not execute it)",
+                    op.name
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The reply, unsealed, logged and recorded.
+    fn accept_reply(
+        &mut self,
+        inner: &Inner,
+        soap: &str,
+        op: &Op<'_>,
+        reply: HttpReply,
+        started: Instant,
+    ) -> Result<Reply, Error> {
+        let status = reply.status;
+        let plain = self.open_reply(reply)?;
+        let elapsed = started.elapsed();
+        tracing::debug!(session = self.index, op = %op.name, status, ms = elapsed.as_millis() as u64, "reply");
+        if let Some(rec) = &inner.recorder {
+            rec.write(op, soap, status, &plain, elapsed, self.is_sealed(), self.index)?;
+        }
+        Ok(Reply { status, body: plain })
     }
 
     fn is_sealed(&self) -> bool {
@@ -403,7 +459,7 @@ impl Session {
         }
     }
 
-    fn auth_error(&self, cfg: &crate::Config, detail: &str) -> Error {
+    fn auth_error(&self, cfg: &crate::config::Config, detail: &str) -> Error {
         let scheme = cfg.auth.scheme_name();
         Error::Auth {
             user: cfg.auth.user_name(),
