@@ -20,8 +20,8 @@ Exit codes:
   4  not found (VM, job, class or instance)
   5  invalid state (the VM is not in a state that allows the operation)
   6  job failed (the host ran the operation and it failed)
-  7  connection failed or timed out
-  8  outcome unknown (the request was sent but the reply was lost: check before retrying)
+  7  connection failed or timed out, or replies fail their integrity check (altered in transit)
+  8  outcome unknown (the request was sent but the reply was lost or altered: check before retrying)
 
 Environment: every connection flag also reads HVCTL_<FLAG> (HVCTL_HOST, HVCTL_PORT, HVCTL_AUTH,
 HVCTL_USER, ...). The password comes from HVCTL_PASSWORD, --password-stdin, or a prompt.";

@@ -62,7 +62,7 @@ pub fn class_of_client(e: &winrm_client::Error) -> ExitClass {
         ExitClass::Auth
     } else if let Some(f) = e.fault() {
         class_of_fault(f)
-    } else if e.is_timeout() || e.is_connection() || e.is_tls() {
+    } else if e.is_timeout() || e.is_connection() || e.is_tls() || e.is_integrity() {
         ExitClass::Connection
     } else if matches!(e, winrm_client::Error::Config(_)) {
         ExitClass::Usage

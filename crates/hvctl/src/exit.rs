@@ -23,7 +23,7 @@ pub enum ExitClass {
     InvalidState,
     /// 6: the host ran the job and it failed.
     JobFailed,
-    /// 7: connection failed or timed out.
+    /// 7: connection failed or timed out, or replies failed their integrity check.
     Connection,
     /// 8: the request was sent and the reply lost: the outcome is unknown.
     OutcomeUnknown,

@@ -46,6 +46,13 @@ pub fn map_error(e: winrm_client::Error) -> TransportError {
         E::Connection { .. } | E::Tls { .. } => TransportError::Connection(e.to_string()),
         // An enumeration cut short by a lost Pull reply: a connection-class error (re-run it).
         E::EnumerationInterrupted { ref source, .. } => TransportError::Connection(format!("{e}: {source}")),
+        // A read whose reply failed its integrity check again on a new connection: the path to
+        // the host alters replies (exit code 7, like other failures of the connection).
+        E::Integrity {
+            source: Some(ref source),
+            ..
+        } => TransportError::Connection(format!("{e}: {source}")),
+        E::Integrity { .. } => TransportError::Connection(e.to_string()),
         other => TransportError::Other(other.to_string()),
     }
 }
@@ -187,6 +194,27 @@ mod tests {
             TransportError::Connection(msg) => {
                 assert!(msg.contains("after 4 item(s)"), "{msg}");
                 assert!(msg.contains("no reply to Pull"), "{msg}");
+            }
+            other => panic!("expected a connection error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_reply_failing_its_integrity_check_is_a_connection_error_with_exit_code_7() {
+        let e = winrm_client::Error::Integrity {
+            endpoint: "http://hv01:5985/wsman".to_owned(),
+            method: "Get".to_owned(),
+            detail: "it failed again when sent once more on a new connection and security context".to_owned(),
+            source: Some("ntlm message signature does not verify".into()),
+        };
+        assert_eq!(
+            crate::errors::class_of_client(&e),
+            crate::exit::ExitClass::Connection
+        );
+        match map_error(e) {
+            TransportError::Connection(msg) => {
+                assert!(msg.contains("failed its integrity check"), "{msg}");
+                assert!(msg.contains("signature does not verify"), "{msg}");
             }
             other => panic!("expected a connection error, got {other:?}"),
         }

@@ -6,9 +6,9 @@
 mod support;
 
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use hyperv_sim::{FaultAction, Match, PairConfig, SimFault, SimHost};
+use hyperv_sim::{FaultAction, FaultRule, Match, PairConfig, SimFault, SimHost};
 use serde_json::Value as Json;
 use support::{hvctl, runtime, Run, USER};
 
@@ -591,6 +591,119 @@ fn several_vms_report_each_result_and_fail_if_any_failed() {
         res.iter().find(|r| r["vm"] == "ghost").unwrap()["error"]["class"],
         "not_found"
     );
+}
+
+/// The VMs of the issue 15 report, replicating from the primary to the replica like `demo-vm`.
+const REPORTED_VMS: [&str; 4] = ["web01", "o'brien", "krb01", "sql01"];
+
+impl Pair {
+    /// Adds `names`, replicating from the primary (running) to the replica (off).
+    fn replicate(&self, names: &[&str]) {
+        let world = self.primary.world();
+        let mut w = world.lock().unwrap();
+        for name in names {
+            w.add_replicated_vm(
+                self.primary.host_id(),
+                self.replica.host_id(),
+                name,
+                SystemTime::now(),
+            )
+            .unwrap();
+        }
+    }
+}
+
+/// One sealed reply altered in transit (a sealed byte flipped, as a proxy that rewrites bodies
+/// would) costs one retry on a new connection and security context, not the host's session:
+/// with one session per host, the VMs after it still get their status (issue 15 item 2).
+#[test]
+fn a_reply_failing_its_integrity_check_is_read_again_and_the_host_session_goes_on() {
+    let pair = Pair::start();
+    let p = pair.p();
+    pair.replicate(&REPORTED_VMS);
+    // One Enumerate looks the four VMs up; each status reads two instances by Get: the third
+    // Get (the second VM's first) is corrupted.
+    pair.primary.faults().inject(FaultRule {
+        skip: 2,
+        ..FaultRule::once(Match::Action("Get".into()), FaultAction::CorruptSeal)
+    });
+    let before = pair.primary.stats();
+    let mut args = vec![
+        "--host",
+        &p,
+        "-o",
+        "json",
+        "--per-host",
+        "1",
+        "replication",
+        "status",
+    ];
+    args.extend(REPORTED_VMS);
+    let run = pair.run(&args);
+    let (res, summary) = run.expect(0).json();
+    assert_eq!(res.len(), 4, "{}", run.stdout);
+    for (r, vm) in res.iter().zip(REPORTED_VMS) {
+        assert_eq!(r["vm"], vm, "{r}");
+        assert_eq!(r["ok"], true, "{r}");
+        assert_eq!(r["data"]["vm"]["replication_mode"], "Primary", "{r}");
+    }
+    assert_eq!(summary["succeeded"], 4);
+    assert_eq!(pair.primary.faults().pending(), 0, "the corruption fired");
+    let after = pair.primary.stats();
+    assert_eq!(after.connections - before.connections, 2, "one new connection");
+    assert_eq!(after.handshakes - before.handshakes, 2, "one new context");
+    assert_eq!(
+        after.count("Get") - before.count("Get"),
+        9,
+        "8 reads, one of them twice"
+    );
+}
+
+/// A corrupted reply to the reverse Invoke: it ran, but what it answered cannot be trusted, so
+/// the outcome is unknown (exit 8) with the commands to check, and it is not sent again.
+#[test]
+fn an_invoke_reply_failing_its_integrity_check_is_outcome_unknown() {
+    let pair = Pair::start();
+    let (p, r) = (pair.p(), pair.r());
+    pair.run(&["--host", &p, "vm", "stop", "demo-vm"]).expect(0);
+    pair.run(&["--host", &p, "failover", "prepare", "demo-vm"])
+        .expect(0);
+    pair.run(&["--host", &r, "failover", "start", "demo-vm"])
+        .expect(0);
+    pair.replica.faults().once(
+        Match::Method("ReverseReplicationRelationship".into()),
+        FaultAction::BadSignature,
+    );
+    let run = pair.run(&["--host", &r, "replication", "reverse", "demo-vm"]);
+    run.expect(8);
+    let e = &run.stderr;
+    assert!(e.contains("outcome unknown"), "{e}");
+    assert!(e.contains("failed its integrity check"), "{e}");
+    assert!(
+        e.contains(&format!("hvctl replication status demo-vm --host {r}")),
+        "{e}"
+    );
+    assert!(e.contains(&format!("hvctl job wait JOB-ID --host {r}")), "{e}");
+    assert!(e.contains("was not sent again"), "{e}");
+    assert_eq!(
+        pair.replica
+            .stats()
+            .count("Invoke:ReverseReplicationRelationship"),
+        1
+    );
+    // It did run on the host: once its job is done, the replica is the primary.
+    let mode = || {
+        let run = pair.run(&["--host", &r, "-o", "json", "replication", "status", "demo-vm"]);
+        let (res, _) = run.expect(0).json();
+        res[0]["data"]["vm"]["replication_mode"].clone()
+    };
+    for _ in 0..50 {
+        if mode() == "Primary" {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the reverse never took effect: {}", mode());
 }
 
 #[test]

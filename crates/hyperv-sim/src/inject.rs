@@ -72,8 +72,13 @@ pub enum FaultAction {
     Unauthorized,
     /// Execute and answer in plain `application/soap+xml` on an encrypted session.
     UnencryptedReply,
-    /// Execute and answer encrypted, with a corrupted signature.
+    /// Execute and answer encrypted, with a corrupted signature (a byte of the
+    /// NTLMSSP_MESSAGE_SIGNATURE's checksum flipped): the reply fails its integrity check.
     BadSignature,
+    /// Execute and answer encrypted, with one sealed byte of the SOAP body flipped and the
+    /// signature left as it was: what a proxy that rewrites bodies does. The checksum covers
+    /// the plaintext ([MS-NLMP 3.4.4.2]), so the reply fails its integrity check.
+    CorruptSeal,
 }
 
 impl FaultAction {

@@ -487,7 +487,12 @@ async fn handle(
             std::future::pending().await
         }
         Some(FaultAction::UnencryptedReply) => reply(status, Some(SOAP_CT), xml.into_bytes()),
-        Some(FaultAction::BadSignature) => finish(&mut conn, encrypt_reply, status, xml, Some(())),
+        Some(FaultAction::BadSignature) => {
+            finish(&mut conn, encrypt_reply, status, xml, Some(Corrupt::Signature))
+        }
+        Some(FaultAction::CorruptSeal) => {
+            finish(&mut conn, encrypt_reply, status, xml, Some(Corrupt::Sealed))
+        }
         _ => finish(&mut conn, encrypt_reply, status, xml, None),
     }
 }
@@ -546,13 +551,22 @@ fn unencrypted_fault() -> SimFault {
     f
 }
 
-/// Seals (when the request was sealed) and sends the reply; `corrupt` flips a signature byte.
+/// Which byte of a sealed reply fault injection flips.
+#[derive(Debug, Clone, Copy)]
+enum Corrupt {
+    /// One of the signature's checksum.
+    Signature,
+    /// One of the sealed SOAP body.
+    Sealed,
+}
+
+/// Seals (when the request was sealed) and sends the reply; `corrupt` flips one byte of it.
 fn finish(
     conn: &mut Conn,
     encrypt: bool,
     status: StatusCode,
     xml: String,
-    corrupt: Option<()>,
+    corrupt: Option<Corrupt>,
 ) -> Response<Full<Bytes>> {
     if !encrypt {
         return reply(status, Some(SOAP_CT), xml.into_bytes());
@@ -562,8 +576,8 @@ fn finish(
     };
     match framing::encode(sec.as_mut(), xml.as_bytes()) {
         Ok((ct, mut body)) => {
-            if corrupt.is_some() {
-                corrupt_signature(&mut body);
+            if let Some(what) = corrupt {
+                flip_sealed_byte(&mut body, what);
             }
             reply(status, Some(&ct), body)
         }
@@ -571,13 +585,18 @@ fn finish(
     }
 }
 
-/// Flips a byte of the NTLM signature's checksum in a framed body: after
-/// `application/octet-stream\r\n` come the 4-byte header length and the 16-byte signature
-/// (version 4 bytes, checksum 8, sequence 4).
-fn corrupt_signature(body: &mut [u8]) {
+/// Flips one byte of a framed body ([MS-WSMV 2.2.9.1]): after `application/octet-stream\r\n`
+/// come the 4-byte header length, the 16-byte NTLM signature (version 4 bytes, checksum 8,
+/// sequence 4) and the sealed bytes.
+fn flip_sealed_byte(body: &mut [u8], what: Corrupt) {
+    const SIGNATURE_LEN: usize = winrm_auth::ntlm::SIGNATURE_LEN;
     let marker = b"application/octet-stream\r\n";
     if let Some(pos) = body.windows(marker.len()).position(|w| w == marker) {
-        let i = pos + marker.len() + 4 + 6;
+        let header = pos + marker.len() + 4;
+        let i = match what {
+            Corrupt::Signature => header + 6,
+            Corrupt::Sealed => header + SIGNATURE_LEN + 10,
+        };
         if let Some(b) = body.get_mut(i) {
             *b ^= 0xFF;
         }

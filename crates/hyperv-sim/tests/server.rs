@@ -417,6 +417,17 @@ async fn injected_401_unencrypted_and_badly_signed_replies() {
         err.to_lowercase().contains("signature") || err.to_lowercase().contains("checksum"),
         "{err}"
     );
+
+    // A sealed byte flipped, the signature intact: the checksum covers the plaintext.
+    let mut c = session(&h, &pw).await;
+    h.faults().once(Match::Any, FaultAction::CorruptSeal);
+    let (r, plain) = c.soap_raw(&get).await.unwrap();
+    assert_eq!(r.status, 200);
+    let err = plain.unwrap_err();
+    assert!(err.contains("signature does not verify"), "{err}");
+    // The next reply on a new session verifies.
+    let mut c = session(&h, &pw).await;
+    assert_eq!(inst(c.soap(&get).await).get_str("Name"), Some(vm.as_str()));
     h.shutdown().await;
 }
 

@@ -67,6 +67,9 @@ pub enum Error {
     /// A non-idempotent request (Invoke, Put) was sent but no reply came back: the server may or
     /// may not have executed it. It is never re-sent; check the target's state instead.
     ///
+    /// A reply that failed its integrity check ([`Error::Integrity`]) counts as lost: the
+    /// detail says so.
+    ///
     /// A Pull whose reply was lost also gives this ([`crate::Client::pull`]): the server may
     /// have advanced the enumeration, so the same context is not pulled again. The enumeration
     /// stream and [`crate::Client::enumerate`] recover from it by restarting the enumeration
@@ -99,6 +102,29 @@ pub enum Error {
         /// Why the enumeration could not go on (usually [`Error::OutcomeUnknown`] of the Pull).
         #[source]
         source: Box<Error>,
+    },
+
+    /// A sealed reply failed its integrity check: its signature ([MS-NLMP 3.4.4], or the
+    /// Kerberos wrap token's checksum) does not match its content, so it was altered on the
+    /// way (tampering, or a proxy that rewrites bodies). The connection and its security
+    /// context were dropped at once; the next request starts a new handshake on a new
+    /// connection. An idempotent request (Identify, Get, Enumerate, Release) is sent once more
+    /// that way before this is returned; a request the server may have executed (Invoke, Put,
+    /// Pull) gives [`Error::OutcomeUnknown`] instead.
+    #[error(
+        "the reply to {method} from {endpoint} failed its integrity check: it was altered in transit \
+         (tampering, or a proxy that rewrites bodies); {detail}"
+    )]
+    Integrity {
+        /// The endpoint URL.
+        endpoint: String,
+        /// The operation (Identify, Get, Enumerate, Release).
+        method: String,
+        /// What was done about it.
+        detail: String,
+        /// The verification error.
+        #[source]
+        source: Option<BoxError>,
     },
 
     /// The server's reply violates the protocol (unencrypted reply, bad RelatesTo, bad XML,
@@ -171,6 +197,11 @@ impl Error {
     /// True when a non-idempotent request may or may not have been executed.
     pub fn is_outcome_unknown(&self) -> bool {
         matches!(self, Error::OutcomeUnknown { .. })
+    }
+
+    /// True when a reply failed its integrity check ([`Error::Integrity`]).
+    pub fn is_integrity(&self) -> bool {
+        matches!(self, Error::Integrity { .. })
     }
 
     /// The server's fault, if this is one.

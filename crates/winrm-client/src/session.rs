@@ -18,7 +18,7 @@ use winrm_auth::{ClientAuth, SessionSecurity, Step};
 use wsman_soap::SelectorSet;
 use zeroize::Zeroizing;
 
-use crate::config::{AuthMethod, Encryption};
+use crate::config::{AuthMethod, Config, Encryption};
 use crate::error::{auth_hint, BoxError};
 use crate::guard::{is_connection_lost, ConnGuard, GuardLayer};
 use crate::{Error, Inner};
@@ -87,6 +87,16 @@ struct Attempts {
     reauthenticated: bool,
     /// Times the pinned connection was gone before the request was written.
     lost: u32,
+    /// The one re-send of an idempotent request after its reply failed its integrity check.
+    integrity_retried: bool,
+}
+
+/// Why a reply could not be unsealed.
+enum Unsealed {
+    /// It failed its integrity check (the connection and the context are dropped).
+    Integrity(winrm_auth::Error),
+    /// Anything else: the error to return.
+    Refused(Error),
 }
 
 /// A reply that came back, decrypted.
@@ -111,6 +121,8 @@ pub(crate) struct Session {
     guard: Arc<ConnGuard>,
     state: State,
     pub(crate) handshakes: u64,
+    /// `http` is a new client that has opened no connection yet ([`Session::drop_connection`]).
+    new_pool: bool,
     /// The last sealed content type and its header value: the framing repeats the same one, so
     /// the header value is validated and copied once, then shared.
     content_type: Option<(String, HeaderValue)>,
@@ -210,7 +222,7 @@ fn request_headers(auth: &AuthMethod, content_type: HeaderValue) -> Result<ReqHe
 
 /// The session's reqwest client: HTTP/1.1, a pool of one idle connection, no retries, no
 /// redirects, and the connection guard as its connector layer.
-fn http_client(cfg: &crate::config::Config, guard: &Arc<ConnGuard>) -> Result<reqwest::Client, Error> {
+fn http_client(cfg: &Config, guard: &Arc<ConnGuard>) -> Result<reqwest::Client, Error> {
     let mut b = reqwest::Client::builder()
         .http1_only()
         .pool_max_idle_per_host(1)
@@ -230,7 +242,7 @@ fn http_client(cfg: &crate::config::Config, guard: &Arc<ConnGuard>) -> Result<re
 }
 
 impl Session {
-    pub(crate) fn new(inner_cfg: &crate::config::Config, index: usize) -> Result<Session, Error> {
+    pub(crate) fn new(inner_cfg: &Config, index: usize) -> Result<Session, Error> {
         let guard = Arc::new(ConnGuard::default());
         let http = http_client(inner_cfg, &guard)?;
         Ok(Session {
@@ -239,6 +251,7 @@ impl Session {
             guard,
             state: State::Fresh,
             handshakes: 0,
+            new_pool: false,
             content_type: None,
             read_timeout: inner_cfg.read_timeout(),
             timer: None,
@@ -294,7 +307,14 @@ impl Session {
                 self.reset();
                 return Err(reply.redirect_error());
             }
-            return self.accept_reply(inner, soap, op, reply, started);
+            let status = reply.status;
+            match self.open_reply(inner, reply) {
+                Ok(plain) => return self.accept_reply(inner, soap, op, status, plain, started),
+                Err(Unsealed::Integrity(e)) => {
+                    self.after_integrity_failure(inner, op, e, sent_at, &mut attempts)?;
+                }
+                Err(Unsealed::Refused(e)) => return Err(e),
+            }
         }
     }
 
@@ -309,8 +329,14 @@ impl Session {
                 soap.as_bytes().to_vec(),
             ));
         };
-        let (ct, body) = winrm_auth::framing::encode(sec, soap.as_bytes())
-            .map_err(|e| Error::protocol_with("sealing the request", e))?;
+        let (ct, body) = match winrm_auth::framing::encode(sec, soap.as_bytes()) {
+            Ok(sealed) => sealed,
+            Err(e) => {
+                // Nothing was sent; the context cannot seal (its state is unknown): start over.
+                self.reset();
+                return Err(Error::protocol_with("sealing the request", e));
+            }
+        };
         match self.content_type_value(&ct) {
             Ok(v) => Ok((v, body)),
             Err(e) => {
@@ -406,17 +432,58 @@ impl Session {
         Ok(())
     }
 
-    /// The reply, unsealed, logged and recorded.
+    /// After a reply that failed its integrity check (the connection and the context are
+    /// already dropped): `Ok` to send an idempotent request once more, on a new connection and
+    /// context, as after a 401; otherwise the error to return. A request the server may have
+    /// executed is never sent again: its outcome is unknown, as when its reply is lost (for a
+    /// Pull the enumeration restarts, see `enumerate.rs`).
+    fn after_integrity_failure(
+        &mut self,
+        inner: &Inner,
+        op: &Op<'_>,
+        e: winrm_auth::Error,
+        sent_at: SystemTime,
+        attempts: &mut Attempts,
+    ) -> Result<(), Error> {
+        if op.resend != Resend::Always {
+            return Err(op.outcome_unknown(
+                sent_at,
+                format!(
+                    "the reply failed its integrity check ({e}): it was altered in transit (tampering, or a \
+                     proxy that rewrites bodies), so what the server did is unknown; the connection and its \
+                     security context were dropped"
+                ),
+            ));
+        }
+        if attempts.integrity_retried {
+            return Err(Error::Integrity {
+                endpoint: inner.endpoint.clone(),
+                method: op.name.to_owned(),
+                detail: "it failed again when sent once more on a new connection and security context"
+                    .to_owned(),
+                source: Some(Box::new(e)),
+            });
+        }
+        attempts.integrity_retried = true;
+        tracing::warn!(
+            session = self.index,
+            op = %op.name,
+            error = %e,
+            "a reply failed its integrity check (altered in transit); sending the request once more on a new connection and security context"
+        );
+        Ok(())
+    }
+
+    /// The unsealed reply, logged and recorded.
     fn accept_reply(
         &mut self,
         inner: &Inner,
         soap: &str,
         op: &Op<'_>,
-        reply: HttpReply,
+        status: u16,
+        plain: Bytes,
         started: Instant,
     ) -> Result<Reply, Error> {
-        let status = reply.status;
-        let plain = self.open_reply(reply)?;
         let elapsed = started.elapsed();
         tracing::debug!(session = self.index, op = %op.name, status, ms = elapsed.as_millis() as u64, "reply");
         if let Some(rec) = &inner.recorder {
@@ -429,37 +496,62 @@ impl Session {
         matches!(&self.state, State::Ready { security: Some(_) })
     }
 
-    /// Decrypts the reply, refusing plaintext where encryption is required.
-    fn open_reply(&mut self, reply: HttpReply) -> Result<Bytes, Error> {
+    /// Decrypts the reply, refusing plaintext where encryption is required. A sealed reply that
+    /// cannot be unsealed leaves the sequence numbers out of step (the server sealed a message
+    /// this side did not take), so the connection and its context are dropped.
+    fn open_reply(&mut self, inner: &Inner, reply: HttpReply) -> Result<Bytes, Unsealed> {
         let State::Ready { security } = &mut self.state else {
-            return Err(Error::protocol("session not established"));
+            return Err(Unsealed::Refused(Error::protocol("session not established")));
         };
-        match security.as_deref_mut() {
-            Some(sec) => {
-                let content_type = reply.content_type();
-                if winrm_auth::framing::is_encrypted(content_type) {
-                    winrm_auth::framing::decode(sec, content_type, &reply.body)
-                        .map(Bytes::from)
-                        .map_err(|e| Error::protocol_with("unsealing the reply", e))
-                } else {
-                    let status = reply.status;
-                    let ct = if content_type.is_empty() {
-                        "no content type"
-                    } else {
-                        content_type
-                    };
-                    self.reset();
-                    Err(Error::protocol(format!(
-                        "the server sent an unencrypted reply (HTTP {status}, {ct}, {} bytes) on an encrypted session; refused",
-                        reply.body.len()
-                    )))
+        let Some(sec) = security.as_deref_mut() else {
+            return Ok(reply.body);
+        };
+        let content_type = reply.content_type();
+        if winrm_auth::framing::is_encrypted(content_type) {
+            let e = match winrm_auth::framing::decode(sec, content_type, &reply.body) {
+                Ok(plain) => return Ok(Bytes::from(plain)),
+                Err(e) => e,
+            };
+            self.drop_connection(&inner.cfg);
+            return Err(match e {
+                // The body's framing is broken: nothing was verified yet.
+                winrm_auth::Error::Framing(_) => {
+                    Unsealed::Refused(Error::protocol_with("unsealing the reply", e))
                 }
+                // The signature (or GSS wrap token) did not verify.
+                e => Unsealed::Integrity(e),
+            });
+        }
+        let status = reply.status;
+        let ct = if content_type.is_empty() {
+            "no content type"
+        } else {
+            content_type
+        };
+        let e = Error::protocol(format!(
+            "the server sent an unencrypted reply (HTTP {status}, {ct}, {} bytes) on an encrypted session; refused",
+            reply.body.len()
+        ));
+        self.reset();
+        Err(Unsealed::Refused(e))
+    }
+
+    /// Drops the security context and, now, the connection it is bound to: the next request
+    /// starts a new handshake on a new connection pool.
+    fn drop_connection(&mut self, cfg: &Config) {
+        self.reset();
+        match http_client(cfg, &self.guard) {
+            Ok(http) => {
+                // Dropping the old client closes its connection.
+                self.http = http;
+                self.new_pool = true;
             }
-            None => Ok(reply.body),
+            // `establish` builds the new pool (and reports the error) before the next request.
+            Err(e) => tracing::debug!(session = self.index, error = %e, "no new connection pool yet"),
         }
     }
 
-    fn auth_error(&self, cfg: &crate::config::Config, detail: &str) -> Error {
+    fn auth_error(&self, cfg: &Config, detail: &str) -> Error {
         let scheme = cfg.auth.scheme_name();
         Error::Auth {
             user: cfg.auth.user_name(),
@@ -477,7 +569,7 @@ impl Session {
             self.state = State::Ready { security: None };
             return Ok(());
         }
-        if self.guard.connects() > 0 {
+        if self.guard.connects() > 0 && !std::mem::take(&mut self.new_pool) {
             // A new context starts on a new pool: the old connection (perhaps still on its way
             // back to the pool after a 401) must not serve any leg of the handshake, or NEGOTIATE
             // and AUTHENTICATE can land on different connections and the server refuses the

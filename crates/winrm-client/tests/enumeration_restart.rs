@@ -175,6 +175,24 @@ async fn a_pull_reply_lost_after_the_server_processed_it_restarts_without_skippi
     assert!(st.cursors.is_empty(), "no context left open on the server");
 }
 
+fn corrupt(r: Reply) -> Reply {
+    Reply::CorruptSeal(Box::new(r))
+}
+
+#[tokio::test]
+async fn a_pull_reply_that_fails_its_integrity_check_restarts_the_enumeration() {
+    // Pull 1 (items vm-4, vm-5) is processed; its reply does not verify.
+    let (responder, _state) = windows_like(|nth| (nth == 1).then_some(corrupt as fn(Reply) -> Reply));
+    let server = ntlm_server(responder).await;
+    let c = client(&server).build().unwrap();
+    let items = c.enumerate(CS_URI, &optimized()).await.unwrap();
+    assert_eq!(names(&items), all_names(), "every item once, in order");
+    assert_eq!(server.stats.count("Enumerate"), 2, "restarted, not re-pulled");
+    assert_eq!(server.stats.count("Pull"), 5);
+    assert_eq!(server.stats.connections.load(Ordering::SeqCst), 2);
+    assert_eq!(server.stats.handshakes.load(Ordering::SeqCst), 2);
+}
+
 #[tokio::test]
 async fn a_pull_read_timeout_restarts_too() {
     // Pull 0 (items vm-0, vm-1; no optimize) is processed, the reply comes after the read

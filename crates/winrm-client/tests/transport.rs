@@ -325,6 +325,86 @@ async fn connection_closed_before_invoke_reauthenticates_and_sends_it_once() {
 }
 
 #[tokio::test]
+async fn a_get_whose_reply_fails_its_integrity_check_is_sent_again_on_a_new_connection_and_context() {
+    let server = ntlm_server(Arc::new(|r: &support::Req| match &r.parsed.body {
+        wsman_soap::RequestBody::Get if r.nth == 0 => Reply::CorruptSeal(Box::new(standard(r))),
+        _ => standard(r),
+    }))
+    .await;
+    let c = client(&server).build().unwrap();
+    let rsd = c.get(RSD_URI, &rsd_selectors()).await.unwrap();
+    assert_eq!(rsd.class_name, "Msvm_ReplicationSettingData");
+    assert_eq!(server.stats.count("Get"), 2, "sent once more");
+    assert_eq!(
+        server.stats.connections.load(Ordering::SeqCst),
+        2,
+        "on a new connection"
+    );
+    assert_eq!(
+        server.stats.handshakes.load(Ordering::SeqCst),
+        2,
+        "with a new context"
+    );
+    // Later work goes on on the new context.
+    c.get(RSD_URI, &rsd_selectors()).await.unwrap();
+    assert_eq!(c.connections_opened(), 2);
+    assert_eq!(server.stats.handshakes.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_get_whose_replies_keep_failing_their_integrity_check_is_an_integrity_error() {
+    let server = ntlm_server(Arc::new(|r: &support::Req| match &r.parsed.body {
+        wsman_soap::RequestBody::Get => Reply::CorruptSeal(Box::new(standard(r))),
+        _ => standard(r),
+    }))
+    .await;
+    let c = client(&server).build().unwrap();
+    let err = c.get(RSD_URI, &rsd_selectors()).await.unwrap_err();
+    assert!(err.is_integrity(), "{err:?}");
+    assert!(!err.is_connection() && !err.is_outcome_unknown(), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("the reply to Get from"), "{text}");
+    assert!(text.contains("failed its integrity check"), "{text}");
+    assert!(text.contains("a proxy that rewrites bodies"), "{text}");
+    assert!(text.contains("failed again"), "{text}");
+    assert_eq!(server.stats.count("Get"), 2, "sent once more, not again");
+    assert_eq!(server.stats.connections.load(Ordering::SeqCst), 2);
+    c.identify().await.unwrap();
+    assert_eq!(server.stats.connections.load(Ordering::SeqCst), 3);
+    assert_eq!(server.stats.handshakes.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn an_invoke_whose_reply_fails_its_integrity_check_is_outcome_unknown_and_the_session_recovers() {
+    let server = ntlm_server(Arc::new(|r: &support::Req| match &r.parsed.body {
+        wsman_soap::RequestBody::Invoke { .. } if r.nth == 0 => Reply::CorruptSeal(Box::new(standard(r))),
+        _ => standard(r),
+    }))
+    .await;
+    let c = client(&server).build().unwrap();
+    let err = support::reverse(&c).await.unwrap_err();
+    match &err {
+        winrm_client::Error::OutcomeUnknown { method, detail, .. } => {
+            assert_eq!(method, "ReverseReplicationRelationship");
+            assert!(detail.contains("failed its integrity check"), "{detail}");
+            assert!(detail.contains("signature"), "{detail}");
+        }
+        other => panic!("expected OutcomeUnknown, got {other:?}"),
+    }
+    assert_eq!(
+        server.stats.count("ReverseReplicationRelationship"),
+        1,
+        "never sent again"
+    );
+    // The next requests run on a new connection and context.
+    c.get(RSD_URI, &rsd_selectors()).await.unwrap();
+    let out = support::reverse(&c).await.unwrap();
+    assert_eq!(out.return_value, Some(4096));
+    assert_eq!(server.stats.connections.load(Ordering::SeqCst), 2);
+    assert_eq!(server.stats.handshakes.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
 async fn dropped_connection_on_get_is_retried() {
     let server = ntlm_server(Arc::new(
         |r: &support::Req| if r.nth == 0 { Reply::Close } else { standard(r) },

@@ -107,6 +107,9 @@ pub enum Reply {
     /// The inner reply's body sent in chunks of this many bytes (chunked transfer encoding,
     /// no Content-Length).
     Chunked(usize, Box<Reply>),
+    /// The inner reply, sealed, with one byte of its sealed data flipped (the signature left
+    /// as it is): what a proxy that rewrites bodies does; the reply fails its integrity check.
+    CorruptSeal(Box<Reply>),
 }
 
 /// One request as the responder sees it.
@@ -261,6 +264,23 @@ async fn chunked(resp: Resp, size: usize) -> Resp {
         .collect();
     let body = StreamBody::new(futures_util::stream::iter(frames)).boxed();
     hyper::Response::from_parts(parts, body)
+}
+
+/// `resp` (a sealed reply) with the first byte of its first part's sealed data flipped.
+async fn corrupt_sealed(resp: Resp) -> Resp {
+    let (parts, body) = resp.into_parts();
+    let mut bytes = body.collect().await.unwrap().to_bytes().to_vec();
+    let content_type = parts
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let at = {
+        let sealed = winrm_auth::framing::parse(content_type, &bytes).expect("a sealed reply");
+        sealed[0].data.as_ptr() as usize - bytes.as_ptr() as usize
+    };
+    bytes[at] ^= 0x01;
+    hyper::Response::from_parts(parts, Full::new(Bytes::from(bytes)).boxed())
 }
 
 fn challenge(token: Option<&[u8]>) -> Resp {
@@ -508,6 +528,10 @@ fn render<'a>(
             Reply::Chunked(size, inner) => {
                 let resp = render(conn, *inner, encrypt, r, extra).await?;
                 Ok(chunked(resp, size).await)
+            }
+            Reply::CorruptSeal(inner) => {
+                let resp = render(conn, *inner, encrypt, r, extra).await?;
+                Ok(corrupt_sealed(resp).await)
             }
             Reply::Oversize(n) => {
                 extra.push(("content-type", "application/soap+xml;charset=UTF-8".to_owned()));
