@@ -44,6 +44,7 @@ fn established() -> (Box<dyn SessionSecurity>, Box<dyn SessionSecurity>) {
             workstation: "LINUXBOX".into(),
             target_spn: Some("HTTP/hv01.hvlab.example".into()),
             channel_bindings: None,
+            require_seal: true,
         },
         counter_rng(2),
         1,

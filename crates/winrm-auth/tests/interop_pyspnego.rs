@@ -130,6 +130,7 @@ fn our_client(password: &str, cbt: Option<&[u8]>) -> NtlmClient {
             workstation: "LINUXBOX".into(),
             target_spn: Some("HTTP/hv01.hvlab.example".into()),
             channel_bindings: cbt.map(|c| ChannelBindings::new(c.to_vec())),
+            require_seal: true,
         },
         os_rng(),
         now(),

@@ -149,6 +149,7 @@ fn authenticate_with<S: Read + Write>(
             workstation: "LINUXBOX".into(),
             target_spn: Some("HTTP/127.0.0.1".into()),
             channel_bindings,
+            require_seal: true,
         },
         rng(),
         133_500_000_000_000_000,

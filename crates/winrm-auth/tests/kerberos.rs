@@ -666,6 +666,7 @@ mod negotiate {
                 workstation: "WS".into(),
                 target_spn: Some("HTTP/localhost".into()),
                 channel_bindings: None,
+                require_seal: true,
             },
         ))
     }
@@ -841,6 +842,7 @@ fn missing_library_through_the_client() {
                 workstation: "WS".into(),
                 target_spn: None,
                 channel_bindings: None,
+                require_seal: true,
             },
         ));
         let mut client = winrm_auth::negotiate::negotiate_client(

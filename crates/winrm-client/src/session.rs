@@ -675,6 +675,8 @@ impl Session {
             workstation: workstation(),
             target_spn: Some(format!("{}/{}", cfg.spn_service, spn_host)),
             channel_bindings: cbt,
+            // SIGN and SEAL are needed only when the messages are sealed.
+            require_seal: inner.encrypt,
         };
         let kerberos_config = |principal: &Option<String>,
                                password: &Option<crate::Password>,

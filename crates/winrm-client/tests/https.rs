@@ -7,9 +7,12 @@ mod support;
 use support::RSD_URI;
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use support::{standard_responder, start, tls_server, tls_server_for, Auth, PASSWORD, USER};
 use winrm_auth::cbt::ChannelBindings;
+use winrm_auth::ntlm::{AcceptorConfig, NtlmAcceptor, UserTable};
+use winrm_auth::{SessionSecurity, Step, Wrapped};
 use winrm_client::{AuthMethod, Client, Encryption};
 use wsman_soap::SelectorSet;
 
@@ -220,23 +223,21 @@ async fn a_certificate_without_a_binding_hash_fails_the_handshake_clearly() {
         .unwrap()
         .self_signed(&key)
         .unwrap();
-    let tls = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(
-        vec![rustls::pki_types::CertificateDer::from(cert.der().to_vec())],
-        rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-    )
-    .unwrap();
+    let tls = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![rustls::pki_types::CertificateDer::from(cert.der().to_vec())],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
     let server = start(
         Auth::Ntlm {
             encrypt: false,
             cbt: None,
         },
-        Some(std::sync::Arc::new(tls)),
+        Some(Arc::new(tls)),
         standard_responder(),
     )
     .await;
@@ -259,4 +260,105 @@ async fn a_certificate_without_a_binding_hash_fails_the_handshake_clearly() {
         "no token was sent"
     );
     assert_eq!(server.stats.handshakes.load(Ordering::SeqCst), 0);
+}
+
+/// A server that cannot sign or seal: its CHALLENGE is that of winrm-auth's acceptor with
+/// NTLMSSP_NEGOTIATE_SIGN (0x10) and NTLMSSP_NEGOTIATE_SEAL (0x20) cleared in NegotiateFlags
+/// (offset 20, [MS-NLMP 2.2.1.2]). The client's MIC then covers a CHALLENGE the acceptor did
+/// not send, so this server takes any AUTHENTICATE: it exists for the client's flag check.
+struct NoSealServer;
+
+struct NoSealContext {
+    acceptor: NtlmAcceptor,
+    challenged: bool,
+}
+
+/// The security of a context that cannot seal.
+struct NoSeal;
+
+impl SessionSecurity for NoSeal {
+    fn protocol(&self) -> &'static str {
+        "application/HTTP-SPNEGO-session-encrypted"
+    }
+
+    fn wrap(&mut self, _plaintext: &[u8]) -> Result<Wrapped, winrm_auth::Error> {
+        Err(winrm_auth::Error::InvalidState("sealing was not negotiated"))
+    }
+
+    fn unwrap(&mut self, _header: &[u8], _data: &[u8]) -> Result<Vec<u8>, winrm_auth::Error> {
+        Err(winrm_auth::Error::InvalidState("sealing was not negotiated"))
+    }
+}
+
+impl support::GssServer for NoSealServer {
+    fn new_context(&self) -> Box<dyn support::GssContext> {
+        let mut users = UserTable::new();
+        users.add("CORP", "alice", PASSWORD);
+        let config = AcceptorConfig {
+            netbios_domain: "CORP".into(),
+            netbios_computer: "HV01".into(),
+            dns_domain: "corp.example".into(),
+            dns_computer: "hv01.corp.example".into(),
+            expected_channel_bindings: None,
+        };
+        Box::new(NoSealContext {
+            acceptor: NtlmAcceptor::new(Arc::new(users), config, Box::new(|b: &mut [u8]| b.fill(7)), 1),
+            challenged: false,
+        })
+    }
+
+    fn seals(&self) -> bool {
+        false
+    }
+}
+
+impl support::GssContext for NoSealContext {
+    fn step(&mut self, token: &[u8]) -> Result<(bool, Vec<u8>), String> {
+        if self.challenged {
+            return Ok((true, Vec::new()));
+        }
+        match self.acceptor.step(token) {
+            Ok(Step::Continue(mut challenge)) => {
+                let flags = u32::from_le_bytes(challenge[20..24].try_into().unwrap()) & !(0x10 | 0x20);
+                challenge[20..24].copy_from_slice(&flags.to_le_bytes());
+                self.challenged = true;
+                Ok((false, challenge))
+            }
+            other => Err(format!("expected a NEGOTIATE, got {:?}", other.err())),
+        }
+    }
+
+    fn into_session(self: Box<Self>) -> Box<dyn SessionSecurity> {
+        Box::new(NoSeal)
+    }
+}
+
+/// NTLM over HTTPS without message encryption needs neither signing nor sealing: a server
+/// that grants neither is accepted. With message encryption the same CHALLENGE is refused,
+/// naming the flag, before any request is sent.
+#[tokio::test]
+async fn a_challenge_without_sign_and_seal_is_accepted_only_when_messages_are_not_sealed() {
+    let (tls, pem, _der) = tls_server();
+    let server = start(Auth::Gss(Arc::new(NoSealServer)), Some(tls), standard_responder()).await;
+    let builder = || {
+        Client::builder(&server.endpoint())
+            .auth(AuthMethod::ntlm(USER, PASSWORD))
+            .ca_cert_pem(pem.as_bytes())
+    };
+    let c = builder().build().unwrap();
+    assert!(!c.is_encrypted());
+    let rsd = c.get(RSD_URI, &selectors()).await.unwrap();
+    assert_eq!(rsd.class_name, "Msvm_ReplicationSettingData");
+    assert_eq!(server.stats.handshakes.load(Ordering::SeqCst), 1);
+
+    let c = builder().encryption(Encryption::Always).build().unwrap();
+    assert!(c.is_encrypted());
+    let err = c.get(RSD_URI, &selectors()).await.unwrap_err();
+    assert!(err.is_auth(), "{err:?}");
+    assert!(err.to_string().contains("NTLMSSP_NEGOTIATE_SIGN"), "{err}");
+    assert_eq!(
+        server.stats.count("Get"),
+        1,
+        "nothing sent with the refused context"
+    );
 }

@@ -56,6 +56,7 @@ pub fn ntlm(user: &str, password: &str, cbt: Option<winrm_auth::cbt::ChannelBind
         workstation: "TESTWS".into(),
         target_spn: Some("HTTP/127.0.0.1".into()),
         channel_bindings: cbt,
+        require_seal: true,
     };
     let rng: Rng = Box::new(|b: &mut [u8]| rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, b));
     NtlmClient::new(Credentials::parse(user, password), config, rng, filetime_now())

@@ -71,7 +71,7 @@ impl Credentials {
 }
 
 /// Client configuration.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// The workstation name sent in AUTHENTICATE.
     pub workstation: String,
@@ -79,6 +79,23 @@ pub struct ClientConfig {
     pub target_spn: Option<String>,
     /// TLS channel bindings (HTTPS), sent as MsvAvChannelBindings; 16 zero bytes when `None`.
     pub channel_bindings: Option<ChannelBindings>,
+    /// The session will seal messages (WinRM message encryption, [MS-WSMV 2.2.9.1]): a
+    /// CHALLENGE that does not grant NTLMSSP_NEGOTIATE_SIGN and NTLMSSP_NEGOTIATE_SEAL is
+    /// refused. `false` where the messages are not sealed (HTTPS without message encryption:
+    /// TLS protects them); NTLMSSP_NEGOTIATE_128 and NTLMSSP_NEGOTIATE_KEY_EXCH are required
+    /// either way. `true` by default.
+    pub require_seal: bool,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            workstation: String::new(),
+            target_spn: None,
+            channel_bindings: None,
+            require_seal: true,
+        }
+    }
 }
 
 enum ClientState {
@@ -153,7 +170,7 @@ impl NtlmClient {
                 "server does not negotiate extended session security".into(),
             ));
         }
-        check_session_security(challenge.flags)?;
+        check_session_security(challenge.flags, self.config.require_seal)?;
         let flags = (challenge.flags & CLIENT_FLAGS) | NEGOTIATE_UNICODE | NEGOTIATE_ESS | NEGOTIATE_NTLM;
         let timestamp = challenge.timestamp();
         let time = timestamp.unwrap_or(self.now_filetime);
@@ -198,13 +215,13 @@ impl NtlmClient {
 /// Refuses a CHALLENGE whose flags would weaken the session ([MS-NLMP 3.1.5.1.2]: the client
 /// MUST check that the features the server selected are strong enough): without
 /// NTLMSSP_NEGOTIATE_128 the sealing keys would be cut to 56 or 40 bits ([MS-NLMP 3.4.5.3]);
-/// without NTLMSSP_NEGOTIATE_KEY_EXCH the SessionBaseKey itself would key the session; and
-/// WinRM message encryption ([MS-WSMV 2.2.9.1]) needs NTLMSSP_NEGOTIATE_SIGN and
-/// NTLMSSP_NEGOTIATE_SEAL. The client asks for all four in NEGOTIATE, so a CHALLENGE without
-/// one of them is a downgrade (or a server that cannot protect the session), refused here
-/// rather than at the first wrap.
-fn check_session_security(challenge_flags: u32) -> Result<(), Error> {
-    for (flag, name, why) in [
+/// without NTLMSSP_NEGOTIATE_KEY_EXCH the SessionBaseKey itself would key the session; and,
+/// when `require_seal` (the session will seal messages), WinRM message encryption
+/// ([MS-WSMV 2.2.9.1]) needs NTLMSSP_NEGOTIATE_SIGN and NTLMSSP_NEGOTIATE_SEAL. The client
+/// asks for all four in NEGOTIATE, so a CHALLENGE without one it needs is a downgrade (or a
+/// server that cannot protect the session), refused here rather than at the first wrap.
+fn check_session_security(challenge_flags: u32, require_seal: bool) -> Result<(), Error> {
+    let always = [
         (
             NEGOTIATE_128,
             "NTLMSSP_NEGOTIATE_128",
@@ -215,6 +232,8 @@ fn check_session_security(challenge_flags: u32) -> Result<(), Error> {
             "NTLMSSP_NEGOTIATE_KEY_EXCH",
             "the session key must be exchanged",
         ),
+    ];
+    let sealing = [
         (
             NEGOTIATE_SIGN,
             "NTLMSSP_NEGOTIATE_SIGN",
@@ -225,7 +244,9 @@ fn check_session_security(challenge_flags: u32) -> Result<(), Error> {
             "NTLMSSP_NEGOTIATE_SEAL",
             "message encryption needs sealing",
         ),
-    ] {
+    ];
+    let needed = always.iter().chain(sealing.iter().filter(|_| require_seal));
+    for (flag, name, why) in needed {
         if challenge_flags & flag == 0 {
             return Err(Error::AuthenticationFailed(format!(
                 "the server's ntlm challenge does not grant {name} ({why})"

@@ -255,6 +255,7 @@ fn pair(client_pw: &str, client_cb: Option<&[u8]>, server_cb: Option<&[u8]>) -> 
             workstation: "LINUXBOX".into(),
             target_spn: Some("HTTP/hv01.hvlab.example".into()),
             channel_bindings: client_cb.map(|d| ChannelBindings::new(d.to_vec())),
+            require_seal: true,
         },
         counter_rng(2),
         1,
@@ -693,6 +694,56 @@ fn challenge_without_128_bit_key_exchange_sign_or_seal_is_refused() {
         assert!(client.session().is_none(), "{name}: no session");
         assert!(matches!(client.finish(None), Err(Error::InvalidState(_))));
     }
+}
+
+/// Without message encryption (HTTPS: TLS protects the messages) SIGN and SEAL are not
+/// needed: a CHALLENGE without them is accepted, and the session refuses to seal. 128-bit keys
+/// and key exchange are required either way.
+#[test]
+fn without_sealing_only_128_bit_keys_and_key_exchange_are_required() {
+    let client_for = |flags: u32| {
+        let chal = challenge(flags, "Domain", &SERVER_CHALLENGE, &h(TARGET_INFO));
+        let mut client = NtlmClient::new(
+            Credentials::new("Domain", "User", "Password"),
+            ClientConfig {
+                require_seal: false,
+                ..ClientConfig::default()
+            },
+            fixed_rng([CLIENT_CHALLENGE.to_vec(), RANDOM_SESSION_KEY.to_vec()].concat()),
+            0,
+        );
+        client.step(None).unwrap();
+        let step = client.step(Some(&chal));
+        (client, step)
+    };
+    for (flag, name) in [
+        (NEGOTIATE_128, "NTLMSSP_NEGOTIATE_128"),
+        (NEGOTIATE_KEY_EXCH, "NTLMSSP_NEGOTIATE_KEY_EXCH"),
+    ] {
+        let (client, step) = client_for(FLAGS_4_2_4 & !flag);
+        let err = step.unwrap_err();
+        assert!(
+            matches!(&err, Error::AuthenticationFailed(m) if m.contains(name)),
+            "{name}: {err}"
+        );
+        assert!(client.session.is_none(), "{name}: no session");
+    }
+    let (mut client, step) = client_for(FLAGS_4_2_4 & !(NEGOTIATE_SIGN | NEGOTIATE_SEAL));
+    let Step::Done(Some(auth)) = step.unwrap() else {
+        panic!("the handshake did not complete")
+    };
+    let a = Authenticate::parse(&auth).unwrap();
+    assert_eq!(
+        a.flags & (NEGOTIATE_SIGN | NEGOTIATE_SEAL),
+        0,
+        "not asked for in AUTHENTICATE"
+    );
+    client.finish(None).unwrap();
+    let sec = client.session().expect("an established context");
+    assert!(
+        matches!(sec.wrap(b"x"), Err(Error::InvalidState(m)) if m.contains("sealing was not negotiated")),
+        "a context without SEAL does not seal"
+    );
 }
 
 /// The session layer still handles a context without key exchange (the acceptor can meet one):

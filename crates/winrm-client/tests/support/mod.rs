@@ -75,6 +75,10 @@ pub enum Auth {
 /// Creates one acceptor context per connection (Auth::Gss).
 pub trait GssServer: Send + Sync {
     fn new_context(&self) -> Box<dyn GssContext>;
+    /// Whether requests must be sealed (message encryption required).
+    fn seals(&self) -> bool {
+        true
+    }
 }
 
 /// One acceptor context: handshake steps, then per-message security.
@@ -455,7 +459,11 @@ async fn handle(
         }
     }
 
-    let encrypt = matches!(shared.auth, Auth::Ntlm { encrypt: true, .. } | Auth::Gss(_));
+    let encrypt = match &shared.auth {
+        Auth::Ntlm { encrypt, .. } => *encrypt,
+        Auth::Gss(server) => server.seals(),
+        _ => false,
+    };
     let plain = if winrm_auth::framing::is_encrypted(&content_type) {
         let Some(sec) = conn.session.as_deref_mut() else {
             return Ok(response(400, &[], b"no context".to_vec()));
