@@ -65,6 +65,9 @@ pub(crate) struct Shared {
     /// The listener's `MaxEnvelopeSizekb` in bytes: the largest request envelope accepted and
     /// the largest response sent.
     pub(crate) max_envelope: usize,
+    /// How long every HTTP exchange waits before its reply is written (an emulated network
+    /// round trip); zero by default.
+    pub(crate) latency: Duration,
 }
 
 impl Shared {
@@ -176,7 +179,14 @@ where
     let k2 = kill.clone();
     let svc = service_fn(move |req| {
         let (shared, conn, kill) = (shared.clone(), conn.clone(), k2.clone());
-        async move { Ok::<_, Infallible>(handle(&shared, &conn, &kill, req).await) }
+        async move {
+            shared.stats.exchange();
+            let response = handle(&shared, &conn, &kill, req).await;
+            if !shared.latency.is_zero() {
+                tokio::time::sleep(shared.latency).await;
+            }
+            Ok::<_, Infallible>(response)
+        }
     });
     let c = http1::Builder::new().keep_alive(true).serve_connection(io, svc);
     tokio::select! {
