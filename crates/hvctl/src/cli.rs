@@ -364,6 +364,10 @@ pub enum SimCmd {
         /// Also start the replica partner host and print both endpoints
         #[arg(long)]
         pair: bool,
+        /// Delay the reply of every HTTP exchange by this much (e.g. 30ms), the 401 legs of a
+        /// handshake included: an emulated VPN or WAN round trip [default: none]
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        latency: Option<Duration>,
     },
 }
 

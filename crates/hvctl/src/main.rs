@@ -132,9 +132,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let class = runtime()?.block_on(demo::demo(resolved.output, resolved.progress_bars))?;
             Ok(class.into())
         }
-        Command::Sim(cli::SimCmd::Serve { pair }) => {
+        Command::Sim(cli::SimCmd::Serve { pair, latency }) => {
             let port = cli.global.port;
-            let class = runtime()?.block_on(demo::serve(resolved.https, port, pair))?;
+            let latency = latency.unwrap_or_default();
+            let class = runtime()?.block_on(demo::serve(resolved.https, port, pair, latency))?;
             Ok(class.into())
         }
         command => {

@@ -765,12 +765,15 @@ fn https_with_insecure_warns_and_works() {
     drop(host);
 }
 
-#[test]
-fn sim_serve_prints_how_to_connect() {
+/// Starts `hvctl sim serve EXTRA...`, reads how to connect from its output, runs `vm list`
+/// against it; returns the VM names listed, the output lines up to `try:`, and the wall time of
+/// the `vm list`.
+fn sim_serve_vm_list(extra: &[&str]) -> (Vec<String>, Vec<String>, Duration) {
     use std::io::{BufRead, BufReader};
     let home = tempfile::tempdir().unwrap();
     let mut child = hvctl(home.path())
         .args(["sim", "serve"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -778,6 +781,7 @@ fn sim_serve_prints_how_to_connect() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut endpoint = None;
     let mut password = None;
+    let mut printed = Vec::new();
     for line in lines.by_ref() {
         let line = line.unwrap();
         if let Some(rest) = line.split(" listening on ").nth(1) {
@@ -786,7 +790,9 @@ fn sim_serve_prints_how_to_connect() {
         if let Some(pw) = line.split("export HVCTL_PASSWORD=").nth(1) {
             password = Some(pw.trim().to_owned());
         }
-        if line.starts_with("try: ") {
+        let last = line.starts_with("try: ");
+        printed.push(line);
+        if last {
             break;
         }
     }
@@ -796,12 +802,39 @@ fn sim_serve_prints_how_to_connect() {
         "--host", &endpoint, "--auth", "ntlm", "--user", USER, "-o", "json", "vm", "list",
     ])
     .env("HVCTL_PASSWORD", &password);
+    let started = std::time::Instant::now();
     let run = Run::of(cmd, None);
+    let took = started.elapsed();
     child.kill().unwrap();
     child.wait().unwrap();
     let (res, _) = run.expect(0).json();
-    let names: Vec<&str> = res.iter().filter_map(|r| r["vm"].as_str()).collect();
+    let names = res
+        .iter()
+        .filter_map(|r| r["vm"].as_str())
+        .map(str::to_owned)
+        .collect();
+    (names, printed, took)
+}
+
+#[test]
+fn sim_serve_prints_how_to_connect() {
+    let (names, _, _) = sim_serve_vm_list(&[]);
     assert_eq!(names, ["vm01", "vm02"]);
+}
+
+/// `--latency` delays every exchange: a `vm list` is at least 3 of them (the two handshake legs
+/// and the Enumerate), so it cannot take less than 3 latencies (a lower bound only).
+#[test]
+fn sim_serve_latency_delays_every_exchange() {
+    let (names, printed, took) = sim_serve_vm_list(&["--latency", "200ms"]);
+    assert_eq!(names, ["vm01", "vm02"]);
+    assert!(
+        printed
+            .iter()
+            .any(|l| l.starts_with("every HTTP exchange waits 200 ms")),
+        "{printed:?}"
+    );
+    assert!(took >= Duration::from_millis(600), "{took:?}");
 }
 
 #[test]
