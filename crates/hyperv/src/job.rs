@@ -1,10 +1,32 @@
 //! Invoking methods exactly once and following the `Msvm_ConcreteJob` they start.
+//!
+//! # Poll schedule
+//!
+//! The first poll goes out as soon as the method returns 4096 (a short job is often done by
+//! then). After that the job's own hints decide when to look again, so that the end of a job is
+//! seen soon after it happens without polling a busy host all the time:
+//!
+//! * **estimate**: a running job with a `PercentComplete` p between 1 and 99 and an
+//!   `ElapsedTime` e (`CIM_Job`: "the time interval that the Job has been executing"; our own
+//!   time since the wait started when the host leaves it out) is expected to need
+//!   e x (100 - p) / p more, rounded up to the millisecond; the next poll is aimed there, but
+//!   never sooner than the floor ([`JobWaitOptions::min_delay`]) nor later than
+//!   [`JobWaitOptions::max_delay`].
+//! * **no hint** (`PercentComplete` missing or 0, or no time to scale it by): exponential
+//!   backoff from [`JobWaitOptions::initial_delay`], doubling up to `max_delay`.
+//! * **missed**: a poll aimed at the estimated end that finds the job still running doubles the
+//!   floor (up to `max_delay`), so a job whose progress stalls near the end (99% for minutes) is
+//!   polled at most as often as the plain backoff would, never at the floor's rate.
+//!
+//! So a job costs about one poll per `max_delay` of its run plus three or four, and its end is
+//! seen within the rounding of its progress plus one round trip. The estimate assumes progress
+//! roughly linear in time; when it is not, the floor and the cap bound the cost of the error.
 
 use std::time::Duration;
 
 use serde::Serialize;
 use wsman_soap::cimxml;
-use wsman_soap::{Instance, KnownFault, Limits, Scalar, SelectorSet, Value};
+use wsman_soap::{CimDateTime, Instance, KnownFault, Limits, Scalar, SelectorSet, Value};
 
 use crate::error::status_command;
 use crate::model::{JobState, ReturnCode};
@@ -12,13 +34,18 @@ use crate::msvm::{class_uri, Job, MsvmError, CONCRETE_JOB};
 use crate::transport::{TransportError, Wsman};
 use crate::Error;
 
-/// How to follow a job: exponential backoff between polls and an overall timeout.
+/// How to follow a job: when to poll (see the [poll schedule](crate::job#poll-schedule)) and an overall
+/// timeout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JobWaitOptions {
-    /// First delay between polls (default 250 ms).
+    /// First delay between polls while the job gives no hint of its remaining time (default
+    /// 250 ms); it doubles while the job still gives none.
     pub initial_delay: Duration,
-    /// Longest delay between polls; the delay doubles up to this (default 2 s).
+    /// Longest delay between polls (default 2 s).
     pub max_delay: Duration,
+    /// Shortest delay between polls (default 50 ms), also the first delay after a poll aimed at
+    /// the job's estimated end found it still running; it doubles at each such miss.
+    pub min_delay: Duration,
     /// Give up (with [`Error::JobTimeout`]) after this long (default 30 min).
     pub timeout: Duration,
     /// Consecutive poll failures (timeouts, connection errors) tolerated before giving up
@@ -31,9 +58,69 @@ impl Default for JobWaitOptions {
         JobWaitOptions {
             initial_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(2),
+            min_delay: Duration::from_millis(50),
             timeout: Duration::from_secs(30 * 60),
             max_poll_errors: 3,
         }
+    }
+}
+
+/// The remaining run time a running job's progress suggests: `ElapsedTime` (or `waited` when
+/// the host gives none) scaled by (100 - PercentComplete) / PercentComplete, rounded up to the
+/// millisecond. `None` without a PercentComplete in 1..=99 or without time to scale.
+fn estimated_remaining(job: &Job, waited: Duration) -> Option<Duration> {
+    let percent = job.percent_complete.filter(|p| (1..100).contains(p))?;
+    let ran = job
+        .elapsed_time
+        .as_ref()
+        .and_then(CimDateTime::as_duration)
+        .filter(|d| !d.is_zero())
+        .unwrap_or(waited);
+    if ran.is_zero() {
+        return None;
+    }
+    let nanos = ran.as_nanos() * u128::from(100 - percent) / u128::from(percent);
+    let ms = u64::try_from(nanos.div_ceil(1_000_000)).unwrap_or(u64::MAX);
+    Some(Duration::from_millis(ms))
+}
+
+/// The delays between polls of one job (see the [poll schedule](crate::job#poll-schedule)).
+#[derive(Debug)]
+struct Schedule {
+    /// The next delay when the job gives no hint.
+    backoff: Duration,
+    /// The shortest delay now allowed: `min_delay`, doubled at each miss.
+    floor: Duration,
+    /// The last delay was aimed at the job's estimated end.
+    aimed: bool,
+}
+
+impl Schedule {
+    fn new(wait: &JobWaitOptions) -> Schedule {
+        Schedule {
+            backoff: wait.initial_delay,
+            floor: wait.min_delay,
+            aimed: false,
+        }
+    }
+
+    /// The delay before the next poll of a job that is still running, given its estimated
+    /// remaining time.
+    fn next(&mut self, wait: &JobWaitOptions, remaining: Option<Duration>) -> Duration {
+        let cap = wait.max_delay.max(wait.min_delay);
+        if self.aimed {
+            self.floor = (self.floor * 2).min(cap);
+        }
+        let delay = match remaining {
+            Some(r) => r.clamp(self.floor, cap),
+            None => {
+                let d = self.backoff.clamp(self.floor, cap);
+                self.backoff = (self.backoff * 2).min(cap);
+                d
+            }
+        };
+        self.aimed = remaining.is_some_and(|r| r <= delay);
+        delay
     }
 }
 
@@ -284,7 +371,8 @@ async fn follow(
     progress: Progress<'_>,
 ) -> Result<Job, Error> {
     let start = w.now();
-    let mut delay = wait.initial_delay;
+    let mut schedule = Schedule::new(wait);
+    let mut remaining = None;
     let mut poll_errors = 0u32;
     let mut seen = false;
     let mut last: Option<(JobState, Option<u16>)> = None;
@@ -315,6 +403,7 @@ async fn follow(
                         errors,
                     });
                 }
+                remaining = estimated_remaining(&job, w.now().saturating_duration_since(start));
                 last = Some((job.state, job.percent_complete));
             }
             Ok(None) => return Err(disappeared(w, job_id, seen, target.map(|t| t.vm))),
@@ -347,8 +436,8 @@ async fn follow(
                 waited,
             });
         }
+        let delay = schedule.next(wait, remaining);
         w.sleep(delay.min(wait.timeout - waited)).await;
-        delay = (delay * 2).min(wait.max_delay);
     }
 }
 
