@@ -271,7 +271,7 @@ pub fn epr_json(e: &Epr) -> Json {
 /// A CIM value as JSON: null, string/number/bool, array, EPR object, or nested instance.
 pub fn value_json(v: &Value) -> Json {
     match v {
-        Value::Null => Json::Null,
+        Value::Null | Value::TypedNull { .. } => Json::Null,
         Value::Scalar(s) => scalar_json(s),
         Value::Array(a) => Json::Array(a.iter().map(scalar_json).collect()),
         Value::Reference(e) => epr_json(e),
@@ -312,7 +312,7 @@ pub fn instance_human(i: &Instance) -> String {
 
 fn value_human(v: &Value) -> String {
     match v {
-        Value::Null => "(null)".to_owned(),
+        Value::Null | Value::TypedNull { .. } => "(null)".to_owned(),
         Value::Scalar(s) => scalar_human(s),
         Value::Array(a) => format!("[{}]", a.iter().map(scalar_human).collect::<Vec<_>>().join(", ")),
         Value::Reference(e) => {

@@ -7,6 +7,7 @@ pub mod fault;
 mod host;
 pub mod inject;
 pub mod model;
+pub mod mof;
 pub mod ops;
 mod server;
 pub mod stats;

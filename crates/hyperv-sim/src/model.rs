@@ -15,6 +15,7 @@ use wsman_soap::{Epr, Instance, Scalar, SelectorSet, Value};
 use crate::clock;
 use crate::embedded::{self, OutProperty};
 use crate::fault::SimFault;
+use crate::mof;
 use crate::wql::{self, Query};
 
 /// WMI namespace of every class here.
@@ -53,6 +54,8 @@ pub mod rv {
     pub const INVALID_PARAMETER: u32 = 32773;
     /// Invalid state for this operation.
     pub const INVALID_STATE: u32 = 32775;
+    /// Incorrect data type (an embedded instance property typed unlike its class).
+    pub const INCORRECT_DATA_TYPE: u32 = 32776;
 }
 
 /// `ReplicationMode` values.
@@ -702,10 +705,18 @@ impl World {
     fn rsd(&self, vm: &Vm, r: &Replication) -> Object {
         let set = &r.settings;
         let id = relationship_id(&vm.id);
+        // Every property of the class, as a Get on a real host returns them (nil ones as
+        // `xsi:nil`); the Automatic* and *DataRoot properties of the inherited
+        // CIM_VirtualSystemSettingData are null in a replication settings instance.
         let i = Instance::new(RSD)
             .with("AdditionalSettings", Value::Null)
             .with("ApplicationConsistentSnapshotInterval", u16v(0))
             .with("AuthenticationType", u16v(set.authentication_type))
+            .with("AutomaticRecoveryAction", Value::Null)
+            .with("AutomaticShutdownAction", Value::Null)
+            .with("AutomaticStartupAction", Value::Null)
+            .with("AutomaticStartupActionDelay", Value::Null)
+            .with("AutomaticStartupActionSequenceNumber", Value::Null)
             .with("AutoResynchronizeEnabled", b(false))
             .with("AutoResynchronizeIntervalEnd", Value::Scalar(Scalar::Datetime(clock::interval(Duration::from_secs(6 * 3600)))))
             .with(
@@ -716,15 +727,21 @@ impl World {
             .with("Caption", s("Replication Settings"))
             .with("CertificateThumbPrint", s(set.certificate_thumbprint.clone()))
             .with("CompressionEnabled", b(set.compression_enabled))
+            .with("ConfigurationDataRoot", Value::Null)
+            .with("ConfigurationFile", Value::Null)
+            .with("ConfigurationID", Value::Null)
             .with("CreationTime", dt(Some(r.created)))
             .with("Description", s("Microsoft Virtual Machine Replication Settings"))
             .with("ElementName", s(vm.name.clone()))
             .with("EnableWriteOrderPreservationAcrossDisks", b(true))
             .with("IncludedDisks", arr(&[&format!("Microsoft:{}\\83F8638B-8DCA-4152-9EDA-2CA8B33039B4\\0\\0\\D", vm.id)]))
             .with("InstanceID", s(id))
+            .with("LogDataRoot", Value::Null)
+            .with("Notes", Value::Null)
             .with("PrimaryConnectionPoint", s(set.primary_connection_point.clone()))
             .with("PrimaryHostSystem", s(set.primary_host_system.clone()))
             .with("RecoveryConnectionPoint", s(set.recovery_connection_point.clone()))
+            .with("RecoveryFile", Value::Null)
             .with("RecoveryHistory", u16v(set.recovery_history))
             .with("RecoveryHostSystem", s(set.recovery_host_system.clone()))
             .with("RecoveryServerPortNumber", u16v(set.recovery_server_port))
@@ -735,6 +752,9 @@ impl World {
                 s("root\\virtualization\\v2:Msvm_ReplicationProvider.InstanceID=\"Microsoft:22391CDC-272C-4DDF-BA88-9BEFB1A0975C\""),
             )
             .with("RootCertificateThumbPrint", Value::Null)
+            .with("SnapshotDataRoot", Value::Null)
+            .with("SuspendDataRoot", Value::Null)
+            .with("SwapFileDataRoot", Value::Null)
             .with("VirtualSystemIdentifier", s(vm.id.clone()))
             .with("VirtualSystemType", s("Microsoft:Hyper-V:Replica"));
         let epr = Epr::new(
@@ -1535,6 +1555,13 @@ impl World {
         let Ok(e) = embedded::parse(text) else {
             return output(M, rv::INVALID_PARAMETER, None);
         };
+        if !e.class_name.eq_ignore_ascii_case(RSD) {
+            return output(M, rv::INVALID_PARAMETER, None);
+        }
+        if let Err(m) = mof::check(&e, mof::REPLICATION_SETTING_DATA) {
+            tracing::debug!(?m, "ReverseReplicationRelationship: embedded instance refused");
+            return output(M, m.return_value(), None);
+        }
         let port = e
             .value("RecoveryServerPortNumber")
             .and_then(|p| p.trim().parse::<u16>().ok())
@@ -1545,9 +1572,9 @@ impl World {
             .unwrap_or(0);
         let rcp = e.value("RecoveryConnectionPoint").unwrap_or("").trim().to_owned();
         let thumb = e.value("CertificateThumbPrint").unwrap_or("").trim().to_owned();
-        let valid = e.class_name.eq_ignore_ascii_case(RSD)
-            && e.value("InstanceID")
-                .is_some_and(|id| id.eq_ignore_ascii_case(&relationship_id(vm_id)))
+        let valid = e
+            .value("InstanceID")
+            .is_some_and(|id| id.eq_ignore_ascii_case(&relationship_id(vm_id)))
             && !rcp.is_empty()
             && port != 0
             && matches!(auth, 1 | 2)

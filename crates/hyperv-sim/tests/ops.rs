@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hyperv_sim::model::{self, uri, HostId, JobInjection, World, WorldConfig};
+use hyperv_sim::mof;
 use hyperv_sim::ops::{self, EnumStore, OpContext};
 use wsman_soap::request::{
     self, AssociationFilter, AssociationKind, Enumerate, EnumerationMode, Filter, RequestHeader,
@@ -371,18 +372,30 @@ fn planned_failover_through_envelopes() {
     rsd.set("RecoveryServerPortNumber", Value::Scalar(Scalar::Uint16(80)));
     rsd.set("AuthenticationType", Value::Scalar(Scalar::Uint16(1)));
     let h = f.hdr(&uri(model::SVC)).with_selectors(svc.clone());
-    let params = vec![
-        ("ComputerSystem".to_owned(), vm_ref.clone()),
-        (
-            "ReplicationSettingData".to_owned(),
-            Value::Instance(Box::new(rsd)),
-        ),
-    ];
-    let out = MethodOutput::from_instance(instance(f.send(
-        f.r,
-        &request::invoke(&h, "ReverseReplicationRelationship", &params),
-    )))
-    .unwrap();
+    let reverse = |f: &mut Fx, rsd: Instance| {
+        let params = vec![
+            ("ComputerSystem".to_owned(), vm_ref.clone()),
+            (
+                "ReplicationSettingData".to_owned(),
+                Value::Instance(Box::new(rsd)),
+            ),
+        ];
+        MethodOutput::from_instance(instance(f.send(
+            f.r,
+            &request::invoke(&h, "ReverseReplicationRelationship", &params),
+        )))
+        .unwrap()
+    };
+    // As read (WS-Management XML carries no types): every value and null goes as a string,
+    // which the class refuses (incorrect data type), before any job starts.
+    let untyped = reverse(&mut f, rsd.clone());
+    assert_eq!(
+        (untyped.return_value, untyped.job_instance_id()),
+        (Some(32776), None)
+    );
+    // Typed from the class schema, nulls included.
+    let schema = mof::retype_schema(mof::REPLICATION_SETTING_DATA);
+    let out = reverse(&mut f, rsd.retyped(&schema).unwrap());
     assert_eq!(out.return_value, Some(4096));
     let job = out.job_instance_id().unwrap().to_owned();
     wait(&mut f);

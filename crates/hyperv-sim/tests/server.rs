@@ -514,7 +514,15 @@ async fn planned_failover_across_the_pair() {
         "ReverseReplicationRelationship",
         vec![
             ("ComputerSystem".into(), vm_ref.clone()),
-            ("ReplicationSettingData".into(), Value::Instance(Box::new(rsd))),
+            (
+                "ReplicationSettingData".into(),
+                Value::Instance(Box::new(
+                    rsd.retyped(&hyperv_sim::mof::retype_schema(
+                        hyperv_sim::mof::REPLICATION_SETTING_DATA,
+                    ))
+                    .unwrap(),
+                )),
+            ),
         ],
     );
     assert_eq!(rv(cr.soap(&x).await), Some(4096));

@@ -237,6 +237,9 @@ pub fn plan_reverse(
     if let Some(t) = &thumbprint {
         rsd.set("CertificateThumbPrint", Scalar::String(t.clone()));
     }
+    // Every property goes with its class type, nulls included, the way WMI serialises an
+    // instance; what the schema does not know is left out rather than typed by guess.
+    let (rsd, left_out_properties) = rsd.split_by_schema(RSD_SCHEMA);
     let rsd = rsd.retyped(RSD_SCHEMA).map_err(|e| {
         Error::Unexpected(format!(
             "the replication settings of {} do not fit their schema: {e}",
@@ -249,6 +252,7 @@ pub fn plan_reverse(
         port,
         authentication: auth,
         certificate_thumbprint: thumbprint,
+        left_out_properties,
     };
     Ok((rsd, details))
 }
@@ -274,6 +278,12 @@ pub async fn reverse_replication(
         "reversing replication of {}: new replica server {}:{} ({})",
         vm.name, details.recovery_connection_point, details.port, details.authentication
     ));
+    if !details.left_out_properties.is_empty() {
+        ctx.messages.push(format!(
+            "left out of the settings sent, their types being unknown to this version: {}",
+            details.left_out_properties.join(", ")
+        ));
+    }
     let params = vec![
         ("ComputerSystem".to_owned(), Value::Reference(vm.epr())),
         (

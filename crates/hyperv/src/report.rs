@@ -86,6 +86,10 @@ pub struct ReverseDetails {
     pub authentication: ReplicationAuth,
     /// `CertificateThumbPrint` sent (certificate authentication).
     pub certificate_thumbprint: Option<String>,
+    /// Properties the host returned that the `Msvm_ReplicationSettingData` schema this
+    /// version knows does not list (a newer Windows): left out of the embedded instance,
+    /// because their CIM type is unknown and a wrong `TYPE` fails the whole call.
+    pub left_out_properties: Vec<String>,
 }
 
 /// The result of one operation on one VM.

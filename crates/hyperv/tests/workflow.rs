@@ -895,3 +895,30 @@ fn workflow_futures_are_send() {
     assert_send(&f);
     drop(f);
 }
+
+#[test]
+fn reverse_sends_nulls_with_their_class_types_and_leaves_out_unknown_properties() {
+    let v = vm_of(2, 5, 3);
+    let settings = settings_with(|i| {
+        // As a Get returns them: nil elements say nothing of their type.
+        i.set("AutomaticRecoveryAction", Value::Null);
+        i.set("AutomaticStartupActionDelay", Value::Null);
+        i.set("Notes", Value::Null);
+        i.set("FutureSetting", s("x"));
+        i.set("FutureNull", Value::Null);
+    });
+    let (sent, d) = hyperv::plan_reverse(&v, &settings, &ReverseOptions::default()).unwrap();
+    assert_eq!(
+        d.left_out_properties,
+        vec!["FutureSetting".to_owned(), "FutureNull".to_owned()]
+    );
+    let text = wsman_soap::cimxml::write_instance(&sent).unwrap();
+    for written in [
+        r#"<PROPERTY NAME="AutomaticRecoveryAction" TYPE="uint16"></PROPERTY>"#,
+        r#"<PROPERTY NAME="AutomaticStartupActionDelay" TYPE="datetime"></PROPERTY>"#,
+        r#"<PROPERTY.ARRAY NAME="Notes" TYPE="string"></PROPERTY.ARRAY>"#,
+    ] {
+        assert!(text.contains(written), "{written} not in {text}");
+    }
+    assert!(!text.contains("Future"), "{text}");
+}

@@ -243,8 +243,19 @@ impl Scalar {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Value {
-    /// No value (`xsi:nil="true"`, or a CIM-XML property without `VALUE`).
+    /// No value, type unknown (`xsi:nil="true"` or an absent element in WS-Management XML,
+    /// where nothing says the type; a CIM-XML property without `VALUE` and without `TYPE`).
     Null,
+    /// No value, of a known CIM type: a CIM-XML property without `VALUE` whose `TYPE` was
+    /// given, or a null that [`Instance::retyped`] typed from the class schema. CIM-XML writes
+    /// it with that type (`<PROPERTY NAME="n" TYPE="uint16"></PROPERTY>`), the way WMI's own
+    /// serialiser does; WS-Management XML writes it as `xsi:nil`, like [`Value::Null`].
+    TypedNull {
+        /// The property's CIM type.
+        cim_type: CimType,
+        /// Whether the property is an array (`PROPERTY.ARRAY`).
+        array: bool,
+    },
     /// A single value.
     Scalar(Scalar),
     /// An array (repeated elements in WS-Management XML, `VALUE.ARRAY` in CIM-XML).
@@ -272,9 +283,9 @@ impl Value {
         }
     }
 
-    /// True for [`Value::Null`].
+    /// True for a null of either kind ([`Value::Null`] or [`Value::TypedNull`]).
     pub fn is_null(&self) -> bool {
-        matches!(self, Value::Null)
+        matches!(self, Value::Null | Value::TypedNull { .. })
     }
 }
 
@@ -856,26 +867,34 @@ impl Scalar {
 
 impl Instance {
     /// Converts untyped text scalars to the given types (schema: property name -> (type,
-    /// is_array), names case-insensitive). A scalar where the schema says array becomes a
-    /// one-element array (WS-Management XML cannot tell them apart); a one-element array where
-    /// it says scalar becomes a scalar. Properties not in the schema are kept as they are.
+    /// is_array), names case-insensitive), for writing as CIM-XML. A scalar where the schema
+    /// says array becomes a one-element array (WS-Management XML cannot tell them apart); a
+    /// one-element array where it says scalar becomes a scalar. Nulls, and empty arrays,
+    /// become [`Value::TypedNull`] of the schema's type: WS-Management XML tells neither the
+    /// type of a nil element nor an empty array from a null one, and CIM-XML writes a null with
+    /// its class type ([DSP0201 §5.2.6]: `PROPERTY` requires `TYPE`). Properties not in the
+    /// schema are kept as they are; see [`Instance::split_by_schema`] to leave them out.
     pub fn retyped(&self, schema: &[(&str, CimType, bool)]) -> Result<Instance, Error> {
         let mut out = Instance::new(self.class_name.clone());
         for p in &self.properties {
-            let Some(&(_, ty, is_array)) = schema.iter().find(|(n, _, _)| n.eq_ignore_ascii_case(&p.name))
-            else {
+            let Some(&(_, ty, is_array)) = schema_entry(schema, &p.name) else {
                 out.properties.push(p.clone());
                 continue;
             };
+            let null = Value::TypedNull {
+                cim_type: ty,
+                array: is_array,
+            };
             let value = match (&p.value, is_array) {
+                (Value::Null | Value::TypedNull { .. }, _) => null,
                 (Value::Scalar(s), false) => Value::Scalar(s.retyped(ty)?),
                 (Value::Scalar(s), true) => Value::Array(vec![s.retyped(ty)?]),
+                (Value::Array(a), _) if a.is_empty() => null,
                 (Value::Array(a), true) => {
                     Value::Array(a.iter().map(|s| s.retyped(ty)).collect::<Result<_, _>>()?)
                 }
                 (Value::Array(a), false) => match a.as_slice() {
                     [one] => Value::Scalar(one.retyped(ty)?),
-                    [] => Value::Null,
                     _ => {
                         return Err(Error::invalid(
                             "property",
@@ -892,6 +911,29 @@ impl Instance {
         }
         Ok(out)
     }
+
+    /// Splits the instance into the properties the schema names (in their order here) and the
+    /// names of those it does not: a class schema written for one Windows version meets an
+    /// instance from a newer one. Used to leave out what cannot be typed rather than guess.
+    pub fn split_by_schema(&self, schema: &[(&str, CimType, bool)]) -> (Instance, Vec<String>) {
+        let mut known = Instance::new(self.class_name.clone());
+        let mut unknown = Vec::new();
+        for p in &self.properties {
+            if schema_entry(schema, &p.name).is_some() {
+                known.properties.push(p.clone());
+            } else {
+                unknown.push(p.name.clone());
+            }
+        }
+        (known, unknown)
+    }
+}
+
+fn schema_entry<'s, 'a>(
+    schema: &'s [(&'a str, CimType, bool)],
+    name: &str,
+) -> Option<&'s (&'a str, CimType, bool)> {
+    schema.iter().find(|(n, _, _)| n.eq_ignore_ascii_case(name))
 }
 
 #[cfg(test)]
@@ -1102,5 +1144,46 @@ mod tests {
             bad.retyped(&[("Port", CimType::Uint16, false)]),
             Err(Error::Invalid { .. })
         ));
+    }
+
+    #[test]
+    fn retyped_types_nulls_and_empty_arrays_from_the_schema() {
+        let i = Instance::new("Msvm_ReplicationSettingData")
+            .with("AutomaticRecoveryAction", Value::Null)
+            .with("AutomaticStartupActionDelay", Value::Null)
+            .with("Notes", Value::Array(Vec::new()))
+            .with("Unknown", Value::Null);
+        let schema = [
+            ("AutomaticRecoveryAction", CimType::Uint16, false),
+            ("AutomaticStartupActionDelay", CimType::Datetime, false),
+            ("Notes", CimType::String, true),
+        ];
+        let t = i.retyped(&schema).unwrap();
+        assert_eq!(
+            t.get("AutomaticRecoveryAction"),
+            Some(&Value::TypedNull {
+                cim_type: CimType::Uint16,
+                array: false
+            })
+        );
+        assert_eq!(
+            t.get("AutomaticStartupActionDelay"),
+            Some(&Value::TypedNull {
+                cim_type: CimType::Datetime,
+                array: false
+            })
+        );
+        assert_eq!(
+            t.get("Notes"),
+            Some(&Value::TypedNull {
+                cim_type: CimType::String,
+                array: true
+            })
+        );
+        assert_eq!(t.get("Unknown"), Some(&Value::Null));
+        assert!(t.get("Notes").is_some_and(Value::is_null));
+        let (known, unknown) = i.split_by_schema(&schema);
+        assert_eq!(unknown, vec!["Unknown".to_owned()]);
+        assert_eq!(known.properties.len(), 3);
     }
 }

@@ -18,8 +18,12 @@ use crate::xml::{parse_str, push_escaped, Elem};
 ///
 /// [DSP0201 §5.2.6] INSTANCE, PROPERTY, PROPERTY.ARRAY, PROPERTY.REFERENCE. Untyped
 /// [`Scalar::String`] values are written `TYPE="string"`; retype first
-/// ([`Instance::retyped`]) to write numbers and datetimes with their real types. Null values
-/// are a `PROPERTY` with no `VALUE`. References are `VALUE.REFERENCE` with a
+/// ([`Instance::retyped`]) to write numbers, datetimes and nulls with their real types.
+/// A [`Value::TypedNull`] is a `PROPERTY` (or `PROPERTY.ARRAY`, `PROPERTY.REFERENCE`) with its
+/// `TYPE` and no `VALUE`, as WMI writes a null. A [`Value::Null`] (type unknown) is **left
+/// out**, never guessed: `PROPERTY` requires `TYPE`, a wrong one makes WMI refuse the whole
+/// instance (ReturnValue 32776, incorrect data type), while leaving the property out
+/// merely sends no value for it; the same goes for an empty array whose items give no type. References are `VALUE.REFERENCE` with a
 /// `LOCALINSTANCEPATH` (namespace from a WMI resource URI) or an `INSTANCENAME`. Embedded
 /// instances are `TYPE="string" EmbeddedObject="instance"` with the nested CIM-XML escaped.
 pub fn write_instance(i: &Instance) -> Result<String, Error> {
@@ -57,9 +61,22 @@ fn open_property(out: &mut String, tag: &str, name: &str, ty: &str) {
 
 fn push_property(out: &mut String, p: &Property) {
     match &p.value {
-        Value::Null => {
-            open_property(out, "PROPERTY", &p.name, "string");
-            out.push_str("></PROPERTY>");
+        Value::Null => {}
+        Value::Array(items) if items.is_empty() => {}
+        Value::TypedNull {
+            cim_type: CimType::Reference,
+            ..
+        } => {
+            out.push_str("<PROPERTY.REFERENCE NAME=\"");
+            push_escaped(out, &p.name);
+            out.push_str("\"></PROPERTY.REFERENCE>");
+        }
+        Value::TypedNull { cim_type, array } => {
+            let tag = if *array { "PROPERTY.ARRAY" } else { "PROPERTY" };
+            open_property(out, tag, &p.name, cim_type.as_str());
+            out.push_str("></");
+            out.push_str(tag);
+            out.push('>');
         }
         Value::Scalar(s) => {
             open_property(out, "PROPERTY", &p.name, s.cim_type().as_str());
@@ -69,6 +86,7 @@ fn push_property(out: &mut String, p: &Property) {
         }
         Value::Array(items) => {
             let ty = items.first().map_or(CimType::String, Scalar::cim_type);
+            // INVARIANT: an empty array was left out above, so `ty` is the first item's type.
             open_property(out, "PROPERTY.ARRAY", &p.name, ty.as_str());
             out.push_str("><VALUE.ARRAY>");
             for s in items {
@@ -130,7 +148,8 @@ fn push_reference(out: &mut String, e: &Epr) {
 
 /// Parses a DSP0201 `<INSTANCE>` (the root, or the first `INSTANCE` inside a wrapper such as
 /// `VALUE.NAMEDINSTANCE`). `TYPE` attributes give typed scalars; a property without `TYPE`
-/// is read as a string; without `VALUE` it is [`Value::Null`].
+/// is read as a string; without `VALUE` it is [`Value::TypedNull`] of its `TYPE`
+/// (`PROPERTY.REFERENCE`: of type reference), or [`Value::Null`] when it has none.
 pub fn parse_instance(s: &str, limits: &Limits) -> Result<Instance, Error> {
     let doc = parse_str(s.strip_prefix('\u{feff}').unwrap_or(s), limits)?;
     let root = doc.root();
@@ -159,9 +178,13 @@ fn read_instance(e: Elem<'_>, limits: &Limits) -> Result<Instance, Error> {
             Some(t) => Some(CimType::from_name(t.trim()).ok_or_else(|| Error::invalid("cim-xml TYPE", t))?),
             None => None,
         };
+        let null = |array| match ty {
+            Some(cim_type) => Value::TypedNull { cim_type, array },
+            None => Value::Null,
+        };
         let value = match &*p.local {
             "PROPERTY" => match p.child_any("VALUE") {
-                None => Value::Null,
+                None => null(false),
                 Some(v) => {
                     let text = v.text();
                     let embedded = p.attr("EmbeddedObject").or_else(|| p.attr("EMBEDDEDOBJECT"));
@@ -187,7 +210,7 @@ fn read_instance(e: Elem<'_>, limits: &Limits) -> Result<Instance, Error> {
                 }
             },
             "PROPERTY.ARRAY" => match p.child_any("VALUE.ARRAY") {
-                None => Value::Null,
+                None => null(true),
                 Some(arr) => Value::Array(
                     arr.elems()
                         .filter(|v| v.local == "VALUE")
@@ -196,7 +219,10 @@ fn read_instance(e: Elem<'_>, limits: &Limits) -> Result<Instance, Error> {
                 ),
             },
             "PROPERTY.REFERENCE" => match p.child_any("VALUE.REFERENCE") {
-                None => Value::Null,
+                None => Value::TypedNull {
+                    cim_type: CimType::Reference,
+                    array: false,
+                },
                 Some(r) => Value::Reference(read_reference(r)?),
             },
             _ => continue,
@@ -275,7 +301,27 @@ mod tests {
                     Scalar::String("d".into()),
                 ]),
             )
-            .with("CertificateThumbPrint", Value::Null)
+            .with(
+                "CertificateThumbPrint",
+                Value::TypedNull {
+                    cim_type: CimType::String,
+                    array: false,
+                },
+            )
+            .with(
+                "AutomaticRecoveryAction",
+                Value::TypedNull {
+                    cim_type: CimType::Uint16,
+                    array: false,
+                },
+            )
+            .with(
+                "Notes",
+                Value::TypedNull {
+                    cim_type: CimType::String,
+                    array: true,
+                },
+            )
     }
 
     #[test]
@@ -294,6 +340,30 @@ mod tests {
         assert!(s.contains("<VALUE>00000000183000.000000:000</VALUE>"));
         assert!(s.contains("<VALUE>a&lt;&quot;b&quot;&gt;&amp;c</VALUE>"));
         assert!(!s.contains("]]>"));
+    }
+
+    #[test]
+    fn writes_nulls_with_their_type_and_leaves_untyped_nulls_out() {
+        let s = write_instance(&rsd()).unwrap();
+        assert!(s.contains("<PROPERTY NAME=\"AutomaticRecoveryAction\" TYPE=\"uint16\"></PROPERTY>"));
+        assert!(s.contains("<PROPERTY NAME=\"CertificateThumbPrint\" TYPE=\"string\"></PROPERTY>"));
+        assert!(s.contains("<PROPERTY.ARRAY NAME=\"Notes\" TYPE=\"string\"></PROPERTY.ARRAY>"));
+        let untyped = Instance::new("C")
+            .with("A", Value::Null)
+            .with("B", Value::Array(Vec::new()))
+            .with(
+                "R",
+                Value::TypedNull {
+                    cim_type: CimType::Reference,
+                    array: false,
+                },
+            )
+            .with("D", Scalar::Uint8(1));
+        assert_eq!(
+            write_instance(&untyped).unwrap(),
+            "<INSTANCE CLASSNAME=\"C\"><PROPERTY.REFERENCE NAME=\"R\"></PROPERTY.REFERENCE>\
+             <PROPERTY NAME=\"D\" TYPE=\"uint8\"><VALUE>1</VALUE></PROPERTY></INSTANCE>"
+        );
     }
 
     #[test]
@@ -325,7 +395,13 @@ mod tests {
         let e = parse_instance(text, &Limits::default()).unwrap();
         assert_eq!(e.class_name, "Msvm_Error");
         assert_eq!(e.get("CIMStatusCode"), Some(&Value::Scalar(Scalar::Uint32(1))));
-        assert_eq!(e.get("ErrorSource"), Some(&Value::Null));
+        assert_eq!(
+            e.get("ErrorSource"),
+            Some(&Value::TypedNull {
+                cim_type: CimType::String,
+                array: false
+            })
+        );
         assert_eq!(
             e.get("MessageArguments"),
             Some(&Value::Array(vec![

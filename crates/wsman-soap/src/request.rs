@@ -344,7 +344,8 @@ pub fn release(h: &RequestHeader, context: &str) -> String {
 /// `h.selectors` (or a static/singleton).
 ///
 /// Action = `{resource_uri}/{method}`; body `<p:{method}_INPUT xmlns:p="{resource_uri}">`
-/// with the parameters in the given order: [`Value::Null`] is `xsi:nil="true"`; a scalar is
+/// with the parameters in the given order: a null ([`Value::Null`], [`Value::TypedNull`]) is
+/// `xsi:nil="true"`; a scalar is
 /// its text (datetimes as `<cim:Datetime>` ISO 8601 with offset, intervals as
 /// `<cim:Interval>` xs:duration); an array repeats the element; a reference is `a:Address` +
 /// `a:ReferenceParameters` directly inside the parameter element (no `a:EndpointReference`
@@ -369,7 +370,7 @@ pub fn invoke(h: &RequestHeader, method: &str, params: &[(String, Value)]) -> St
     for (name, value) in params {
         let n = escape(name);
         match value {
-            Value::Null => {
+            Value::Null | Value::TypedNull { .. } => {
                 open_param(&mut b, &n);
                 b.push_str(" xsi:nil=\"true\"/>");
             }

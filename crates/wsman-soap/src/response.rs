@@ -3,7 +3,7 @@
 //! DSP0226 responses and SOAP 1.2 faults with the Microsoft `f:WSManFault` detail
 //! ([MS-WSMV §2.2.4.43]), `__ExtendedStatus` and `MSFT_WmiError`.
 
-use crate::cim::{Instance, Value};
+use crate::cim::Instance;
 use crate::epr::Epr;
 use crate::error::{Error, Limits};
 use crate::ns;
@@ -120,7 +120,8 @@ impl MethodOutput {
             })?
             .to_owned();
         let return_value = match i.get("ReturnValue") {
-            None | Some(Value::Null) => None,
+            None => None,
+            Some(v) if v.is_null() => None,
             Some(v) => Some(
                 v.as_scalar()
                     .and_then(|s| s.as_u64())

@@ -90,7 +90,7 @@ pub(crate) fn push_scalar_text(out: &mut String, s: &Scalar) {
 pub(crate) fn push_property(out: &mut String, prefix: &str, name: &str, value: &Value) {
     let name = escape(name);
     match value {
-        Value::Null => {
+        Value::Null | Value::TypedNull { .. } => {
             open_tag(out, prefix, &name);
             out.push_str(" xsi:nil=\"true\"/>");
         }

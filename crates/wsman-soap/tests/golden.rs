@@ -57,8 +57,21 @@ fn rsd() -> Instance {
                 microseconds: 0,
             }),
         )
+        .with(
+            "AutomaticRecoveryAction",
+            Value::TypedNull {
+                cim_type: CimType::Uint16,
+                array: false,
+            },
+        )
         .with("BypassProxyServer", Scalar::Boolean(false))
-        .with("CertificateThumbPrint", Value::Null)
+        .with(
+            "CertificateThumbPrint",
+            Value::TypedNull {
+                cim_type: CimType::String,
+                array: false,
+            },
+        )
         .with(
             "PrimaryConnectionPoint",
             Scalar::String("hv-primary.contoso.test".into()),

@@ -129,12 +129,39 @@ fn typed_scalar(ty: u8) -> BoxedStrategy<Scalar> {
     }
 }
 
+/// The CIM type `typed_scalar(ty)` produces.
+fn cim_type(ty: u8) -> CimType {
+    match ty {
+        0 => CimType::Boolean,
+        1 => CimType::Uint8,
+        2 => CimType::Sint8,
+        3 => CimType::Uint16,
+        4 => CimType::Sint32,
+        5 => CimType::Uint64,
+        6 => CimType::Sint64,
+        7 => CimType::Real64,
+        8 => CimType::Real32,
+        9 => CimType::Char16,
+        10 => CimType::Datetime,
+        _ => CimType::String,
+    }
+}
+
+/// Values as CIM-XML carries them: typed, nulls with their type (an untyped null or an empty
+/// array is left out when written, so neither round-trips and neither is generated here).
 fn cim_value() -> impl Strategy<Value = Value> {
     (0u8..12).prop_flat_map(|ty| {
         prop_oneof![
-            Just(Value::Null),
+            any::<bool>().prop_map(move |array| Value::TypedNull {
+                cim_type: cim_type(ty),
+                array
+            }),
+            Just(Value::TypedNull {
+                cim_type: CimType::Reference,
+                array: false
+            }),
             typed_scalar(ty).prop_map(Value::Scalar),
-            vec(typed_scalar(ty), 0..4).prop_map(Value::Array),
+            vec(typed_scalar(ty), 1..4).prop_map(Value::Array),
             epr().prop_map(Value::Reference),
         ]
     })
