@@ -9,9 +9,12 @@
 //! * **estimate**: a running job with a `PercentComplete` p between 1 and 99 and an
 //!   `ElapsedTime` e (`CIM_Job`: "the time interval that the Job has been executing"; our own
 //!   time since the wait started when the host leaves it out) is expected to need
-//!   e x (100 - p) / p more, rounded up to the millisecond; the next poll is aimed there, but
+//!   e x (100 - q) / q more, where q = p + 0.5 because a whole-number percentage is on average
+//!   half a point behind (rounded up to the millisecond). The next poll is sent that long after
+//!   the previous one was (the poll's round trip is taken off the wait, so that over a slow
+//!   link the request reaches the host at the estimated end, not one round trip later), but
 //!   never sooner than the floor ([`JobWaitOptions::min_delay`]) nor later than
-//!   [`JobWaitOptions::max_delay`].
+//!   [`JobWaitOptions::max_delay`] after the reply.
 //! * **no hint** (`PercentComplete` missing or 0, or no time to scale it by): exponential
 //!   backoff from [`JobWaitOptions::initial_delay`], doubling up to `max_delay`.
 //! * **missed**: a poll aimed at the estimated end that finds the job still running doubles the
@@ -66,8 +69,8 @@ impl Default for JobWaitOptions {
 }
 
 /// The remaining run time a running job's progress suggests: `ElapsedTime` (or `waited` when
-/// the host gives none) scaled by (100 - PercentComplete) / PercentComplete, rounded up to the
-/// millisecond. `None` without a PercentComplete in 1..=99 or without time to scale.
+/// the host gives none) scaled by (100 - q) / q with q = PercentComplete + 0.5, rounded up to
+/// the millisecond. `None` without a PercentComplete in 1..=99 or without time to scale.
 fn estimated_remaining(job: &Job, waited: Duration) -> Option<Duration> {
     let percent = job.percent_complete.filter(|p| (1..100).contains(p))?;
     let ran = job
@@ -79,7 +82,8 @@ fn estimated_remaining(job: &Job, waited: Duration) -> Option<Duration> {
     if ran.is_zero() {
         return None;
     }
-    let nanos = ran.as_nanos() * u128::from(100 - percent) / u128::from(percent);
+    // (100 - (p + 0.5)) / (p + 0.5) in whole numbers.
+    let nanos = ran.as_nanos() * u128::from(199 - 2 * percent) / u128::from(2 * percent + 1);
     let ms = u64::try_from(nanos.div_ceil(1_000_000)).unwrap_or(u64::MAX);
     Some(Duration::from_millis(ms))
 }
@@ -377,6 +381,7 @@ async fn follow(
     let mut seen = false;
     let mut last: Option<(JobState, Option<u16>)> = None;
     loop {
+        let sent = w.now();
         match get_job(w, job_id).await {
             Ok(Some(job)) => {
                 seen = true;
@@ -403,7 +408,9 @@ async fn follow(
                         errors,
                     });
                 }
-                remaining = estimated_remaining(&job, w.now().saturating_duration_since(start));
+                // Counted from when the poll was sent: the host read the state on the way.
+                remaining = estimated_remaining(&job, sent.saturating_duration_since(start))
+                    .map(|r| r.saturating_sub(w.now().saturating_duration_since(sent)));
                 last = Some((job.state, job.percent_complete));
             }
             Ok(None) => return Err(disappeared(w, job_id, seen, target.map(|t| t.vm))),
