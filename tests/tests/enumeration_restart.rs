@@ -16,8 +16,8 @@ use hyperv_sim::{FaultAction, FaultRule, Match, SimConfig, SimHost};
 use support::{Session, USER};
 use wsman_soap::{Enumerate, Item};
 
-/// VMs on the host: `list_vms` sends no MaxElements, so the simulator (like Windows) answers
-/// one item per page and the listing takes one Pull per VM.
+/// VMs on the host, listed with a page size of one item (one Pull per VM) so that a lost reply
+/// can be placed on any page.
 const VMS: usize = 12;
 
 fn names() -> Vec<String> {
@@ -29,7 +29,13 @@ async fn host_with_vms() -> (SimHost, Session) {
     let mut cfg = SimConfig::new("HV01").user(USER, &password);
     cfg.vms = names();
     let host = SimHost::start(cfg).await.unwrap();
-    let s = support::session(&host, &password, 1);
+    let s = Session {
+        client: support::client_builder(&host, &password)
+            .page_size(1)
+            .build()
+            .unwrap(),
+        host: host.host_name().to_owned(),
+    };
     (host, s)
 }
 

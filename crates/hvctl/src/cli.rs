@@ -96,6 +96,12 @@ pub struct GlobalArgs {
           value_parser = clap::value_parser!(u32)
               .range(i64::from(*ENVELOPE_SIZES.start())..=i64::from(*ENVELOPE_SIZES.end())))]
     pub max_envelope_size: Option<u32>,
+    /// Items to ask for per enumeration response (MaxElements); lower it for a host whose
+    /// MaxBatchItems is below Windows' default of 32000 [default: as many as fit the
+    /// envelope size, at most 32000]
+    #[arg(long, env = "HVCTL_PAGE_SIZE", global = true, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub page_size: Option<u32>,
     /// How long to follow a job before giving up [default: 30m]
     #[arg(long, env = "HVCTL_JOB_TIMEOUT", global = true, value_parser = parse_duration)]
     pub job_timeout: Option<Duration>,

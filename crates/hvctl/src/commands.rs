@@ -62,19 +62,56 @@ pub struct Outcome {
 }
 
 /// Runs `f` for every (host, VM) pair, at most `per_host` at a time per host.
+///
+/// First every host looks up all the VMs at once ([`hyperv::find_vms`]: one query per host,
+/// whatever the number of names), all hosts concurrently; then `f` runs for each VM a host has,
+/// with the VM as found. So a command costs O(hosts) lookups, not O(hosts x VMs), and every name
+/// is resolved on every host before anything changes.
 async fn per_vm<F, Fut>(hosts: &Hosts, command: &str, vms: &[String], f: F) -> Vec<Record>
 where
-    F: Fn(HostSession, VmRef, String) -> Fut,
+    F: Fn(HostSession, Vm, String) -> Fut,
     Fut: Future<Output = anyhow::Result<(Json, String)>>,
 {
+    let refs: Vec<VmRef> = vms.iter().map(|v| VmRef::parse(v)).collect();
+    let lookups = join_all(hosts.sessions.iter().map(|(session, limit)| {
+        let refs = &refs;
+        async move {
+            let _permit = limit.acquire().await;
+            let start = Instant::now();
+            (hyperv::find_vms(session, refs).await, millis(start))
+        }
+    }))
+    .await;
     let mut futs = Vec::new();
-    for (session, limit) in &hosts.sessions {
-        for vm in vms {
-            let session = session.clone();
+    let mut records = Vec::new();
+    for ((session, limit), (found, lookup_ms)) in hosts.sessions.iter().zip(lookups) {
+        let host = hyperv::Wsman::host(session).to_owned();
+        let found = match found {
+            Ok(found) => found,
+            Err(e) => {
+                let e = anyhow::Error::new(e);
+                for vm in vms {
+                    let mut rec = Record::failed(command, Some(&host), Some(vm), &e);
+                    rec.elapsed_ms = lookup_ms;
+                    records.push(rec);
+                }
+                continue;
+            }
+        };
+        for (vm, found) in vms.iter().zip(found) {
+            let found = match found {
+                Ok(v) => v,
+                Err(e) => {
+                    let mut rec = Record::failed(command, Some(&host), Some(vm), &anyhow::Error::new(e));
+                    rec.elapsed_ms = lookup_ms;
+                    records.push(rec);
+                    continue;
+                }
+            };
             let limit = limit.clone();
-            let host = hyperv::Wsman::host(&session).to_owned();
+            let host = host.clone();
             let label = format!("{vm} on {host}");
-            let fut = f(session, VmRef::parse(vm), label);
+            let fut = f(session.clone(), found, label);
             futs.push(async move {
                 let _permit = limit.acquire().await;
                 let start = Instant::now();
@@ -82,17 +119,31 @@ where
                     Ok((data, human)) => Record::ok(command, Some(&host), Some(vm), data, human),
                     Err(e) => Record::failed(command, Some(&host), Some(vm), &e),
                 };
-                rec.elapsed_ms = millis(start);
+                rec.elapsed_ms = lookup_ms + millis(start);
                 rec
             });
         }
     }
-    let records = join_all(futs).await;
+    records.extend(join_all(futs).await);
+    let records = order_like(records, hosts, vms);
     if hosts.multi() {
         drop_not_found_elsewhere(records)
     } else {
         records
     }
+}
+
+/// Records in host order, then the order the VMs were named (the order of the command line).
+fn order_like(mut records: Vec<Record>, hosts: &Hosts, vms: &[String]) -> Vec<Record> {
+    let host_rank = |r: &Record| {
+        hosts
+            .sessions
+            .iter()
+            .position(|(s, _)| Some(hyperv::Wsman::host(s)) == r.host.as_deref())
+    };
+    let vm_rank = |r: &Record| vms.iter().position(|v| Some(v) == r.vm.as_ref());
+    records.sort_by_key(|r| (host_rank(r), vm_rank(r)));
+    records
 }
 
 /// With several hosts, a VM (or job) is looked for on each: "not found" on one host is dropped
@@ -202,13 +253,13 @@ pub async fn run(hosts: &Hosts, command: Command) -> anyhow::Result<Outcome> {
 /// A workflow operation per VM: the report as data, its messages as the human text.
 async fn operation<F, Fut>(hosts: &Hosts, command: &str, vms: &[String], f: F) -> anyhow::Result<Outcome>
 where
-    F: Fn(HostSession, VmRef, String) -> Fut,
+    F: Fn(HostSession, Vm, String) -> Fut,
     Fut: Future<Output = Result<OperationReport, hyperv::Error>>,
 {
     let records = per_vm(hosts, command, vms, |s, vm, label| {
-        let fut = f(s, vm.clone(), label);
+        let fut = f(s, vm, label);
         async move {
-            let report = fut.await.map_err(|e| with_guidance(e, &vm))?;
+            let report = fut.await.map_err(with_guidance)?;
             let human = operation_human(&report);
             Ok((serde_json::to_value(&report)?, human))
         }
@@ -222,7 +273,7 @@ where
 }
 
 /// Adds what to do next to an "outcome unknown" error (the domain names the status command).
-fn with_guidance(e: hyperv::Error, _vm: &VmRef) -> anyhow::Error {
+fn with_guidance(e: hyperv::Error) -> anyhow::Error {
     let extra = match &e {
         hyperv::Error::OutcomeUnknown { host, job_id: None, .. } => Some(format!(
             "if the host started a job, list recent jobs with `hvctl wsman enumerate Msvm_ConcreteJob --host {}` \
@@ -570,7 +621,7 @@ async fn wsman(hosts: &Hosts, cmd: WsmanCmd) -> anyhow::Result<Outcome> {
                     EnumerationMode::Objects
                 },
                 optimize: true,
-                max_elements: Some(100),
+                max_elements: None,
             };
             let recs = per_host(hosts, "wsman enumerate", |s| {
                 let (uri, req) = (uri.clone(), req.clone());

@@ -72,6 +72,8 @@ pub struct Profile {
     pub job_timeout: Option<String>,
     /// w:MaxEnvelopeSize in bytes.
     pub max_envelope_size: Option<u32>,
+    /// Enumeration page size (MaxElements).
+    pub page_size: Option<u32>,
     /// Output format.
     pub output: Option<OutputFormat>,
     /// Concurrent operations per host.
@@ -101,6 +103,7 @@ impl Profile {
             operation_timeout: over.operation_timeout.or(self.operation_timeout),
             job_timeout: over.job_timeout.or(self.job_timeout),
             max_envelope_size: over.max_envelope_size.or(self.max_envelope_size),
+            page_size: over.page_size.or(self.page_size),
             output: over.output.or(self.output),
             per_host: over.per_host.or(self.per_host),
             record: over.record.or(self.record),
@@ -323,6 +326,8 @@ pub struct Resolved {
     pub job_timeout: Duration,
     /// w:MaxEnvelopeSize in bytes (None: the client's default, 512000).
     pub max_envelope_size: Option<u32>,
+    /// MaxElements of enumerations (None: the client's default, from the envelope size).
+    pub page_size: Option<u32>,
     /// Output format.
     pub output: OutputFormat,
     /// Log verbosity (count of -v).
@@ -483,6 +488,10 @@ pub fn resolve(
         )?,
         job_timeout: dur(args.job_timeout, &p.job_timeout, "job_timeout", 30 * 60)?,
         max_envelope_size: envelope_size(args.max_envelope_size.or(p.max_envelope_size))?,
+        page_size: match args.page_size.or(p.page_size) {
+            Some(0) => return Err(UsageError::new("page_size must be at least 1")),
+            n => n,
+        },
         output: args.output.or(p.output).unwrap_or(OutputFormat::Human),
         verbose: args.verbose,
         record: args.record.clone().or(p.record),
@@ -724,6 +733,33 @@ password_env = "REPLICA_PASSWORD"
             err.to_string(),
             "max_envelope_size 100 is out of range (8192..=1073741824 bytes)"
         );
+    }
+
+    #[test]
+    fn page_size_from_the_flag_the_environment_or_the_profile() {
+        let mut w = World::new();
+        w.env.insert("HVCTL_PASSWORD", "x");
+        assert_eq!(w.resolve(&[], &sample()).unwrap().page_size, None);
+        let file = ConfigFile::parse(
+            &format!("{SAMPLE}\n[profiles.low]\nhosts = [\"hv09\"]\npage_size = 500\n"),
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(w.resolve(&["-p", "low"], &file).unwrap().page_size, Some(500));
+        let r = w.resolve(&["-p", "low", "--page-size", "7"], &file).unwrap();
+        assert_eq!(r.page_size, Some(7));
+        let zero = ConfigFile::parse(
+            &format!("{SAMPLE}\n[profiles.zero]\nhosts = [\"hv09\"]\npage_size = 0\n"),
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            w.resolve(&["-p", "zero"], &zero).unwrap_err().to_string(),
+            "page_size must be at least 1"
+        );
+        use clap::Parser;
+        let err = crate::cli::Cli::try_parse_from(["hvctl", "--page-size", "0", "vm", "list"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
     }
 
     #[test]

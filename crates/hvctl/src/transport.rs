@@ -145,6 +145,9 @@ pub fn build_client(r: &Resolved, e: &Endpoint) -> anyhow::Result<HostSession> {
     if let Some(n) = r.max_envelope_size {
         b = b.max_envelope_size(n);
     }
+    if let Some(n) = r.page_size {
+        b = b.page_size(n);
+    }
     if let Some(ca) = &r.ca_cert {
         let pem = std::fs::read(ca).with_context(|| format!("reading CA certificate {}", ca.display()))?;
         b = b.ca_cert_pem(&pem);

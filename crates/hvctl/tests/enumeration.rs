@@ -15,8 +15,8 @@ use serde_json::Value as Json;
 
 use support::{hvctl, runtime, Run, USER};
 
-/// VMs on the host. `vm list` enumerates `Msvm_ComputerSystem` without MaxElements, so the
-/// simulator (like Windows) answers one item per page: one Pull per VM.
+/// VMs on the host. The restart tests list them with `--page-size 1` (one item per page: one
+/// Pull per VM), so that a lost reply can be placed on any page.
 const VMS: usize = 12;
 
 /// One simulated host with `VMS` VMs, served on a background runtime.
@@ -43,9 +43,16 @@ impl Host {
         }
     }
 
-    /// `hvctl --auth ntlm --user USER --host <sim> <args>` with the password in
+    /// `hvctl --auth ntlm --user USER --host <sim> --page-size 1 <args>` with the password in
     /// HVCTL_PASSWORD and an environment that cannot see the developer's config.
     fn run(&self, args: &[&str]) -> Run {
+        let mut all = vec!["--page-size", "1"];
+        all.extend_from_slice(args);
+        self.run_paged(&all)
+    }
+
+    /// The same without `--page-size` (the client's default page size).
+    fn run_paged(&self, args: &[&str]) -> Run {
         let mut cmd = hvctl(self.home.path());
         cmd.env("HVCTL_PASSWORD", &self.password)
             .args(["--auth", "ntlm", "--user", USER, "--host"])
@@ -187,7 +194,7 @@ fn wsman_enumerate_honours_max_envelope_size() {
         }
         args.extend(["wsman", "enumerate", "Msvm_ComputerSystem"]);
         let before = host.sim.stats().count("Pull");
-        let run = host.run(&args);
+        let run = host.run_paged(&args);
         run.expect(0);
         for name in names() {
             assert!(run.stdout.contains(&name), "{name} missing: {}", run.stdout);
@@ -209,6 +216,34 @@ fn wsman_enumerate_honours_max_envelope_size() {
     }
     assert!(pulls[1] > pulls[0], "8192-byte pages hold fewer VMs: {pulls:?}");
     assert_eq!(pulls[0], pulls[2], "{pulls:?}");
+}
+
+/// `vm list` asks for pages (MaxElements) instead of WS-Enumeration's default of one item per
+/// response, which the simulator keeps as Windows does: 300 VMs (about 3 KB each) come in two
+/// pages of at most 512000 bytes, one Enumerate and one Pull, where one item per page took 301.
+#[test]
+fn vm_list_of_300_vms_takes_two_requests() {
+    let rt = runtime();
+    let password = hyperv_sim::random_password().to_string();
+    let mut cfg = SimConfig::new("HV01").user(USER, &password);
+    cfg.vms = (1..=300).map(|i| format!("vm{i:03}")).collect();
+    let sim = rt.block_on(SimHost::start(cfg)).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = hvctl(home.path());
+    cmd.env("HVCTL_PASSWORD", &password)
+        .args(["--auth", "ntlm", "--user", USER, "--host"])
+        .arg(sim.addr().to_string())
+        .args(["-o", "json", "vm", "list"]);
+    let (results, summary) = Run::of(cmd, None).expect(0).json_lines();
+    assert_eq!(summary["total"], 300);
+    assert_eq!(listed(&results).len(), 300);
+    let st = sim.stats();
+    assert_eq!(
+        (st.count("Enumerate"), st.count("Pull"), st.requests),
+        (1, 1, 2),
+        "{st:?}"
+    );
+    assert_eq!((st.connections, st.handshakes), (1, 1), "{st:?}");
 }
 
 /// Every file below `dir`.

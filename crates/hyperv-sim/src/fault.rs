@@ -30,6 +30,9 @@ pub const CODE_SCHEMA_VALIDATION: u32 = 0x8033_8041;
 /// ERROR_WSMAN_MAX_ENVELOPE_SIZE_EXCEEDED (`wsmerror.h`): the computed response exceeds the
 /// request's MaxEnvelopeSize.
 pub const CODE_MAX_ENVELOPE_SIZE_EXCEEDED: u32 = 0x8033_8048;
+/// ERROR_WSMAN_INVALID_BATCH_PARAMETER (`wsmerror.h`: code Sender, subcode
+/// InvalidBatchParameter).
+pub const CODE_INVALID_BATCH_PARAMETER: u32 = 0x8033_802F;
 /// E_ACCESSDENIED.
 pub const CODE_ACCESS_DENIED: u32 = 0x8007_0005;
 /// ERROR_WSMAN_INTERNAL_ERROR-style provider failure.
@@ -180,6 +183,31 @@ impl SimFault {
             CODE_MAX_ENVELOPE_SIZE_EXCEEDED,
         );
         f.fault_details = vec![ns::FAULT_DETAIL_MAX_ENVELOPE_SIZE.to_owned()];
+        f
+    }
+
+    /// `w:InvalidBatchParameter` (0x8033802F, ERROR_WSMAN_INVALID_BATCH_PARAMETER): an
+    /// Enumerate or Pull whose `MaxElements` (`requested`) is above the listener's
+    /// `MaxBatchItems` (`max`, [MS-WSMV 2.2.4.10] ConfigType, default 32000).
+    ///
+    /// Assumption: [MS-WSMAN 3.2.4.1.6] tells clients to keep `MaxElements` at or below
+    /// `MaxBatchItems`, but no recording shows what a host answers when one does not (the
+    /// Windows Server 2003 text of [MS-WSMAN] lets the server lower the value instead). The
+    /// simulator takes the strictest reading: a Sender fault with the `wsmerror.h` code and
+    /// subcode Windows defines for an invalid batch parameter, so that a client which would
+    /// rely on silent clamping fails here.
+    pub fn invalid_batch_parameter(requested: u32, max: u32) -> Self {
+        let mut f = Self::new(
+            ACTION_WSMAN_FAULT,
+            "Sender",
+            ns::WSMAN,
+            "InvalidBatchParameter",
+            "The WS-Management service cannot process the batch request. ",
+            CODE_INVALID_BATCH_PARAMETER,
+        );
+        f.message = Some(format!(
+            "The WS-Management service cannot process the batch request. MaxElements ({requested}) exceeds MaxBatchItems ({max}). "
+        ));
         f
     }
 

@@ -17,6 +17,8 @@ use crate::model::{HostId, World, WorldConfig};
 use crate::ops::EnumStore;
 use crate::server::{self, Shared};
 use crate::stats::{Stats, StatsInner};
+use crate::tls::CertificateKind;
+use crate::variance::Variance;
 use crate::Error;
 
 /// How to run one simulated host.
@@ -34,8 +36,13 @@ pub struct SimConfig {
     pub vms: Vec<String>,
     /// Serve HTTPS with a generated self-signed certificate (see [`SimHost::cert_pem`]).
     pub https: bool,
-    /// Over HTTPS: require NTLM channel bindings matching the certificate (CbtHardeningLevel
-    /// Strict).
+    /// How the HTTPS certificate is signed (its signature hash picks the channel-binding hash,
+    /// [RFC 5929 §4.1]); ECDSA P-256 with SHA-256 by default.
+    pub certificate: CertificateKind,
+    /// Over HTTPS: require NTLM channel bindings matching the certificate, as a listener with
+    /// `CbtHardeningLevel = Strict` does (MS docs "Installation and configuration for Windows
+    /// Remote Management"; a missing or wrong binding is a 401). On by default. `false` is for
+    /// tests only: it accepts any binding (`CbtHardeningLevel = None`).
     pub require_channel_binding: bool,
     /// Over HTTPS: accept Basic authentication (never over HTTP).
     pub allow_basic: bool,
@@ -45,6 +52,10 @@ pub struct SimConfig {
     /// larger are refused with HTTP 413, and responses are held to it (or to the request's
     /// smaller `w:MaxEnvelopeSize`).
     pub max_envelope_size_kb: u32,
+    /// The listener's `MaxBatchItems` ([MS-WSMV 2.2.4.10], Windows default 32000): an
+    /// optimized Enumerate or a Pull asking for more items per response is refused
+    /// ([`SimFault::invalid_batch_parameter`](crate::SimFault::invalid_batch_parameter)).
+    pub max_batch_items: u32,
     /// How long each Msvm_ConcreteJob runs.
     pub job_duration: Duration,
     /// `TimeBeforeRemoval` of finished jobs.
@@ -60,6 +71,9 @@ pub struct SimConfig {
     /// Serve an existing host of an existing world instead of creating one (used by
     /// [`start_pair`]).
     pub attach: Option<(Arc<Mutex<World>>, HostId)>,
+    /// How responses differ from the canonical Windows-like output (none by default; see
+    /// [`SimHost::set_variance`] to change it while running).
+    pub variance: Variance,
 }
 
 impl fmt::Debug for SimConfig {
@@ -87,16 +101,19 @@ impl Default for SimConfig {
             users: Vec::new(),
             vms: Vec::new(),
             https: false,
-            require_channel_binding: false,
+            certificate: CertificateKind::default(),
+            require_channel_binding: true,
             allow_basic: false,
             allow_unencrypted: false,
             max_envelope_size_kb: 500,
+            max_batch_items: crate::ops::DEFAULT_MAX_BATCH_ITEMS,
             job_duration: WorldConfig::default().job_duration,
             time_before_removal: WorldConfig::default().time_before_removal,
             enumeration_timeout: Duration::from_secs(240),
             latency: Duration::ZERO,
             faults: FaultHandle::default(),
             attach: None,
+            variance: Variance::default(),
         }
     }
 }
@@ -134,7 +151,10 @@ pub struct PairConfig {
     pub vm_name: String,
     /// HTTPS on both.
     pub https: bool,
-    /// Over HTTPS: require NTLM channel bindings on both.
+    /// How both HTTPS certificates are signed.
+    pub certificate: CertificateKind,
+    /// Over HTTPS: require NTLM channel bindings on both (on by default; see
+    /// [`SimConfig::require_channel_binding`]).
     pub require_channel_binding: bool,
     /// How long each job runs.
     pub job_duration: Duration,
@@ -172,7 +192,8 @@ impl Default for PairConfig {
             users: Vec::new(),
             vm_name: "demo-vm".to_owned(),
             https: false,
-            require_channel_binding: false,
+            certificate: CertificateKind::default(),
+            require_channel_binding: true,
             job_duration: WorldConfig::default().job_duration,
             time_before_removal: WorldConfig::default().time_before_removal,
             latency: Duration::ZERO,
@@ -251,7 +272,10 @@ impl SimHost {
             .map(|h| h.name.clone());
         let machine = machine.ok_or(Error::UnknownHost)?;
         let tls = if config.https {
-            Some(crate::tls::setup(std::slice::from_ref(&fqdn))?)
+            Some(crate::tls::setup(
+                std::slice::from_ref(&fqdn),
+                config.certificate,
+            )?)
         } else {
             None
         };
@@ -270,7 +294,9 @@ impl SimHost {
             users: RwLock::new((Vec::new(), Arc::new(UserTable::new()))),
             faults: config.faults.clone(),
             stats: Arc::new(StatsInner::default()),
-            enums: Mutex::new(EnumStore::new(config.enumeration_timeout)),
+            enums: Mutex::new(
+                EnumStore::new(config.enumeration_timeout).with_max_batch_items(config.max_batch_items),
+            ),
             https: config.https,
             allow_basic: config.allow_basic,
             allow_unencrypted: config.allow_unencrypted,
@@ -279,6 +305,7 @@ impl SimHost {
                 .unwrap_or(usize::MAX)
                 .saturating_mul(1024),
             latency: config.latency,
+            variance: RwLock::new(config.variance.clone()),
         });
         for (name, password) in &config.users {
             let (d, u) = split_user(name);
@@ -379,6 +406,15 @@ impl SimHost {
         self.shared.add_user(&d, &u, password);
     }
 
+    /// Changes how the following responses differ from the canonical output.
+    pub fn set_variance(&self, variance: Variance) {
+        *self
+            .shared
+            .variance
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = variance;
+    }
+
     /// Open enumeration contexts.
     pub fn open_enumerations(&self) -> usize {
         self.shared
@@ -420,6 +456,7 @@ pub async fn start_pair(config: PairConfig) -> Result<(SimHost, SimHost), Error>
         dns_domain: config.dns_domain.clone(),
         users: config.users.clone(),
         https: config.https,
+        certificate: config.certificate,
         require_channel_binding: config.require_channel_binding,
         job_duration: config.job_duration,
         time_before_removal: config.time_before_removal,

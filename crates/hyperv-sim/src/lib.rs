@@ -12,6 +12,7 @@ pub mod ops;
 mod server;
 pub mod stats;
 mod tls;
+pub mod variance;
 pub mod wql;
 
 pub use fault::SimFault;
@@ -19,6 +20,8 @@ pub use host::{start_pair, PairConfig, SimConfig, SimHost};
 pub use inject::{FaultAction, FaultHandle, FaultRule, Match};
 pub use model::{HostId, JobFailure, JobInjection, World, WorldConfig};
 pub use stats::Stats;
+pub use tls::CertificateKind;
+pub use variance::Variance;
 
 /// Errors of the simulator.
 #[derive(Debug, thiserror::Error)]

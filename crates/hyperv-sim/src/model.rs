@@ -638,6 +638,9 @@ impl World {
         Object { instance: i, epr }
     }
 
+    /// A VM's `Msvm_ComputerSystem`: the property set of the real recording
+    /// `fixtures/real/08_r4sd_recorded_msvm_computersystem_pull_vm_off.xml`, in its order, with
+    /// every property the host has no value for written as `xsi:nil` rather than left out.
     fn vm_cs(&self, vm: &Vm, now: SystemTime) -> Object {
         let r = vm.replication.as_ref();
         let on_ms = if vm.enabled_state == power::RUNNING {
@@ -665,6 +668,7 @@ impl World {
                 u16v(r.map_or(0, |r| r.failed_over_type)),
             )
             .with("HealthState", u16v(5))
+            .with("HwThreadsPerCoreRealized", Value::Null)
             .with("InstallDate", dt(Some(vm.installed)))
             .with("InstanceID", Value::Null)
             .with("LastApplicationConsistentReplicationTime", dt(None))
@@ -674,14 +678,18 @@ impl World {
                 u16v(r.map_or(0, |r| r.last_replication_type)),
             )
             .with("LastSuccessfulBackupTime", Value::Null)
+            .with("ManagementVtlImageFileName", Value::Null)
+            .with("ManagementVtlImageVersion", Value::Null)
             .with("Name", s(vm.id.clone()))
             .with("NameFormat", Value::Null)
             .with("NumberOfNumaNodes", u16v(1))
             .with("OnTimeInMilliseconds", Value::Scalar(Scalar::Uint64(on_ms)))
+            .with("OperatingStatus", Value::Null)
             .with("OperationalStatus", Value::Array(vec![Scalar::Uint16(2)]))
             .with("OtherEnabledState", Value::Null)
             .with("PrimaryOwnerContact", Value::Null)
             .with("PrimaryOwnerName", Value::Null)
+            .with("PrimaryStatus", Value::Null)
             .with("ProcessID", Value::Null)
             .with("ReplicationHealth", u16v(r.map_or(0, |r| r.health)))
             .with("ReplicationMode", u16v(r.map_or(mode::NONE, |r| r.mode)))
@@ -1078,7 +1086,7 @@ impl World {
                     )
                 })?;
                 if let Some(o) = all.first() {
-                    for (p, _) in &conditions {
+                    for (p, _) in conditions.iter().flatten() {
                         if o.instance.get(p).is_none() {
                             return Err(SimFault::cannot_process_filter(
                                 text,
@@ -1090,9 +1098,10 @@ impl World {
                 Ok(all
                     .into_iter()
                     .filter(|o| {
-                        conditions
-                            .iter()
-                            .all(|(p, v)| value_matches(o.instance.get(p), v))
+                        conditions.is_empty()
+                            || conditions
+                                .iter()
+                                .any(|all| all.iter().all(|(p, v)| value_matches(o.instance.get(p), v)))
                     })
                     .collect())
             }

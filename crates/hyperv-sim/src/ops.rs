@@ -60,18 +60,49 @@ struct EnumContext {
     expires: Instant,
 }
 
-/// Open enumeration contexts of one endpoint ([MS-WSMV 3.1.5] garbage collection timer).
+/// The Windows default of `MaxBatchItems` ([MS-WSMV 2.2.4.10] ConfigType).
+pub const DEFAULT_MAX_BATCH_ITEMS: u32 = 32_000;
+
+/// Open enumeration contexts of one endpoint ([MS-WSMV 3.1.5] garbage collection timer), and
+/// the listener's `MaxBatchItems`.
 pub struct EnumStore {
     contexts: HashMap<String, EnumContext>,
     ttl: Duration,
+    max_batch_items: u32,
 }
 
 impl EnumStore {
-    /// A store whose contexts expire `ttl` after their last use.
+    /// A store whose contexts expire `ttl` after their last use, with the default
+    /// `MaxBatchItems` ([`DEFAULT_MAX_BATCH_ITEMS`]).
     pub fn new(ttl: Duration) -> Self {
         Self {
             contexts: HashMap::new(),
             ttl,
+            max_batch_items: DEFAULT_MAX_BATCH_ITEMS,
+        }
+    }
+
+    /// The same store with another `MaxBatchItems`.
+    #[must_use]
+    pub fn with_max_batch_items(mut self, max_batch_items: u32) -> Self {
+        self.max_batch_items = max_batch_items;
+        self
+    }
+
+    /// The number of items an Enumerate (optimized) or Pull asks for.
+    ///
+    /// Without `MaxElements` that is one: WS-Enumeration §3.2 (Pull) and [DSP0226 8.2.3]
+    /// (optimized Enumerate) define an absent MaxElements as 1, and a Windows host sends one
+    /// item per response then. `MaxElements` must be a positive integer no larger than the
+    /// listener's `MaxBatchItems` ([MS-WSMAN 3.2.4.1.6]); otherwise the request is refused
+    /// with [`SimFault::invalid_batch_parameter`] (see there for the assumption).
+    fn page_size(&self, max_elements: Option<u32>) -> Result<u32, SimFault> {
+        match max_elements {
+            None => Ok(1),
+            Some(n) if n == 0 || n > self.max_batch_items => {
+                Err(SimFault::invalid_batch_parameter(n, self.max_batch_items))
+            }
+            Some(n) => Ok(n),
         }
     }
 
@@ -104,7 +135,7 @@ impl EnumStore {
         budget: Option<&Budget<'_>>,
         keep_on_fault: bool,
     ) -> Result<EnumerationPage, SimFault> {
-        let mut n = usize::try_from(max.max(1)).unwrap_or(usize::MAX).min(items.len());
+        let mut n = usize::try_from(max).unwrap_or(usize::MAX).min(items.len());
         let mut taken: Vec<Item> = items.drain(..n).collect();
         let page = loop {
             let page = EnumerationPage {
@@ -272,24 +303,25 @@ fn run(
         RequestBody::Put(_) => Err(SimFault::action_not_supported(&h.action)),
         RequestBody::Enumerate(e) => {
             let class = class_from_uri(h.resource_uri.as_deref())?;
+            check_filter_target(&class, &h.selectors, e.filter.is_some())?;
+            let max = if e.optimize {
+                Some(store.page_size(e.max_elements)?)
+            } else {
+                None
+            };
             let objects = match &e.filter {
-                None if class == "*" => {
-                    return Err(SimFault::cannot_process_filter("", "Enumerating the * resource URI requires a filter."))
-                }
                 None => world.enumerate_class(cx.host, &class, cx.now)?,
-                Some(_) if class != "*" => {
-                    return Err(SimFault::cannot_process_filter(
-                        "",
-                        "The resource URI cannot contain keys and the class name must be '*' when a filter is used.",
-                    ))
-                }
                 Some(Filter::Wql(q)) => world.query(cx.host, q, cx.now)?,
                 Some(Filter::Association(a)) => world.associated(
                     cx.host,
                     &a.object,
                     a.kind == AssociationKind::AssociationInstances,
                     a.association_class.as_deref(),
-                    if a.kind == AssociationKind::AssociationInstances { None } else { a.result_class.as_deref() },
+                    if a.kind == AssociationKind::AssociationInstances {
+                        None
+                    } else {
+                        a.result_class.as_deref()
+                    },
                     a.role.as_deref(),
                     a.result_role.as_deref(),
                     cx.now,
@@ -297,15 +329,10 @@ fn run(
             };
             let items: VecDeque<Item> = objects.into_iter().map(|o| item(o, e.mode)).collect();
             let id = format!("uuid:{}", crate::model::new_guid());
-            if e.optimize {
-                Ok(ResponseBody::Enumeration(store.page(
-                    id,
-                    items,
-                    e.max_elements.unwrap_or(1),
-                    cx.instant,
-                    budget,
-                    false,
-                )?))
+            if let Some(max) = max {
+                Ok(ResponseBody::Enumeration(
+                    store.page(id, items, max, cx.instant, budget, false)?,
+                ))
             } else {
                 store.contexts.insert(
                     id.clone(),
@@ -325,6 +352,7 @@ fn run(
             context,
             max_elements,
         } => {
+            let max = store.page_size(*max_elements)?;
             let c = store
                 .contexts
                 .remove(context)
@@ -332,7 +360,7 @@ fn run(
             Ok(ResponseBody::Enumeration(store.page(
                 context.clone(),
                 c.items,
-                max_elements.unwrap_or(1),
+                max,
                 cx.instant,
                 budget,
                 true,
@@ -360,6 +388,34 @@ fn run(
         }
         _ => Err(SimFault::action_not_supported(&h.action)),
     }
+}
+
+/// Where a filter may go. A filtered Enumerate (WQL or association) must name the
+/// all-classes URI `…/<namespace>/*` and carry no selectors: MS docs "Querying for Specific
+/// Instances of a Resource" (the class is named in the filter, the resource is `*`, and a
+/// filter and selectors cannot be used together), and a real host answers a class URI with a
+/// filter with CannotProcessFilter "the resource URI cannot contain keys and the class name
+/// must be '*'" (reported by r4sd/go-wsman against Hyper-V). `*` names no class, so an
+/// Enumerate of it without a filter is refused the same way (assumption: the same fault).
+fn check_filter_target(
+    class: &str,
+    selectors: &wsman_soap::SelectorSet,
+    filtered: bool,
+) -> Result<(), SimFault> {
+    let star = class == "*";
+    if filtered && (!star || !selectors.is_empty()) {
+        return Err(SimFault::cannot_process_filter(
+            "",
+            "The resource URI cannot contain keys and the class name must be '*' when a filter is used.",
+        ));
+    }
+    if !filtered && star {
+        return Err(SimFault::cannot_process_filter(
+            "",
+            "Enumerating the * resource URI requires a filter.",
+        ));
+    }
+    Ok(())
 }
 
 fn item(o: Object, mode: EnumerationMode) -> Item {

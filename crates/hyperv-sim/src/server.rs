@@ -21,7 +21,7 @@ use tokio::sync::{watch, Notify};
 use winrm_auth::ntlm::{AcceptorConfig, NtlmAcceptor, UserTable};
 use winrm_auth::{framing, SessionSecurity, Step};
 use wsman_soap::response::ResponseBody;
-use wsman_soap::{class_of, parse_request, response_action, write_response, Limits, RequestBody};
+use wsman_soap::{class_of, parse_request, response_action, Limits, RequestBody};
 use zeroize::Zeroizing;
 
 use crate::fault::SimFault;
@@ -30,6 +30,7 @@ use crate::model::{HostId, JobInjection, World};
 use crate::ops::{self, EnumStore, OpContext};
 use crate::stats::StatsInner;
 use crate::tls::TlsSetup;
+use crate::variance::Variance;
 
 /// What encrypted framing ([MS-WSMV 2.2.9.1]) may add to a SOAP envelope on the wire (the
 /// part headers, the signature and the boundaries: about 200 bytes), with room to spare: a
@@ -68,9 +69,24 @@ pub(crate) struct Shared {
     /// How long every HTTP exchange waits before its reply is written (an emulated network
     /// round trip); zero by default.
     pub(crate) latency: Duration,
+    /// How responses differ from the canonical output ([`Variance`]).
+    pub(crate) variance: RwLock<Variance>,
 }
 
 impl Shared {
+    pub(crate) fn variance(&self) -> Variance {
+        self.variance
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// [`wsman_soap::write_response`], then [`Variance::restyle`].
+    fn write(&self, action: &str, message_id: &str, relates_to: &str, body: &ResponseBody) -> String {
+        self.variance()
+            .restyle(wsman_soap::write_response(action, message_id, relates_to, body))
+    }
+
     pub(crate) fn add_user(&self, domain: &str, user: &str, password: &str) {
         let mut g = self.users.write().unwrap_or_else(PoisonError::into_inner);
         g.0.push(User {
@@ -341,7 +357,7 @@ async fn handle(
             if let Ok(r) = parse_request(&body, &Limits::default()) {
                 if matches!(r.body, RequestBody::Identify) {
                     shared.stats.request("Identify");
-                    let xml = write_response("", "", "", &ops::identify_body());
+                    let xml = shared.write("", "", "", &ops::identify_body());
                     return reply(StatusCode::OK, Some(SOAP_CT), xml.into_bytes());
                 }
             }
@@ -373,7 +389,7 @@ async fn handle(
     } else {
         shared.stats.request("refused-unencrypted");
         let f = ops::to_fault(&unencrypted_fault(), &shared.machine);
-        let xml = write_response(
+        let xml = shared.write(
             crate::fault::ACTION_WSMAN_FAULT,
             &msg_id(),
             "",
@@ -400,10 +416,11 @@ async fn handle(
             };
             let status = f.http_status;
             let body = ResponseBody::Fault(ops::to_fault(&f, &shared.machine));
-            let xml = write_response(&f.action, &msg_id(), "", &body);
+            let xml = shared.write(&f.action, &msg_id(), "", &body);
             return finish(&mut conn, encrypt_reply, status_of(status), xml, None);
         }
-        Ok(r) => {
+        Ok(mut r) => {
+            shared.variance().adjust_request(&mut r);
             let method = match &r.body {
                 RequestBody::Invoke { method, .. } => Some(method.clone()),
                 _ => None,
@@ -434,13 +451,13 @@ async fn handle(
                     tokio::time::sleep(timeout.min(*cap)).await;
                     let f = SimFault::timed_out();
                     let body = ResponseBody::Fault(ops::to_fault(&f, &shared.machine));
-                    let xml = write_response(&f.action, &msg_id(), &r.header.message_id, &body);
+                    let xml = shared.write(&f.action, &msg_id(), &r.header.message_id, &body);
                     return finish(&mut conn, encrypt_reply, status_of(f.http_status), xml, None);
                 }
                 Some(FaultAction::Delay(d)) => tokio::time::sleep(*d).await,
                 Some(FaultAction::Fault(f)) => {
                     let body = ResponseBody::Fault(ops::to_fault(f, &shared.machine));
-                    let xml = write_response(&f.action, &msg_id(), &r.header.message_id, &body);
+                    let xml = shared.write(&f.action, &msg_id(), &r.header.message_id, &body);
                     return finish(&mut conn, encrypt_reply, status_of(f.http_status), xml, None);
                 }
                 _ => {}
@@ -449,7 +466,10 @@ async fn handle(
                 .as_ref()
                 .map(FaultAction::job_injection)
                 .unwrap_or_default();
-            let body = execute(shared, &r, &injection, response_limit(shared, &r));
+            let body =
+                shared
+                    .variance()
+                    .adjust_body(execute(shared, &r, &injection, response_limit(shared, &r)));
             (
                 r.header.action.clone(),
                 r.header.message_id.clone(),
@@ -470,7 +490,7 @@ async fn handle(
             .unwrap_or_else(|| crate::fault::ACTION_WSMAN_FAULT.to_owned()),
         _ => response_action(&action),
     };
-    let xml = write_response(&resp_action, &msg_id(), &message_id, &body);
+    let xml = shared.write(&resp_action, &msg_id(), &message_id, &body);
     match injected {
         Some(FaultAction::DropAfterExecute) => {
             kill.notify_one();

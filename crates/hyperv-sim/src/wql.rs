@@ -1,6 +1,7 @@
 //! The WQL subset the simulator understands:
 //!
-//! * `SELECT * FROM Class [WHERE Prop = 'v' [AND Prop2 = "v2" | 3 | TRUE ...]]`
+//! * `SELECT * FROM Class [WHERE Prop = 'v' [AND|OR Prop2 = "v2" | 3 | TRUE ...]]`, AND binding
+//!   tighter than OR as in WQL (MS docs "WQL Operators": operator precedence), no parentheses
 //! * `ASSOCIATORS OF {Class.Key='v',Key2="v2"} [WHERE AssocClass = X ResultClass = Y Role = R ResultRole = RR]`
 //!
 //! Keywords and names are case-insensitive; string literals use `\` escapes (`\\`, `\'`, `\"`)
@@ -10,12 +11,13 @@
 /// A parsed query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Query {
-    /// `SELECT * FROM class WHERE a = b AND ...`
+    /// `SELECT * FROM class WHERE a = b AND c = d OR e = f ...`
     Select {
         /// Class name.
         class: String,
-        /// Equality conditions, all of which must hold.
-        conditions: Vec<(String, String)>,
+        /// The alternatives (OR) of equality conditions that must all hold (AND); empty when
+        /// there is no WHERE clause.
+        conditions: Vec<Vec<(String, String)>>,
     },
     /// `ASSOCIATORS OF {object} WHERE ...`
     Associators {
@@ -142,19 +144,26 @@ pub fn parse(query: &str) -> Result<Query, String> {
         p.sym('*')?;
         p.keyword("FROM")?;
         let class = p.word()?;
-        let mut conditions = Vec::new();
+        let mut conditions: Vec<Vec<(String, String)>> = Vec::new();
         if p.peek().is_some() {
             p.keyword("WHERE")?;
+            let mut all = Vec::new();
             loop {
                 let name = p.word()?;
                 p.sym('=')?;
                 let value = p.value()?;
-                conditions.push((name, value));
+                all.push((name, value));
                 if p.peek().is_none() {
                     break;
                 }
-                p.keyword("AND")?;
+                if p.is_keyword("OR") {
+                    p.next();
+                    conditions.push(std::mem::take(&mut all));
+                } else {
+                    p.keyword("AND").map_err(|e| format!("{e} (or OR)"))?;
+                }
             }
+            conditions.push(all);
         }
         Ok(Query::Select { class, conditions })
     } else if p.is_keyword("ASSOCIATORS") {
@@ -219,10 +228,10 @@ mod tests {
             q,
             Query::Select {
                 class: "Msvm_ReplicationSettingData".into(),
-                conditions: vec![
+                conditions: vec![vec![
                     ("InstanceID".into(), r"Microsoft:AB\HVR\0".into()),
                     ("X".into(), "3".into())
-                ]
+                ]]
             }
         );
         assert_eq!(
@@ -267,8 +276,26 @@ mod tests {
             .unwrap_err()
             .contains("unterminated"));
         assert!(parse("DELETE FROM X").unwrap_err().contains("only SELECT"));
-        assert!(parse("SELECT * FROM X WHERE a = 1 OR b = 2")
+        assert!(parse("SELECT * FROM X WHERE a = 1 XOR b = 2")
             .unwrap_err()
             .contains("expected AND"));
+        assert!(parse("SELECT * FROM X WHERE (a = 1 OR b = 2)").is_err());
+    }
+
+    #[test]
+    fn and_binds_tighter_than_or() {
+        let q = parse("SELECT * FROM X WHERE a = 1 AND b = 'x' OR c = 2 OR d = 3 AND e = 4").unwrap();
+        let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        assert_eq!(
+            q,
+            Query::Select {
+                class: "X".into(),
+                conditions: vec![
+                    vec![pair("a", "1"), pair("b", "x")],
+                    vec![pair("c", "2")],
+                    vec![pair("d", "3"), pair("e", "4")],
+                ],
+            }
+        );
     }
 }

@@ -1,5 +1,6 @@
-//! HTTPS: the generated certificate, NTLM with channel bindings enforced, plaintext SOAP inside
-//! TLS, and Basic accepted only over HTTPS.
+//! HTTPS: the generated certificate, NTLM with channel bindings enforced by default (with the
+//! RFC 5929 hash the certificate's signature picks), plaintext SOAP inside TLS, and Basic
+//! accepted only over HTTPS.
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -8,9 +9,11 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use hyperv_sim::model::uri;
-use hyperv_sim::{SimConfig, SimHost};
+use hyperv_sim::{CertificateKind, SimConfig, SimHost};
 use rustls::pki_types::{CertificateDer, ServerName};
+use sha2::Digest as _;
 use support::{ntlm, Client};
+use winrm_auth::cbt::{end_point_hash, ChannelBindings, EndPointHash};
 use wsman_soap::request::{self, RequestHeader};
 use wsman_soap::response::{parse_response, ResponseBody};
 use wsman_soap::{Limits, SelectorSet};
@@ -63,11 +66,11 @@ async fn ntlm_over_https_with_channel_bindings_enforced() {
     let pw = password();
     let mut cfg = SimConfig::new("HV-TLS").user(USER, &pw);
     cfg.https = true;
-    cfg.require_channel_binding = true;
+    assert!(cfg.require_channel_binding, "required by default");
     let h = SimHost::start(cfg).await.unwrap();
     assert!(h.endpoint().starts_with("https://127.0.0.1:"));
     assert!(h.cert_pem().unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
-    let cbt = winrm_auth::cbt::ChannelBindings::tls_server_end_point(h.cert_der().unwrap()).unwrap();
+    let cbt = ChannelBindings::tls_server_end_point(h.cert_der().unwrap()).unwrap();
 
     let mut c = tls_client(&h).await;
     assert_eq!(
@@ -162,4 +165,85 @@ async fn basic_only_over_https() {
         .iter()
         .any(|v| v.starts_with("Basic")));
     h.shutdown().await;
+}
+
+async fn https_host(pw: &str, kind: CertificateKind) -> SimHost {
+    let mut cfg = SimConfig::new("HV-TLS").user(USER, pw);
+    cfg.https = true;
+    cfg.certificate = kind;
+    SimHost::start(cfg).await.unwrap()
+}
+
+/// `tls-server-end-point` with a chosen hash, right or wrong for the certificate.
+fn binding(der: &[u8], hash: EndPointHash) -> ChannelBindings {
+    let digest = match hash {
+        EndPointHash::Sha384 => sha2::Sha384::digest(der).to_vec(),
+        EndPointHash::Sha512 => sha2::Sha512::digest(der).to_vec(),
+        _ => sha2::Sha256::digest(der).to_vec(),
+    };
+    ChannelBindings::new([winrm_auth::cbt::TLS_SERVER_END_POINT_PREFIX, &digest].concat())
+}
+
+/// The status of an NTLM handshake on a new TLS connection with these channel bindings.
+async fn handshake(h: &SimHost, pw: &str, cb: Option<ChannelBindings>) -> u16 {
+    let mut c = tls_client(h).await;
+    c.handshake(ntlm(USER, pw, cb), "Negotiate").await.unwrap().status
+}
+
+/// [RFC 5929 §4.1] hash agility: a certificate signed with ECDSA P-384/SHA-384 binds with
+/// SHA-384 and one signed with RSA/SHA-512 with SHA-512. The simulator accepts only that
+/// binding: a SHA-256 binding of the same certificate, or none, is a 401.
+#[tokio::test]
+async fn channel_binding_hash_follows_the_certificate_signature() {
+    let pw = password();
+    for (kind, hash) in [
+        (CertificateKind::EcdsaP256Sha256, EndPointHash::Sha256),
+        (CertificateKind::EcdsaP384Sha384, EndPointHash::Sha384),
+        (CertificateKind::RsaSha512, EndPointHash::Sha512),
+    ] {
+        let h = https_host(&pw, kind).await;
+        let der = h.cert_der().unwrap().to_vec();
+        assert_eq!(end_point_hash(&der).unwrap(), hash, "{kind:?}");
+        assert_eq!(
+            handshake(&h, &pw, Some(binding(&der, hash))).await,
+            200,
+            "{kind:?}"
+        );
+        if hash != EndPointHash::Sha256 {
+            let sha256 = binding(&der, EndPointHash::Sha256);
+            assert_eq!(
+                handshake(&h, &pw, Some(sha256)).await,
+                401,
+                "{kind:?} with SHA-256"
+            );
+        }
+        assert_eq!(handshake(&h, &pw, None).await, 401, "{kind:?} without a binding");
+        h.shutdown().await;
+    }
+}
+
+/// Our client picks the binding hash from the certificate: winrm-client authenticates with
+/// NTLM against SHA-256, SHA-384 and SHA-512 certificates with channel binding required.
+#[tokio::test]
+async fn winrm_client_binds_every_certificate_hash() {
+    let pw = password();
+    for kind in [
+        CertificateKind::EcdsaP256Sha256,
+        CertificateKind::EcdsaP384Sha384,
+        CertificateKind::RsaSha512,
+    ] {
+        let h = https_host(&pw, kind).await;
+        let c = winrm_client::Client::builder(&h.endpoint())
+            .auth(winrm_client::AuthMethod::ntlm(USER, pw.as_str()))
+            .ca_cert_pem(h.cert_pem().unwrap().as_bytes())
+            .build()
+            .unwrap();
+        let sel = SelectorSet::new()
+            .with("CreationClassName", "Msvm_ComputerSystem")
+            .with("Name", "HV-TLS");
+        let i = c.get(&uri("Msvm_ComputerSystem"), &sel).await.unwrap();
+        assert_eq!(i.get_str("Name"), Some("HV-TLS"), "{kind:?}");
+        assert_eq!(h.stats().handshakes, 1, "{kind:?}");
+        h.shutdown().await;
+    }
 }

@@ -448,3 +448,110 @@ fn strict_input_is_refused_like_windows() {
     let err = parse_request(xml.as_bytes(), &Limits::default()).unwrap_err();
     assert!(matches!(err, wsman_soap::Error::Schema(_)), "{err:?}");
 }
+
+/// MaxElements must be a positive integer no larger than the listener's MaxBatchItems
+/// (default 32000, [MS-WSMAN 3.2.4.1.6], [MS-WSMV 2.2.4.10]), on an optimized Enumerate and on
+/// a Pull: above it (or 0) the request is refused with InvalidBatchParameter, and a refused
+/// Pull leaves the context open.
+#[test]
+fn max_elements_above_max_batch_items_is_refused() {
+    let mut f = fx();
+    let optimized = |max_elements| Enumerate {
+        filter: None,
+        mode: EnumerationMode::Objects,
+        optimize: true,
+        max_elements,
+    };
+    let h = f.hdr(&uri(model::CS));
+    let ResponseBody::Enumeration(page) = f.send(f.p, &request::enumerate(&h, &optimized(Some(32000))))
+    else {
+        panic!()
+    };
+    assert_eq!(page.items.len(), 3, "32000 is the default MaxBatchItems: allowed");
+    for refused in [32001, u32::MAX, 0] {
+        let h = f.hdr(&uri(model::CS));
+        let e = fault(f.send(f.p, &request::enumerate(&h, &optimized(Some(refused)))));
+        assert_eq!(
+            (e.code.as_str(), e.subcode.as_deref(), e.wsman_code),
+            ("Sender", Some("InvalidBatchParameter"), Some(0x8033_802F)),
+            "MaxElements {refused}"
+        );
+    }
+    assert!(f.store.is_empty(), "a refused Enumerate opens no context");
+
+    // A store with MaxBatchItems 2: Pull 3 is refused, the context survives, Pull 2 works.
+    f.store = EnumStore::new(Duration::from_secs(30)).with_max_batch_items(2);
+    let h = f.hdr(&uri(model::CS));
+    let e = Enumerate {
+        optimize: false,
+        ..optimized(None)
+    };
+    let ResponseBody::Enumeration(page) = f.send(f.p, &request::enumerate(&h, &e)) else {
+        panic!()
+    };
+    let ctx = page.context.unwrap();
+    let h = f.hdr(&uri(model::CS));
+    let e = fault(f.send(f.p, &request::pull(&h, &ctx, Some(3))));
+    assert_eq!(e.subcode.as_deref(), Some("InvalidBatchParameter"));
+    assert!(e.best_message().unwrap().contains("MaxBatchItems (2)"), "{e:?}");
+    let h = f.hdr(&uri(model::CS));
+    let ResponseBody::Enumeration(p) = f.send(f.p, &request::pull(&h, &ctx, Some(2))) else {
+        panic!()
+    };
+    assert_eq!(p.items.len(), 2);
+    let h = f.hdr(&uri(model::CS));
+    assert_eq!(
+        fault(f.send(f.p, &request::enumerate(&h, &optimized(Some(3)))))
+            .subcode
+            .as_deref(),
+        Some("InvalidBatchParameter")
+    );
+}
+
+/// A filter goes only on the all-classes URI `…/v2/*` without selectors, and `*` is never
+/// enumerated without a filter: CannotProcessFilter with the WMI provider's text (MS docs
+/// "Querying for Specific Instances of a Resource"; r4sd/go-wsman's real-host report).
+#[test]
+fn filters_need_the_star_uri_and_the_star_uri_needs_a_filter() {
+    let mut f = fx();
+    let all = wmi_all_classes_uri("root/virtualization/v2");
+    let wql = |q: &str| Enumerate {
+        filter: Some(Filter::Wql(q.to_owned())),
+        ..Enumerate::default()
+    };
+    let provider_text = |b: ResponseBody| {
+        let flt = fault(b);
+        assert_eq!(flt.known(), Some(KnownFault::CannotProcessFilter));
+        assert_eq!(flt.wsman_code, Some(0x8033_801A));
+        flt.best_message().unwrap().to_owned()
+    };
+    // Class URI + filter.
+    let h = f.hdr(&uri(model::CS));
+    let text = provider_text(f.send(
+        f.p,
+        &request::enumerate(&h, &wql("SELECT * FROM Msvm_ComputerSystem")),
+    ));
+    assert!(text.contains("class name must be '*'"), "{text}");
+    // `*` + filter + selectors.
+    let h = f.hdr(&all).with_selectors(f.cs_sel());
+    let text = provider_text(f.send(
+        f.p,
+        &request::enumerate(&h, &wql("SELECT * FROM Msvm_ComputerSystem")),
+    ));
+    assert!(text.contains("cannot contain keys"), "{text}");
+    // `*` without a filter.
+    let h = f.hdr(&all);
+    let text = provider_text(f.send(f.p, &request::enumerate(&h, &Enumerate::default())));
+    assert!(text.contains("requires a filter"), "{text}");
+    // The accepted shape.
+    let h = f.hdr(&all);
+    let e = Enumerate {
+        optimize: true,
+        max_elements: Some(10),
+        ..wql("SELECT * FROM Msvm_ComputerSystem")
+    };
+    let ResponseBody::Enumeration(page) = f.send(f.p, &request::enumerate(&h, &e)) else {
+        panic!()
+    };
+    assert_eq!(page.items.len(), 3);
+}

@@ -659,3 +659,196 @@ async fn users_can_be_added_at_run_time() {
     );
     h.shutdown().await;
 }
+
+fn optimized(max_elements: Option<u32>) -> Enumerate {
+    Enumerate {
+        filter: None,
+        mode: EnumerationMode::Objects,
+        optimize: true,
+        max_elements,
+    }
+}
+
+fn page(r: wsman_soap::response::Response) -> wsman_soap::response::EnumerationPage {
+    match r.body {
+        ResponseBody::Enumeration(p) => p,
+        other => panic!("expected an enumeration page, got {other:?}"),
+    }
+}
+
+/// WS-Enumeration §3.2 / [DSP0226 8.2.3]: without MaxElements an optimized EnumerateResponse
+/// and every PullResponse carry exactly one item, on the wire.
+#[tokio::test]
+async fn without_max_elements_every_response_carries_one_item() {
+    let pw = password();
+    let (h, _) = host_with_vm(&pw).await;
+    h.add_vm("vm2");
+    h.add_vm("vm3");
+    let mut c = session(&h, &pw).await;
+    let first = page(
+        c.soap(&request::enumerate(
+            &hdr(&h, "Msvm_ComputerSystem", SelectorSet::new()),
+            &optimized(None),
+        ))
+        .await,
+    );
+    assert_eq!(first.items.len(), 1);
+    let mut ctx = first.context;
+    let mut pulls = 0;
+    while let Some(cx) = ctx {
+        let p = page(
+            c.soap(&request::pull(
+                &hdr(&h, "Msvm_ComputerSystem", SelectorSet::new()),
+                &cx,
+                None,
+            ))
+            .await,
+        );
+        assert_eq!(p.items.len(), 1);
+        pulls += 1;
+        ctx = p.context;
+    }
+    assert_eq!(pulls, 3, "the host and three VMs, one per response");
+    h.shutdown().await;
+}
+
+/// MaxBatchItems is enforced on the wire: the default 32000, and a configured value, refuse a
+/// larger MaxElements with InvalidBatchParameter (HTTP 500, wsmerror.h 0x8033802F).
+#[tokio::test]
+async fn max_batch_items_is_enforced_on_the_wire() {
+    let pw = password();
+    let (h, _) = host_with_vm(&pw).await;
+    let mut c = session(&h, &pw).await;
+    let e = request::enumerate(
+        &hdr(&h, "Msvm_ComputerSystem", SelectorSet::new()),
+        &optimized(Some(32_001)),
+    );
+    let (r, plain) = c.soap_raw(&e).await.unwrap();
+    assert_eq!(r.status, 500);
+    let f = fault(parse_response(&plain.unwrap(), &Limits::default()).unwrap());
+    assert_eq!(
+        (f.subcode.as_deref(), f.wsman_code),
+        (Some("InvalidBatchParameter"), Some(0x8033_802F))
+    );
+    let ok = request::enumerate(
+        &hdr(&h, "Msvm_ComputerSystem", SelectorSet::new()),
+        &optimized(Some(32_000)),
+    );
+    assert_eq!(page(c.soap(&ok).await).items.len(), 2);
+    h.shutdown().await;
+
+    let mut cfg = SimConfig::new("HV-SIM").user(USER, &pw);
+    cfg.max_batch_items = 1;
+    let h = SimHost::start(cfg).await.unwrap();
+    let mut c = session(&h, &pw).await;
+    let e = request::enumerate(
+        &hdr(&h, "Msvm_ComputerSystem", SelectorSet::new()),
+        &optimized(Some(2)),
+    );
+    assert_eq!(
+        fault(c.soap(&e).await).subcode.as_deref(),
+        Some("InvalidBatchParameter")
+    );
+    h.shutdown().await;
+}
+
+/// NTLM is connection-bound ([MS-NTHT] NTLM over HTTP: the handshake and the authenticated
+/// state belong to one TCP connection): the AUTHENTICATE leg sent on another connection than
+/// the NEGOTIATE leg gets a 401, and that connection stays unauthenticated.
+#[tokio::test]
+async fn handshake_legs_on_different_connections_are_refused() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let pw = password();
+    let (h, vm) = host_with_vm(&pw).await;
+    let mut auth = ntlm(USER, &pw, None);
+    let winrm_auth::Step::Continue(t1) = winrm_auth::ClientAuth::step(&mut auth, None).unwrap() else {
+        panic!("no negotiate token")
+    };
+    let mut a = Client::connect(h.addr()).await;
+    let r = a
+        .post(&[("Authorization", format!("Negotiate {}", b64.encode(t1)))], b"")
+        .await
+        .unwrap();
+    assert_eq!(r.status, 401);
+    let (_, tok) = r.header("WWW-Authenticate").unwrap().split_once(' ').unwrap();
+    let t2 = b64.decode(tok).unwrap();
+    let t3 = match winrm_auth::ClientAuth::step(&mut auth, Some(&t2)).unwrap() {
+        winrm_auth::Step::Done(Some(t)) | winrm_auth::Step::Continue(t) => t,
+        winrm_auth::Step::Done(None) => panic!("no authenticate token"),
+    };
+    let mut b = Client::connect(h.addr()).await;
+    let r = b
+        .post(
+            &[("Authorization", format!("Negotiate {}", b64.encode(&t3)))],
+            b"",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status, 401,
+        "the AUTHENTICATE leg belongs on the first connection"
+    );
+    b.session = winrm_auth::ClientAuth::into_session(Box::new(auth));
+    let (r, _) = b
+        .soap_raw(&request::get(&hdr(&h, "Msvm_ComputerSystem", cs_sel(&vm))))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 401);
+    assert_eq!((h.stats().handshakes, h.stats().count("Get")), (0, 0));
+    h.shutdown().await;
+}
+
+/// A VM's Msvm_ComputerSystem is written like the real recording
+/// `fixtures/real/08_r4sd_recorded_msvm_computersystem_pull_vm_off.xml` (an off,
+/// non-replicated VM): the same properties in the same order, the same ones `xsi:nil` (written,
+/// not left out), 1601-01-01 for replication times that never happened, and the `p` prefix bound to MS wsman.xsd on the envelope and rebound to the
+/// class URI on the instance.
+#[tokio::test]
+async fn vm_instance_is_written_like_the_real_recording() {
+    let recorded = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/real/08_r4sd_recorded_msvm_computersystem_pull_vm_off.xml"
+    ))
+    .unwrap();
+    let ResponseBody::Enumeration(rec) = parse_response(&recorded, &Limits::default()).unwrap().body else {
+        panic!()
+    };
+    let rec = rec.items[0].instance.clone().unwrap();
+    let names = |i: &Instance| i.properties.iter().map(|p| p.name.clone()).collect::<Vec<_>>();
+    let nils = |i: &Instance| {
+        i.properties
+            .iter()
+            .filter(|p| p.value == Value::Null)
+            .map(|p| p.name.clone())
+            .collect::<Vec<_>>()
+    };
+
+    let pw = password();
+    let (h, vm) = host_with_vm(&pw).await;
+    let mut c = session(&h, &pw).await;
+    let (_, plain) = c
+        .soap_raw(&request::get(&hdr(&h, "Msvm_ComputerSystem", cs_sel(&vm))))
+        .await
+        .unwrap();
+    let xml = String::from_utf8(plain.unwrap()).unwrap();
+    let sim = inst(parse_response(xml.as_bytes(), &Limits::default()).unwrap());
+    assert_eq!(names(&sim), names(&rec));
+    assert_eq!(nils(&sim), nils(&rec));
+    // Times that never happened are Hyper-V's 1601-01-01 "never", not nil.
+    for never in ["LastApplicationConsistentReplicationTime", "LastReplicationTime"] {
+        assert_eq!(sim.get(never), rec.get(never), "{never}");
+    }
+    for n in nils(&rec) {
+        assert!(
+            xml.contains(&format!("<p:{n} xsi:nil=\"true\"/>")),
+            "{n} in {xml}"
+        );
+    }
+    assert!(xml.contains("xmlns:p=\"http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd\""));
+    assert!(xml.contains(&format!(
+        "<p:Msvm_ComputerSystem xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns:p=\"{}\"",
+        uri("Msvm_ComputerSystem")
+    )));
+    h.shutdown().await;
+}

@@ -41,8 +41,9 @@ pub use ops::{
     reverse_replication, start_failover, start_vm, stop_vm, ReverseOptions,
 };
 pub use query::{
-    find_vm, find_vm_by_guid, find_vm_by_name, list_vms, recovery_points, replication_relationship,
-    replication_service, replication_settings, wql_string, VmRef,
+    find_vm, find_vm_by_guid, find_vm_by_name, find_vms, list_vms, locate, recovery_points,
+    replication_relationship, replication_service, replication_settings, vms_query, wql_string, VmRef,
+    VmTarget, MAX_NAMES_PER_QUERY,
 };
 pub use report::{Operation, OperationReport, ReverseDetails, StatusReport, VmState};
 pub use transport::{TransportError, Wsman};

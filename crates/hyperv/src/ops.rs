@@ -11,8 +11,8 @@ use crate::job::{invoke_and_wait, JobWaitOptions, MethodResult, Progress, Target
 use crate::model::{EnabledState, ReplicationAuth, ReplicationMode, ReplicationState};
 use crate::msvm::{class_uri, ReplicationSettings, Vm, COMPUTER_SYSTEM, RSD_SCHEMA};
 use crate::query::{
-    find_vm, find_vm_by_guid, recovery_points, replication_relationship, replication_service,
-    replication_settings, VmRef,
+    find_vm_by_guid, locate, recovery_points, replication_relationship, replication_service,
+    replication_settings, VmTarget,
 };
 use crate::report::{Operation, OperationReport, ReverseDetails, StatusReport, VmState};
 use crate::transport::Wsman;
@@ -263,14 +263,14 @@ pub fn plan_reverse(
 /// ReplicationSettingData = embedded RSD)` once, follow the job, read the state back.
 pub async fn reverse_replication(
     w: &impl Wsman,
-    vm: &VmRef,
+    vm: impl Into<VmTarget<'_>>,
     opts: &ReverseOptions,
     wait: &JobWaitOptions,
     progress: Progress<'_>,
 ) -> Result<OperationReport, Error> {
     const METHOD: &str = "ReverseReplicationRelationship";
     let mut ctx = Ctx::new(w);
-    let vm = find_vm(w, vm).await?;
+    let vm = locate(w, vm.into()).await?;
     preflight_reverse(&vm, w.host())?;
     let settings = replication_settings(w, &vm).await?;
     let (rsd, details) = plan_reverse(&vm, &settings, opts)?;
@@ -351,13 +351,13 @@ fn mode_phrase(mode: ReplicationMode) -> &'static str {
 /// PreparedForFailover.
 pub async fn prepare_failover(
     w: &impl Wsman,
-    vm: &VmRef,
+    vm: impl Into<VmTarget<'_>>,
     wait: &JobWaitOptions,
     progress: Progress<'_>,
 ) -> Result<OperationReport, Error> {
     const METHOD: &str = "RequestReplicationStateChangeEx";
     let ctx = Ctx::new(w);
-    let vm = find_vm(w, vm).await?;
+    let vm = locate(w, vm.into()).await?;
     preflight_prepare(&vm, w.host())?;
     let result = request_on_vm(w, &vm, METHOD, 4, wait, progress).await?;
     ctx.finish(Operation::PrepareFailover, &vm, Some(METHOD), Some(result), None)
@@ -420,14 +420,14 @@ pub fn preflight_start_failover(vm: &Vm, host: &str) -> Result<(), Error> {
 /// as PowerShell does.
 pub async fn start_failover(
     w: &impl Wsman,
-    vm: &VmRef,
+    vm: impl Into<VmTarget<'_>>,
     recovery_point: Option<&str>,
     wait: &JobWaitOptions,
     progress: Progress<'_>,
 ) -> Result<OperationReport, Error> {
     const METHOD: &str = "InitiateFailover";
     let mut ctx = Ctx::new(w);
-    let vm = find_vm(w, vm).await?;
+    let vm = locate(w, vm.into()).await?;
     preflight_start_failover(&vm, w.host())?;
     let snapshot = match recovery_point {
         None => Value::Null,
@@ -510,13 +510,13 @@ pub fn preflight_commit(vm: &Vm, host: &str) -> Result<(), Error> {
 /// `Complete-VMFailover`: `Msvm_ReplicationService.CommitFailover(ComputerSystem = REF VM)`.
 pub async fn commit_failover(
     w: &impl Wsman,
-    vm: &VmRef,
+    vm: impl Into<VmTarget<'_>>,
     wait: &JobWaitOptions,
     progress: Progress<'_>,
 ) -> Result<OperationReport, Error> {
     const METHOD: &str = "CommitFailover";
     let ctx = Ctx::new(w);
-    let vm = find_vm(w, vm).await?;
+    let vm = locate(w, vm.into()).await?;
     preflight_commit(&vm, w.host())?;
     let params = vec![("ComputerSystem".to_owned(), Value::Reference(vm.epr()))];
     invoke_on_service(
@@ -553,13 +553,13 @@ pub fn preflight_cancel(vm: &Vm, host: &str) -> Result<(), Error> {
 /// discards the failover; on the primary it cancels a prepare.
 pub async fn cancel_failover(
     w: &impl Wsman,
-    vm: &VmRef,
+    vm: impl Into<VmTarget<'_>>,
     wait: &JobWaitOptions,
     progress: Progress<'_>,
 ) -> Result<OperationReport, Error> {
     const METHOD: &str = "RevertFailover";
     let mut ctx = Ctx::new(w);
-    let vm = find_vm(w, vm).await?;
+    let vm = locate(w, vm.into()).await?;
     preflight_cancel(&vm, w.host())?;
     if vm.enabled_state != EnabledState::Off {
         request_on_vm(w, &vm, "RequestStateChange", 3, wait, &mut *progress).await?;
@@ -610,7 +610,7 @@ async fn request_on_vm(
 /// when the VM is already running.
 pub async fn start_vm(
     w: &impl Wsman,
-    vm: &VmRef,
+    vm: impl Into<VmTarget<'_>>,
     wait: &JobWaitOptions,
     progress: Progress<'_>,
 ) -> Result<OperationReport, Error> {
@@ -621,7 +621,7 @@ pub async fn start_vm(
 /// no guest shutdown); nothing is sent when the VM is already off.
 pub async fn stop_vm(
     w: &impl Wsman,
-    vm: &VmRef,
+    vm: impl Into<VmTarget<'_>>,
     wait: &JobWaitOptions,
     progress: Progress<'_>,
 ) -> Result<OperationReport, Error> {
@@ -630,14 +630,14 @@ pub async fn stop_vm(
 
 async fn power(
     w: &impl Wsman,
-    vm: &VmRef,
+    vm: impl Into<VmTarget<'_>>,
     operation: Operation,
     wanted: EnabledState,
     wait: &JobWaitOptions,
     progress: Progress<'_>,
 ) -> Result<OperationReport, Error> {
     let mut ctx = Ctx::new(w);
-    let vm = find_vm(w, vm).await?;
+    let vm = locate(w, vm.into()).await?;
     if vm.enabled_state == wanted {
         ctx.messages
             .push(format!("{} is already {wanted}: nothing to do", vm.name));
@@ -650,8 +650,8 @@ async fn power(
 
 /// `Get-VMReplication`: the VM's mode, state (with its PowerShell name), health and last
 /// replication time, its primary relationship and settings (when replication is enabled).
-pub async fn replication_status(w: &impl Wsman, vm: &VmRef) -> Result<StatusReport, Error> {
-    let vm = find_vm(w, vm).await?;
+pub async fn replication_status(w: &impl Wsman, vm: impl Into<VmTarget<'_>>) -> Result<StatusReport, Error> {
+    let vm = locate(w, vm.into()).await?;
     let (relationship, settings) = if vm.replication_mode == ReplicationMode::None {
         (None, None)
     } else {

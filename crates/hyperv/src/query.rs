@@ -148,17 +148,7 @@ pub async fn find_vm_by_name(w: &impl Wsman, name: &str) -> Result<Vm, Error> {
             .filter(|i| Vm::is_vm_instance(i))
             .map(Vm::from_instance)
             .collect::<Result<_, _>>()?,
-        Err(e)
-            if is_fault(
-                &e,
-                &[
-                    KnownFault::CannotProcessFilter,
-                    KnownFault::FilterDialectUnavailable,
-                ],
-            ) =>
-        {
-            list_vms(w).await?
-        }
+        Err(e) if is_fault(&e, FILTER_REFUSED) => list_vms(w).await?,
         Err(e) => {
             return Err(Error::from_transport(
                 "Enumerate Msvm_ComputerSystem (WQL)",
@@ -182,6 +172,129 @@ pub async fn find_vm_by_name(w: &impl Wsman, name: &str) -> Result<Vm, Error> {
         }),
     }
 }
+
+/// A VM a workflow step acts on: as the user named it (looked up on the host first), or as
+/// already found there by [`find_vms`] (used as it is, with no further query).
+#[derive(Debug, Clone, Copy)]
+pub enum VmTarget<'a> {
+    /// Look it up by name or GUID.
+    Named(&'a VmRef),
+    /// Found on this host already.
+    Found(&'a Vm),
+}
+
+impl<'a> From<&'a VmRef> for VmTarget<'a> {
+    fn from(r: &'a VmRef) -> Self {
+        VmTarget::Named(r)
+    }
+}
+
+impl<'a> From<&'a Vm> for VmTarget<'a> {
+    fn from(v: &'a Vm) -> Self {
+        VmTarget::Found(v)
+    }
+}
+
+/// The VM of a [`VmTarget`]: looked up, or the one given.
+pub async fn locate(w: &impl Wsman, target: VmTarget<'_>) -> Result<Vm, Error> {
+    match target {
+        VmTarget::Named(r) => find_vm(w, r).await,
+        VmTarget::Found(v) => Ok(v.clone()),
+    }
+}
+
+/// The most names one WQL query of [`find_vms`] carries (`... WHERE ElementName = 'a' OR ...`);
+/// more are matched against one listing of every VM. Keeps the query text short (a few KB)
+/// whatever the number of names.
+pub const MAX_NAMES_PER_QUERY: usize = 32;
+
+/// The query that finds every VM named in `refs` at once: an OR of `ElementName = '...'` for each
+/// name and of `Name = '...' OR ElementName = '...'` for each GUID (a VM may be named like a GUID).
+pub fn vms_query(refs: &[VmRef]) -> String {
+    let mut terms = Vec::with_capacity(refs.len() * 2);
+    for r in refs {
+        if let VmRef::Guid(g) = r {
+            terms.push(format!("Name = {}", wql_string(g)));
+        }
+        terms.push(format!("ElementName = {}", wql_string(r.as_str())));
+    }
+    format!("SELECT * FROM {COMPUTER_SYSTEM} WHERE {}", terms.join(" OR "))
+}
+
+/// Finds every VM in `refs` on one host with one query, whatever their number (paging aside): a
+/// single ref is [`find_vm`]; up to [`MAX_NAMES_PER_QUERY`] refs are one WQL query with an OR of
+/// them; more, or a host that refuses the filter (`CannotProcessFilter`), one listing of every VM
+/// matched here. Each ref gets the result [`find_vm`] would give it: the VM, or
+/// [`Error::NotFound`] / [`Error::Ambiguous`]. The outer error is the query's failure.
+pub async fn find_vms(w: &impl Wsman, refs: &[VmRef]) -> Result<Vec<Result<Vm, Error>>, Error> {
+    if let [one] = refs {
+        return match find_vm(w, one).await {
+            Err(e @ (Error::NotFound { .. } | Error::Ambiguous { .. })) => Ok(vec![Err(e)]),
+            Err(e) => Err(e),
+            Ok(v) => Ok(vec![Ok(v)]),
+        };
+    }
+    let candidates = if refs.is_empty() {
+        Vec::new()
+    } else if refs.len() > MAX_NAMES_PER_QUERY {
+        list_vms(w).await?
+    } else {
+        let request = Enumerate {
+            filter: Some(Filter::Wql(vms_query(refs))),
+            optimize: true,
+            ..Enumerate::default()
+        };
+        match w.enumerate(&all_classes_uri(), &request).await {
+            Ok(items) => items
+                .iter()
+                .filter_map(|i| i.instance.as_ref())
+                .filter(|i| Vm::is_vm_instance(i))
+                .map(Vm::from_instance)
+                .collect::<Result<_, _>>()?,
+            Err(e) if is_fault(&e, FILTER_REFUSED) => list_vms(w).await?,
+            Err(e) => {
+                return Err(Error::from_transport(
+                    "Enumerate Msvm_ComputerSystem (WQL)",
+                    w.host(),
+                    e,
+                ))
+            }
+        }
+    };
+    Ok(refs.iter().map(|r| pick(&candidates, r, w.host())).collect())
+}
+
+/// The VM `r` names among `vms`, with [`find_vm`]'s rules: a GUID matches `Name`, else (no VM
+/// has it) `ElementName`; names compare case-insensitively; two name matches are ambiguous.
+fn pick(vms: &[Vm], r: &VmRef, host: &str) -> Result<Vm, Error> {
+    if let VmRef::Guid(g) = r {
+        if let Some(v) = vms.iter().find(|v| v.guid.eq_ignore_ascii_case(g)) {
+            return Ok(v.clone());
+        }
+    }
+    let name = r.as_str();
+    let mut matches: Vec<&Vm> = vms.iter().filter(|v| v.name.eq_ignore_ascii_case(name)).collect();
+    match (matches.len(), r) {
+        (1, _) => Ok(matches.remove(0).clone()),
+        (0, VmRef::Guid(g)) => Err(Error::NotFound {
+            what: format!("no virtual machine with GUID {g} on {host}"),
+        }),
+        (0, _) => Err(Error::NotFound {
+            what: format!("no virtual machine named '{name}' on {host}"),
+        }),
+        _ => Err(Error::Ambiguous {
+            name: name.to_owned(),
+            host: host.to_owned(),
+            guids: matches.into_iter().map(|v| v.guid.clone()).collect(),
+        }),
+    }
+}
+
+/// Faults meaning the host does not take this WQL filter.
+const FILTER_REFUSED: &[KnownFault] = &[
+    KnownFault::CannotProcessFilter,
+    KnownFault::FilterDialectUnavailable,
+];
 
 /// Reads a VM's primary-relationship `Msvm_ReplicationSettingData`: Get by `InstanceID`
 /// `Microsoft:<GUID>\HVR\0`, falling back to the `Msvm_ElementSettingData` association (which

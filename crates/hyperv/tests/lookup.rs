@@ -250,3 +250,89 @@ fn a_real_msvm_computersystem_reads_as_a_vm() {
     assert_eq!(v.ps_replication_state.name(), "Disabled");
     assert_eq!(v.last_replication_time, None, "1601-01-01 means never");
 }
+
+/// `find_vms` on several names is one WQL query (an OR of the names; a GUID also as a name),
+/// whatever their number; each name gets what `find_vm` would give it.
+#[test]
+fn several_vms_are_found_with_one_query() {
+    let fake = Fake::new("hv02", |_| {
+        Reply::Items(items(vec![vm(A, "web01", 0, 0, 3), vm(B, "DB01", 2, 5, 3)]))
+    });
+    let refs = [
+        VmRef::parse("web01"),
+        VmRef::parse("db01"),
+        VmRef::parse("nosuch"),
+        VmRef::parse(B),
+    ];
+    let found = block_on(hyperv::find_vms(&fake, &refs)).unwrap();
+    assert_eq!(fake.calls().len(), 1, "{:?}", fake.summaries());
+    let Call::Enumerate { uri, request } = &fake.calls()[0] else {
+        panic!()
+    };
+    assert_eq!(uri, &support::uri("*"));
+    assert_eq!(
+        request.filter,
+        Some(Filter::Wql(format!(
+            "SELECT * FROM Msvm_ComputerSystem WHERE ElementName = 'web01' OR ElementName = 'db01' \
+             OR ElementName = 'nosuch' OR Name = '{B}' OR ElementName = '{B}'"
+        )))
+    );
+    let guids: Vec<_> = found
+        .iter()
+        .map(|r| r.as_ref().map(|v| v.guid.clone()).map_err(|e| e.to_string()))
+        .collect();
+    assert_eq!(
+        guids,
+        vec![
+            Ok(A.to_owned()),
+            Ok(B.to_owned()),
+            Err("no virtual machine named 'nosuch' on hv02".to_owned()),
+            Ok(B.to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn many_vms_are_matched_against_one_listing() {
+    let names: Vec<String> = (0..=hyperv::MAX_NAMES_PER_QUERY)
+        .map(|i| format!("vm{i}"))
+        .collect();
+    let fake = Fake::new("hv02", |call| match call {
+        Call::Enumerate { request, .. } if request.filter.is_none() => Reply::Items(items(vec![
+            host_instance("HV02"),
+            vm(A, "vm1", 0, 0, 3),
+            vm(B, "vm1", 0, 0, 3),
+        ])),
+        other => panic!("unexpected {other:?}"),
+    });
+    let refs: Vec<VmRef> = names.iter().map(|n| VmRef::parse(n)).collect();
+    let found = block_on(hyperv::find_vms(&fake, &refs)).unwrap();
+    assert_eq!(fake.summaries(), ["Enumerate Msvm_ComputerSystem"]);
+    assert_eq!(found.len(), names.len());
+    assert_eq!(found[0].as_ref().unwrap_err().class(), ErrorClass::NotFound);
+    assert!(
+        matches!(found[1], Err(hyperv::Error::Ambiguous { .. })),
+        "{:?}",
+        found[1]
+    );
+}
+
+#[test]
+fn several_vms_fall_back_to_a_listing_when_the_filter_is_refused() {
+    let fake = Fake::new("hv02", |call| match call {
+        Call::Enumerate { request, .. } if request.filter.is_some() => Reply::Err(cannot_process_filter()),
+        Call::Enumerate { .. } => Reply::Items(items(vec![vm(A, "web01", 0, 0, 3), vm(B, "db01", 0, 0, 3)])),
+        other => panic!("unexpected {other:?}"),
+    });
+    let found = block_on(hyperv::find_vms(
+        &fake,
+        &[VmRef::parse("db01"), VmRef::parse("web01")],
+    ))
+    .unwrap();
+    assert_eq!(fake.summaries(), ["Enumerate *", "Enumerate Msvm_ComputerSystem"]);
+    assert_eq!(found[0].as_ref().unwrap().guid, B);
+    assert_eq!(found[1].as_ref().unwrap().guid, A);
+    // One VM is the single-VM lookup; a failed query is the outer error.
+    let one = block_on(hyperv::find_vms(&fake, &[VmRef::parse("nosuch")])).unwrap();
+    assert_eq!(one[0].as_ref().unwrap_err().class(), ErrorClass::NotFound);
+}

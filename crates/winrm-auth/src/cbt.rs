@@ -10,7 +10,7 @@
 //! crate stays free of X.509 dependencies.
 
 use md5::{Digest, Md5};
-use sha2::{Sha256, Sha384, Sha512};
+use sha2::{Sha224, Sha256, Sha384, Sha512};
 
 use crate::Error;
 
@@ -29,8 +29,10 @@ pub struct ChannelBindings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum EndPointHash {
-    /// SHA-256: the certificate is signed with SHA-256, MD5, SHA-1, or an algorithm without a
-    /// separate hash (Ed25519), or one we do not know.
+    /// SHA-224: the certificate is signed with SHA-224.
+    Sha224,
+    /// SHA-256: the certificate is signed with SHA-256, or with MD5 or SHA-1 (which RFC 5929
+    /// replaces by SHA-256).
     Sha256,
     /// SHA-384.
     Sha384,
@@ -45,10 +47,14 @@ impl ChannelBindings {
     }
 
     /// [RFC 5929 §4] `tls-server-end-point` from the server certificate (DER): hashed with the
-    /// certificate's signature hash, SHA-256 when that is MD5 or SHA-1.
+    /// certificate's signature hash, SHA-256 when that is MD5 or SHA-1. An error
+    /// ([`Error::ChannelBindingUndefined`]) when the signature algorithm has no single hash
+    /// (Ed25519, Ed448), is unknown, or has RSASSA-PSS parameters that cannot be read: sending
+    /// bindings computed with a guessed hash would only fail later, or not be the binding.
     pub fn tls_server_end_point(cert_der: &[u8]) -> Result<Self, Error> {
         let hash = end_point_hash(cert_der)?;
         let digest: Vec<u8> = match hash {
+            EndPointHash::Sha224 => Sha224::digest(cert_der).to_vec(),
             EndPointHash::Sha256 => Sha256::digest(cert_der).to_vec(),
             EndPointHash::Sha384 => Sha384::digest(cert_der).to_vec(),
             EndPointHash::Sha512 => Sha512::digest(cert_der).to_vec(),
@@ -80,10 +86,14 @@ impl ChannelBindings {
     }
 }
 
-/// The hash [RFC 5929 §4.1] uses for this certificate's `tls-server-end-point` binding.
+/// The hash [RFC 5929 §4.1] uses for this certificate's `tls-server-end-point` binding: the
+/// hash of its signature algorithm, SHA-256 when that is MD5 or SHA-1. Errors when the binding
+/// is undefined (no single hash, an unknown algorithm, unreadable RSASSA-PSS parameters) or the
+/// certificate cannot be read.
 pub fn end_point_hash(cert_der: &[u8]) -> Result<EndPointHash, Error> {
     let alg = signature_algorithm(cert_der)?;
-    Ok(hash_for_algorithm(alg.oid, alg.params))
+    hash_for_algorithm(alg.oid, alg.params)
+        .ok_or_else(|| Error::ChannelBindingUndefined(format!("signature algorithm {}", oid_text(alg.oid))))
 }
 
 struct AlgorithmIdentifier<'a> {
@@ -92,52 +102,97 @@ struct AlgorithmIdentifier<'a> {
 }
 
 // OID contents (without tag and length).
+const OID_MD5_WITH_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x04];
+const OID_SHA1_WITH_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x05];
+const OID_SHA224_WITH_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0e];
 const OID_SHA256_WITH_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b];
 const OID_SHA384_WITH_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0c];
 const OID_SHA512_WITH_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d];
 const OID_RSASSA_PSS: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a];
+const OID_ECDSA_SHA1: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x01];
+const OID_ECDSA_SHA224: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x01];
+const OID_ECDSA_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
 const OID_ECDSA_SHA384: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03];
 const OID_ECDSA_SHA512: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04];
-const OID_SHA384: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02];
-const OID_SHA512: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03];
+const OID_DSA_SHA1: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x38, 0x04, 0x03];
+const OID_DSA_SHA224: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x01];
+const OID_DSA_SHA256: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x02];
 const OID_DSA_SHA384: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x03];
 const OID_DSA_SHA512: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x04];
+const OID_SHA1: &[u8] = &[0x2b, 0x0e, 0x03, 0x02, 0x1a];
+const OID_SHA224: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x04];
+const OID_SHA256: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01];
+const OID_SHA384: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02];
+const OID_SHA512: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03];
 
-fn hash_for_algorithm(oid: &[u8], params: Option<&[u8]>) -> EndPointHash {
+/// The binding hash for a signature algorithm, `None` where RFC 5929 leaves it undefined or we
+/// do not know the algorithm's hash (Ed25519 and Ed448 hash nothing separately; anything else
+/// unknown).
+fn hash_for_algorithm(oid: &[u8], params: Option<&[u8]>) -> Option<EndPointHash> {
     match oid {
-        OID_SHA384_WITH_RSA | OID_ECDSA_SHA384 | OID_DSA_SHA384 => EndPointHash::Sha384,
-        OID_SHA512_WITH_RSA | OID_ECDSA_SHA512 | OID_DSA_SHA512 => EndPointHash::Sha512,
-        OID_RSASSA_PSS => pss_hash(params.unwrap_or(&[])),
-        // SHA-256 and SHA-224 signatures, MD5 and SHA-1 (upgraded by RFC 5929), Ed25519/Ed448
-        // and anything unknown.
-        OID_SHA256_WITH_RSA => EndPointHash::Sha256,
-        _ => EndPointHash::Sha256,
+        OID_MD5_WITH_RSA | OID_SHA1_WITH_RSA | OID_ECDSA_SHA1 | OID_DSA_SHA1 => Some(EndPointHash::Sha256),
+        OID_SHA224_WITH_RSA | OID_ECDSA_SHA224 | OID_DSA_SHA224 => Some(EndPointHash::Sha224),
+        OID_SHA256_WITH_RSA | OID_ECDSA_SHA256 | OID_DSA_SHA256 => Some(EndPointHash::Sha256),
+        OID_SHA384_WITH_RSA | OID_ECDSA_SHA384 | OID_DSA_SHA384 => Some(EndPointHash::Sha384),
+        OID_SHA512_WITH_RSA | OID_ECDSA_SHA512 | OID_DSA_SHA512 => Some(EndPointHash::Sha512),
+        OID_RSASSA_PSS => pss_hash(params?),
+        _ => None,
     }
 }
 
 /// [RFC 4055 §3.1] RSASSA-PSS-params: `SEQUENCE { [0] hashAlgorithm DEFAULT sha1, ... }`.
-fn pss_hash(params: &[u8]) -> EndPointHash {
-    let hash_oid = (|| {
-        let (tag, seq, _) = read_tlv(params).ok()?;
-        if tag != 0x30 {
-            return None;
-        }
-        let (tag, explicit, _) = read_tlv(seq).ok()?;
-        if tag != 0xa0 {
-            return None; // hashAlgorithm absent: SHA-1
-        }
-        let (tag, alg, _) = read_tlv(explicit).ok()?;
-        if tag != 0x30 {
-            return None;
-        }
-        let (tag, oid, _) = read_tlv(alg).ok()?;
-        (tag == 0x06).then_some(oid)
-    })();
-    match hash_oid {
-        Some(OID_SHA384) => EndPointHash::Sha384,
-        Some(OID_SHA512) => EndPointHash::Sha512,
-        _ => EndPointHash::Sha256,
+/// `None` when the parameters cannot be read or name a hash we do not know.
+fn pss_hash(params: &[u8]) -> Option<EndPointHash> {
+    let (tag, seq, _) = read_tlv(params).ok()?;
+    if tag != 0x30 {
+        return None;
     }
+    if seq.is_empty() {
+        return Some(EndPointHash::Sha256); // every field defaulted: SHA-1, upgraded
+    }
+    let (tag, explicit, _) = read_tlv(seq).ok()?;
+    if tag != 0xa0 {
+        // hashAlgorithm absent (the next field is [1], [2] or [3]): the default SHA-1.
+        return matches!(tag, 0xa1..=0xa3).then_some(EndPointHash::Sha256);
+    }
+    let (tag, alg, _) = read_tlv(explicit).ok()?;
+    if tag != 0x30 {
+        return None;
+    }
+    let (tag, oid, _) = read_tlv(alg).ok()?;
+    if tag != 0x06 {
+        return None;
+    }
+    match oid {
+        OID_SHA1 | OID_SHA256 => Some(EndPointHash::Sha256),
+        OID_SHA224 => Some(EndPointHash::Sha224),
+        OID_SHA384 => Some(EndPointHash::Sha384),
+        OID_SHA512 => Some(EndPointHash::Sha512),
+        _ => None,
+    }
+}
+
+/// Dotted text of an OID's contents, for messages (`?` for bytes that do not decode).
+fn oid_text(oid: &[u8]) -> String {
+    let Some((&first, rest)) = oid.split_first() else {
+        return "?".to_owned();
+    };
+    let mut parts = vec![
+        u32::from(first / 40).min(2),
+        u32::from(first) - 40 * u32::from(first / 40).min(2),
+    ];
+    let mut acc: u32 = 0;
+    for &b in rest {
+        acc = match acc.checked_mul(128) {
+            Some(a) => a | u32::from(b & 0x7f),
+            None => return "?".to_owned(),
+        };
+        if b & 0x80 == 0 {
+            parts.push(acc);
+            acc = 0;
+        }
+    }
+    parts.iter().map(u32::to_string).collect::<Vec<_>>().join(".")
 }
 
 /// Reads `Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }`
@@ -271,6 +326,60 @@ mod tests {
             &[tlv(0x30, &[0x02, 0x01, 0x01]), alg, tlv(0x03, &[0])].concat(),
         );
         assert_eq!(end_point_hash(&cert).unwrap(), EndPointHash::Sha256);
+        // Parameters that cannot be read, or name an unknown hash: no binding, not a guess.
+        let unknown_hash = tlv(0x30, &tlv(0xa0, &tlv(0x30, &tlv(0x06, &[0x2a, 0x03]))));
+        for params in [vec![0x05, 0x00], vec![0x30, 0x05, 0xa0], unknown_hash] {
+            let alg = tlv(0x30, &[tlv(0x06, OID_RSASSA_PSS), params].concat());
+            let cert = tlv(
+                0x30,
+                &[tlv(0x30, &[0x02, 0x01, 0x01]), alg, tlv(0x03, &[0])].concat(),
+            );
+            let err = end_point_hash(&cert).unwrap_err();
+            assert!(matches!(err, Error::ChannelBindingUndefined(_)), "{err}");
+        }
+        // No parameters at all (they are mandatory for RSASSA-PSS).
+        let alg = tlv(0x30, &tlv(0x06, OID_RSASSA_PSS));
+        let cert = tlv(
+            0x30,
+            &[tlv(0x30, &[0x02, 0x01, 0x01]), alg, tlv(0x03, &[0])].concat(),
+        );
+        assert!(matches!(
+            end_point_hash(&cert),
+            Err(Error::ChannelBindingUndefined(_))
+        ));
+    }
+
+    #[test]
+    fn sha224_signatures_use_sha224() {
+        for oid in [OID_SHA224_WITH_RSA, OID_ECDSA_SHA224, OID_DSA_SHA224] {
+            let cert = cert_with_oid(oid);
+            assert_eq!(end_point_hash(&cert).unwrap(), EndPointHash::Sha224);
+            let cb = ChannelBindings::tls_server_end_point(&cert).unwrap();
+            assert_eq!(cb.application_data.len(), 21 + 28);
+            assert_eq!(&cb.application_data[21..], Sha224::digest(&cert).as_slice());
+        }
+    }
+
+    #[test]
+    fn algorithms_without_a_single_hash_have_no_binding() {
+        let ed25519 = [0x2b, 0x65, 0x70];
+        let ed448 = [0x2b, 0x65, 0x71];
+        let unknown = [0x2a, 0x03, 0x04];
+        for (oid, text) in [
+            (&ed25519[..], "1.3.101.112"),
+            (&ed448[..], "1.3.101.113"),
+            (&unknown[..], "1.2.3.4"),
+        ] {
+            let err = ChannelBindings::tls_server_end_point(&cert_with_oid(oid)).unwrap_err();
+            assert!(matches!(err, Error::ChannelBindingUndefined(_)), "{err}");
+            let text_err = err.to_string();
+            assert!(
+                text_err
+                    .starts_with("channel binding is undefined for this certificate's signature algorithm")
+                    && text_err.contains(text),
+                "{text_err}"
+            );
+        }
     }
 
     #[test]

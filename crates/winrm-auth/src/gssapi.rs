@@ -13,6 +13,8 @@ use std::ffi::{c_char, c_int, c_void, CString, OsStr, OsString};
 use std::ptr;
 use std::sync::{Arc, OnceLock};
 
+use zeroize::Zeroize;
+
 use crate::Error;
 
 /// `OM_uint32`.
@@ -109,6 +111,13 @@ const GSS_C_MECH_CODE: c_int = 2;
 const GSS_C_AF_UNSPEC: OmUint32 = 0;
 const GSS_S_COMPLETE: OmUint32 = 0;
 const GSS_S_CONTINUE_NEEDED: OmUint32 = 1;
+/// Supplementary status bits of per-message calls [RFC 2744 3.9.1]: the token was valid but
+/// is a replay, too old to tell, later than an earlier one not yet seen, or arrived after a
+/// later one. MIT decrypts the message first and then reports them, so the plaintext is there.
+const GSS_S_DUPLICATE_TOKEN: OmUint32 = 1 << 1;
+const GSS_S_OLD_TOKEN: OmUint32 = 1 << 2;
+const GSS_S_UNSEQ_TOKEN: OmUint32 = 1 << 3;
+const GSS_S_GAP_TOKEN: OmUint32 = 1 << 4;
 const GSS_IOV_BUFFER_TYPE_DATA: OmUint32 = 1;
 const GSS_IOV_BUFFER_TYPE_HEADER: OmUint32 = 2;
 const GSS_IOV_BUFFER_TYPE_PADDING: OmUint32 = 9;
@@ -333,16 +342,36 @@ pub fn install_hint() -> &'static str {
 
 static SYSTEM: OnceLock<Result<Arc<Library>, String>> = OnceLock::new();
 
+/// The libraries [`Library::system`] tries, given the value of `HVCTL_GSSAPI_LIBRARY`: that
+/// path alone when set and not empty, otherwise [`default_library_names`]. The override must be
+/// an absolute path: a bare or relative name would be searched for in the dynamic loader's
+/// path (and the current directory), so whatever library of that name is found first would
+/// run inside the process with the user's credentials.
+pub fn library_candidates(override_path: Option<OsString>) -> Result<Vec<OsString>, String> {
+    match override_path {
+        Some(p) if !p.is_empty() => {
+            if std::path::Path::new(&p).is_absolute() {
+                Ok(vec![p])
+            } else {
+                Err(format!(
+                    "HVCTL_GSSAPI_LIBRARY must be an absolute path to the gssapi library, not {:?}",
+                    p.to_string_lossy()
+                ))
+            }
+        }
+        _ => Ok(default_library_names().iter().map(OsString::from).collect()),
+    }
+}
+
 impl Library {
     /// The system library, loaded once per process: the path in the environment variable
-    /// `HVCTL_GSSAPI_LIBRARY` if set, otherwise [`default_library_names`] in order.
+    /// `HVCTL_GSSAPI_LIBRARY` if set (it must be absolute, see [`library_candidates`]),
+    /// otherwise [`default_library_names`] in order. [`Library::path`] tells which one was
+    /// loaded (the transport logs it; this crate does not log).
     pub fn system() -> Result<Arc<Library>, Error> {
         SYSTEM
             .get_or_init(|| {
-                let names: Vec<OsString> = match std::env::var_os("HVCTL_GSSAPI_LIBRARY") {
-                    Some(p) if !p.is_empty() => vec![p],
-                    _ => default_library_names().iter().map(OsString::from).collect(),
-                };
+                let names = library_candidates(std::env::var_os("HVCTL_GSSAPI_LIBRARY"))?;
                 Library::open(&names).map_err(|e| match e {
                     Error::Gssapi(s) => s,
                     other => other.to_string(),
@@ -590,6 +619,30 @@ fn text_of(bytes: &[u8]) -> String {
 
 fn is_error(major: OmUint32) -> bool {
     major & 0xffff_0000 != 0
+}
+
+/// Why an unwrapped message must not be used although it verified: the replay and sequence
+/// supplementary bits [RFC 2744 3.9.1], which the library sets because the context was
+/// established with GSS_C_REPLAY_FLAG and GSS_C_SEQUENCE_FLAG. `None` when none is set.
+fn replay_or_sequence_error(major: OmUint32) -> Option<&'static str> {
+    if major & GSS_S_DUPLICATE_TOKEN != 0 {
+        Some("it is a replay of a message already received (GSS_S_DUPLICATE_TOKEN)")
+    } else if major & GSS_S_OLD_TOKEN != 0 {
+        Some("it is older than the replay window, a replay or a very late message (GSS_S_OLD_TOKEN)")
+    } else if major & GSS_S_UNSEQ_TOKEN != 0 {
+        Some("it arrived after a later message, out of order (GSS_S_UNSEQ_TOKEN)")
+    } else if major & GSS_S_GAP_TOKEN != 0 {
+        Some("an earlier message was skipped, out of order (GSS_S_GAP_TOKEN)")
+    } else {
+        None
+    }
+}
+
+/// The error for an unwrapped message refused by [`replay_or_sequence_error`].
+fn replay_error(call: &str, why: &str) -> Error {
+    Error::Gssapi(format!(
+        "{call} refused the server's message: {why}; its plaintext was discarded"
+    ))
 }
 
 /// An imported name (`gss_name_t`), released on drop.
@@ -1071,21 +1124,23 @@ impl GssContext {
             // the buffer, which is checked below before reading.
             let major = unsafe { unwrap_iov(&mut minor, self.raw, &mut conf, &mut qop, iov.as_mut_ptr(), 2) };
             if is_error(major) {
+                buf.zeroize();
                 return Err(lib.error("gss_unwrap_iov", major, minor));
+            }
+            if let Some(why) = replay_or_sequence_error(major) {
+                buf.zeroize();
+                return Err(replay_error("gss_unwrap_iov", why));
             }
             let (start, len) = (iov[1].buffer.value as usize, iov[1].buffer.length);
             let base = buf.as_ptr() as usize;
             let offset = start
                 .checked_sub(base)
                 .filter(|o| o.checked_add(len).is_some_and(|e| e <= dlen));
-            match offset {
-                Some(o) => buf[o..o + len].to_vec(),
-                None => {
-                    return Err(Error::Gssapi(
-                        "gss_unwrap_iov returned a data buffer outside the message".into(),
-                    ))
-                }
-            }
+            let out = offset.map(|o| buf[o..o + len].to_vec());
+            buf.zeroize();
+            out.ok_or_else(|| {
+                Error::Gssapi("gss_unwrap_iov returned a data buffer outside the message".into())
+            })?
         } else {
             let mut token = Vec::with_capacity(header.len() + data.len());
             token.extend_from_slice(header);
@@ -1097,9 +1152,14 @@ impl GssContext {
             let major = unsafe {
                 (lib.fns.unwrap)(&mut minor, self.raw, &mut input, &mut output, &mut conf, &mut qop)
             };
-            let out = lib.take_buffer(&mut output);
+            let mut out = lib.take_buffer(&mut output);
             if is_error(major) {
+                out.zeroize();
                 return Err(lib.error("gss_unwrap", major, minor));
+            }
+            if let Some(why) = replay_or_sequence_error(major) {
+                out.zeroize();
+                return Err(replay_error("gss_unwrap", why));
             }
             out
         };
@@ -1139,6 +1199,25 @@ mod tests {
     }
 
     #[test]
+    fn the_library_override_must_be_an_absolute_path() {
+        let some = |s: &str| Some(OsString::from(s));
+        assert_eq!(
+            library_candidates(some("/opt/krb5/lib/libgssapi_krb5.so.2")).unwrap(),
+            vec![OsString::from("/opt/krb5/lib/libgssapi_krb5.so.2")]
+        );
+        for relative in ["libgssapi_krb5.so.2", "./libgssapi_krb5.so.2", "lib/evil.so"] {
+            let e = library_candidates(some(relative)).unwrap_err();
+            assert!(
+                e.contains("HVCTL_GSSAPI_LIBRARY must be an absolute path") && e.contains(relative),
+                "{e}"
+            );
+        }
+        let defaults: Vec<OsString> = default_library_names().iter().map(OsString::from).collect();
+        assert_eq!(library_candidates(None).unwrap(), defaults);
+        assert_eq!(library_candidates(some("")).unwrap(), defaults);
+    }
+
+    #[test]
     fn hints() {
         assert!(hint(0x000d_0000, "Server not found in Kerberos database").is_some_and(|h| h.contains("SPN")));
         assert!(hint(GSS_S_NO_CRED << 16, "").is_some_and(|h| h.contains("kinit")));
@@ -1149,6 +1228,25 @@ mod tests {
         .is_some_and(|h| h.contains("kinit")));
         assert!(hint(GSS_S_BAD_BINDINGS << 16, "").is_some_and(|h| h.contains("channel bindings")));
         assert_eq!(hint(0x000d_0000, "something else"), None);
+    }
+
+    #[test]
+    fn replay_and_sequence_bits_refuse_a_message() {
+        assert_eq!(replay_or_sequence_error(GSS_S_COMPLETE), None);
+        // CONTINUE_NEEDED is a supplementary bit too, but not one about message order.
+        assert_eq!(replay_or_sequence_error(GSS_S_CONTINUE_NEEDED), None);
+        for (bit, name) in [
+            (GSS_S_DUPLICATE_TOKEN, "GSS_S_DUPLICATE_TOKEN"),
+            (GSS_S_OLD_TOKEN, "GSS_S_OLD_TOKEN"),
+            (GSS_S_UNSEQ_TOKEN, "GSS_S_UNSEQ_TOKEN"),
+            (GSS_S_GAP_TOKEN, "GSS_S_GAP_TOKEN"),
+        ] {
+            assert!(!is_error(bit), "{name} is not a routine error");
+            assert!(
+                replay_or_sequence_error(bit).is_some_and(|w| w.contains(name)),
+                "{name}"
+            );
+        }
     }
 
     #[test]

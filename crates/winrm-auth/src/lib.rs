@@ -11,8 +11,10 @@ pub mod negotiate;
 pub mod ntlm;
 pub mod www_authenticate;
 
-/// What the transport does after one step of a handshake.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the transport does after one step of a handshake. `Debug` prints the token lengths
+/// only: an NTLM AUTHENTICATE carries the NTLMv2 response (open to offline password guessing)
+/// and a Kerberos token an authenticator.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Step {
     /// Send this token (in `Authorization: <scheme> <base64>`) and feed the reply's token back.
     Continue(Vec<u8>),
@@ -20,6 +22,16 @@ pub enum Step {
     /// one (NTLM AUTHENTICATE is sent with `Done`); after the server's reply to it, call
     /// [`ClientAuth::finish`] with the server's last token, if any.
     Done(Option<Vec<u8>>),
+}
+
+impl std::fmt::Debug for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |t: &[u8]| format!("<token, {} bytes>", t.len());
+        match self {
+            Step::Continue(t) => f.debug_tuple("Continue").field(&redacted(t)).finish(),
+            Step::Done(t) => f.debug_tuple("Done").field(&t.as_deref().map(redacted)).finish(),
+        }
+    }
 }
 
 /// Per-message security of an established context: wrap (seal) and unwrap (unseal) WinRM bodies.
@@ -99,6 +111,15 @@ pub trait ClientAuth: Send {
 
     /// Takes the per-message security out, once the handshake is complete.
     fn into_session(self: Box<Self>) -> Option<Box<dyn SessionSecurity>>;
+
+    /// Why this context is NTLM although Kerberos was asked for: set on the context that
+    /// [`negotiate::negotiate_client`] returns when Kerberos could not be used and it fell back
+    /// to NTLM, `None` on every other context. NTLM does not authenticate the server (there is
+    /// no mutual authentication), so the transport should make the fallback visible; this
+    /// crate does no logging itself.
+    fn kerberos_fallback(&self) -> Option<&Error> {
+        None
+    }
 }
 
 /// Errors of this crate.
@@ -125,6 +146,10 @@ pub enum Error {
     /// The system GSSAPI library is missing or failed.
     #[error("gssapi: {0}")]
     Gssapi(String),
+    /// [RFC 5929 §4.1] defines no `tls-server-end-point` binding for the server certificate's
+    /// signature algorithm (no single hash, as Ed25519 and Ed448; or one we cannot identify).
+    #[error("channel binding is undefined for this certificate's signature algorithm ({0})")]
+    ChannelBindingUndefined(String),
     /// The `multipart/encrypted` body is malformed.
     #[error("encrypted body: {0}")]
     Framing(String),

@@ -12,8 +12,10 @@ use crate::{ClientAuth, Error, SessionSecurity, Step};
 /// produced right away (which fetches the service ticket from the KDC): if that works, the
 /// Kerberos client is returned (its first `step(None)` hands out that token). If it fails (no
 /// library, no ticket, unknown SPN, KDC unreachable) and NTLM credentials are given, an
-/// [`NtlmClient`] (scheme `Negotiate`) is returned instead. Errors say what was tried and why
-/// each failed.
+/// [`NtlmClient`] (scheme `Negotiate`) is returned instead, and its
+/// [`ClientAuth::kerberos_fallback`] returns the Kerberos error: NTLM has no mutual
+/// authentication, so a caller should tell the user (and offer Kerberos only, which never falls
+/// back). Errors say what was tried and why each failed.
 #[allow(clippy::type_complexity)] // the signature is fixed by CONTRACT.md
 pub fn negotiate_client(
     kerberos: Option<KerberosConfig>,
@@ -29,9 +31,11 @@ pub fn negotiate_client(
         None => None,
     };
     match (ntlm, kerberos_error) {
-        (Some((creds, config)), _) => Ok(Box::new(
-            NtlmClient::new(creds, config, rng, now_filetime).with_scheme("Negotiate"),
-        )),
+        (Some((creds, config)), reason) => {
+            let mut ntlm = NtlmClient::new(creds, config, rng, now_filetime).with_scheme("Negotiate");
+            ntlm.kerberos_fallback = reason;
+            Ok(Box::new(ntlm))
+        }
         (None, Some(e)) => Err(match e {
             Error::Gssapi(s) => Error::Gssapi(format!(
                 "negotiate tried kerberos only (no password for ntlm was given): {s}"
@@ -87,5 +91,47 @@ impl ClientAuth for PreparedKerberos {
 
     fn into_session(self: Box<Self>) -> Option<Box<dyn SessionSecurity>> {
         Box::new(self.inner).into_session()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ntlm::{ClientConfig, Credentials};
+
+    fn ntlm() -> Option<(Credentials, ClientConfig)> {
+        Some((
+            Credentials::new("CORP", "alice", "secret"),
+            ClientConfig::default(),
+        ))
+    }
+
+    fn rng() -> crate::ntlm::Rng {
+        Box::new(|b: &mut [u8]| b.fill(3))
+    }
+
+    /// A Kerberos configuration that cannot work anywhere (no host name for the SPN; without
+    /// a GSSAPI library it fails even earlier): Negotiate falls back to NTLM and says why.
+    #[test]
+    fn the_fallback_to_ntlm_carries_the_kerberos_error() {
+        let mut client = negotiate_client(Some(KerberosConfig::new("")), ntlm(), rng(), 0).unwrap();
+        let reason = client.kerberos_fallback().expect("a fallback reason").to_string();
+        assert!(reason.starts_with("gssapi: "), "{reason}");
+        assert!(
+            reason.contains("empty host name") || reason.contains("cannot load the system gssapi library"),
+            "{reason}"
+        );
+        assert_eq!(client.scheme(), "Negotiate");
+        let Step::Continue(first) = client.step(None).unwrap() else {
+            panic!("ntlm sends NEGOTIATE first")
+        };
+        assert!(first.starts_with(b"NTLMSSP\0\x01\0\0\0"));
+    }
+
+    /// NTLM without a Kerberos attempt is no fallback.
+    #[test]
+    fn ntlm_alone_is_no_fallback() {
+        let client = negotiate_client(None, ntlm(), rng(), 0).unwrap();
+        assert!(client.kerberos_fallback().is_none());
     }
 }

@@ -4,8 +4,9 @@
 
 use md5::Digest as _;
 use rcgen::{CertificateParams, KeyPair, SignatureAlgorithm};
-use sha2::{Sha256, Sha384};
+use sha2::{Sha224, Sha256, Sha384};
 use winrm_auth::cbt::{end_point_hash, ChannelBindings, EndPointHash};
+use winrm_auth::Error;
 
 fn cert(alg: &'static SignatureAlgorithm) -> Vec<u8> {
     let key = KeyPair::generate_for(alg).unwrap();
@@ -39,22 +40,31 @@ fn ecdsa_p384_sha384_certificate_keeps_sha384() {
 }
 
 #[test]
-fn ed25519_certificate_falls_back_to_sha256() {
+fn ed25519_certificate_has_no_binding() {
+    // RFC 5929 §4.1: an algorithm with no separate hash leaves the binding undefined.
     let der = cert(&rcgen::PKCS_ED25519);
-    assert_eq!(end_point_hash(&der).unwrap(), EndPointHash::Sha256);
+    let err = ChannelBindings::tls_server_end_point(&der).unwrap_err();
+    assert!(matches!(err, Error::ChannelBindingUndefined(_)), "{err}");
+    assert!(
+        err.to_string()
+            .contains("channel binding is undefined for this certificate's signature algorithm"),
+        "{err}"
+    );
 }
 
 #[test]
-fn a_real_certificate_relabelled_ecdsa_with_sha224_uses_sha256() {
+fn a_real_certificate_relabelled_ecdsa_with_sha224_uses_sha224() {
     // Only the outer signatureAlgorithm decides. Relabel a real certificate's outer OID from
     // ecdsa-with-SHA384 (1.2.840.10045.4.3.3) to ecdsa-with-SHA224 (1.2.840.10045.4.3.1), same
-    // length: RFC 5929 uses SHA-256 for hashes weaker than it. (MD5/SHA-1 labels are covered by
-    // the unit tests in src/cbt.rs.)
+    // length: RFC 5929 §4.1 keeps the signature's own hash for everything but MD5 and SHA-1.
+    // (MD5/SHA-1 labels are covered by the unit tests in src/cbt.rs.)
     let der = cert(&rcgen::PKCS_ECDSA_P384_SHA384);
     let ecdsa_sha384 = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03];
     let pos = der.windows(10).rposition(|w| w == ecdsa_sha384).unwrap();
     let mut patched = der.clone();
     patched[pos + 9] = 0x01;
     assert_eq!(end_point_hash(&der).unwrap(), EndPointHash::Sha384);
-    assert_eq!(end_point_hash(&patched).unwrap(), EndPointHash::Sha256);
+    assert_eq!(end_point_hash(&patched).unwrap(), EndPointHash::Sha224);
+    let cb = ChannelBindings::tls_server_end_point(&patched).unwrap();
+    assert_eq!(&cb.application_data[21..], Sha224::digest(&patched).as_slice());
 }

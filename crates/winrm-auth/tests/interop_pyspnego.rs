@@ -276,6 +276,32 @@ fn pyspnego_client_with_channel_bindings_against_our_acceptor() {
     );
 }
 
+/// pyspnego's client sends MsvAvTargetName `HTTP/<host>` and a MIC; our acceptor takes a UPN
+/// for its own domain, and refuses a target name for another host (a relayed authentication).
+#[test]
+fn pyspnego_client_upn_and_target_name_against_our_acceptor() {
+    let mut peer = Peer::start(&["client", "Administrator@hvlab.example", "Secr3t!"]);
+    let mut acc = our_acceptor(None);
+    acceptor_handshake(&mut peer, &mut acc).unwrap();
+    assert_eq!(
+        acc.user(),
+        Some(("".into(), "Administrator@hvlab.example".into()))
+    );
+    let mut peer = Peer::start(&[
+        "client",
+        "HVLAB\\Administrator",
+        "Secr3t!",
+        "--host",
+        "hv02.hvlab.example",
+    ]);
+    let mut acc = our_acceptor(None);
+    let err = acceptor_handshake(&mut peer, &mut acc).unwrap_err();
+    assert!(
+        matches!(&err, Error::AuthenticationFailed(m) if m.contains("HTTP/hv02.hvlab.example")),
+        "{err}"
+    );
+}
+
 #[test]
 fn pyspnego_client_with_wrong_password_is_authentication_failed() {
     let mut peer = Peer::start(&["client", "HVLAB\\Administrator", "not-the-password"]);
@@ -306,21 +332,20 @@ fn our_client_against_gss_ntlmssp_acceptor_seals_both_ways() {
     }
 }
 
+/// gss-ntlmssp's initiator, used as the raw NTLM mechanism (not under SPNEGO), sends no MIC
+/// (MsvAvFlags 0) even though our CHALLENGE carries MsvAvTimestamp: our acceptor, as strict
+/// as [MS-NLMP 3.1.5.1.2] allows, refuses it, after the proof has verified (so the refusal is
+/// about the MIC, not the password).
 #[test]
-fn gss_ntlmssp_client_against_our_acceptor_seals_both_ways() {
+fn gss_ntlmssp_client_without_mic_is_refused_by_our_acceptor() {
     let mut peer = Peer::start(&["client", "HVLAB\\Administrator", "Secr3t!", "--gss"]);
     let mut acc = our_acceptor(None);
-    acceptor_handshake(&mut peer, &mut acc).unwrap();
-    assert_eq!(acc.user(), Some(("HVLAB".into(), "Administrator".into())));
-    let mut sec = acc.into_session().unwrap();
-    for i in 0..3 {
-        let req = format!("<request {i}/>").into_bytes();
-        let (h, d) = peer.wrap(&req);
-        assert_eq!(sec.unwrap(&h, &d).unwrap(), req);
-        let resp = format!("<response {i}/>").into_bytes();
-        let w = sec.wrap(&resp).unwrap();
-        assert_eq!(peer.unwrap(&w.header, &w.data).unwrap(), resp);
-    }
+    let err = acceptor_handshake(&mut peer, &mut acc).unwrap_err();
+    assert!(
+        matches!(&err, Error::BadSignature(m) if m.contains("MsvAvTimestamp") && m.contains("mic")),
+        "{err}"
+    );
+    assert!(acc.user().is_none());
 }
 
 #[test]

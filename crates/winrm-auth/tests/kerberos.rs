@@ -552,6 +552,35 @@ fn tampered_messages_are_rejected_both_ways() {
     assert!(e.contains("gss_unwrap_iov failed"), "{e}");
 }
 
+/// REPLAY and SEQUENCE were requested, so a sealed reply seen twice, or replies delivered out
+/// of order, are refused although they decrypt and verify: MIT reports them in the
+/// supplementary status bits of gss_unwrap_iov [RFC 2744 3.9.1], not as a routine error.
+#[test]
+fn replayed_and_reordered_server_messages_are_refused() {
+    realm();
+    let (mut client, mut acceptor) = established_pair();
+    let sec = client.session().unwrap();
+    let (h1, d1, _) = acceptor.wrap_msg(b"<reply 1/>");
+    assert_eq!(sec.unwrap(&h1, &d1).unwrap(), b"<reply 1/>");
+    // The same sealed reply again: a replay.
+    let e = sec.unwrap(&h1, &d1).unwrap_err().to_string();
+    assert!(e.contains("replay") && e.contains("GSS_S_DUPLICATE_TOKEN"), "{e}");
+    assert!(e.contains("plaintext was discarded"), "{e}");
+    // Two replies delivered in the wrong order: the later one first, then the earlier one.
+    let (h2, d2, _) = acceptor.wrap_msg(b"<reply 2/>");
+    let (h3, d3, _) = acceptor.wrap_msg(b"<reply 3/>");
+    let e = sec.unwrap(&h3, &d3).unwrap_err().to_string();
+    assert!(e.contains("out of order") && e.contains("GSS_S_GAP_TOKEN"), "{e}");
+    let e = sec.unwrap(&h2, &d2).unwrap_err().to_string();
+    assert!(
+        e.contains("out of order") && e.contains("GSS_S_UNSEQ_TOKEN"),
+        "{e}"
+    );
+    // Neither refusal consumed anything a well-ordered reply needs: the next one is accepted.
+    let (h4, d4, _) = acceptor.wrap_msg(b"<reply 4/>");
+    assert_eq!(sec.unwrap(&h4, &d4).unwrap(), b"<reply 4/>");
+}
+
 fn established_pair() -> (KerberosClient, Acceptor) {
     let mut client = KerberosClient::new(config(bob_keytab(), true)).unwrap();
     let mut acceptor = Acceptor::start(None);
@@ -650,6 +679,7 @@ mod negotiate {
         realm();
         let mut client = negotiate_client(Some(config(bob_keytab(), true)), ntlm(), rng(), 0).unwrap();
         assert_eq!(client.scheme(), "Negotiate");
+        assert!(client.kerberos_fallback().is_none());
         let Step::Continue(first) = client.step(None).unwrap() else {
             panic!()
         };
@@ -672,6 +702,13 @@ mod negotiate {
         k.hostname = "unknown-host.hvctl.test".into();
         let mut client = negotiate_client(Some(k), ntlm(), rng(), 0).unwrap();
         assert_eq!(client.scheme(), "Negotiate");
+        // The fallback is visible: the Kerberos error comes with the NTLM context.
+        let reason = client.kerberos_fallback().expect("fallback reason").to_string();
+        assert!(
+            reason.contains("HTTP@unknown-host.hvctl.test")
+                && reason.contains("not found in Kerberos database"),
+            "{reason}"
+        );
         let Step::Continue(first) = client.step(None).unwrap() else {
             panic!()
         };
@@ -767,6 +804,25 @@ fn spn_overrides() {
     );
 }
 
+/// Runs the test `name` of this binary again in a child process with `child_var` set and
+/// HVCTL_GSSAPI_LIBRARY = `library` (the library is loaded once per process); returns its
+/// standard output after checking that it passed.
+fn child_with_library(name: &str, child_var: &str, library: &str) -> String {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture"])
+        .env(child_var, "1")
+        .env("HVCTL_GSSAPI_LIBRARY", library)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "child failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 /// `KerberosClient::new` with the library missing (HVCTL_GSSAPI_LIBRARY pointing nowhere; the
 /// library is loaded once per process, so this runs in a child process): a clean error that
 /// names the package, and Negotiate falls back to NTLM.
@@ -801,20 +857,39 @@ fn missing_library_through_the_client() {
         println!("child-ok: {text}");
         return;
     }
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "missing_library_through_the_client", "--nocapture"])
-        .env(CHILD, "1")
-        .env("HVCTL_GSSAPI_LIBRARY", "/nonexistent/libgssapi_krb5.so.2")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child failed: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = child_with_library(
+        "missing_library_through_the_client",
+        CHILD,
+        "/nonexistent/libgssapi_krb5.so.2",
     );
     assert!(
         stdout.contains("child-ok: gssapi: cannot load the system gssapi library"),
+        "{stdout}"
+    );
+}
+
+/// HVCTL_GSSAPI_LIBRARY takes an absolute path only: a bare name would be found through the
+/// loader's search path, whichever library that is. Run in a child process (the library is
+/// loaded once per process); the name given is the real MIT library's, which would load.
+#[test]
+fn relative_library_override_is_refused() {
+    const CHILD: &str = "HVCTL_KRB_RELATIVE_LIBRARY_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        let e = KerberosClient::new(config(KerberosCredentials::Default, true)).unwrap_err();
+        let text = e.to_string();
+        assert!(matches!(e, Error::Gssapi(_)), "{text}");
+        println!("child-error: {text}");
+        return;
+    }
+    let stdout = child_with_library(
+        "relative_library_override_is_refused",
+        CHILD,
+        "libgssapi_krb5.so.2",
+    );
+    assert!(
+        stdout.contains(
+            "child-error: gssapi: HVCTL_GSSAPI_LIBRARY must be an absolute path to the gssapi library, not \"libgssapi_krb5.so.2\""
+        ),
         "{stdout}"
     );
 }

@@ -14,7 +14,7 @@ mod session;
 mod tls;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +34,13 @@ pub use wsman_soap::{Enumerate, Fault};
 
 /// Default `w:MaxEnvelopeSize` in bytes.
 pub const DEFAULT_MAX_ENVELOPE_SIZE: u32 = 512_000;
+/// Windows' default `MaxBatchItems` ([MS-WSMV 2.2.4.10] ConfigType): the most items a host
+/// returns in one response, and the most a client should ask for ([MS-WSMAN 3.2.4.1.6]).
+pub const DEFAULT_MAX_BATCH_ITEMS: u32 = 32_000;
+/// The smallest item an enumeration returns, for bounding the page size by
+/// `w:MaxEnvelopeSize`: an EPR-only item is about 600 bytes, so more than one item per 512
+/// bytes of envelope can never fit.
+const MIN_ITEM_BYTES: u32 = 512;
 /// Default `w:OperationTimeout`.
 pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default TCP/TLS connect timeout.
@@ -61,6 +68,7 @@ pub(crate) struct Config {
     pub(crate) retry_backoff: Duration,
     pub(crate) locale: Option<String>,
     pub(crate) enumeration_restarts: u32,
+    pub(crate) page_size: u32,
 }
 
 impl Config {
@@ -95,6 +103,11 @@ pub(crate) struct Inner {
     sessions: Vec<tokio::sync::Mutex<Session>>,
     guards: Vec<Arc<ConnGuard>>,
     next: AtomicUsize,
+    /// Set once Negotiate's fallback from Kerberos to NTLM has been logged (once per client,
+    /// i.e. per host, however many sessions or re-authentications follow).
+    pub(crate) fallback_warned: AtomicBool,
+    /// Set once the GSSAPI library in use has been logged.
+    pub(crate) gssapi_logged: AtomicBool,
 }
 
 /// A WinRM client for one endpoint: a fixed set of sessions, each owning one authenticated
@@ -142,6 +155,7 @@ pub struct ClientBuilder {
     retry_backoff: Duration,
     locale: Option<String>,
     enumeration_restarts: u32,
+    page_size: Option<u32>,
 }
 
 impl Client {
@@ -168,8 +182,17 @@ impl Client {
             retry_backoff: Duration::from_millis(500),
             locale: Some("en-US".to_owned()),
             enumeration_restarts: DEFAULT_ENUMERATION_RESTARTS,
+            page_size: None,
         }
     }
+}
+
+/// The page size asked for when a request names none: as many items as could fit one
+/// envelope of `max_envelope_size` bytes, at most [`DEFAULT_MAX_BATCH_ITEMS`], at least 1.
+/// WS-Enumeration's own default is **one** item per response ([DSP0226 §8.2.3] `MaxElements`,
+/// [WS-Enumeration §3.2]): a host that follows it answers a listing of N VMs in N round trips.
+pub fn default_page_size(max_envelope_size: u32) -> u32 {
+    (max_envelope_size / MIN_ITEM_BYTES).clamp(1, DEFAULT_MAX_BATCH_ITEMS)
 }
 
 impl ClientBuilder {
@@ -271,6 +294,15 @@ impl ClientBuilder {
     /// `0` fails at the first lost reply with [`Error::EnumerationInterrupted`].
     pub fn enumeration_restarts(mut self, n: u32) -> Self {
         self.enumeration_restarts = n;
+        self
+    }
+
+    /// `MaxElements` of every Enumerate and Pull that does not set its own (default
+    /// [`default_page_size`] of the MaxEnvelopeSize). The host may return fewer items per page
+    /// (to fit MaxEnvelopeSize, or its MaxBatchItems); pages of any size are handled. Lower it
+    /// for a host whose MaxBatchItems was set below the default.
+    pub fn page_size(mut self, n: u32) -> Self {
+        self.page_size = Some(n.max(1));
         self
     }
 
@@ -392,6 +424,9 @@ impl ClientBuilder {
             retry_backoff: self.retry_backoff,
             locale: self.locale,
             enumeration_restarts: self.enumeration_restarts,
+            page_size: self
+                .page_size
+                .unwrap_or_else(|| default_page_size(self.max_envelope_size)),
         };
         let mut sessions = Vec::with_capacity(self.sessions);
         let mut guards = Vec::with_capacity(self.sessions);
@@ -413,6 +448,8 @@ impl ClientBuilder {
                 sessions,
                 guards,
                 next: AtomicUsize::new(0),
+                fallback_warned: AtomicBool::new(false),
+                gssapi_logged: AtomicBool::new(false),
             }),
         })
     }
@@ -522,8 +559,19 @@ impl Client {
         enumerate::stream(self.clone(), resource_uri.to_owned(), e.clone())
     }
 
-    /// The Enumerate request alone (first page, with `optimize`).
+    /// The Enumerate request alone (first page, with `optimize`). An optimized Enumerate
+    /// without `max_elements` asks for the client's page size ([`ClientBuilder::page_size`]).
     pub async fn enumerate_page(&self, resource_uri: &str, e: &Enumerate) -> Result<EnumerationPage, Error> {
+        let paged;
+        let e = if e.optimize && e.max_elements.is_none() {
+            paged = Enumerate {
+                max_elements: Some(self.inner.cfg.page_size),
+                ..e.clone()
+            };
+            &paged
+        } else {
+            e
+        };
         let sel = SelectorSet::new();
         let op = self.op("Enumerate", resource_uri, &sel, Resend::Always);
         match self
@@ -543,13 +591,15 @@ impl Client {
     /// (connect failed, the authenticated connection was gone before writing, a 401) or after a
     /// `w:TimedOut` fault (no items were returned, the context stays valid); a Pull whose reply
     /// was lost gives [`Error::OutcomeUnknown`], because the server may have advanced the
-    /// enumeration past the page that was lost.
+    /// enumeration past the page that was lost. `None` asks for the client's page size
+    /// ([`ClientBuilder::page_size`]), not WS-Enumeration's default of one item.
     pub async fn pull(
         &self,
         resource_uri: &str,
         context: &str,
         max_elements: Option<u32>,
     ) -> Result<EnumerationPage, Error> {
+        let max_elements = Some(max_elements.unwrap_or(self.inner.cfg.page_size));
         let sel = SelectorSet::new();
         let op = self.op("Pull", resource_uri, &sel, Resend::IfNotExecuted);
         match self
@@ -754,5 +804,18 @@ fn snippet(body: &[u8]) -> String {
         "empty body".to_owned()
     } else {
         clean.trim().to_owned()
+    }
+}
+
+#[cfg(test)]
+mod page_size_tests {
+    use super::*;
+
+    #[test]
+    fn the_default_page_is_what_one_envelope_can_hold_within_max_batch_items() {
+        assert_eq!(default_page_size(DEFAULT_MAX_ENVELOPE_SIZE), 1000);
+        assert_eq!(default_page_size(8192), 16);
+        assert_eq!(default_page_size(1_073_741_824), DEFAULT_MAX_BATCH_ITEMS);
+        assert_eq!(default_page_size(0), 1);
     }
 }

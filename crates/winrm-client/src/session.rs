@@ -575,23 +575,31 @@ impl Session {
                     }
                     _ => None,
                 };
-                negotiate::negotiate_client(Some(krb), ntlm, rng(), filetime_now()).map_err(auth_err)?
+                let ctx =
+                    negotiate::negotiate_client(Some(krb), ntlm, rng(), filetime_now()).map_err(auth_err)?;
+                match ctx.kerberos_fallback() {
+                    Some(reason) => warn_fallback(inner, reason),
+                    None => log_gssapi_library(inner),
+                }
+                ctx
             }
             AuthMethod::Kerberos {
                 principal,
                 password,
                 keytab,
                 delegate,
-            } => Box::new(
-                kerberos::KerberosClient::new(kerberos_config(
+            } => {
+                let ctx = kerberos::KerberosClient::new(kerberos_config(
                     principal,
                     password,
                     keytab,
                     *delegate,
                     cbt()?,
                 ))
-                .map_err(auth_err)?,
-            ),
+                .map_err(auth_err)?;
+                log_gssapi_library(inner);
+                Box::new(ctx)
+            }
             AuthMethod::Basic { .. } | AuthMethod::Certificate { .. } => {
                 return Err(Error::Config(
                     "no security context for Basic or certificate authentication".to_owned(),
@@ -887,6 +895,37 @@ fn filetime_now() -> u64 {
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or(Duration::ZERO);
     EPOCH_DIFF + u64::try_from(since_unix.as_nanos() / 100).unwrap_or(0)
+}
+
+/// Logs, once per client (so once per host), that Negotiate fell back from Kerberos to NTLM,
+/// and why: NTLM does not authenticate the server, so the user should know, and can forbid
+/// the fallback with Kerberos-only authentication (`AuthMethod::Kerberos`, hvctl's
+/// `--auth kerberos`).
+fn warn_fallback(inner: &Inner, reason: &winrm_auth::Error) {
+    if !inner
+        .fallback_warned
+        .swap(true, std::sync::atomic::Ordering::Relaxed)
+    {
+        tracing::warn!(
+            "kerberos could not be used for {}, so negotiate fell back to ntlm, which does not \
+             authenticate the server (no mutual authentication): {reason}; use kerberos-only \
+             authentication (hvctl --auth kerberos) to forbid the fallback",
+            inner.host
+        );
+    }
+}
+
+/// Logs (at info level, shown by hvctl's `-v`), once per client, which GSSAPI library
+/// Kerberos runs on. The library is already loaded: the call only reads the process-wide cache.
+fn log_gssapi_library(inner: &Inner) {
+    if let Ok(lib) = winrm_auth::gssapi::Library::system() {
+        if !inner
+            .gssapi_logged
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::info!(host = %inner.host, library = lib.path(), "kerberos through the system gssapi library");
+        }
+    }
 }
 
 /// The NetBIOS-style name of this machine, sent in NTLM messages.

@@ -209,3 +209,54 @@ async fn basic_over_https_sends_credentials_per_request() {
     let err = c.get(RSD_URI, &selectors()).await.unwrap_err();
     assert!(err.is_auth() && err.to_string().contains("Basic"), "{err}");
 }
+
+/// RFC 5929 defines no `tls-server-end-point` binding for an Ed25519 server certificate: the
+/// client fails clearly before sending a token, rather than sending a binding made with a
+/// guessed hash.
+#[tokio::test]
+async fn a_certificate_without_a_binding_hash_fails_the_handshake_clearly() {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let tls = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![rustls::pki_types::CertificateDer::from(cert.der().to_vec())],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    )
+    .unwrap();
+    let server = start(
+        Auth::Ntlm {
+            encrypt: false,
+            cbt: None,
+        },
+        Some(std::sync::Arc::new(tls)),
+        standard_responder(),
+    )
+    .await;
+    let c = Client::builder(&server.endpoint())
+        .auth(AuthMethod::ntlm(USER, PASSWORD))
+        .ca_cert_pem(cert.pem().as_bytes())
+        .build()
+        .unwrap();
+    let e = c.get(RSD_URI, &selectors()).await.unwrap_err();
+    let chain = format!(
+        "{e}: {:?}",
+        std::error::Error::source(&e).map(ToString::to_string)
+    );
+    assert!(
+        chain.contains("channel binding is undefined for this certificate's signature algorithm"),
+        "{chain}"
+    );
+    assert!(
+        server.stats.auth_headers.lock().unwrap().is_empty(),
+        "no token was sent"
+    );
+    assert_eq!(server.stats.handshakes.load(Ordering::SeqCst), 0);
+}

@@ -57,20 +57,43 @@ impl UserTable {
         self.users.is_empty()
     }
 
-    /// Accounts matching what the client sent: user names compare case-insensitively; an
-    /// empty client domain, an empty table domain, or equal domains match; a UPN
-    /// (`user@realm`, empty domain) matches on its user part.
-    fn candidates<'a>(&'a self, domain: &'a str, user: &'a str) -> impl Iterator<Item = &'a UserEntry> + 'a {
-        let upn_user = if domain.is_empty() {
-            user.split_once('@').map(|(u, _)| u)
+    /// Accounts matching the names the client sent in AUTHENTICATE (its DomainName and
+    /// UserName, [MS-NLMP 2.2.1.3]). The mapping, with names compared ASCII
+    /// case-insensitively and "this host's names" being the configured NetBIOS and DNS domain
+    /// and computer names:
+    ///
+    /// - `DOMAIN\user`: the accounts named `user` stored with domain `DOMAIN`. An account
+    ///   stored with an empty domain is a local account of this host: it answers to any of
+    ///   this host's names, and so does an account stored with one of them.
+    /// - `user` with an empty DomainName: the client names no domain, so the account is looked
+    ///   up in this host's own domain (accounts stored with an empty domain or one of this
+    ///   host's names); an empty domain never matches an account of another domain.
+    /// - `user@realm` with an empty DomainName (a UPN, [MS-NLMP 2.2.1.3] allows UserName in
+    ///   that form): the accounts named `user` of `realm`, by the `DOMAIN\user` rule (so
+    ///   `realm` is the stored domain, or `realm` and the stored domain are both this host's
+    ///   names); an account stored under the whole UPN as its name matches too, in this host's
+    ///   own domain.
+    ///
+    /// The NTLMv2 proof is then checked with the names exactly as sent, which is how the client
+    /// computed it ([MS-NLMP 3.3.2]).
+    fn candidates<'a>(
+        &'a self,
+        config: &'a AcceptorConfig,
+        domain: &'a str,
+        user: &'a str,
+    ) -> impl Iterator<Item = &'a UserEntry> + 'a {
+        let upn = if domain.is_empty() {
+            user.rsplit_once('@')
+                .filter(|(name, realm)| !name.is_empty() && !realm.is_empty())
         } else {
             None
         };
         self.users.iter().filter(move |e| {
-            let user_ok =
-                e.user.eq_ignore_ascii_case(user) || upn_user.is_some_and(|u| e.user.eq_ignore_ascii_case(u));
-            let domain_ok = domain.is_empty() || e.domain.is_empty() || e.domain.eq_ignore_ascii_case(domain);
-            user_ok && domain_ok
+            let as_sent = e.user.eq_ignore_ascii_case(user) && config.same_domain(&e.domain, domain);
+            let by_upn = upn.is_some_and(|(name, realm)| {
+                e.user.eq_ignore_ascii_case(name) && config.same_domain(&e.domain, realm)
+            });
+            as_sent || by_upn
         })
     }
 }
@@ -88,6 +111,31 @@ pub struct AcceptorConfig {
     pub dns_computer: String,
     /// When set, the client's MsvAvChannelBindings must equal `md5()` of these.
     pub expected_channel_bindings: Option<ChannelBindings>,
+}
+
+impl AcceptorConfig {
+    /// The names of this host (empty ones left out).
+    fn own_names(&self) -> impl Iterator<Item = &str> {
+        [
+            &self.netbios_domain,
+            &self.dns_domain,
+            &self.netbios_computer,
+            &self.dns_computer,
+        ]
+        .into_iter()
+        .map(String::as_str)
+        .filter(|n| !n.is_empty())
+    }
+
+    /// An empty domain or one of this host's names.
+    fn is_own_domain(&self, domain: &str) -> bool {
+        domain.is_empty() || self.own_names().any(|n| n.eq_ignore_ascii_case(domain))
+    }
+
+    /// Whether an account stored with domain `stored` belongs to the domain `sent` names.
+    fn same_domain(&self, stored: &str, sent: &str) -> bool {
+        stored.eq_ignore_ascii_case(sent) || (self.is_own_domain(stored) && self.is_own_domain(sent))
+    }
 }
 
 enum AcceptorState {
@@ -112,6 +160,11 @@ pub struct NtlmAcceptor {
     state: AcceptorState,
     user: Option<(String, String)>,
     session: Option<NtlmSession>,
+    /// Host names accepted in MsvAvTargetName besides this host's own and loopback names.
+    target_hosts: Vec<String>,
+    /// Whether the CHALLENGE carries MsvAvTimestamp (always, except to replay the spec's
+    /// timestamp-less exchange in tests).
+    send_timestamp: bool,
 }
 
 impl std::fmt::Debug for NtlmAcceptor {
@@ -146,11 +199,41 @@ impl NtlmAcceptor {
             state: AcceptorState::Initial,
             user: None,
             session: None,
+            target_hosts: Vec::new(),
+            send_timestamp: true,
         }
+    }
+
+    /// Also accepts `host` (an alias, or an address clients use) as the host part of the
+    /// client's MsvAvTargetName; see [`NtlmAcceptor::step`].
+    #[must_use]
+    pub fn accept_target_host(mut self, host: &str) -> Self {
+        self.target_hosts.push(host.to_owned());
+        self
+    }
+
+    /// A CHALLENGE without MsvAvTimestamp, as in the [MS-NLMP 4.2.4] example (whose
+    /// AUTHENTICATE has no MIC).
+    #[cfg(test)]
+    pub(crate) fn without_timestamp(mut self) -> Self {
+        self.send_timestamp = false;
+        self
     }
 
     /// NEGOTIATE in → `Continue(CHALLENGE)`; AUTHENTICATE in → `Done(None)` or
     /// `Err(AuthenticationFailed)`.
+    ///
+    /// AUTHENTICATE is checked as a strict Windows server would ([MS-NLMP 3.2.5.1.2]): only an
+    /// NTLMv2 response; the proof against the matching accounts (see the name mapping on
+    /// [`UserTable`]'s lookup); a MIC, which is required because the CHALLENGE carried
+    /// MsvAvTimestamp ([MS-NLMP 3.1.5.1.2]: a client that received one provides a MIC) and
+    /// must verify; the channel bindings when configured; and MsvAvTargetName when the
+    /// client sent a non-empty one: it must be a service principal name `service/host[:port]`
+    /// whose host is one of this host's configured names (DNS or NetBIOS computer or domain
+    /// name), a name added with [`NtlmAcceptor::accept_target_host`], or a loopback name
+    /// (`localhost`, 127.0.0.0/8, `::1`) — a name for another host means the authentication
+    /// was meant for that host and is being relayed here. The service class is not checked
+    /// (WinRM clients send `HTTP`, `WSMAN` or `host`).
     pub fn step(&mut self, client_token: &[u8]) -> Result<Step, Error> {
         match std::mem::replace(&mut self.state, AcceptorState::Failed) {
             AcceptorState::Initial => {
@@ -224,7 +307,9 @@ impl NtlmAcceptor {
         ] {
             push_av(&mut ti, id, &crypto::utf16le(value));
         }
-        push_av(&mut ti, AV_TIMESTAMP, &self.now_filetime.to_le_bytes());
+        if self.send_timestamp {
+            push_av(&mut ti, AV_TIMESTAMP, &self.now_filetime.to_le_bytes());
+        }
         ti.extend_from_slice(&[0, 0, 0, 0]);
         let msg = challenge(flags, &c.netbios_domain, &server_challenge, &ti);
         Ok((msg, server_challenge, flags))
@@ -258,7 +343,7 @@ impl NtlmAcceptor {
         let av = parse_av_pairs(&temp[28..])?;
         // Verify the proof against every matching account (usually exactly one).
         let mut base_key: Option<Key16> = None;
-        for entry in self.users.candidates(&auth.domain, &auth.user) {
+        for entry in self.users.candidates(&self.config, &auth.domain, &auth.user) {
             let key = crypto::ntowfv2_from_hash(&entry.nt_hash, &auth.user, &auth.domain);
             let expected = crypto::hmac_md5(key.as_slice(), &[server_challenge, temp]);
             if crypto::ct_eq(&expected, proof) {
@@ -278,8 +363,7 @@ impl NtlmAcceptor {
                 auth.encrypted_session_key.as_slice().try_into().map_err(|_| {
                     Error::AuthenticationFailed("encrypted session key is not 16 bytes".into())
                 })?;
-            let esk: [u8; 16] = crypto::rc4_oneshot(&base_key, &enc).try_into().unwrap_or([0; 16]);
-            Zeroizing::new(esk)
+            crypto::rc4_key(&base_key, &enc)
         } else {
             base_key
         };
@@ -288,6 +372,11 @@ impl NtlmAcceptor {
             .find(|(id, _)| *id == AV_FLAGS)
             .and_then(|(_, v)| <[u8; 4]>::try_from(*v).ok())
             .map_or(0, u32::from_le_bytes);
+        if av_flags & AV_FLAG_MIC == 0 && self.send_timestamp {
+            return Err(Error::BadSignature(
+                "the challenge carried MsvAvTimestamp, so the authenticate message must carry a mic (MsvAvFlags bit 0x2)",
+            ));
+        }
         if av_flags & AV_FLAG_MIC != 0 {
             let Some(mic) = auth.mic else {
                 return Err(Error::BadSignature("mic announced but missing"));
@@ -310,10 +399,63 @@ impl NtlmAcceptor {
                 ));
             }
         }
+        if let Some((_, name)) = av.iter().find(|(id, _)| *id == AV_TARGET_NAME) {
+            self.check_target_name(name)?;
+        }
         self.session = Some(NtlmSession::new(&exported, flags, false));
         self.user = Some((auth.domain, auth.user));
         Ok(())
     }
+
+    /// MsvAvTargetName (UTF-16LE): see [`NtlmAcceptor::step`]. Empty means the client did not
+    /// know the name.
+    fn check_target_name(&self, value: &[u8]) -> Result<(), Error> {
+        if value.is_empty() {
+            return Ok(());
+        }
+        let units: Vec<u16> = value
+            .chunks(2)
+            .map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)]))
+            .collect();
+        let name = (value.len() % 2 == 0)
+            .then(|| String::from_utf16(&units).ok())
+            .flatten()
+            .ok_or_else(|| {
+                Error::AuthenticationFailed("the client's MsvAvTargetName is not valid utf-16".into())
+            })?;
+        let host = spn_host(&name).ok_or_else(|| {
+            Error::AuthenticationFailed(format!(
+                "the client's MsvAvTargetName {name:?} is not a service principal name (service/host)"
+            ))
+        })?;
+        let loopback = host.eq_ignore_ascii_case("localhost")
+            || host.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback());
+        let known = self
+            .config
+            .own_names()
+            .chain(self.target_hosts.iter().map(String::as_str))
+            .any(|n| n.eq_ignore_ascii_case(host));
+        if loopback || known {
+            Ok(())
+        } else {
+            Err(Error::AuthenticationFailed(format!(
+                "the client authenticated to {name:?}, not to this host (MsvAvTargetName names another host)"
+            )))
+        }
+    }
+}
+
+/// The host part of `service/host[:port][/service-name]` ([MS-NLMP 3.1.1.2] SPN form); an
+/// IPv6 address may be bracketed. `None` when there is no service class or no host.
+fn spn_host(spn: &str) -> Option<&str> {
+    let (service, rest) = spn.split_once('/')?;
+    let host = if let Some(v6) = rest.strip_prefix('[') {
+        v6.split_once(']')?.0
+    } else {
+        let end = rest.find([':', '/']).unwrap_or(rest.len());
+        &rest[..end]
+    };
+    (!service.is_empty() && !host.is_empty()).then_some(host)
 }
 
 fn push_av(out: &mut Vec<u8>, id: u16, value: &[u8]) {

@@ -4,7 +4,7 @@ use md4::Md4;
 use md5::{Digest, Md5};
 use rc4::consts::U16;
 use rc4::{KeyInit, Rc4, StreamCipher};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 /// A 16-byte key that is wiped when dropped.
 pub(crate) type Key16 = Zeroizing<[u8; 16]>;
@@ -29,10 +29,20 @@ pub(crate) fn utf16le(s: &str) -> Vec<u8> {
 }
 
 /// NTOWFv1: MD4 of the UTF-16LE password ([MS-NLMP 3.3.1]); the NT hash.
+///
+/// The UTF-16 password is written into a buffer allocated once at its final size (so no
+/// reallocation leaves a copy behind) and wiped on drop, and the hash goes straight into the
+/// wiped-on-drop result. (The MD4 state itself is not wiped: `md4` 0.10 has no zeroize
+/// support.)
 pub(crate) fn nt_hash(password: &str) -> Key16 {
-    let mut pw = Zeroizing::new(utf16le(password));
-    let out = Zeroizing::new(Md4::digest(pw.as_slice()).into());
-    pw.zeroize();
+    let mut pw = Zeroizing::new(Vec::with_capacity(2 * password.encode_utf16().count()));
+    pw.extend(password.encode_utf16().flat_map(u16::to_le_bytes));
+    let mut out = Zeroizing::new([0u8; 16]);
+    let mut md4 = Md4::new();
+    Digest::update(&mut md4, pw.as_slice());
+    md4.finalize_into(digest::generic_array::GenericArray::from_mut_slice(
+        out.as_mut_slice(),
+    ));
     out
 }
 
@@ -45,16 +55,11 @@ pub(crate) fn ntowfv2_from_hash(nt_hash: &[u8; 16], user: &str, domain: &str) ->
     ))
 }
 
-/// NTOWFv2 from the password, through `ntlmclient::ntlm_v2_password_func`.
+/// NTOWFv2 from the password: the NT hash (wiped on drop, as is the UTF-16 password it is
+/// computed from, see [`nt_hash`]), then [`ntowfv2_from_hash`]. `ntlmclient`'s
+/// `ntlm_v2_password_func` computes the same value but leaves both in freed memory.
 pub(crate) fn ntowfv2(password: &str, user: &str, domain: &str) -> Key16 {
-    let mut creds = ntlmclient::Credentials {
-        username: user.to_owned(),
-        password: password.to_owned(),
-        domain: domain.to_owned(),
-    };
-    let key = Zeroizing::new(ntlmclient::ntlm_v2_password_func(&creds));
-    creds.password.zeroize();
-    key
+    ntowfv2_from_hash(&nt_hash(password), user, domain)
 }
 
 /// The NTLMv2 `temp` blob ([MS-NLMP 3.3.2], NTLMv2_CLIENT_CHALLENGE 2.2.2.7).
@@ -112,6 +117,15 @@ pub(crate) fn rc4_oneshot(key: &[u8; 16], data: &[u8]) -> Vec<u8> {
     let mut out = data.to_vec();
     let mut cipher = Rc4::<U16>::new(key.into());
     cipher.apply_keystream(&mut out);
+    out
+}
+
+/// RC4 of a 16-byte key with a fresh key, into a wiped-on-drop buffer (the acceptor's
+/// decryption of the exported session key, [MS-NLMP 3.2.5.1.2]).
+pub(crate) fn rc4_key(key: &[u8; 16], encrypted: &[u8; 16]) -> Key16 {
+    let mut out = Zeroizing::new(*encrypted);
+    let mut cipher = Rc4::<U16>::new(key.into());
+    cipher.apply_keystream(out.as_mut_slice());
     out
 }
 

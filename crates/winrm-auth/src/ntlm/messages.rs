@@ -55,6 +55,7 @@ pub(crate) const AV_DNS_DOMAIN: u16 = 0x0004;
 pub(crate) const AV_DNS_TREE: u16 = 0x0005;
 pub(crate) const AV_FLAGS: u16 = 0x0006;
 pub(crate) const AV_TIMESTAMP: u16 = 0x0007;
+pub(crate) const AV_TARGET_NAME: u16 = 0x0009;
 pub(crate) const AV_CHANNEL_BINDINGS: u16 = 0x000a;
 
 /// Offset of the MIC in AUTHENTICATE: after the 64-byte fixed part and the 8-byte version.
@@ -210,8 +211,10 @@ fn push_fields(m: &mut Vec<u8>, len: usize, offset: usize) {
     m.extend_from_slice(&u32::try_from(offset).unwrap_or(u32::MAX).to_le_bytes());
 }
 
-/// The fields of an AUTHENTICATE_MESSAGE ([MS-NLMP 2.2.1.3]).
-#[derive(Debug, Clone, Default)]
+/// The fields of an AUTHENTICATE_MESSAGE ([MS-NLMP 2.2.1.3]). `Debug` prints the names, the
+/// flags and the lengths of the responses and the key, never their bytes (the NTLMv2 response
+/// can be attacked offline for the password).
+#[derive(Clone, Default)]
 pub(crate) struct Authenticate {
     pub(crate) lm_response: Vec<u8>,
     pub(crate) nt_response: Vec<u8>,
@@ -222,6 +225,22 @@ pub(crate) struct Authenticate {
     pub(crate) flags: u32,
     /// The 16 bytes at offset 72, when the payload leaves room for them.
     pub(crate) mic: Option<[u8; 16]>,
+}
+
+impl std::fmt::Debug for Authenticate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |b: &[u8]| format!("<redacted, {} bytes>", b.len());
+        f.debug_struct("Authenticate")
+            .field("lm_response", &redacted(&self.lm_response))
+            .field("nt_response", &redacted(&self.nt_response))
+            .field("domain", &self.domain)
+            .field("user", &self.user)
+            .field("workstation", &self.workstation)
+            .field("encrypted_session_key", &redacted(&self.encrypted_session_key))
+            .field("flags", &format_args!("{:#010x}", self.flags))
+            .field("mic", &self.mic.map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 impl Authenticate {

@@ -98,6 +98,9 @@ pub struct NtlmClient {
     scheme: &'static str,
     state: ClientState,
     session: Option<NtlmSession>,
+    /// Why Kerberos could not be used, when Negotiate fell back to this client
+    /// ([`ClientAuth::kerberos_fallback`]).
+    pub(crate) kerberos_fallback: Option<Error>,
 }
 
 impl std::fmt::Debug for NtlmClient {
@@ -122,6 +125,7 @@ impl NtlmClient {
             scheme: "Negotiate",
             state: ClientState::Initial,
             session: None,
+            kerberos_fallback: None,
         }
     }
 
@@ -149,6 +153,7 @@ impl NtlmClient {
                 "server does not negotiate extended session security".into(),
             ));
         }
+        check_session_security(challenge.flags)?;
         let flags = (challenge.flags & CLIENT_FLAGS) | NEGOTIATE_UNICODE | NEGOTIATE_ESS | NEGOTIATE_NTLM;
         let timestamp = challenge.timestamp();
         let time = timestamp.unwrap_or(self.now_filetime);
@@ -166,15 +171,12 @@ impl NtlmClient {
             &encode_av_pairs(&target_info),
             timestamp.is_some(),
         );
-        // KeyExchangeKey = SessionBaseKey for NTLMv2 ([MS-NLMP 3.4.5.1]).
-        let (exported, encrypted_key) = if flags & NEGOTIATE_KEY_EXCH != 0 {
-            let mut esk = Zeroizing::new([0u8; 16]);
-            (self.rng)(esk.as_mut_slice());
-            let enc = crypto::rc4_oneshot(&resp.session_base_key, esk.as_slice());
-            (esk, enc)
-        } else {
-            (resp.session_base_key.clone(), Vec::new())
-        };
+        // KeyExchangeKey = SessionBaseKey for NTLMv2 ([MS-NLMP 3.4.5.1]); key exchange is
+        // always negotiated (`check_session_security`), so the exported session key is a
+        // fresh random one and the SessionBaseKey never leaves this function.
+        let mut exported = Zeroizing::new([0u8; 16]);
+        (self.rng)(exported.as_mut_slice());
+        let encrypted_key = crypto::rc4_oneshot(&resp.session_base_key, exported.as_slice());
         let auth = Authenticate {
             lm_response: resp.lm_response,
             nt_response: resp.nt_response,
@@ -191,6 +193,46 @@ impl NtlmClient {
         self.session = Some(NtlmSession::new(&exported, flags, true));
         Ok(bytes)
     }
+}
+
+/// Refuses a CHALLENGE whose flags would weaken the session ([MS-NLMP 3.1.5.1.2]: the client
+/// MUST check that the features the server selected are strong enough): without
+/// NTLMSSP_NEGOTIATE_128 the sealing keys would be cut to 56 or 40 bits ([MS-NLMP 3.4.5.3]);
+/// without NTLMSSP_NEGOTIATE_KEY_EXCH the SessionBaseKey itself would key the session; and
+/// WinRM message encryption ([MS-WSMV 2.2.9.1]) needs NTLMSSP_NEGOTIATE_SIGN and
+/// NTLMSSP_NEGOTIATE_SEAL. The client asks for all four in NEGOTIATE, so a CHALLENGE without
+/// one of them is a downgrade (or a server that cannot protect the session), refused here
+/// rather than at the first wrap.
+fn check_session_security(challenge_flags: u32) -> Result<(), Error> {
+    for (flag, name, why) in [
+        (
+            NEGOTIATE_128,
+            "NTLMSSP_NEGOTIATE_128",
+            "56- or 40-bit sealing keys are refused",
+        ),
+        (
+            NEGOTIATE_KEY_EXCH,
+            "NTLMSSP_NEGOTIATE_KEY_EXCH",
+            "the session key must be exchanged",
+        ),
+        (
+            NEGOTIATE_SIGN,
+            "NTLMSSP_NEGOTIATE_SIGN",
+            "message encryption needs signing",
+        ),
+        (
+            NEGOTIATE_SEAL,
+            "NTLMSSP_NEGOTIATE_SEAL",
+            "message encryption needs sealing",
+        ),
+    ] {
+        if challenge_flags & flag == 0 {
+            return Err(Error::AuthenticationFailed(format!(
+                "the server's ntlm challenge does not grant {name} ({why})"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The server's AV pairs plus MsvAvFlags (MIC present), MsvAvChannelBindings and
@@ -272,6 +314,10 @@ impl ClientAuth for NtlmClient {
 
     fn into_session(self: Box<Self>) -> Option<Box<dyn SessionSecurity>> {
         self.session.map(|s| Box::new(s) as Box<dyn SessionSecurity>)
+    }
+
+    fn kerberos_fallback(&self) -> Option<&Error> {
+        self.kerberos_fallback.as_ref()
     }
 }
 

@@ -128,11 +128,10 @@ fn ms_nlmp_4_2_4_sealed_plaintext_and_signature() {
     assert_eq!(server.unwrap(&w.header, &w.data).unwrap(), plaintext_utf16());
 }
 
-#[test]
-fn ms_nlmp_4_2_4_authenticate_is_accepted_by_our_acceptor() {
+fn spec_acceptor() -> NtlmAcceptor {
     let mut users = UserTable::new();
     users.add("Domain", "User", "Password");
-    let mut acc = NtlmAcceptor::new(
+    NtlmAcceptor::new(
         Arc::new(users),
         AcceptorConfig {
             netbios_domain: "Domain".into(),
@@ -141,11 +140,18 @@ fn ms_nlmp_4_2_4_authenticate_is_accepted_by_our_acceptor() {
         },
         fixed_rng(SERVER_CHALLENGE.to_vec()),
         0,
-    );
+    )
+}
+
+#[test]
+fn ms_nlmp_4_2_4_authenticate_is_accepted_by_our_acceptor() {
+    // The spec's CHALLENGE has no MsvAvTimestamp, and its AUTHENTICATE no MIC.
+    let mut acc = spec_acceptor().without_timestamp();
     let Step::Continue(challenge) = acc.step(&negotiate(CLIENT_FLAGS)).unwrap() else {
         panic!("no challenge")
     };
     assert_eq!(&challenge[24..32], &SERVER_CHALLENGE);
+    assert!(parse_challenge(&challenge).unwrap().timestamp().is_none());
     assert_eq!(acc.step(&h(AUTHENTICATE_4_2_4)).unwrap(), Step::Done(None));
     assert_eq!(acc.user(), Some(("Domain".into(), "User".into())));
     // The exported session key recovered from the key exchange is 0x55..: the spec's sealed
@@ -158,6 +164,56 @@ fn ms_nlmp_4_2_4_authenticate_is_accepted_by_our_acceptor() {
         )
         .unwrap();
     assert_eq!(plain, plaintext_utf16());
+}
+
+/// [MS-NLMP 3.1.5.1.2]: a client that received MsvAvTimestamp provides a MIC, so after a
+/// CHALLENGE with one (ours always has one) an AUTHENTICATE without a MIC is refused, even
+/// with a valid NTLMv2 proof (the spec's message proves the password).
+#[test]
+fn authenticate_without_mic_after_a_timestamp_is_refused() {
+    let mut acc = spec_acceptor();
+    let Step::Continue(challenge) = acc.step(&negotiate(CLIENT_FLAGS)).unwrap() else {
+        panic!("no challenge")
+    };
+    assert!(parse_challenge(&challenge).unwrap().timestamp().is_some());
+    let err = acc.step(&h(AUTHENTICATE_4_2_4)).unwrap_err();
+    assert!(
+        matches!(&err, Error::BadSignature(m) if m.contains("MsvAvTimestamp") && m.contains("mic")),
+        "{err}"
+    );
+    assert!(acc.user().is_none());
+    assert!(acc.into_session().is_none());
+}
+
+/// Neither the parsed AUTHENTICATE nor the handshake step carrying it prints the NTLMv2
+/// response (or the LM response, key or MIC) in `Debug`.
+#[test]
+fn debug_redacts_the_ntlmv2_response() {
+    let bytes = h(AUTHENTICATE_4_2_4);
+    let a = Authenticate::parse(&bytes).unwrap();
+    // The NTProofStr 68cd0ab8..., LMv2 86c35097..., encrypted key c5dad254... as Debug prints bytes.
+    let secrets = ["104, 205, 10, 184", "134, 195, 80, 151", "197, 218, 210, 84"];
+    let dbg = format!("{a:?}");
+    for s in secrets {
+        assert!(!dbg.contains(s), "{dbg}");
+    }
+    assert!(dbg.contains("nt_response: \"<redacted, 84 bytes>\""), "{dbg}");
+    assert!(
+        dbg.contains("user: \"User\"") && dbg.contains("flags: 0xe2888235"),
+        "{dbg}"
+    );
+    let step = Step::Done(Some(bytes.clone()));
+    let dbg = format!("{step:?} {:?}", Step::Continue(bytes.clone()));
+    for s in secrets {
+        assert!(!dbg.contains(s), "{dbg}");
+    }
+    assert_eq!(
+        dbg,
+        format!(
+            "Done(Some(\"<token, {n} bytes>\")) Continue(\"<token, {n} bytes>\")",
+            n = bytes.len()
+        )
+    );
 }
 
 #[test]
@@ -177,9 +233,8 @@ struct Pair {
     acceptor: NtlmAcceptor,
 }
 
-fn pair(client_pw: &str, client_cb: Option<&[u8]>, server_cb: Option<&[u8]>) -> Pair {
-    let mut users = UserTable::new();
-    users.add("HVLAB", "Administrator", "Secr3t!");
+/// The acceptor of host HV01 in domain HVLAB (hvlab.example).
+fn hvlab_acceptor(users: UserTable, server_cb: Option<&[u8]>) -> NtlmAcceptor {
     let config = AcceptorConfig {
         netbios_domain: "HVLAB".into(),
         netbios_computer: "HV01".into(),
@@ -187,7 +242,13 @@ fn pair(client_pw: &str, client_cb: Option<&[u8]>, server_cb: Option<&[u8]>) -> 
         dns_computer: "hv01.hvlab.example".into(),
         expected_channel_bindings: server_cb.map(|d| ChannelBindings::new(d.to_vec())),
     };
-    let acceptor = NtlmAcceptor::new(Arc::new(users), config, counter_rng(1), 133_000_000_000_000_000);
+    NtlmAcceptor::new(Arc::new(users), config, counter_rng(1), 133_000_000_000_000_000)
+}
+
+fn pair(client_pw: &str, client_cb: Option<&[u8]>, server_cb: Option<&[u8]>) -> Pair {
+    let mut users = UserTable::new();
+    users.add("HVLAB", "Administrator", "Secr3t!");
+    let acceptor = hvlab_acceptor(users, server_cb);
     let client = NtlmClient::new(
         Credentials::parse("HVLAB\\Administrator", client_pw),
         ClientConfig {
@@ -327,6 +388,95 @@ fn unknown_user_and_domain_are_rejected() {
         p.acceptor.user(),
         Some(("".into(), "administrator@hvlab.example".into()))
     );
+}
+
+/// The account-name mapping documented on the acceptor's table lookup: UPNs by realm, an
+/// empty domain as this host's own domain, a stored empty domain as a local account.
+#[test]
+fn upn_and_empty_domain_map_to_accounts_deliberately() {
+    let table = || {
+        let mut users = UserTable::new();
+        users.add("HVLAB", "Administrator", "Secr3t!");
+        users.add("OTHER", "bob", "Secr3t!");
+        users.add("", "local", "Secr3t!");
+        users
+    };
+    let cases = [
+        ("administrator@hvlab.example", true),
+        ("Administrator@HVLAB", true),
+        ("administrator@other.example", false),
+        ("Administrator", true),
+        ("hvlab.example\\Administrator", true),
+        ("bob", false),
+        ("OTHER\\bob", true),
+        ("bob@other", true),
+        ("bob@hvlab.example", false),
+        ("local", true),
+        ("HV01\\local", true),
+        ("local@hv01.hvlab.example", true),
+        ("OTHER\\local", false),
+        ("local@other.example", false),
+    ];
+    for (name, accepted) in cases {
+        let mut p = pair("Secr3t!", None, None);
+        p.acceptor = hvlab_acceptor(table(), None);
+        p.client.creds = Credentials::parse(name, "Secr3t!");
+        match handshake(&mut p) {
+            Ok(_) => {
+                assert!(accepted, "{name} must be refused");
+                // The names are reported as sent.
+                let c = &p.client.creds;
+                assert_eq!(p.acceptor.user(), Some((c.domain().into(), c.user().into())));
+            }
+            Err(e) => {
+                assert!(!accepted, "{name} must be accepted: {e}");
+                assert!(
+                    matches!(&e, Error::AuthenticationFailed(m) if m.contains("unknown user")),
+                    "{name}: {e}"
+                );
+            }
+        }
+    }
+}
+
+/// MsvAvTargetName, when sent, must name this host ([MS-NLMP 3.2.5.1.2]); a name for another
+/// host is an authentication relayed from there.
+#[test]
+fn target_name_must_name_this_host() {
+    let cases = [
+        (Some("HTTP/hv01.hvlab.example"), true),
+        (Some("HTTP/HV01.HVLAB.EXAMPLE:5985"), true),
+        (Some("WSMAN/hv01"), true),
+        (Some("host/hv01.hvlab.example/hvlab.example"), true),
+        (Some("HTTP/127.0.0.1"), true),
+        (Some("HTTP/localhost"), true),
+        (Some("HTTP/[::1]:5985"), true),
+        (Some("HTTP/alias.hvlab.example"), true), // added with accept_target_host
+        (Some(""), true),
+        (None, true),
+        (Some("HTTP/hv02.hvlab.example"), false),
+        (Some("HTTP/10.0.0.7"), false),
+        (Some("hv01.hvlab.example"), false),
+        (Some("HTTP/"), false),
+    ];
+    for (spn, accepted) in cases {
+        let mut p = pair("Secr3t!", None, None);
+        let mut users = UserTable::new();
+        users.add("HVLAB", "Administrator", "Secr3t!");
+        p.acceptor = hvlab_acceptor(users, None).accept_target_host("alias.hvlab.example");
+        p.client.config.target_spn = spn.map(str::to_owned);
+        match handshake(&mut p) {
+            Ok(_) => assert!(accepted, "{spn:?} must be refused"),
+            Err(e) => {
+                assert!(!accepted, "{spn:?} must be accepted: {e}");
+                assert!(
+                    matches!(&e, Error::AuthenticationFailed(m) if m.contains("MsvAvTargetName")),
+                    "{spn:?}: {e}"
+                );
+                assert!(p.acceptor.user().is_none());
+            }
+        }
+    }
 }
 
 #[test]
@@ -519,37 +669,47 @@ fn challenge_without_timestamp_uses_injected_time_and_lmv2() {
 }
 
 #[test]
-fn without_key_exchange_the_session_base_key_is_used_and_nothing_is_sent() {
+fn challenge_without_128_bit_key_exchange_sign_or_seal_is_refused() {
+    for (flag, name) in [
+        (NEGOTIATE_128, "NTLMSSP_NEGOTIATE_128"),
+        (NEGOTIATE_KEY_EXCH, "NTLMSSP_NEGOTIATE_KEY_EXCH"),
+        (NEGOTIATE_SIGN, "NTLMSSP_NEGOTIATE_SIGN"),
+        (NEGOTIATE_SEAL, "NTLMSSP_NEGOTIATE_SEAL"),
+    ] {
+        // The spec's CHALLENGE flags grant all four (and NEGOTIATE_56): drop one.
+        let chal = challenge(FLAGS_4_2_4 & !flag, "Domain", &SERVER_CHALLENGE, &h(TARGET_INFO));
+        let mut client = NtlmClient::new(
+            Credentials::new("Domain", "User", "Password"),
+            ClientConfig::default(),
+            fixed_rng(CLIENT_CHALLENGE.to_vec()),
+            0,
+        );
+        client.step(None).unwrap();
+        let err = client.step(Some(&chal)).unwrap_err();
+        assert!(
+            matches!(&err, Error::AuthenticationFailed(m) if m.contains(name)),
+            "{name}: {err}"
+        );
+        assert!(client.session().is_none(), "{name}: no session");
+        assert!(matches!(client.finish(None), Err(Error::InvalidState(_))));
+    }
+}
+
+/// The session layer still handles a context without key exchange (the acceptor can meet one):
+/// the SessionBaseKey keys it and the checksum is not RC4-encrypted.
+#[test]
+fn session_without_key_exchange_signs_with_the_raw_checksum() {
     let flags = FLAGS_4_2_4 & !NEGOTIATE_KEY_EXCH;
-    let chal = challenge(flags, "Domain", &SERVER_CHALLENGE, &h(TARGET_INFO));
-    let mut client = NtlmClient::new(
-        Credentials::new("Domain", "User", "Password"),
-        ClientConfig::default(),
-        fixed_rng(CLIENT_CHALLENGE.to_vec()),
-        0,
-    );
-    client.step(None).unwrap();
-    let Step::Done(Some(auth)) = client.step(Some(&chal)).unwrap() else {
-        panic!()
-    };
-    let a = Authenticate::parse(&auth).unwrap();
-    assert!(a.encrypted_session_key.is_empty());
-    assert_eq!(a.flags & NEGOTIATE_KEY_EXCH, 0);
-    let key = crypto::ntowfv2("Password", "User", "Domain");
-    let proof: [u8; 16] = a.nt_response[..16].try_into().unwrap();
-    let base = crypto::hmac_md5(key.as_slice(), &[&proof]);
-    let mut server = NtlmSession::new(&base, a.flags, false);
-    let w = client.session().unwrap().wrap(b"no key exchange").unwrap();
+    let base = h16("8de40ccadbc14a82f15cb0ad0de95ca3");
+    let mut client = NtlmSession::new(&base, flags, true);
+    let mut server = NtlmSession::new(&base, flags, false);
+    let w = client.wrap(b"no key exchange").unwrap();
     assert_eq!(server.unwrap(&w.header, &w.data).unwrap(), b"no key exchange");
-    // Without KEY_EXCH the checksum is not RC4-encrypted: it is the raw HMAC prefix.
     let sign_key = crypto::sign_key(&base, false);
     let w = server.wrap(b"reply").unwrap();
     let mac = crypto::hmac_md5(sign_key.as_slice(), &[&0u32.to_le_bytes(), b"reply"]);
     assert_eq!(&w.header[4..12], &mac[..8]);
-    assert_eq!(
-        client.session().unwrap().unwrap(&w.header, &w.data).unwrap(),
-        b"reply"
-    );
+    assert_eq!(client.unwrap(&w.header, &w.data).unwrap(), b"reply");
 }
 
 #[test]
