@@ -8,20 +8,26 @@
 //!
 //! * **estimate**: a running job with a `PercentComplete` p between 1 and 99 and an
 //!   `ElapsedTime` e (`CIM_Job`: "the time interval that the Job has been executing"; our own
-//!   time since the wait started when the host leaves it out) is expected to need
-//!   e x (100 - q) / q more, where q = p + 0.5 because a whole-number percentage is on average
-//!   half a point behind (rounded up to the millisecond). The next poll is sent that long after
-//!   the previous one was (the poll's round trip is taken off the wait, so that over a slow
-//!   link the request reaches the host at the estimated end, not one round trip later), but
-//!   never sooner than the floor ([`JobWaitOptions::min_delay`]) nor later than
-//!   [`JobWaitOptions::max_delay`] after the reply.
+//!   time since the wait started when the host leaves it out) ends, if its progress is linear,
+//!   between e x (99 - p) / (p + 1) (it was about to show p + 1) and e x (100 - p) / p (it had
+//!   just reached p) from when the host read it. Both are counted from when the poll was sent,
+//!   so the poll's round trip comes off the wait and over a slow link the next request reaches
+//!   the host at the end, not one round trip later.
+//! * **aim**: the next poll goes out at the latest end, never sooner than the floor
+//!   ([`JobWaitOptions::min_delay`]) nor later than [`JobWaitOptions::max_delay`] after the
+//!   reply. With linear progress it finds the job done, late by at most the rounding of one
+//!   percent.
+//! * **refine, once**: when that rounding leaves more than `min_delay` of doubt (a short job
+//!   seen at a low percentage), one poll goes out where the job could end first, a round trip
+//!   and the floor before it; its higher percentage narrows the aim.
 //! * **no hint** (`PercentComplete` missing or 0, or no time to scale it by): exponential
 //!   backoff from [`JobWaitOptions::initial_delay`], doubling up to `max_delay`.
-//! * **missed**: a poll aimed at the estimated end that finds the job still running doubles the
-//!   floor (up to `max_delay`), so a job whose progress stalls near the end (99% for minutes) is
-//!   polled at most as often as the plain backoff would, never at the floor's rate.
+//! * **missed**: a poll aimed at the latest end that finds the job still running (progress not
+//!   linear) doubles the floor (up to `max_delay`), so a job whose progress stalls near the end
+//!   (99% for minutes) is polled at most as often as the plain backoff would, never at the
+//!   floor's rate.
 //!
-//! So a job costs about one poll per `max_delay` of its run plus three or four, and its end is
+//! So a job costs about one poll per `max_delay` of its run plus three to five, and its end is
 //! seen within the rounding of its progress plus one round trip. The estimate assumes progress
 //! roughly linear in time; when it is not, the floor and the cap bound the cost of the error.
 
@@ -68,24 +74,41 @@ impl Default for JobWaitOptions {
     }
 }
 
-/// The remaining run time a running job's progress suggests: `ElapsedTime` (or `waited` when
-/// the host gives none) scaled by (100 - q) / q with q = PercentComplete + 0.5, rounded up to
-/// the millisecond. `None` without a PercentComplete in 1..=99 or without time to scale.
-fn estimated_remaining(job: &Job, waited: Duration) -> Option<Duration> {
-    let percent = job.percent_complete.filter(|p| (1..100).contains(p))?;
-    let ran = job
-        .elapsed_time
-        .as_ref()
-        .and_then(CimDateTime::as_duration)
-        .filter(|d| !d.is_zero())
-        .unwrap_or(waited);
-    if ran.is_zero() {
-        return None;
+/// When a running job should end, from one poll, counted from the poll's reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Estimate {
+    /// If its PercentComplete p was about to become p + 1.
+    earliest: Duration,
+    /// If it had only just reached p.
+    latest: Duration,
+}
+
+impl Estimate {
+    /// `ElapsedTime` (or `waited`, the time from the start of the wait to the poll, when the host
+    /// gives none) scaled by the progress, rounded up to the millisecond, less `round_trip` (the
+    /// time from sending the poll to its reply). `None` without a PercentComplete in 1..=99 or
+    /// without time to scale.
+    fn of(job: &Job, waited: Duration, round_trip: Duration) -> Option<Estimate> {
+        let percent = u128::from(job.percent_complete.filter(|p| (1..100).contains(p))?);
+        let ran = job
+            .elapsed_time
+            .as_ref()
+            .and_then(CimDateTime::as_duration)
+            .filter(|d| !d.is_zero())
+            .unwrap_or(waited)
+            .as_nanos();
+        if ran == 0 {
+            return None;
+        }
+        let scaled = |num: u128, den: u128| {
+            let ms = (ran * num).div_ceil(den).div_ceil(1_000_000);
+            Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX)).saturating_sub(round_trip)
+        };
+        Some(Estimate {
+            earliest: scaled(99 - percent, percent + 1),
+            latest: scaled(100 - percent, percent),
+        })
     }
-    // (100 - (p + 0.5)) / (p + 0.5) in whole numbers.
-    let nanos = ran.as_nanos() * u128::from(199 - 2 * percent) / u128::from(2 * percent + 1);
-    let ms = u64::try_from(nanos.div_ceil(1_000_000)).unwrap_or(u64::MAX);
-    Some(Duration::from_millis(ms))
 }
 
 /// The delays between polls of one job (see the [poll schedule](crate::job#poll-schedule)).
@@ -95,8 +118,10 @@ struct Schedule {
     backoff: Duration,
     /// The shortest delay now allowed: `min_delay`, doubled at each miss.
     floor: Duration,
-    /// The last delay was aimed at the job's estimated end.
+    /// The last delay was aimed at the job's latest end.
     aimed: bool,
+    /// The refining poll has been sent.
+    refined: bool,
 }
 
 impl Schedule {
@@ -105,26 +130,38 @@ impl Schedule {
             backoff: wait.initial_delay,
             floor: wait.min_delay,
             aimed: false,
+            refined: false,
         }
     }
 
-    /// The delay before the next poll of a job that is still running, given its estimated
-    /// remaining time.
-    fn next(&mut self, wait: &JobWaitOptions, remaining: Option<Duration>) -> Duration {
+    /// The delay before the next poll of a job that is still running, given what its last poll
+    /// said about its end and that poll's round trip.
+    fn next(&mut self, wait: &JobWaitOptions, estimate: Option<Estimate>, round_trip: Duration) -> Duration {
         let cap = wait.max_delay.max(wait.min_delay);
         if self.aimed {
             self.floor = (self.floor * 2).min(cap);
         }
-        let delay = match remaining {
-            Some(r) => r.clamp(self.floor, cap),
-            None => {
-                let d = self.backoff.clamp(self.floor, cap);
-                self.backoff = (self.backoff * 2).min(cap);
-                d
-            }
+        self.aimed = false;
+        let Some(e) = estimate else {
+            let d = self.backoff.clamp(self.floor, cap);
+            self.backoff = (self.backoff * 2).min(cap);
+            return d;
         };
-        self.aimed = remaining.is_some_and(|r| r <= delay);
-        delay
+        // The refining poll must leave a round trip and the floor before the earliest end, so
+        // that the poll after it can still be aimed.
+        let lead = round_trip + self.floor;
+        let doubt = e.latest.saturating_sub(e.earliest);
+        if !self.refined && doubt > wait.min_delay && e.earliest >= lead + self.floor {
+            let d = e.earliest - lead;
+            if d > cap {
+                return cap;
+            }
+            self.refined = true;
+            return d;
+        }
+        let d = e.latest.clamp(self.floor, cap);
+        self.aimed = e.latest <= d;
+        d
     }
 }
 
@@ -376,13 +413,15 @@ async fn follow(
 ) -> Result<Job, Error> {
     let start = w.now();
     let mut schedule = Schedule::new(wait);
-    let mut remaining = None;
     let mut poll_errors = 0u32;
     let mut seen = false;
     let mut last: Option<(JobState, Option<u16>)> = None;
     loop {
         let sent = w.now();
-        match get_job(w, job_id).await {
+        let reply = get_job(w, job_id).await;
+        // The host read the state on the way: estimates count from the sending.
+        let round_trip = w.now().saturating_duration_since(sent);
+        let estimate = match reply {
             Ok(Some(job)) => {
                 seen = true;
                 poll_errors = 0;
@@ -408,14 +447,13 @@ async fn follow(
                         errors,
                     });
                 }
-                // Counted from when the poll was sent: the host read the state on the way.
-                remaining = estimated_remaining(&job, sent.saturating_duration_since(start))
-                    .map(|r| r.saturating_sub(w.now().saturating_duration_since(sent)));
                 last = Some((job.state, job.percent_complete));
+                Estimate::of(&job, sent.saturating_duration_since(start), round_trip)
             }
             Ok(None) => return Err(disappeared(w, job_id, seen, target.map(|t| t.vm))),
             Err(e) if is_transient(&e) && poll_errors < wait.max_poll_errors => {
                 poll_errors += 1;
+                None
             }
             // After our own invoke, a job we cannot follow means the outcome is unknown; when
             // following a job by id (`hvctl job wait`) the transport error stands as it is.
@@ -431,7 +469,7 @@ async fn follow(
                 }
                 _ => return Err(e),
             },
-        }
+        };
         let waited = w.now().saturating_duration_since(start);
         if waited >= wait.timeout {
             let (state, percent) = last.unwrap_or((JobState::New, None));
@@ -443,7 +481,7 @@ async fn follow(
                 waited,
             });
         }
-        let delay = schedule.next(wait, remaining);
+        let delay = schedule.next(wait, estimate, round_trip);
         w.sleep(delay.min(wait.timeout - waited)).await;
     }
 }

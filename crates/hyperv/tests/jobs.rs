@@ -122,10 +122,11 @@ fn without_progress_hints_polls_back_off_doubling_capped_and_report_progress() {
     assert!(fake.invokes("GetErrorEx").is_empty());
 }
 
-/// A 3 s job: no hint at 0 ms and 250 ms (New, 0%), then at 750 ms 25% says 2.2 s more
-/// (capped at 2 s), at 2,750 ms 91% (91.5 taken) says 256 ms more: five polls, and the end is
-/// seen 6 ms after it, where the plain backoff (250, 500, 1000, 2000 ms) needed five polls too
-/// but saw it at 3,750 ms, 750 ms late.
+/// A 3 s job: no hint at 0 ms and 250 ms (New, 0%), then at 750 ms 25% puts the end between
+/// 2,135 and 2,250 ms later (the wait capped at 2 s), at 2,750 ms 91% between 240 and 272 ms
+/// later: the poll aimed at the latest end sees it 22 ms after it, in five polls, where the
+/// plain backoff (250, 500, 1000, 2000 ms) needed five polls too but saw it at 3,750 ms, 750 ms
+/// late.
 #[test]
 fn a_job_with_progress_is_polled_near_its_estimated_end() {
     let fake = timed_job_host(Duration::from_secs(3));
@@ -138,16 +139,36 @@ fn a_job_with_progress_is_polled_near_its_estimated_end() {
     .unwrap();
     assert_eq!(j.state, JobState::Completed);
     let ms = Duration::from_millis;
-    assert_eq!(fake.sleeps(), [ms(250), ms(500), ms(2000), ms(256)]);
+    assert_eq!(fake.sleeps(), [ms(250), ms(500), ms(2000), ms(272)]);
     assert_eq!(polls(&fake), 5);
-    assert_eq!(fake.elapsed(), ms(3006));
+    assert_eq!(fake.elapsed(), ms(3022));
 }
 
-/// The same over a 30 ms round trip per request (the WAN of the benchmarks): the host reads
+/// A 1.5 s job seen at 16% after 250 ms could end anywhere from 1,221 to 1,313 ms later: one
+/// refining poll where it could end first (less the 50 ms floor) reads 94%, which puts the end
+/// 91 ms later: seen 12 ms after it, where aiming at 1,313 ms would have been 63 ms late.
+#[test]
+fn a_short_job_seen_at_a_low_percentage_is_refined_once() {
+    let fake = timed_job_host(Duration::from_millis(1500));
+    block_on(hyperv::wait_job(
+        &fake,
+        JOB,
+        &JobWaitOptions::default(),
+        &mut quiet(),
+    ))
+    .unwrap();
+    let ms = Duration::from_millis;
+    assert_eq!(fake.sleeps(), [ms(250), ms(1171), ms(91)]);
+    assert_eq!(polls(&fake), 4);
+    assert_eq!(fake.elapsed(), ms(1512));
+}
+
+/// The 3 s job over a 30 ms round trip per request (the WAN of the benchmarks): the host reads
 /// the state when a poll arrives, and the reply takes the round trip, which the wait takes off.
-/// Polls read the job at 0 and 280 ms (New), 810 ms (27%: 2,136 ms more, the wait capped at
-/// 2 s), 2,840 ms (94%: 166 ms more, so 136 ms after the reply) and 3,006 ms (done); the last
-/// reply is back at 3,036 ms, 36 ms after the end (goal: 150 ms).
+/// Polls read the job at 0 and 280 ms (New), 810 ms (27%: the end 2,053 to 2,160 ms after the
+/// reply, so the refining poll 1,973 ms after it, a round trip and the floor early), 2,813 ms
+/// (93%: 182 ms after the reply) and 3,025 ms (done); the last reply is back at 3,055 ms, 55 ms
+/// after the end (goal: 150 ms).
 #[test]
 fn over_a_slow_link_the_end_is_seen_within_150_ms() {
     let fake = timed_job_host(Duration::from_secs(3)).with_round_trip(Duration::from_millis(30));
@@ -159,9 +180,9 @@ fn over_a_slow_link_the_end_is_seen_within_150_ms() {
     ))
     .unwrap();
     let ms = Duration::from_millis;
-    assert_eq!(fake.sleeps(), [ms(250), ms(500), ms(2000), ms(136)]);
+    assert_eq!(fake.sleeps(), [ms(250), ms(500), ms(1973), ms(182)]);
     assert_eq!(polls(&fake), 5);
-    assert_eq!(fake.elapsed(), ms(3036));
+    assert_eq!(fake.elapsed(), ms(3055));
     assert!(fake.elapsed() - ms(3000) <= ms(150));
 }
 
@@ -204,8 +225,8 @@ fn without_elapsed_time_the_estimate_uses_the_time_waited() {
     ))
     .unwrap();
     let ms = Duration::from_millis;
-    // 40% (40.5 taken) after 250 ms waited: 368 ms more.
-    assert_eq!(fake.sleeps(), [ms(250), ms(368)]);
+    // 40% after 250 ms waited: the end 360 to 375 ms later.
+    assert_eq!(fake.sleeps(), [ms(250), ms(375)]);
 }
 
 #[test]
