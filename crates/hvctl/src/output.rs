@@ -81,7 +81,10 @@ impl Record {
             error: Some(ErrorInfo {
                 class,
                 exit_code: class.code(),
-                message: format!("{err:#}"),
+                message: match crate::errors::hint(err) {
+                    Some(h) => format!("{err:#}; {h}"),
+                    None => format!("{err:#}"),
+                },
             }),
             elapsed_ms: 0,
             human: String::new(),

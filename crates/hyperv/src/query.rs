@@ -136,40 +136,34 @@ pub async fn find_vm_by_guid(w: &impl Wsman, guid: &str) -> Result<Vm, Error> {
 /// enumeration filtered here. Names compare case-insensitively, as WQL `=` and `Get-VM` do.
 /// Two or more matches are [`Error::Ambiguous`].
 pub async fn find_vm_by_name(w: &impl Wsman, name: &str) -> Result<Vm, Error> {
+    let found = query_vms(w, vm_by_name_query(name)).await?;
+    // The server filtered already on the WQL path; matching again is harmless and keeps both
+    // paths identical.
+    pick(&found, &VmRef::Name(name.to_owned()), w.host())
+}
+
+/// The VMs a WQL query on `Msvm_ComputerSystem` returns (the host's own instance left out);
+/// when the host refuses the filter (`CannotProcessFilter`, which r4sd/go-wsman reports from
+/// real Hyper-V hosts), every VM, for the caller to match.
+async fn query_vms(w: &impl Wsman, wql: String) -> Result<Vec<Vm>, Error> {
     let request = Enumerate {
-        filter: Some(Filter::Wql(vm_by_name_query(name))),
+        filter: Some(Filter::Wql(wql)),
         optimize: true,
         ..Enumerate::default()
     };
-    let mut matches: Vec<Vm> = match w.enumerate(&all_classes_uri(), &request).await {
+    match w.enumerate(&all_classes_uri(), &request).await {
         Ok(items) => items
             .iter()
             .filter_map(|i| i.instance.as_ref())
             .filter(|i| Vm::is_vm_instance(i))
             .map(Vm::from_instance)
-            .collect::<Result<_, _>>()?,
-        Err(e) if is_fault(&e, FILTER_REFUSED) => list_vms(w).await?,
-        Err(e) => {
-            return Err(Error::from_transport(
-                "Enumerate Msvm_ComputerSystem (WQL)",
-                w.host(),
-                e,
-            ))
-        }
-    };
-    // The server filtered already on the WQL path; filtering again is harmless and keeps both
-    // paths identical.
-    matches.retain(|v| v.name.eq_ignore_ascii_case(name));
-    match matches.len() {
-        0 => Err(Error::NotFound {
-            what: format!("no virtual machine named '{name}' on {}", w.host()),
-        }),
-        1 => Ok(matches.remove(0)),
-        _ => Err(Error::Ambiguous {
-            name: name.to_owned(),
-            host: w.host().to_owned(),
-            guids: matches.into_iter().map(|v| v.guid).collect(),
-        }),
+            .collect(),
+        Err(e) if is_fault(&e, FILTER_REFUSED) => list_vms(w).await,
+        Err(e) => Err(Error::from_transport(
+            "Enumerate Msvm_ComputerSystem (WQL)",
+            w.host(),
+            e,
+        )),
     }
 }
 
@@ -239,27 +233,7 @@ pub async fn find_vms(w: &impl Wsman, refs: &[VmRef]) -> Result<Vec<Result<Vm, E
     } else if refs.len() > MAX_NAMES_PER_QUERY {
         list_vms(w).await?
     } else {
-        let request = Enumerate {
-            filter: Some(Filter::Wql(vms_query(refs))),
-            optimize: true,
-            ..Enumerate::default()
-        };
-        match w.enumerate(&all_classes_uri(), &request).await {
-            Ok(items) => items
-                .iter()
-                .filter_map(|i| i.instance.as_ref())
-                .filter(|i| Vm::is_vm_instance(i))
-                .map(Vm::from_instance)
-                .collect::<Result<_, _>>()?,
-            Err(e) if is_fault(&e, FILTER_REFUSED) => list_vms(w).await?,
-            Err(e) => {
-                return Err(Error::from_transport(
-                    "Enumerate Msvm_ComputerSystem (WQL)",
-                    w.host(),
-                    e,
-                ))
-            }
-        }
+        query_vms(w, vms_query(refs)).await?
     };
     Ok(refs.iter().map(|r| pick(&candidates, r, w.host())).collect())
 }
