@@ -83,6 +83,16 @@ fn timed_job_host(duration: Duration) -> Fake {
     })
 }
 
+/// `hyperv::wait_job` of [`JOB`] with the default options and no progress output.
+fn wait(fake: &Fake) -> Result<hyperv::Job, hyperv::Error> {
+    block_on(hyperv::wait_job(
+        fake,
+        JOB,
+        &JobWaitOptions::default(),
+        &mut quiet(),
+    ))
+}
+
 fn polls(fake: &Fake) -> usize {
     fake.calls().len()
 }
@@ -130,13 +140,7 @@ fn without_progress_hints_polls_back_off_doubling_capped_and_report_progress() {
 #[test]
 fn a_job_with_progress_is_polled_near_its_estimated_end() {
     let fake = timed_job_host(Duration::from_secs(3));
-    let j = block_on(hyperv::wait_job(
-        &fake,
-        JOB,
-        &JobWaitOptions::default(),
-        &mut quiet(),
-    ))
-    .unwrap();
+    let j = wait(&fake).unwrap();
     assert_eq!(j.state, JobState::Completed);
     let ms = Duration::from_millis;
     assert_eq!(fake.sleeps(), [ms(250), ms(500), ms(2000), ms(272)]);
@@ -150,13 +154,7 @@ fn a_job_with_progress_is_polled_near_its_estimated_end() {
 #[test]
 fn a_short_job_seen_at_a_low_percentage_is_refined_once() {
     let fake = timed_job_host(Duration::from_millis(1500));
-    block_on(hyperv::wait_job(
-        &fake,
-        JOB,
-        &JobWaitOptions::default(),
-        &mut quiet(),
-    ))
-    .unwrap();
+    wait(&fake).unwrap();
     let ms = Duration::from_millis;
     assert_eq!(fake.sleeps(), [ms(250), ms(1171), ms(91)]);
     assert_eq!(polls(&fake), 4);
@@ -172,13 +170,7 @@ fn a_short_job_seen_at_a_low_percentage_is_refined_once() {
 #[test]
 fn over_a_slow_link_the_end_is_seen_within_150_ms() {
     let fake = timed_job_host(Duration::from_secs(3)).with_round_trip(Duration::from_millis(30));
-    block_on(hyperv::wait_job(
-        &fake,
-        JOB,
-        &JobWaitOptions::default(),
-        &mut quiet(),
-    ))
-    .unwrap();
+    wait(&fake).unwrap();
     let ms = Duration::from_millis;
     assert_eq!(fake.sleeps(), [ms(250), ms(500), ms(1973), ms(182)]);
     assert_eq!(polls(&fake), 5);
@@ -198,13 +190,7 @@ fn a_job_stalled_near_its_end_is_not_hammered() {
         )),
         other => panic!("unexpected {other:?}"),
     });
-    block_on(hyperv::wait_job(
-        &fake,
-        JOB,
-        &JobWaitOptions::default(),
-        &mut quiet(),
-    ))
-    .unwrap();
+    wait(&fake).unwrap();
     let ms = Duration::from_millis;
     let mut expected = vec![ms(250), ms(50), ms(100), ms(200), ms(400), ms(800), ms(1600)];
     expected.extend([ms(2000); 9]);
@@ -217,13 +203,7 @@ fn a_job_stalled_near_its_end_is_not_hammered() {
 #[test]
 fn without_elapsed_time_the_estimate_uses_the_time_waited() {
     let fake = job_host(vec![job(JOB, 4, 0), job(JOB, 4, 40), job(JOB, 7, 100)], None);
-    block_on(hyperv::wait_job(
-        &fake,
-        JOB,
-        &JobWaitOptions::default(),
-        &mut quiet(),
-    ))
-    .unwrap();
+    wait(&fake).unwrap();
     let ms = Duration::from_millis;
     // 40% after 250 ms waited: the end 360 to 375 ms later.
     assert_eq!(fake.sleeps(), [ms(250), ms(375)]);
@@ -250,13 +230,7 @@ fn every_failed_job_state_is_job_failed_with_geterrorex_errors() {
     for state in [8u16, 9, 10, 11] {
         let errors = Value::Array(vec![Scalar::String(MSVM_ERROR.into())]);
         let fake = job_host(vec![job(JOB, 4, 10), failed(state)], Some(errors));
-        let e = block_on(hyperv::wait_job(
-            &fake,
-            JOB,
-            &JobWaitOptions::default(),
-            &mut quiet(),
-        ))
-        .unwrap_err();
+        let e = wait(&fake).unwrap_err();
         let hyperv::Error::JobFailed {
             ref job_id,
             state: st,
@@ -349,13 +323,7 @@ fn a_single_error_string_or_embedded_instance_is_read_too() {
 #[test]
 fn a_job_that_disappears_is_a_clear_error() {
     let fake = job_host(vec![job(JOB, 4, 20), Instance::new("gone")], None);
-    let e = block_on(hyperv::wait_job(
-        &fake,
-        JOB,
-        &JobWaitOptions::default(),
-        &mut quiet(),
-    ))
-    .unwrap_err();
+    let e = wait(&fake).unwrap_err();
     assert!(
         matches!(e, hyperv::Error::JobDisappeared { seen: true, .. }),
         "{e:?}"
@@ -372,13 +340,7 @@ fn a_job_that_disappears_is_a_clear_error() {
 
     // Never seen: `hvctl job wait` with a wrong or expired id.
     let fake = job_host(vec![Instance::new("gone")], None);
-    let e = block_on(hyperv::wait_job(
-        &fake,
-        JOB,
-        &JobWaitOptions::default(),
-        &mut quiet(),
-    ))
-    .unwrap_err();
+    let e = wait(&fake).unwrap_err();
     assert!(
         e.to_string()
             .starts_with(&format!("job {JOB} does not exist on hv02: check the job id")),
@@ -440,13 +402,7 @@ fn transient_poll_errors_are_retried() {
             _ => Reply::Instance(job(JOB, 7, 100)),
         }
     });
-    let j = block_on(hyperv::wait_job(
-        &fake,
-        JOB,
-        &JobWaitOptions::default(),
-        &mut quiet(),
-    ))
-    .unwrap();
+    let j = wait(&fake).unwrap();
     assert_eq!(j.state, JobState::Completed);
     assert_eq!(*n.lock().unwrap(), 4);
 
@@ -454,13 +410,7 @@ fn transient_poll_errors_are_retried() {
     let fake = Fake::new("hv02", |_| {
         Reply::Err(hyperv::TransportError::Connection("refused".into()))
     });
-    let e = block_on(hyperv::wait_job(
-        &fake,
-        JOB,
-        &JobWaitOptions::default(),
-        &mut quiet(),
-    ))
-    .unwrap_err();
+    let e = wait(&fake).unwrap_err();
     assert_eq!(e.class(), ErrorClass::Connection);
     assert_eq!(fake.calls().len(), 4);
 }
