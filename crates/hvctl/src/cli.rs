@@ -58,7 +58,7 @@ pub struct GlobalArgs {
     #[arg(long, env = "HVCTL_PORT", global = true)]
     pub port: Option<u16>,
     /// Use HTTPS (TLS) instead of HTTP with message encryption
-    #[arg(long, env = "HVCTL_HTTPS", global = true)]
+    #[arg(long, env = "HVCTL_HTTPS", global = true, value_parser = parse_bool)]
     pub https: bool,
     /// Authentication method [default: negotiate]
     #[arg(long, env = "HVCTL_AUTH", value_enum, global = true)]
@@ -79,7 +79,7 @@ pub struct GlobalArgs {
     #[arg(long, env = "HVCTL_CLIENT_KEY", global = true, value_name = "PEM")]
     pub client_key: Option<PathBuf>,
     /// Do not verify TLS certificates (DANGEROUS: anyone on the path can read your credentials)
-    #[arg(long, env = "HVCTL_INSECURE", global = true)]
+    #[arg(long, env = "HVCTL_INSECURE", global = true, value_parser = parse_bool)]
     pub insecure: bool,
     /// Kerberos service principal: SERVICE or SERVICE/host [default: HTTP/<host>]
     #[arg(long, env = "HVCTL_SPN", global = true)]
@@ -124,7 +124,7 @@ pub struct GlobalArgs {
     #[arg(long, env = "HVCTL_PER_HOST", global = true)]
     pub per_host: Option<usize>,
     /// Never draw a progress bar (plain progress lines instead)
-    #[arg(long, env = "HVCTL_NO_PROGRESS", global = true)]
+    #[arg(long, env = "HVCTL_NO_PROGRESS", global = true, value_parser = parse_bool)]
     pub no_progress: bool,
 }
 
@@ -381,6 +381,16 @@ pub fn parse_kv(s: &str) -> Result<(String, String), String> {
     }
 }
 
+/// Parses a boolean flag's environment value: `1`/`0`, `yes`/`no`, `true`/`false`, `on`/`off`
+/// (any case); empty is false, as if the variable were unset.
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "1" | "yes" | "true" | "on" => Ok(true),
+        "0" | "no" | "false" | "off" | "" => Ok(false),
+        _ => Err(format!("expected {}, got '{s}'", crate::startup::BOOL_VALUES)),
+    }
+}
+
 /// Parses a duration: `30`, `30s`, `500ms`, `2m`, `1h`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -426,6 +436,17 @@ mod tests {
         assert!(parse_duration("0s").unwrap_err().contains("greater than zero"));
         assert!(parse_duration("5 parsecs").unwrap_err().contains("unit"));
         assert!(parse_duration("abc").unwrap_err().contains("invalid duration"));
+    }
+
+    #[test]
+    fn booleans_take_the_usual_spellings() {
+        for t in ["1", "yes", "TRUE", "On", "true"] {
+            assert_eq!(parse_bool(t), Ok(true), "{t}");
+        }
+        for f in ["0", "no", "False", "OFF", ""] {
+            assert_eq!(parse_bool(f), Ok(false), "{f}");
+        }
+        assert!(parse_bool("maybe").unwrap_err().contains("got 'maybe'"));
     }
 
     #[test]
