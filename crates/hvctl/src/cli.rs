@@ -191,6 +191,24 @@ pub enum Command {
     Sim(SimCmd),
 }
 
+impl Command {
+    /// The VM arguments of the commands that take VMs.
+    pub fn vms_mut(&mut self) -> Option<&mut Vec<String>> {
+        match self {
+            Command::Replication(ReplicationCmd::Reverse(ReverseArgs { vms, .. }))
+            | Command::Replication(ReplicationCmd::Status { vms })
+            | Command::Failover(
+                FailoverCmd::Prepare { vms }
+                | FailoverCmd::Start { vms, .. }
+                | FailoverCmd::Commit { vms }
+                | FailoverCmd::Cancel { vms },
+            )
+            | Command::Vm(VmCmd::Start { vms } | VmCmd::Stop { vms }) => Some(vms),
+            _ => None,
+        }
+    }
+}
+
 /// `hvctl replication ...`
 #[derive(Debug, Subcommand)]
 pub enum ReplicationCmd {

@@ -84,7 +84,11 @@ where
     .await;
     let mut futs = Vec::new();
     let mut records = Vec::new();
+    // Names given twice for one VM (its name and its GUID) run once, under the first; the
+    // other name counts as found (a "not found" for it on another host is dropped).
+    let mut merged = std::collections::HashSet::new();
     for ((session, limit), (found, lookup_ms)) in hosts.sessions.iter().zip(lookups) {
+        let mut started = std::collections::HashSet::new();
         let host = hyperv::Wsman::host(session).to_owned();
         let found = match found {
             Ok(found) => found,
@@ -108,6 +112,10 @@ where
                     continue;
                 }
             };
+            if !started.insert(found.guid.to_ascii_uppercase()) {
+                merged.insert(vm.clone());
+                continue;
+            }
             let limit = limit.clone();
             let host = host.clone();
             let label = format!("{vm} on {host}");
@@ -125,6 +133,8 @@ where
         }
     }
     records.extend(join_all(futs).await);
+    records
+        .retain(|r| !(r.class() == ExitClass::NotFound && r.vm.as_ref().is_some_and(|v| merged.contains(v))));
     let records = order_like(records, hosts, vms);
     if hosts.multi() {
         drop_not_found_elsewhere(records)

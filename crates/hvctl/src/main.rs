@@ -130,7 +130,8 @@ fn run(cli: Cli, json: &mut bool) -> anyhow::Result<ExitCode> {
             let class = runtime()?.block_on(demo::serve(resolved.https, port, pair))?;
             Ok(class.into())
         }
-        command => {
+        mut command => {
+            config::merge_repeated_vms(&mut command);
             let runtime = runtime()?;
             let start = std::time::Instant::now();
             let outcome = runtime.block_on(async {

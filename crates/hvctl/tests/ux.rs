@@ -7,7 +7,7 @@
 mod support;
 
 use hyperv_sim::SimHost;
-use support::{hvctl, Run, USER};
+use support::{hvctl, Pair, Run, USER};
 
 /// One simulated HTTPS host (a self-signed certificate) with the password, on its runtime.
 fn https_host() -> (SimHost, String, tokio::runtime::Runtime) {
@@ -75,4 +75,55 @@ fn boolean_variables_take_the_usual_spellings_and_name_themselves_when_wrong() {
     run.expect(2);
     assert!(run.stderr.contains("'--per-host <PER_HOST>'"), "{}", run.stderr);
     drop(host);
+}
+
+#[test]
+fn repeated_vm_names_and_guids_run_once() {
+    let pair = Pair::start();
+    let p = pair.p();
+    let (list, _) = pair
+        .run(&["--host", &p, "-o", "json", "vm", "list"])
+        .expect(0)
+        .json();
+    let guid = list.iter().find(|r| r["vm"] == "demo-vm").unwrap()["data"]["guid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let braced_lower = format!("{{{}}}", guid.to_lowercase());
+    let before = pair.primary.stats().count("Invoke:RequestStateChange");
+    let run = pair.run(&[
+        "--host",
+        &p,
+        "-o",
+        "json",
+        "vm",
+        "stop",
+        "demo-vm",
+        "demo-vm",
+        "DEMO-VM",
+        &guid,
+        &braced_lower,
+    ]);
+    let (results, summary) = run.expect(0).json();
+    assert_eq!(results.len(), 1, "{}", run.stdout);
+    assert_eq!(results[0]["vm"], "demo-vm");
+    assert_eq!(summary["total"], 1);
+    assert_eq!(
+        pair.primary.stats().count("Invoke:RequestStateChange"),
+        before + 1
+    );
+    // Status of the same VM named twice, with two hosts: one line per host.
+    let r = pair.r();
+    let run = pair.run(&[
+        "--host",
+        &p,
+        "--host",
+        &r,
+        "replication",
+        "status",
+        "Demo-VM",
+        "demo-vm",
+    ]);
+    run.expect(0);
+    assert_eq!(run.stdout.lines().count(), 3, "{}", run.stdout);
 }
