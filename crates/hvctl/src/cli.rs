@@ -24,7 +24,15 @@ Exit codes:
   8  outcome unknown (the request was sent but the reply was lost: check before retrying)
 
 Environment: every connection flag also reads HVCTL_<FLAG> (HVCTL_HOST, HVCTL_PORT, HVCTL_AUTH,
-HVCTL_USER, ...). The password comes from HVCTL_PASSWORD, --password-stdin, or a prompt.";
+HVCTL_USER, ...). The password comes from HVCTL_PASSWORD, --password-stdin, or a prompt.
+
+JSON output (-o json): one {\"type\":\"result\",...} line per item, then one
+{\"type\":\"summary\",...} line, errors included (see OUTPUT.md). With jq:
+  hvctl -o json replication status web01 db01 |
+    jq -r 'select(.type==\"result\" and .ok)
+           | [.host, .vm, .data.vm.ps_replication_state, .data.vm.replication_health]
+           | @tsv'
+  hvctl -o json vm stop web01 | jq -r 'select(.type==\"result\" and (.ok|not)) | .error.message'";
 
 /// hvctl: Hyper-V replication and WS-Management from Linux and macOS.
 #[derive(Debug, Parser)]

@@ -431,6 +431,52 @@ mod tests {
         );
     }
 
+    /// The values OUTPUT.md lists for `field` (its "field | values" table).
+    pub(crate) fn documented_values(field: &str) -> Vec<String> {
+        let doc = include_str!("../OUTPUT.md");
+        let row = doc
+            .lines()
+            .find(|l| {
+                l.starts_with("| `")
+                    && l.split('|')
+                        .nth(1)
+                        .is_some_and(|c| c.contains(&format!("`{field}`")))
+            })
+            .unwrap_or_else(|| panic!("OUTPUT.md has no values row for {field}"));
+        let cell = row.split('|').nth(2).unwrap();
+        cell.split('`').skip(1).step_by(2).map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn output_md_lists_every_enumerated_value() {
+        use hyperv::{
+            EnabledState, JobState, ReplicationAuth, ReplicationHealth, ReplicationMode, ReplicationState,
+        };
+        use std::collections::BTreeSet;
+        fn names<T: std::fmt::Display>(all: &[T]) -> BTreeSet<String> {
+            all.iter().map(ToString::to_string).collect()
+        }
+        let doc = |f: &str| documented_values(f).into_iter().collect::<BTreeSet<String>>();
+        assert_eq!(doc("enabled_state"), names(EnabledState::ALL));
+        assert_eq!(doc("replication_mode"), names(ReplicationMode::ALL));
+        assert_eq!(doc("replication_state"), names(ReplicationState::ALL));
+        assert_eq!(doc("replication_health"), names(ReplicationHealth::ALL));
+        assert_eq!(doc("authentication"), names(ReplicationAuth::ALL));
+        assert_eq!(doc("state"), names(JobState::ALL));
+        // Every PowerShell state the domain can derive is listed.
+        let mut states = ReplicationState::ALL.to_vec();
+        states.push(ReplicationState::from_value(999));
+        for m in ReplicationMode::ALL {
+            for s in &states {
+                let ps = hyperv::PsReplicationState::derive(*m, *s).to_string();
+                assert!(
+                    doc("ps_replication_state").contains(&ps),
+                    "{ps} missing from OUTPUT.md"
+                );
+            }
+        }
+    }
+
     #[test]
     fn tables_align_columns() {
         let mut t = Table::new(&["VM", "STATE"]);
