@@ -160,6 +160,8 @@ pub enum OutputFormat {
     Human,
     /// One JSON object per line (see OUTPUT.md)
     Json,
+    /// Like human, with tables never truncated and their extra columns
+    Wide,
 }
 
 /// Top-level commands.

@@ -543,3 +543,153 @@ fn help_shows_a_jq_recipe_that_fits_the_records() {
         assert!(!v.is_null(), "{path} is null");
     }
 }
+
+/// The lines of a terminal capture as they end up on screen: escape sequences dropped, split
+/// at carriage returns and newlines.
+fn screen_lines(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for raw in text.split(['\r', '\n']) {
+        let mut line = String::new();
+        let mut chars = raw.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                if chars.peek() == Some(&'[') {
+                    chars.next();
+                    for d in chars.by_ref() {
+                        if d.is_ascii_alphabetic() {
+                            break;
+                        }
+                    }
+                }
+                continue;
+            }
+            line.push(c);
+        }
+        if !line.is_empty() {
+            out.push(line);
+        }
+    }
+    out
+}
+
+fn is_second_timestamp(w: &str) -> bool {
+    // `2026-12-06 21:32:20Z`: the date, then the time to the second and the zone.
+    w.len() == 9 && w.as_bytes()[2] == b':' && w.as_bytes()[5] == b':' && w.ends_with('Z')
+}
+
+#[test]
+fn tables_fit_the_width_wide_shows_everything_and_times_stop_at_the_second() {
+    let pair = Pair::start();
+    let (p, r) = (pair.p(), pair.r());
+    let status = [
+        "--host",
+        p.as_str(),
+        "--host",
+        r.as_str(),
+        "replication",
+        "status",
+        "demo-vm",
+    ];
+    // Piped, as kubectl: full width, nothing cut.
+    let run = pair.run(&status);
+    run.expect(0);
+    assert!(!run.stdout.contains('…'), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&p) && run.stdout.contains("LAST REPLICATION"),
+        "{}",
+        run.stdout
+    );
+    let times: Vec<&str> = run
+        .stdout
+        .split_whitespace()
+        .filter(|w| is_second_timestamp(w))
+        .collect();
+    assert_eq!(times.len(), 2, "{}", run.stdout);
+    let fractions = run
+        .stdout
+        .split_whitespace()
+        .any(|w| w.len() > 9 && w.as_bytes()[2] == b':' && w.as_bytes()[8] == b'.');
+    assert!(!fractions, "{}", run.stdout);
+    // COLUMNS: every line fits and cut cells end with an ellipsis; at 80 the host gives and
+    // the states stay whole, at 60 the states give too.
+    for width in [80usize, 60] {
+        let w = width.to_string();
+        let run = pair.run_env(
+            &status,
+            &[("HVCTL_PASSWORD", &pair.password), ("COLUMNS", &w)],
+            None,
+        );
+        run.expect(0);
+        for line in run.stdout.lines() {
+            assert!(line.chars().count() <= width, "{width}: {line:?}");
+        }
+        assert!(run.stdout.contains('…'), "{}", run.stdout);
+        assert_eq!(run.stdout.contains("Replicating"), width == 80, "{}", run.stdout);
+    }
+    // -o wide: never cut, and the extra columns.
+    let mut wide = status.to_vec();
+    wide.splice(0..0, ["-o", "wide"]);
+    let run = pair.run_env(
+        &wide,
+        &[("HVCTL_PASSWORD", &pair.password), ("COLUMNS", "60")],
+        None,
+    );
+    run.expect(0);
+    let header = run.stdout.lines().next().unwrap();
+    for col in ["PRIMARY", "REPLICA", "GUID", "AUTH", "LAST APPLY"] {
+        assert!(header.contains(col), "{header}");
+    }
+    assert!(
+        !run.stdout.contains('…') && run.stdout.contains("hv-replica.contoso.test"),
+        "{}",
+        run.stdout
+    );
+    let run = pair.run(&["--host", &p, "-o", "wide", "vm", "list"]);
+    assert!(
+        run.expect(0)
+            .stdout
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with("LAST REPLICATION"),
+        "{}",
+        run.stdout
+    );
+}
+
+/// Progress bars on a terminal of 60 columns stay on one line each (`script` gives the
+/// binary a pseudo-terminal; util-linux's syntax, hence Linux only).
+#[cfg(target_os = "linux")]
+#[test]
+fn progress_bars_fit_one_terminal_line() {
+    let pair = Pair::start();
+    let bin = env!("CARGO_BIN_EXE_hvctl");
+    let inner = format!(
+        "stty rows 24 cols 60; {bin} --auth ntlm --user 'HV\\operator' --host {} vm stop demo-vm",
+        pair.p()
+    );
+    let mut script = std::process::Command::new("script");
+    script
+        .args(["-qec", &inner, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap())
+        .env("HOME", pair.home.path())
+        .env("XDG_CONFIG_HOME", pair.home.path().join("config"))
+        .env("HVCTL_PASSWORD", &pair.password)
+        .env("TERM", "xterm");
+    let run = Run::of(script, None);
+    run.expect(0);
+    let lines = screen_lines(&run.stdout);
+    let bars: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("] ") && l.contains('%'))
+        .collect();
+    assert!(!bars.is_empty(), "no progress bar drawn:\n{}", run.stdout);
+    for bar in bars {
+        assert!(
+            bar.chars().count() <= 60,
+            "{} columns: {bar:?}",
+            bar.chars().count()
+        );
+    }
+}

@@ -32,6 +32,8 @@ pub fn hvctl(home: &Path) -> Command {
             cmd.env_remove(k);
         }
     }
+    // Tables fit $COLUMNS when it is set; the suites see the piped default unless they set it.
+    cmd.env_remove("COLUMNS");
     cmd.env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("NO_COLOR", "1");
