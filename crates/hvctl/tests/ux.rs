@@ -221,7 +221,7 @@ impl Contract {
         let job = obj.contains_key("percent_complete");
         self.values
             .iter()
-            .find(|(fields, _)| fields.iter().any(|f| *f == dotted))
+            .find(|(fields, _)| fields.contains(&dotted))
             .or_else(|| {
                 self.values
                     .iter()
