@@ -496,14 +496,9 @@ fn json_output_matches_output_md() {
 #[test]
 fn help_shows_a_jq_recipe_that_fits_the_records() {
     let home = tempfile::tempdir().unwrap();
-    let help = Run::of(
-        {
-            let mut c = hvctl(home.path());
-            c.arg("--help");
-            c
-        },
-        None,
-    );
+    let mut cmd = hvctl(home.path());
+    cmd.arg("--help");
+    let help = Run::of(cmd, None);
     help.expect(0);
     let recipe = help
         .stdout
