@@ -24,7 +24,15 @@ Exit codes:
   8  outcome unknown (the request was sent but the reply was lost: check before retrying)
 
 Environment: every connection flag also reads HVCTL_<FLAG> (HVCTL_HOST, HVCTL_PORT, HVCTL_AUTH,
-HVCTL_USER, ...). The password comes from HVCTL_PASSWORD, --password-stdin, or a prompt.";
+HVCTL_USER, ...). The password comes from HVCTL_PASSWORD, --password-stdin, or a prompt.
+
+JSON output (-o json): one {\"type\":\"result\",...} line per item, then one
+{\"type\":\"summary\",...} line, errors included (see OUTPUT.md). With jq:
+  hvctl -o json replication status web01 db01 |
+    jq -r 'select(.type==\"result\" and .ok)
+           | [.host, .vm, .data.vm.ps_replication_state, .data.vm.replication_health]
+           | @tsv'
+  hvctl -o json vm stop web01 | jq -r 'select(.type==\"result\" and (.ok|not)) | .error.message'";
 
 /// hvctl: Hyper-V replication and WS-Management from Linux and macOS.
 #[derive(Debug, Parser)]
@@ -58,7 +66,7 @@ pub struct GlobalArgs {
     #[arg(long, env = "HVCTL_PORT", global = true)]
     pub port: Option<u16>,
     /// Use HTTPS (TLS) instead of HTTP with message encryption
-    #[arg(long, env = "HVCTL_HTTPS", global = true)]
+    #[arg(long, env = "HVCTL_HTTPS", global = true, value_parser = parse_bool)]
     pub https: bool,
     /// Authentication method [default: negotiate]
     #[arg(long, env = "HVCTL_AUTH", value_enum, global = true)]
@@ -79,7 +87,7 @@ pub struct GlobalArgs {
     #[arg(long, env = "HVCTL_CLIENT_KEY", global = true, value_name = "PEM")]
     pub client_key: Option<PathBuf>,
     /// Do not verify TLS certificates (DANGEROUS: anyone on the path can read your credentials)
-    #[arg(long, env = "HVCTL_INSECURE", global = true)]
+    #[arg(long, env = "HVCTL_INSECURE", global = true, value_parser = parse_bool)]
     pub insecure: bool,
     /// Kerberos service principal: SERVICE or SERVICE/host [default: HTTP/<host>]
     #[arg(long, env = "HVCTL_SPN", global = true)]
@@ -124,7 +132,7 @@ pub struct GlobalArgs {
     #[arg(long, env = "HVCTL_PER_HOST", global = true)]
     pub per_host: Option<usize>,
     /// Never draw a progress bar (plain progress lines instead)
-    #[arg(long, env = "HVCTL_NO_PROGRESS", global = true)]
+    #[arg(long, env = "HVCTL_NO_PROGRESS", global = true, value_parser = parse_bool)]
     pub no_progress: bool,
 }
 
@@ -152,6 +160,8 @@ pub enum OutputFormat {
     Human,
     /// One JSON object per line (see OUTPUT.md)
     Json,
+    /// Like human, with tables never truncated and their extra columns
+    Wide,
 }
 
 /// Top-level commands.
@@ -189,6 +199,24 @@ pub enum Command {
     /// Simulated Hyper-V host (for trying hvctl and for tests)
     #[command(subcommand)]
     Sim(SimCmd),
+}
+
+impl Command {
+    /// The VM arguments of the commands that take VMs.
+    pub fn vms_mut(&mut self) -> Option<&mut Vec<String>> {
+        match self {
+            Command::Replication(ReplicationCmd::Reverse(ReverseArgs { vms, .. }))
+            | Command::Replication(ReplicationCmd::Status { vms })
+            | Command::Failover(
+                FailoverCmd::Prepare { vms }
+                | FailoverCmd::Start { vms, .. }
+                | FailoverCmd::Commit { vms }
+                | FailoverCmd::Cancel { vms },
+            )
+            | Command::Vm(VmCmd::Start { vms } | VmCmd::Stop { vms }) => Some(vms),
+            _ => None,
+        }
+    }
 }
 
 /// `hvctl replication ...`
@@ -385,6 +413,16 @@ pub fn parse_kv(s: &str) -> Result<(String, String), String> {
     }
 }
 
+/// Parses a boolean flag's environment value: `1`/`0`, `yes`/`no`, `true`/`false`, `on`/`off`
+/// (any case); empty is false, as if the variable were unset.
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "1" | "yes" | "true" | "on" => Ok(true),
+        "0" | "no" | "false" | "off" | "" => Ok(false),
+        _ => Err(format!("expected {}, got '{s}'", crate::startup::BOOL_VALUES)),
+    }
+}
+
 /// Parses a duration: `30`, `30s`, `500ms`, `2m`, `1h`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -430,6 +468,17 @@ mod tests {
         assert!(parse_duration("0s").unwrap_err().contains("greater than zero"));
         assert!(parse_duration("5 parsecs").unwrap_err().contains("unit"));
         assert!(parse_duration("abc").unwrap_err().contains("invalid duration"));
+    }
+
+    #[test]
+    fn booleans_take_the_usual_spellings() {
+        for t in ["1", "yes", "TRUE", "On", "true"] {
+            assert_eq!(parse_bool(t), Ok(true), "{t}");
+        }
+        for f in ["0", "no", "False", "OFF", ""] {
+            assert_eq!(parse_bool(f), Ok(false), "{f}");
+        }
+        assert!(parse_bool("maybe").unwrap_err().contains("got 'maybe'"));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use wsman_soap::{
 use crate::cli::{Command, FailoverCmd, JobCmd, ReplicationAuth, ReplicationCmd, VmCmd, WsmanCmd};
 use crate::config::Resolved;
 use crate::exit::{Classified, ExitClass, UsageError};
-use crate::output::{epr_json, instance_human, instance_json, Record, Table};
+use crate::output::{epr_json, human_time, instance_human, instance_json, Record, Table};
 use crate::progress::ProgressSink;
 use crate::transport::{build_client, HostSession};
 
@@ -84,7 +84,11 @@ where
     .await;
     let mut futs = Vec::new();
     let mut records = Vec::new();
+    // Names given twice for one VM (its name and its GUID) run once, under the first; the
+    // other name counts as found (a "not found" for it on another host is dropped).
+    let mut merged = std::collections::HashSet::new();
     for ((session, limit), (found, lookup_ms)) in hosts.sessions.iter().zip(lookups) {
+        let mut started = std::collections::HashSet::new();
         let host = hyperv::Wsman::host(session).to_owned();
         let found = match found {
             Ok(found) => found,
@@ -108,6 +112,10 @@ where
                     continue;
                 }
             };
+            if !started.insert(found.guid.to_ascii_uppercase()) {
+                merged.insert(vm.clone());
+                continue;
+            }
             let limit = limit.clone();
             let host = host.clone();
             let label = format!("{vm} on {host}");
@@ -125,6 +133,8 @@ where
         }
     }
     records.extend(join_all(futs).await);
+    records
+        .retain(|r| !(r.class() == ExitClass::NotFound && r.vm.as_ref().is_some_and(|v| merged.contains(v))));
     let records = order_like(records, hosts, vms);
     if hosts.multi() {
         drop_not_found_elsewhere(records)
@@ -326,9 +336,17 @@ async fn status(hosts: &Hosts, vms: &[String]) -> anyhow::Result<Outcome> {
         "HEALTH",
         "POWER",
         "LAST REPLICATION",
+    ])
+    .wide_columns(&[
         "PRIMARY",
         "REPLICA",
-    ]);
+        "GUID",
+        "AUTH",
+        "PORT",
+        "INTERVAL",
+        "LAST APPLY",
+    ])
+    .free_text(&["HOST", "VM"]);
     for r in &records {
         if let Ok(rep) = serde_json::from_value::<Json>(r.data.clone()) {
             if r.ok {
@@ -343,12 +361,17 @@ async fn status(hosts: &Hosts, vms: &[String]) -> anyhow::Result<Outcome> {
     })
 }
 
-fn status_row(rep: &Json) -> Vec<String> {
-    let s = |v: &Json| match v {
+/// A JSON value as a table cell: `-` for null, a string as it is.
+fn cell(v: &Json) -> String {
+    match v {
         Json::Null => "-".to_owned(),
         Json::String(s) => s.clone(),
         other => other.to_string(),
-    };
+    }
+}
+
+fn status_row(rep: &Json) -> Vec<String> {
+    let s = cell;
     let vm = &rep["vm"];
     vec![
         s(&rep["host"]),
@@ -357,9 +380,14 @@ fn status_row(rep: &Json) -> Vec<String> {
         s(&vm["ps_replication_state"]),
         s(&vm["replication_health"]),
         s(&vm["enabled_state"]),
-        s(&vm["last_replication_time"]),
+        human_time(&s(&vm["last_replication_time"])),
         s(&rep["settings"]["primary_connection_point"]),
         s(&rep["settings"]["recovery_connection_point"]),
+        s(&vm["guid"]),
+        s(&rep["settings"]["authentication"]),
+        s(&rep["settings"]["recovery_server_port"]),
+        s(&rep["settings"]["replication_interval_seconds"]),
+        human_time(&s(&rep["relationship"]["last_apply_time"])),
     ]
 }
 
@@ -387,10 +415,12 @@ async fn vm_list(hosts: &Hosts) -> anyhow::Result<Outcome> {
         }
     });
     let records: Vec<Record> = join_all(futs).await.into_iter().flatten().collect();
-    let mut table = Table::new(&["HOST", "VM", "GUID", "POWER", "MODE", "STATE", "HEALTH"]);
+    let mut table = Table::new(&["HOST", "VM", "GUID", "POWER", "MODE", "STATE", "HEALTH"])
+        .wide_columns(&["LAST REPLICATION"])
+        .free_text(&["HOST", "VM", "GUID"]);
     for r in records.iter().filter(|r| r.ok) {
         let d = &r.data;
-        let s = |v: &Json| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+        let s = cell;
         table.row(vec![
             r.host.clone().unwrap_or_default(),
             s(&d["name"]),
@@ -399,6 +429,7 @@ async fn vm_list(hosts: &Hosts) -> anyhow::Result<Outcome> {
             s(&d["replication_mode"]),
             s(&d["ps_replication_state"]),
             s(&d["replication_health"]),
+            human_time(&s(&d["last_replication_time"])),
         ]);
     }
     Ok(Outcome {

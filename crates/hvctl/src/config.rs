@@ -500,6 +500,22 @@ pub fn resolve(
     })
 }
 
+/// Merges repeated VM arguments (`vm stop web01 WEB01`), as repeated hosts are merged: names
+/// compare case-insensitively, as Hyper-V compares ElementName (WQL `=` on strings ignores
+/// case), and GUIDs compare normalized (braces dropped, any case). The first spelling stays,
+/// in the order given.
+pub fn merge_repeated_vms(command: &mut crate::cli::Command) {
+    let Some(vms) = command.vms_mut() else { return };
+    let mut seen = std::collections::HashSet::new();
+    vms.retain(|v| {
+        let key = match hyperv::VmRef::parse(v) {
+            hyperv::VmRef::Guid(g) => format!("guid:{g}"),
+            hyperv::VmRef::Name(n) => format!("name:{}", n.to_lowercase()),
+        };
+        seen.insert(key)
+    });
+}
+
 /// The accepted `max_envelope_size` range, for the flag (its value parser) and the profile.
 pub const ENVELOPE_SIZES: std::ops::RangeInclusive<u32> = 8192..=1_073_741_824;
 
@@ -853,6 +869,28 @@ password_env = "REPLICA_PASSWORD"
             .unwrap();
         let urls: Vec<&str> = r.endpoints.iter().map(|e| e.url.as_str()).collect();
         assert_eq!(urls, ["http://hv01:5985/wsman", "http://hv02:6000/wsman"]);
+    }
+
+    #[test]
+    fn repeated_vms_are_merged_by_name_case_and_normalized_guid() {
+        use clap::Parser;
+        let mut cli = crate::cli::Cli::try_parse_from([
+            "hvctl",
+            "vm",
+            "stop",
+            "demo-vm",
+            "DEMO-VM",
+            "web01",
+            "{0a1b2c3d-0000-4000-8000-00000000abcd}",
+            "0A1B2C3D-0000-4000-8000-00000000ABCD",
+            "demo-vm",
+        ])
+        .unwrap();
+        merge_repeated_vms(&mut cli.command);
+        assert_eq!(
+            cli.command.vms_mut().unwrap(),
+            &["demo-vm", "web01", "{0a1b2c3d-0000-4000-8000-00000000abcd}"]
+        );
     }
 
     #[test]

@@ -43,7 +43,7 @@ pub async fn demo(format: OutputFormat, progress_bars: bool) -> anyhow::Result<E
     let (primary, replica) = hyperv_sim::start_pair(config)
         .await
         .context("starting the simulated hosts")?;
-    let human = format == OutputFormat::Human;
+    let human = format != OutputFormat::Json;
     let mut out = std::io::stdout();
     if human {
         writeln!(
@@ -137,7 +137,7 @@ pub async fn demo(format: OutputFormat, progress_bars: bool) -> anyhow::Result<E
             let mut err = std::io::stderr();
             output::emit(&mut out, &mut err, format, "demo", &records, elapsed, None)?
         }
-        OutputFormat::Human => {
+        OutputFormat::Human | OutputFormat::Wide => {
             let class = ExitClass::combine(records.iter().map(Record::class));
             match &result {
                 Ok(()) => writeln!(
