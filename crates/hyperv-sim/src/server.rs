@@ -21,12 +21,13 @@ use hyper::{Method, Request as HttpRequest, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
-use winrm_auth::ntlm::{AcceptorConfig, NtlmAcceptor, UserTable};
-use winrm_auth::{framing, SessionSecurity, Step};
+use winrm_auth::framing;
+use winrm_auth::ntlm::{NtlmAcceptor, UserTable};
 use wsman_soap::response::ResponseBody;
 use wsman_soap::{class_of, parse_request, response_action, Limits, RequestBody};
 use zeroize::Zeroizing;
 
+use crate::auth::{self, AuthConnection, Leg, SealError};
 use crate::fault::SimFault;
 use crate::inject::{FaultAction, FaultHandle};
 use crate::model::{HostId, JobInjection, World};
@@ -40,9 +41,6 @@ use crate::variance::Variance;
 /// body up to this much over the limit is read and unsealed, and its envelope refused with
 /// the security context intact; a larger body is refused unread and ends the context.
 const FRAMING_SLACK: usize = 16 * 1024;
-
-/// The random-bytes source the NTLM acceptor takes.
-type Rng = Box<dyn FnMut(&mut [u8]) + Send>;
 
 /// A user the endpoint accepts.
 #[derive(Clone)]
@@ -126,34 +124,13 @@ impl Shared {
     }
 
     fn acceptor(&self) -> NtlmAcceptor {
-        let config = AcceptorConfig {
-            netbios_domain: self
-                .dns_domain
-                .split('.')
-                .next()
-                .unwrap_or("HV")
-                .to_ascii_uppercase(),
-            netbios_computer: self.machine.clone(),
-            dns_domain: self.dns_domain.clone(),
-            dns_computer: format!("{}.{}", self.machine.to_ascii_lowercase(), self.dns_domain),
-            expected_channel_bindings: self.channel_bindings.clone(),
-        };
-        let rng: Rng = Box::new(|b: &mut [u8]| rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, b));
-        NtlmAcceptor::new(
+        auth::ntlm_acceptor(
             self.table(),
-            config,
-            rng,
-            crate::clock::filetime(SystemTime::now()),
+            &self.machine,
+            &self.dns_domain,
+            self.channel_bindings.clone(),
         )
     }
-}
-
-/// The per-connection security state.
-#[derive(Default)]
-struct Conn {
-    acceptor: Option<NtlmAcceptor>,
-    scheme: &'static str,
-    session: Option<Box<dyn SessionSecurity>>,
 }
 
 /// Accepts connections until `shutdown` flips.
@@ -190,7 +167,7 @@ async fn serve_conn<I>(io: I, shared: Arc<Shared>, mut shutdown: watch::Receiver
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let conn = Arc::new(tokio::sync::Mutex::new(Conn::default()));
+    let conn = Arc::new(tokio::sync::Mutex::new(AuthConnection::default()));
     let kill = Arc::new(Notify::new());
     let k2 = kill.clone();
     let svc = service_fn(move |req| {
@@ -272,7 +249,7 @@ impl Head {
 /// size, dispatch the SOAP request, seal and send the reply.
 async fn handle(
     shared: &Shared,
-    conn: &tokio::sync::Mutex<Conn>,
+    conn: &tokio::sync::Mutex<AuthConnection>,
     kill: &Notify,
     req: HttpRequest<Incoming>,
 ) -> Reply {
@@ -283,7 +260,7 @@ async fn handle(
 
 async fn exchange(
     shared: &Shared,
-    conn: &tokio::sync::Mutex<Conn>,
+    conn: &tokio::sync::Mutex<AuthConnection>,
     kill: &Notify,
     req: HttpRequest<Incoming>,
 ) -> Result<Reply, Reply> {
@@ -294,7 +271,7 @@ async fn exchange(
     let body = read_body(shared, conn, req).await?;
     let mut conn = conn.lock().await;
     let basic_user = authenticate(shared, &mut conn, head.authorization.as_deref())?;
-    if conn.session.is_none() && !basic_user {
+    if !conn.is_established() && !basic_user {
         return Err(anonymous(shared, head.anonymous_identify, &body));
     }
     // The empty-body POST that completes the handshake (pywinrm, pypsrp).
@@ -313,7 +290,7 @@ async fn exchange(
 /// unread and ends the security context.
 async fn read_body(
     shared: &Shared,
-    conn: &tokio::sync::Mutex<Conn>,
+    conn: &tokio::sync::Mutex<AuthConnection>,
     req: HttpRequest<Incoming>,
 ) -> Result<Bytes, Reply> {
     let limit = shared.max_envelope.saturating_add(FRAMING_SLACK);
@@ -321,7 +298,7 @@ async fn read_body(
         Ok(b) => Ok(b.to_bytes()),
         Err(_) => {
             // Unread, a sealed body leaves the sequence numbers out of step: drop the context.
-            conn.lock().await.session = None;
+            conn.lock().await.end_session();
             Err(request_too_large(shared))
         }
     }
@@ -330,7 +307,11 @@ async fn read_body(
 /// Authentication: Basic (HTTPS only, when allowed), or one leg of an NTLM handshake (a
 /// challenge ends the exchange). `Ok(true)`: a Basic user; `Ok(false)`: no Authorization
 /// header, or the handshake completed on this request.
-fn authenticate(shared: &Shared, conn: &mut Conn, authorization: Option<&str>) -> Result<bool, Reply> {
+fn authenticate(
+    shared: &Shared,
+    conn: &mut AuthConnection,
+    authorization: Option<&str>,
+) -> Result<bool, Reply> {
     let Some(a) = authorization else {
         return Ok(false);
     };
@@ -345,38 +326,18 @@ fn authenticate(shared: &Shared, conn: &mut Conn, authorization: Option<&str>) -
     let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(token) else {
         return Err(unauthorized(shared, None));
     };
-    // A NEGOTIATE message (type 1) starts a new context on this connection.
-    let is_negotiate = bytes.len() >= 12 && bytes.starts_with(b"NTLMSSP\0") && bytes[8] == 1;
-    if is_negotiate || conn.acceptor.is_none() {
-        conn.acceptor = Some(shared.acceptor());
-        conn.session = None;
-        conn.scheme = if scheme.eq_ignore_ascii_case("NTLM") {
-            "NTLM"
-        } else {
-            "Negotiate"
-        };
-    }
-    let scheme_name = conn.scheme;
-    let step = match conn.acceptor.as_mut() {
-        Some(acc) => acc.step(&bytes),
-        None => return Err(unauthorized(shared, None)),
+    let scheme = if scheme.eq_ignore_ascii_case("NTLM") {
+        "NTLM"
+    } else {
+        "Negotiate"
     };
-    match step {
-        Ok(Step::Continue(challenge)) => Err(unauthorized(shared, Some((scheme_name, &challenge)))),
-        Ok(Step::Done(_)) => {
+    match conn.step(scheme, &bytes, || Box::new(shared.acceptor())) {
+        Leg::Continue(challenge) => Err(unauthorized(shared, Some((conn.scheme(), &challenge)))),
+        Leg::Done(_) => {
             shared.stats.handshake();
-            let acc = conn.acceptor.take();
-            conn.session = acc.and_then(NtlmAcceptor::into_session);
-            if conn.session.is_none() {
-                return Err(unauthorized(shared, None));
-            }
             Ok(false)
         }
-        Err(_) => {
-            conn.acceptor = None;
-            conn.session = None;
-            Err(unauthorized(shared, None))
-        }
+        Leg::Refused => Err(unauthorized(shared, None)),
     }
 }
 
@@ -414,19 +375,19 @@ fn anonymous(shared: &Shared, anonymous_identify: bool, body: &[u8]) -> Reply {
 /// Decryption, or the refusal a default listener gives a plaintext body over HTTP.
 fn decrypt(
     shared: &Shared,
-    conn: &mut Conn,
+    conn: &mut AuthConnection,
     content_type: &str,
     body: &[u8],
     basic_user: bool,
 ) -> Result<Vec<u8>, Reply> {
     if framing::is_encrypted(content_type) {
-        let Some(sec) = conn.session.as_mut() else {
-            return Err(unauthorized(shared, None));
-        };
-        return framing::decode(sec.as_mut(), content_type, body).map_err(|_| {
-            // Sequence numbers are out of step now: the context is unusable.
-            conn.session = None;
-            reply(StatusCode::BAD_REQUEST, None, Vec::new())
+        return conn.unseal(content_type, body).map_err(|e| match e {
+            SealError::NoContext => unauthorized(shared, None),
+            SealError::Framing(_) => {
+                // Sequence numbers are out of step now: the context is unusable.
+                conn.end_session();
+                reply(StatusCode::BAD_REQUEST, None, Vec::new())
+            }
         });
     }
     if shared.https || shared.allow_unencrypted || basic_user {
@@ -451,7 +412,7 @@ fn decrypt(
 /// and responds.
 async fn dispatch(
     shared: &Shared,
-    conn: &mut Conn,
+    conn: &mut AuthConnection,
     kill: &Notify,
     plaintext: &[u8],
     encrypt_reply: bool,
@@ -477,7 +438,7 @@ async fn dispatch(
 /// an injected fault drops the connection, sends it in plaintext or corrupts its signature.
 async fn respond(
     shared: &Shared,
-    conn: &mut Conn,
+    conn: &mut AuthConnection,
     kill: &Notify,
     r: &wsman_soap::Request,
     body: &ResponseBody,
@@ -510,7 +471,12 @@ async fn respond(
 
 /// The fault for a request that does not parse: SchemaValidationError, with HTTP 400 when it
 /// is not even XML the schema can be checked on.
-fn invalid_request(shared: &Shared, conn: &mut Conn, e: wsman_soap::Error, encrypt_reply: bool) -> Reply {
+fn invalid_request(
+    shared: &Shared,
+    conn: &mut AuthConnection,
+    e: wsman_soap::Error,
+    encrypt_reply: bool,
+) -> Reply {
     shared.stats.request("invalid");
     let f = match e {
         wsman_soap::Error::Schema(d) => SimFault::schema_validation(&d),
@@ -547,13 +513,13 @@ fn take_injected(shared: &Shared, r: &wsman_soap::Request) -> Option<FaultAction
 /// timeout, a delay or a fault reply (`Err`: the reply instead of executing).
 async fn before_execute(
     shared: &Shared,
-    conn: &mut Conn,
+    conn: &mut AuthConnection,
     kill: &Notify,
     r: &wsman_soap::Request,
     injected: Option<&FaultAction>,
     encrypt_reply: bool,
 ) -> Result<(), Reply> {
-    let fault_reply = |conn: &mut Conn, f: &SimFault| {
+    let fault_reply = |conn: &mut AuthConnection, f: &SimFault| {
         let body = ResponseBody::Fault(ops::to_fault(f, &shared.machine));
         let xml = shared.write(&f.action, &msg_id(), &r.header.message_id, &body);
         finish(conn, encrypt_reply, status_of(f.http_status), xml, None)
@@ -564,8 +530,7 @@ async fn before_execute(
             std::future::pending().await
         }
         Some(FaultAction::Unauthorized) => {
-            conn.acceptor = None;
-            conn.session = None;
+            conn.reset();
             Err(unauthorized(shared, None))
         }
         Some(FaultAction::TimeOut { cap }) => {
@@ -638,7 +603,7 @@ fn unencrypted_fault() -> SimFault {
 
 /// Seals (when the request was sealed) and sends the reply; `corrupt` flips a signature byte.
 fn finish(
-    conn: &mut Conn,
+    conn: &mut AuthConnection,
     encrypt: bool,
     status: StatusCode,
     xml: String,
@@ -647,17 +612,15 @@ fn finish(
     if !encrypt {
         return reply(status, Some(SOAP_CT), xml.into_bytes());
     }
-    let Some(sec) = conn.session.as_mut() else {
-        return reply(status, Some(SOAP_CT), xml.into_bytes());
-    };
-    match framing::encode(sec.as_mut(), xml.as_bytes()) {
+    match conn.seal(xml.as_bytes()) {
         Ok((ct, mut body)) => {
             if corrupt.is_some() {
                 corrupt_signature(&mut body);
             }
             reply(status, Some(&ct), body)
         }
-        Err(_) => reply(StatusCode::INTERNAL_SERVER_ERROR, None, Vec::new()),
+        Err(SealError::NoContext) => reply(status, Some(SOAP_CT), xml.into_bytes()),
+        Err(SealError::Framing(_)) => reply(StatusCode::INTERNAL_SERVER_ERROR, None, Vec::new()),
     }
 }
 
