@@ -277,30 +277,8 @@ async fn handle(
 ) -> Result<Resp, DropConnection> {
     let headers = req.headers().clone();
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    if let Some(a) = get("authorization") {
-        shared.stats.auth_headers.lock().unwrap().push(a);
-    }
-    if let Some(a) = get("accept-encoding") {
-        shared.stats.accept_encoding.lock().unwrap().push(a);
-    }
-    for (name, store) in [("host", &shared.stats.hosts), ("accept", &shared.stats.accepts)] {
-        for v in headers.get_all(name) {
-            store.lock().unwrap().push(v.to_str().unwrap_or("").to_owned());
-        }
-    }
-    shared
-        .stats
-        .header_names
-        .lock()
-        .unwrap()
-        .push(headers.keys().map(|k| k.as_str().to_owned()).collect());
+    record_headers(&shared.stats, &headers);
     let content_type = get("content-type").unwrap_or_default();
-    shared
-        .stats
-        .content_types
-        .lock()
-        .unwrap()
-        .push(content_type.clone());
     let body = req
         .into_body()
         .collect()
@@ -309,76 +287,14 @@ async fn handle(
         .to_bytes()
         .to_vec();
     let mut conn = conn.lock().await;
-
-    match &shared.auth {
-        Auth::None => {}
-        Auth::Basic => {
-            let want = format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"))
-            );
-            if get("authorization").as_deref() != Some(want.as_str()) {
-                shared.stats.unauthenticated_401.fetch_add(1, Ordering::SeqCst);
-                return Ok(response(
-                    401,
-                    &[("www-authenticate", "Basic realm=\"WSMAN\"".to_owned())],
-                    Vec::new(),
-                ));
-            }
-        }
-        Auth::Gss(_) | Auth::Ntlm { .. } | Auth::Reject => {
-            if let Some(value) = get("authorization") {
-                let token = value
-                    .strip_prefix("Negotiate ")
-                    .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t.trim()).ok());
-                let Some(token) = token else {
-                    return Ok(challenge(None));
-                };
-                let new_acceptor = || -> Box<dyn Acceptor> {
-                    match &shared.auth {
-                        Auth::Gss(server) => server.new_context(),
-                        Auth::Ntlm { cbt, .. } => Box::new(ntlm_acceptor(
-                            shared.users.clone(),
-                            "HV01",
-                            "corp.example",
-                            cbt.clone(),
-                        )),
-                        _ => Box::new(ntlm_acceptor(shared.users.clone(), "HV01", "corp.example", None)),
-                    }
-                };
-                match conn.step("Negotiate", &token, new_acceptor) {
-                    Leg::Continue(t) => return Ok(challenge(Some(&t))),
-                    Leg::Done(_) if matches!(shared.auth, Auth::Reject) => {
-                        conn.reset();
-                        return Ok(challenge(None));
-                    }
-                    Leg::Done(last) => {
-                        shared.stats.handshakes.fetch_add(1, Ordering::SeqCst);
-                        if body.is_empty() {
-                            // Kerberos: the mutual-authentication token.
-                            let headers: Vec<_> = last
-                                .iter()
-                                .map(|t| {
-                                    let t = base64::engine::general_purpose::STANDARD.encode(t);
-                                    ("www-authenticate", format!("Negotiate {t}"))
-                                })
-                                .collect();
-                            return Ok(response(200, &headers, Vec::new()));
-                        }
-                    }
-                    Leg::Refused => return Ok(challenge(None)),
-                }
-            } else if !conn.is_established() {
-                shared.stats.unauthenticated_401.fetch_add(1, Ordering::SeqCst);
-                return Ok(challenge(None));
-            }
-            if !matches!(shared.auth, Auth::Gss(_)) && shared.unauthorize_next.swap(false, Ordering::SeqCst) {
-                conn.reset();
-                return Ok(challenge(None));
-            }
-        }
+    if let Some(refusal) = authenticate(
+        &shared,
+        &mut conn,
+        get("authorization").as_deref(),
+        body.is_empty(),
+    ) {
+        return Ok(refusal);
     }
-
     let encrypt = matches!(shared.auth, Auth::Ntlm { encrypt: true, .. } | Auth::Gss(_));
     let plain = if winrm_auth::framing::is_encrypted(&content_type) {
         match conn.unseal(&content_type, &body) {
@@ -421,6 +337,107 @@ async fn handle(
     };
     let reply = (shared.responder)(&r);
     render(&mut conn, reply, encrypt, &r, Vec::new()).await
+}
+
+/// Records what the client sent in the stats.
+fn record_headers(stats: &Stats, headers: &hyper::HeaderMap) {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    if let Some(a) = get("authorization") {
+        stats.auth_headers.lock().unwrap().push(a);
+    }
+    if let Some(a) = get("accept-encoding") {
+        stats.accept_encoding.lock().unwrap().push(a);
+    }
+    for (name, store) in [("host", &stats.hosts), ("accept", &stats.accepts)] {
+        for v in headers.get_all(name) {
+            store.lock().unwrap().push(v.to_str().unwrap_or("").to_owned());
+        }
+    }
+    stats
+        .header_names
+        .lock()
+        .unwrap()
+        .push(headers.keys().map(|k| k.as_str().to_owned()).collect());
+    stats
+        .content_types
+        .lock()
+        .unwrap()
+        .push(get("content-type").unwrap_or_default());
+}
+
+/// The server's authentication of one request: `Some` is the reply that ends the exchange (a
+/// 401, a handshake leg, or the 200 to an empty-body final leg).
+fn authenticate(
+    shared: &Shared,
+    conn: &mut AuthConnection,
+    authorization: Option<&str>,
+    empty_body: bool,
+) -> Option<Resp> {
+    match &shared.auth {
+        Auth::None => {}
+        Auth::Basic => {
+            let want = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"))
+            );
+            if authorization != Some(want.as_str()) {
+                shared.stats.unauthenticated_401.fetch_add(1, Ordering::SeqCst);
+                return Some(response(
+                    401,
+                    &[("www-authenticate", "Basic realm=\"WSMAN\"".to_owned())],
+                    Vec::new(),
+                ));
+            }
+        }
+        Auth::Gss(_) | Auth::Ntlm { .. } | Auth::Reject => {
+            if let Some(value) = authorization {
+                let token = value
+                    .strip_prefix("Negotiate ")
+                    .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t.trim()).ok());
+                let Some(token) = token else {
+                    return Some(challenge(None));
+                };
+                let new_acceptor = || -> Box<dyn Acceptor> {
+                    let cbt = match &shared.auth {
+                        Auth::Gss(server) => return server.new_context(),
+                        Auth::Ntlm { cbt, .. } => cbt.clone(),
+                        _ => None,
+                    };
+                    Box::new(ntlm_acceptor(shared.users.clone(), "HV01", "corp.example", cbt))
+                };
+                match conn.step("Negotiate", &token, new_acceptor) {
+                    Leg::Continue(t) => return Some(challenge(Some(&t))),
+                    Leg::Done(_) if matches!(shared.auth, Auth::Reject) => {
+                        conn.reset();
+                        return Some(challenge(None));
+                    }
+                    Leg::Done(last) => {
+                        shared.stats.handshakes.fetch_add(1, Ordering::SeqCst);
+                        if empty_body {
+                            // Kerberos: the mutual-authentication token.
+                            let headers: Vec<_> = last
+                                .iter()
+                                .map(|t| {
+                                    let t = base64::engine::general_purpose::STANDARD.encode(t);
+                                    ("www-authenticate", format!("Negotiate {t}"))
+                                })
+                                .collect();
+                            return Some(response(200, &headers, Vec::new()));
+                        }
+                    }
+                    Leg::Refused => return Some(challenge(None)),
+                }
+            } else if !conn.is_established() {
+                shared.stats.unauthenticated_401.fetch_add(1, Ordering::SeqCst);
+                return Some(challenge(None));
+            }
+            if !matches!(shared.auth, Auth::Gss(_)) && shared.unauthorize_next.swap(false, Ordering::SeqCst) {
+                conn.reset();
+                return Some(challenge(None));
+            }
+        }
+    }
+    None
 }
 
 fn render<'a>(
