@@ -1,5 +1,5 @@
 //! The simulated Hyper-V world: hosts, VMs, replication relationships and jobs, and the
-//! replication state machine (reference `hyperv-replication.md` §1–§2).
+//! replication state machine.
 //!
 //! Pure logic: every operation takes `now` and reads no clock, so tests drive time by hand.
 //! Several endpoints share one [`World`] (behind a mutex) so a planned failover runs across a
@@ -57,7 +57,7 @@ pub const AJE: &str = "Msvm_AffectedJobElement";
 /// Association `Msvm_HostedService` (host -> replication service).
 pub const HS: &str = "Msvm_HostedService";
 
-/// Method return values ([Msvm_ReplicationService] method docs, reference §1.2).
+/// Method return values (the Msvm_ReplicationService method docs on learn.microsoft.com).
 pub mod rv {
     /// Completed with no error.
     pub const OK: u32 = 0;
