@@ -12,7 +12,7 @@ use serde_json::{json, Value as Json};
 use tokio::sync::Semaphore;
 use wsman_soap::{
     wmi_all_classes_uri, wmi_resource_uri, AssociationFilter, AssociationKind, Enumerate, EnumerationMode,
-    Epr, Filter, Limits, Scalar, SelectorSet, Value,
+    Epr, Filter, Item, Limits, MethodOutput, Scalar, SelectorSet, Value,
 };
 
 use crate::cli::{Command, FailoverCmd, JobCmd, ReplicationAuth, ReplicationCmd, VmCmd, WsmanCmd};
@@ -578,45 +578,18 @@ fn client_err(e: winrm_client::Error) -> anyhow::Error {
     anyhow::Error::new(e)
 }
 
+/// `hvctl wsman`: one WS-Man verb on every host.
 async fn wsman(hosts: &Hosts, cmd: WsmanCmd) -> anyhow::Result<Outcome> {
     let (command, records) = match cmd {
-        WsmanCmd::Identify => {
-            let recs = per_host(hosts, "wsman identify", |s| async move {
-                let id = s.client().identify().await.map_err(client_err)?;
-                let data = json!({
-                    "protocol_version": id.protocol_version,
-                    "product_vendor": id.product_vendor,
-                    "product_version": id.product_version,
-                    "security_profiles": id.security_profiles,
-                });
-                let human = format!(
-                    "{}: {} {} ({})",
-                    hyperv::Wsman::host(&s),
-                    id.product_vendor,
-                    id.product_version,
-                    id.protocol_version
-                );
-                Ok(vec![(data, human)])
-            })
-            .await;
-            ("wsman identify", recs)
-        }
+        WsmanCmd::Identify => ("wsman identify", wsman_identify(hosts).await),
         WsmanCmd::Get {
             class,
             selectors,
             namespace,
         } => {
             let uri = resource_uri(&class, &namespace);
-            let sel: SelectorSet = selectors.into_iter().collect();
-            let recs = per_host(hosts, "wsman get", |s| {
-                let (uri, sel) = (uri.clone(), sel.clone());
-                async move {
-                    let i = s.client().get(&uri, &sel).await.map_err(client_err)?;
-                    Ok(vec![(instance_json(&i), instance_human(&i))])
-                }
-            })
-            .await;
-            ("wsman get", recs)
+            let records = wsman_get(hosts, &uri, &selectors.into_iter().collect()).await;
+            ("wsman get", records)
         }
         WsmanCmd::Enumerate {
             class,
@@ -627,18 +600,7 @@ async fn wsman(hosts: &Hosts, cmd: WsmanCmd) -> anyhow::Result<Outcome> {
             epr,
             namespace,
         } => {
-            let filter = match (wql, associators) {
-                (Some(q), _) => Some(Filter::Wql(q)),
-                (None, Some(a)) => Some(Filter::Association(AssociationFilter {
-                    object: parse_ref(&a, &namespace)?,
-                    kind: AssociationKind::AssociatedInstances,
-                    association_class: assoc_class,
-                    result_class,
-                    role: None,
-                    result_role: None,
-                })),
-                (None, None) => None,
-            };
+            let filter = enumerate_filter(wql, associators, assoc_class, result_class, &namespace)?;
             let uri = if filter.is_some() && !class.contains("://") {
                 wmi_all_classes_uri(&namespace)
             } else {
@@ -654,28 +616,7 @@ async fn wsman(hosts: &Hosts, cmd: WsmanCmd) -> anyhow::Result<Outcome> {
                 optimize: true,
                 max_elements: None,
             };
-            let recs = per_host(hosts, "wsman enumerate", |s| {
-                let (uri, req) = (uri.clone(), req.clone());
-                async move {
-                    let items = s.client().enumerate(&uri, &req).await.map_err(client_err)?;
-                    Ok(items
-                        .iter()
-                        .map(|it| {
-                            let inst = it.instance.as_ref().map(instance_json).unwrap_or(Json::Null);
-                            let e = it.epr.as_ref().map(epr_json).unwrap_or(Json::Null);
-                            let mut human = it.instance.as_ref().map(instance_human).unwrap_or_default();
-                            if let Some(ep) = &it.epr {
-                                let sel: Vec<String> =
-                                    ep.selectors.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                                human.push_str(&format!("\n  EPR: {}?{}", ep.class_name(), sel.join("&")));
-                            }
-                            (json!({"instance": inst, "epr": e}), human)
-                        })
-                        .collect())
-                }
-            })
-            .await;
-            ("wsman enumerate", recs)
+            ("wsman enumerate", wsman_enumerate(hosts, &uri, &req).await)
         }
         WsmanCmd::Invoke {
             class,
@@ -690,53 +631,8 @@ async fn wsman(hosts: &Hosts, cmd: WsmanCmd) -> anyhow::Result<Outcome> {
             let sel: SelectorSet = selectors.into_iter().collect();
             let read = |p: &std::path::Path| std::fs::read_to_string(p);
             let ps = invoke_params(&params, &refs, &instances, &namespace, &read)?;
-            let recs = per_host(hosts, "wsman invoke", |s| {
-                let (uri, sel, ps, method, class) = (
-                    uri.clone(),
-                    sel.clone(),
-                    ps.clone(),
-                    method.clone(),
-                    class.clone(),
-                );
-                async move {
-                    let host = hyperv::Wsman::host(&s).to_owned();
-                    let out = s
-                        .client()
-                        .invoke(&uri, &sel, &method, &ps)
-                        .await
-                        .map_err(client_err)?;
-                    let rv = out.return_value;
-                    let job = out.job_instance_id().map(str::to_owned);
-                    if let Some(v) = rv {
-                        let code = ReturnCode::from_value(v);
-                        if !matches!(code, ReturnCode::Completed | ReturnCode::JobStarted) {
-                            let hint = code.hint().map(|h| format!(": {h}")).unwrap_or_default();
-                            return Err(anyhow::Error::new(Classified::new(
-                                return_code_class(code),
-                                format!(
-                                    "{method} on {} ({host}) returned {code}{hint}",
-                                    class_name(&class)
-                                ),
-                            )));
-                        }
-                    }
-                    let mut human = instance_human(&out.out);
-                    if let Some(j) = &job {
-                        human.push_str(&format!(
-                            "\njob started: follow it with `hvctl job wait {j} --host {host}`"
-                        ));
-                    }
-                    let data = json!({
-                        "method": out.method,
-                        "return_value": rv,
-                        "job_id": job,
-                        "output": instance_json(&out.out),
-                    });
-                    Ok(vec![(data, human)])
-                }
-            })
-            .await;
-            ("wsman invoke", recs)
+            let records = wsman_invoke(hosts, &uri, &sel, &class, &method, &ps).await;
+            ("wsman invoke", records)
         }
     };
     Ok(Outcome {
@@ -744,6 +640,150 @@ async fn wsman(hosts: &Hosts, cmd: WsmanCmd) -> anyhow::Result<Outcome> {
         records,
         table: None,
     })
+}
+
+/// `wsman identify`: the protocol version, vendor and product version of each host.
+async fn wsman_identify(hosts: &Hosts) -> Vec<Record> {
+    per_host(hosts, "wsman identify", |s| async move {
+        let id = s.client().identify().await.map_err(client_err)?;
+        let data = json!({
+            "protocol_version": id.protocol_version,
+            "product_vendor": id.product_vendor,
+            "product_version": id.product_version,
+            "security_profiles": id.security_profiles,
+        });
+        let human = format!(
+            "{}: {} {} ({})",
+            hyperv::Wsman::host(&s),
+            id.product_vendor,
+            id.product_version,
+            id.protocol_version
+        );
+        Ok(vec![(data, human)])
+    })
+    .await
+}
+
+/// `wsman get`: one instance by its selectors.
+async fn wsman_get(hosts: &Hosts, uri: &str, sel: &SelectorSet) -> Vec<Record> {
+    per_host(hosts, "wsman get", |s| {
+        let (uri, sel) = (uri.to_owned(), sel.clone());
+        async move {
+            let i = s.client().get(&uri, &sel).await.map_err(client_err)?;
+            Ok(vec![(instance_json(&i), instance_human(&i))])
+        }
+    })
+    .await
+}
+
+/// The filter of `wsman enumerate`: WQL, or the instances associated with a reference.
+fn enumerate_filter(
+    wql: Option<String>,
+    associators: Option<String>,
+    assoc_class: Option<String>,
+    result_class: Option<String>,
+    namespace: &str,
+) -> anyhow::Result<Option<Filter>> {
+    Ok(match (wql, associators) {
+        (Some(q), _) => Some(Filter::Wql(q)),
+        (None, Some(a)) => Some(Filter::Association(AssociationFilter {
+            object: parse_ref(&a, namespace)?,
+            kind: AssociationKind::AssociatedInstances,
+            association_class: assoc_class,
+            result_class,
+            role: None,
+            result_role: None,
+        })),
+        (None, None) => None,
+    })
+}
+
+/// `wsman enumerate`: a record per item.
+async fn wsman_enumerate(hosts: &Hosts, uri: &str, req: &Enumerate) -> Vec<Record> {
+    per_host(hosts, "wsman enumerate", |s| {
+        let (uri, req) = (uri.to_owned(), req.clone());
+        async move {
+            let items = s.client().enumerate(&uri, &req).await.map_err(client_err)?;
+            Ok(items.iter().map(item_record).collect())
+        }
+    })
+    .await
+}
+
+/// An enumerated item's record: its instance and its EPR, when present.
+fn item_record(it: &Item) -> (Json, String) {
+    let inst = it.instance.as_ref().map(instance_json).unwrap_or(Json::Null);
+    let e = it.epr.as_ref().map(epr_json).unwrap_or(Json::Null);
+    let mut human = it.instance.as_ref().map(instance_human).unwrap_or_default();
+    if let Some(ep) = &it.epr {
+        let sel: Vec<String> = ep.selectors.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        human.push_str(&format!("\n  EPR: {}?{}", ep.class_name(), sel.join("&")));
+    }
+    (json!({"instance": inst, "epr": e}), human)
+}
+
+/// `wsman invoke`: the method's output, or a classified error for a failing ReturnValue.
+async fn wsman_invoke(
+    hosts: &Hosts,
+    uri: &str,
+    sel: &SelectorSet,
+    class: &str,
+    method: &str,
+    ps: &[(String, Value)],
+) -> Vec<Record> {
+    per_host(hosts, "wsman invoke", |s| {
+        let (uri, sel, ps, method, class) = (
+            uri.to_owned(),
+            sel.clone(),
+            ps.to_vec(),
+            method.to_owned(),
+            class.to_owned(),
+        );
+        async move {
+            let host = hyperv::Wsman::host(&s).to_owned();
+            let out = s
+                .client()
+                .invoke(&uri, &sel, &method, &ps)
+                .await
+                .map_err(client_err)?;
+            Ok(vec![invoke_record(&host, &class, &method, &out)?])
+        }
+    })
+    .await
+}
+
+/// An Invoke output's record; a ReturnValue other than Completed or JobStarted is an error.
+fn invoke_record(
+    host: &str,
+    class: &str,
+    method: &str,
+    out: &MethodOutput,
+) -> anyhow::Result<(Json, String)> {
+    let rv = out.return_value;
+    let job = out.job_instance_id().map(str::to_owned);
+    if let Some(v) = rv {
+        let code = ReturnCode::from_value(v);
+        if !matches!(code, ReturnCode::Completed | ReturnCode::JobStarted) {
+            let hint = code.hint().map(|h| format!(": {h}")).unwrap_or_default();
+            return Err(anyhow::Error::new(Classified::new(
+                return_code_class(code),
+                format!("{method} on {} ({host}) returned {code}{hint}", class_name(class)),
+            )));
+        }
+    }
+    let mut human = instance_human(&out.out);
+    if let Some(j) = &job {
+        human.push_str(&format!(
+            "\njob started: follow it with `hvctl job wait {j} --host {host}`"
+        ));
+    }
+    let data = json!({
+        "method": out.method,
+        "return_value": rv,
+        "job_id": job,
+        "output": instance_json(&out.out),
+    });
+    Ok((data, human))
 }
 
 /// The exit class of a failing ReturnValue (as the domain classifies `MethodFailed`).

@@ -1,6 +1,7 @@
 #![cfg_attr(doc, doc = include_str!("../README.md"))]
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod clock;
 pub mod embedded;
 pub mod fault;
