@@ -24,6 +24,19 @@ use crate::{ClientAuth, Error, SessionSecurity, Step};
 /// Random-byte source injected by the caller (an OS RNG in production).
 pub type Rng = Box<dyn FnMut(&mut [u8]) + Send>;
 
+/// A wall-clock time as a Windows FILETIME, 100 ns ticks since 1601-01-01 UTC ([MS-DTYP 2.3.3]),
+/// the form of the NTLMv2 client time and MsvAvTimestamp ([MS-NLMP 2.2.2.1]): the
+/// `now_filetime` of [`NtlmClient::new`] and [`NtlmAcceptor::new`]. Times before 1970 give the
+/// 1970 value. The caller reads the clock (this crate reads none).
+pub fn filetime(t: std::time::SystemTime) -> u64 {
+    /// 1601-01-01 to 1970-01-01 in 100 ns ticks.
+    const UNIX_EPOCH_TICKS: u64 = 116_444_736_000_000_000;
+    let d = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or(std::time::Duration::ZERO);
+    UNIX_EPOCH_TICKS + d.as_secs() * 10_000_000 + u64::from(d.subsec_nanos() / 100)
+}
+
 /// NTLM credentials. `Debug` prints the names only.
 #[derive(Clone)]
 pub struct Credentials {

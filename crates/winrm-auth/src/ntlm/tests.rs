@@ -949,3 +949,16 @@ fn decode_into_keeps_the_output_on_a_tampered_or_mislabelled_part() {
     assert!(err.to_string().contains("announced length 5"), "{err}");
     assert_eq!(out, b"earlier");
 }
+
+#[test]
+fn filetime_counts_100_ns_ticks_from_1601() {
+    use std::time::{Duration, UNIX_EPOCH};
+    assert_eq!(filetime(UNIX_EPOCH), 116_444_736_000_000_000);
+    // 2026-10-08T15:15:36.6842417Z: whole ticks, the rest of a tick dropped.
+    let t = UNIX_EPOCH + Duration::from_secs(1_791_472_536) + Duration::from_nanos(684_241_799);
+    assert_eq!(filetime(t), 116_444_736_000_000_000 + 17_914_725_366_842_417);
+    assert_eq!(
+        filetime(UNIX_EPOCH - Duration::from_secs(5)),
+        filetime(UNIX_EPOCH)
+    );
+}
