@@ -8,6 +8,7 @@
 mod cli;
 mod commands;
 mod config;
+#[cfg(feature = "sim")]
 mod demo;
 mod errors;
 mod exit;
@@ -128,15 +129,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "sim")]
         Command::Demo => {
             let class = runtime()?.block_on(demo::demo(resolved.output, resolved.progress_bars))?;
             Ok(class.into())
         }
+        #[cfg(feature = "sim")]
         Command::Sim(cli::SimCmd::Serve { pair }) => {
             let port = cli.global.port;
             let class = runtime()?.block_on(demo::serve(resolved.https, port, pair))?;
             Ok(class.into())
         }
+        #[cfg(not(feature = "sim"))]
+        Command::Demo | Command::Sim(_) => Err(anyhow::Error::new(exit::UsageError::new(cli::NO_SIM))),
         command => {
             let runtime = runtime()?;
             let start = std::time::Instant::now();

@@ -658,6 +658,7 @@ fn profiles_and_password_sources() {
     assert!(run.stderr.contains("HVCTL_PASSWORD"), "{}", run.stderr);
 }
 
+#[cfg(feature = "sim")]
 #[test]
 fn demo_runs_the_whole_workflow() {
     let home = tempfile::tempdir().unwrap();
@@ -765,6 +766,7 @@ fn https_with_insecure_warns_and_works() {
     drop(host);
 }
 
+#[cfg(feature = "sim")]
 #[test]
 fn sim_serve_prints_how_to_connect() {
     use std::io::{BufRead, BufReader};
@@ -896,6 +898,7 @@ fn cancel_commit_and_reverse_options() {
     assert!(recorded > 0, "nothing recorded in {}", rec.display());
 }
 
+#[cfg(feature = "sim")]
 #[test]
 fn inventory_file_and_demo_json() {
     let pair = Pair::start();
@@ -927,4 +930,35 @@ fn inventory_file_and_demo_json() {
             "replication status"
         ]
     );
+}
+
+/// A build without the `sim` feature has no simulator: `--help` says how to get the demo,
+/// and `demo` / `sim serve` are usage errors that say it too (`cargo test -p hvctl
+/// --no-default-features --test e2e lean`, run by CI).
+#[cfg(not(feature = "sim"))]
+#[test]
+fn lean_build_says_how_to_get_the_demo() {
+    let home = tempfile::tempdir().unwrap();
+    let mut help = hvctl(home.path());
+    help.arg("--help");
+    let run = Run::of(help, None);
+    run.expect(0);
+    assert!(
+        run.stdout.contains("cargo install hvctl --features sim"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("  demo "), "{}", run.stdout);
+    for args in [&["demo"][..], &["sim", "serve"]] {
+        let mut cmd = hvctl(home.path());
+        cmd.args(args);
+        let run = Run::of(cmd, None);
+        run.expect(2);
+        assert!(
+            run.stderr.contains("without the simulator"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("--features sim"), "{args:?}: {}", run.stderr);
+    }
 }
