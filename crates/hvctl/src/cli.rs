@@ -34,9 +34,24 @@ JSON output (-o json): one {\"type\":\"result\",...} line per item, then one
            | @tsv'
   hvctl -o json vm stop web01 | jq -r 'select(.type==\"result\" and (.ok|not)) | .error.message'";
 
+/// What `demo` and `sim serve` answer in a build without the simulator (cargo feature `sim`).
+#[cfg(not(feature = "sim"))]
+pub const NO_SIM: &str = "this hvctl was built without the simulator (cargo feature `sim`), so \
+     `demo` and `sim serve` are not available: rebuild with the default features \
+     (`cargo install --path crates/hvctl`, or `cargo install hvctl --features sim`)";
+
+/// The one-line description in `--help` of a build without the simulator.
+#[cfg(not(feature = "sim"))]
+const LEAN_ABOUT: &str = "hvctl: Hyper-V replication and WS-Management from Linux and macOS\n\n\
+     This build has no simulator, so no `demo` or `sim serve`: rebuild with the default features \
+     (`cargo install --path crates/hvctl`, or `cargo install hvctl --features sim`) to try hvctl \
+     against simulated Hyper-V hosts.";
+
 /// hvctl: Hyper-V replication and WS-Management from Linux and macOS.
 #[derive(Debug, Parser)]
-#[command(name = "hvctl", version, about, long_about = None, after_help = EXIT_CODES_HELP)]
+#[command(name = "hvctl", version, long_about = None, after_help = EXIT_CODES_HELP)]
+#[cfg_attr(feature = "sim", command(about))]
+#[cfg_attr(not(feature = "sim"), command(about = LEAN_ABOUT))]
 pub struct Cli {
     /// Connection, output and logging options.
     #[command(flatten)]
@@ -195,9 +210,13 @@ pub enum Command {
         out_dir: Option<PathBuf>,
     },
     /// Run the planned-failover workflow against two simulated hosts, in-process
+    // Without the `sim` feature the variants stay (so that matches over commands need no
+    // feature gates) but are hidden, and running them says how to get them (`NO_SIM`).
+    #[cfg_attr(not(feature = "sim"), command(hide = true))]
     Demo,
     /// Simulated Hyper-V host (for trying hvctl and for tests)
     #[command(subcommand)]
+    #[cfg_attr(not(feature = "sim"), command(hide = true))]
     Sim(SimCmd),
 }
 

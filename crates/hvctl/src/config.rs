@@ -300,7 +300,9 @@ pub enum PasswordSource {
 pub struct Resolved {
     /// Hosts to talk to, in order, deduplicated.
     pub endpoints: Vec<Endpoint>,
-    /// HTTPS or HTTP + message encryption.
+    /// HTTPS or HTTP + message encryption. (The endpoints carry it for the commands; read on its
+    /// own only by `sim serve`, so unread in a build without the `sim` feature.)
+    #[cfg_attr(not(feature = "sim"), allow(dead_code))]
     pub https: bool,
     /// Authentication method.
     pub auth: AuthKind,

@@ -8,6 +8,7 @@
 mod cli;
 mod commands;
 mod config;
+#[cfg(feature = "sim")]
 mod demo;
 mod errors;
 mod exit;
@@ -121,16 +122,20 @@ fn run(cli: Cli, json: &mut bool) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "sim")]
         Command::Demo => {
             let class = runtime()?.block_on(demo::demo(resolved.output, resolved.progress_bars))?;
             Ok(class.into())
         }
+        #[cfg(feature = "sim")]
         Command::Sim(cli::SimCmd::Serve { pair, latency }) => {
             let port = cli.global.port;
             let latency = latency.unwrap_or_default();
             let class = runtime()?.block_on(demo::serve(resolved.https, port, pair, latency))?;
             Ok(class.into())
         }
+        #[cfg(not(feature = "sim"))]
+        Command::Demo | Command::Sim(_) => Err(anyhow::Error::new(exit::UsageError::new(cli::NO_SIM))),
         mut command => {
             config::merge_repeated_vms(&mut command);
             let runtime = runtime()?;

@@ -529,6 +529,7 @@ fn profiles_and_password_sources() {
     assert!(run.stderr.contains("HVCTL_PASSWORD"), "{}", run.stderr);
 }
 
+#[cfg(feature = "sim")]
 #[test]
 fn demo_runs_the_whole_workflow() {
     let home = tempfile::tempdir().unwrap();
@@ -639,6 +640,7 @@ fn https_with_insecure_warns_and_works() {
 /// Starts `hvctl sim serve EXTRA...`, reads how to connect from its output, runs `vm list`
 /// against it; returns the VM names listed, the output lines up to `try:`, and the wall time of
 /// the `vm list`.
+#[cfg(feature = "sim")]
 fn sim_serve_vm_list(extra: &[&str]) -> (Vec<String>, Vec<String>, Duration) {
     use std::io::{BufRead, BufReader};
     let home = tempfile::tempdir().unwrap();
@@ -687,6 +689,7 @@ fn sim_serve_vm_list(extra: &[&str]) -> (Vec<String>, Vec<String>, Duration) {
     (names, printed, took)
 }
 
+#[cfg(feature = "sim")]
 #[test]
 fn sim_serve_prints_how_to_connect() {
     let (names, _, _) = sim_serve_vm_list(&[]);
@@ -695,6 +698,7 @@ fn sim_serve_prints_how_to_connect() {
 
 /// `--latency` delays every exchange: a `vm list` is at least 3 of them (the two handshake legs
 /// and the Enumerate), so it cannot take less than 3 latencies (a lower bound only).
+#[cfg(feature = "sim")]
 #[test]
 fn sim_serve_latency_delays_every_exchange() {
     let (names, printed, took) = sim_serve_vm_list(&["--latency", "200ms"]);
@@ -800,6 +804,7 @@ fn cancel_commit_and_reverse_options() {
     assert!(recorded > 0, "nothing recorded in {}", rec.display());
 }
 
+#[cfg(feature = "sim")]
 #[test]
 fn inventory_file_and_demo_json() {
     let pair = Pair::start();
@@ -831,4 +836,35 @@ fn inventory_file_and_demo_json() {
             "replication status"
         ]
     );
+}
+
+/// A build without the `sim` feature has no simulator: `--help` says how to get the demo,
+/// and `demo` / `sim serve` are usage errors that say it too (`cargo test -p hvctl
+/// --no-default-features --test e2e lean`, run by CI).
+#[cfg(not(feature = "sim"))]
+#[test]
+fn lean_build_says_how_to_get_the_demo() {
+    let home = tempfile::tempdir().unwrap();
+    let mut help = hvctl(home.path());
+    help.arg("--help");
+    let run = Run::of(help, None);
+    run.expect(0);
+    assert!(
+        run.stdout.contains("cargo install hvctl --features sim"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("  demo "), "{}", run.stdout);
+    for args in [&["demo"][..], &["sim", "serve"]] {
+        let mut cmd = hvctl(home.path());
+        cmd.args(args);
+        let run = Run::of(cmd, None);
+        run.expect(2);
+        assert!(
+            run.stderr.contains("without the simulator"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("--features sim"), "{args:?}: {}", run.stderr);
+    }
 }

@@ -49,7 +49,8 @@ impl std::fmt::Display for VmRef {
 }
 
 /// A WQL string literal: `'...'` with `\` and `'` escaped as `\\` and `\'` (WQL string
-/// literals use C-style backslash escapes, [hyperv-replication §2.5]).
+/// literals use C-style backslash escapes: "WHERE Clause (WMI)",
+/// <https://learn.microsoft.com/windows/win32/wmisdk/where-clause>).
 pub fn wql_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('\'');
@@ -132,7 +133,8 @@ pub async fn find_vm_by_guid(w: &impl Wsman, guid: &str) -> Result<Vm, Error> {
 }
 
 /// Finds a VM by `ElementName`: a WQL Enumerate on `root/virtualization/v2/*`; when the host
-/// refuses the filter (`CannotProcessFilter`, [hyperv-replication §3.4]) an unfiltered
+/// refuses the filter (WS-Enumeration's `CannotProcessFilter`, [DSP0226 §8.2]; seen from
+/// Hyper-V hosts by r4sd/go-wsman) an unfiltered
 /// enumeration filtered here. Names compare case-insensitively, as WQL `=` and `Get-VM` do.
 /// Two or more matches are [`Error::Ambiguous`].
 pub async fn find_vm_by_name(w: &impl Wsman, name: &str) -> Result<Vm, Error> {
@@ -272,7 +274,8 @@ const FILTER_REFUSED: &[KnownFault] = &[
 
 /// Reads a VM's primary-relationship `Msvm_ReplicationSettingData`: Get by `InstanceID`
 /// `Microsoft:<GUID>\HVR\0`, falling back to the `Msvm_ElementSettingData` association (which
-/// also finds the Windows 8 form `...\HVR`) ([hyperv-replication §2.5]).
+/// also finds the Windows 8 form `...\HVR`) (the `InstanceID` forms on
+/// <https://learn.microsoft.com/windows/win32/hyperv_v2/msvm-replicationsettingdata>).
 pub async fn replication_settings(w: &impl Wsman, vm: &Vm) -> Result<ReplicationSettings, Error> {
     let sel = SelectorSet::new().with("InstanceID", primary_relationship_id(&vm.guid));
     match w.get(&class_uri(REPLICATION_SETTING_DATA), &sel).await {
@@ -389,7 +392,7 @@ async fn associated(
 
 /// The EPR of the host's `Msvm_ReplicationService`: enumerated with `EnumerateObjectAndEPR` so
 /// the selectors are the ones Windows hands out; built from the instance's documented keys when
-/// the item has no EPR ([hyperv-replication §3.1]).
+/// the item has no EPR (the keys on <https://learn.microsoft.com/windows/win32/hyperv_v2/msvm-replicationservice>).
 pub async fn replication_service(w: &impl Wsman) -> Result<Epr, Error> {
     let uri = class_uri(REPLICATION_SERVICE);
     let request = Enumerate {

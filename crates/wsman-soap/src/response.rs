@@ -47,7 +47,7 @@ impl ResponseHeader {
 /// The body of a response.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-// The variants are the contract (CONTRACT.md); a fault is rare, so its size does not matter.
+// The variants are the public API (ARCHITECTURE.md, "API boundary"); a fault is rare, so its size does not matter.
 #[allow(clippy::large_enum_variant)]
 pub enum ResponseBody {
     /// A SOAP fault.
