@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """hvctl benchmarks, side by side with pywinrm, on this machine (see BENCHMARKS.md).
 
-Usage: benches/run.py [--only per_request,cold_start,round_trips,fleet,criterion]
+Usage: benches/run.py [--only per_request,cold_start,round_trips,round_trips_wan,fleet,criterion]
                       [--n 300] [--repeat 3] [--fleet-hosts 100] [--fleet-vms 10]
+                      [--latency-ms 30] [--job-ms 1500] [--wan-fleet-hosts 20] [--wan-fleet-vms 3]
 Needs: target/release/hvctl and the hvbench harness built (benches/run.sh builds both),
 pywinrm, hyperfine (cold start), /usr/bin/time (fleet peak RSS).
 
@@ -251,6 +252,126 @@ def round_trips():
     return res
 
 
+# ---------------------------------------------------------------------------- round trips over a WAN
+
+def hvctl_steps(steps, env):
+    """Runs hvctl commands one after the other; returns (exit of the first failure or 0, wall s,
+    epoch s at the end, stderr tail)."""
+    wall, code, tail = 0.0, 0, ""
+    end = time.time()
+    for args in steps:
+        start = time.time()
+        c, out, err, w, cpu, rss = run_measured([binary("hvctl"), "--no-progress", *args], env)
+        wall += w
+        end = start + w
+        if c != 0:
+            return c, wall, end, err.strip()[-600:]
+    return code, wall, end, tail
+
+
+def pywinrm_run(args):
+    """Runs pywinrm_client.py; returns (exit, in-script wall s, process wall s, epoch s at the
+    end, its JSON line or the stderr tail)."""
+    start = time.time()
+    c, out, err, w, cpu, rss = run_measured([PY, os.path.join(BENCHES, "pywinrm_client.py"), *args], env_with())
+    end = start + w
+    if c != 0:
+        return c, None, w, end, err.strip()[-600:]
+    doc = json.loads(out.strip().splitlines()[-1])
+    return c, doc["wall_s"], w, end, doc
+
+
+def completion_to_done_ms(srv, end):
+    """Milliseconds from the completion of the last job the simulator ran to `end` (epoch s)."""
+    done = [j["completed_s"] for j in srv.cmd("jobs")["jobs"] if j["completed_s"]]
+    return (end - max(done)) * 1e3 if done else None
+
+
+def counted(srv):
+    st = srv.cmd("stats")
+    return {k: st[k] for k in ("exchanges", "requests", "connections", "handshakes", "unauthorized", "by_action")}
+
+
+def round_trips_wan(latency_ms, job_ms, fleet_hosts, fleet_vms):
+    """Each command with hvctl and with the pywinrm client over an emulated link (every HTTP
+    exchange `latency_ms` slower), against fresh simulated hosts for each client."""
+    hvctl_env = env_with(HVCTL_AUTH="ntlm", HVCTL_USER="HV\\bench")
+    lat = ["--latency-ms", latency_ms, "--job-ms", job_ms]
+    rows = []
+
+    def measure(label, server_args, hvctl_steps_of, pywinrm_args_of, check=None, jobs=False):
+        row = {"row": label}
+        for client in ("hvctl", "pywinrm"):
+            with Server(*server_args, *lat) as srv:
+                if client == "hvctl":
+                    code, wall, end, tail = hvctl_steps(hvctl_steps_of(srv), hvctl_env)
+                    res = {"exit": code, "wall_s": wall, "stderr_tail": tail}
+                else:
+                    code, wall, pwall, end, doc = pywinrm_run(pywinrm_args_of(srv))
+                    res = {"exit": code, "wall_s": wall, "process_wall_s": pwall,
+                           "output": doc if code == 0 else None, "stderr_tail": "" if code == 0 else doc}
+                res.update(counted(srv))
+                if jobs:
+                    res["completion_to_done_ms"] = completion_to_done_ms(srv, end)
+                if check:
+                    res["states_after"] = srv.cmd("check")["states"]
+                    res["ok"] = res["states_after"] == check
+                row[client] = res
+        if row["hvctl"]["wall_s"] and row["pywinrm"]["wall_s"]:
+            row["ratio_wall"] = row["pywinrm"]["wall_s"] / row["hvctl"]["wall_s"]
+        rows.append(row)
+        print(f"   {label}: hvctl {row['hvctl']['exchanges']} exchanges {row['hvctl']['wall_s']:.3f} s, "
+              f"pywinrm {row['pywinrm']['exchanges']} exchanges {row['pywinrm']['wall_s'] or 0:.3f} s",
+              file=sys.stderr, flush=True)
+
+    def host(srv, i=0, primary=False):
+        return f"127.0.0.1:{srv.info['primary_ports' if primary else 'ports'][i]}"
+
+    def endpoint(srv, i=0, primary=False):
+        return srv.info["primary_endpoints" if primary else "endpoints"][i]
+
+    for n in (30, 300):
+        measure(f"vm list, {n} VMs", ("--plain-vms", n),
+                lambda srv: [["--host", host(srv), "-o", "json", "vm", "list"]],
+                lambda srv: ["list", endpoint(srv)])
+    measure("replication status, 1 VM", ("--failed-over", 1, "--plain-vms", 0),
+            lambda srv: [["--host", host(srv), "-o", "json", "replication", "status", "vm-000"]],
+            lambda srv: ["status", endpoint(srv), "vm-000"])
+    measure("replication reverse, 1 VM", ("--failed-over", 1, "--plain-vms", 0),
+            lambda srv: [["--host", host(srv), "-o", "json", "replication", "reverse", "vm-000"]],
+            lambda srv: ["reverse", endpoint(srv), "vm-000"],
+            check={"Primary/Replicating": 1}, jobs=True)
+    vm = "rep-000"
+    measure("planned failover, 1 VM (stop, prepare, fail over, reverse, start)",
+            ("--replicating", 1, "--plain-vms", 0, "--primaries"),
+            lambda srv: [["--host", host(srv, primary=True), "vm", "stop", vm],
+                         ["--host", host(srv, primary=True), "failover", "prepare", vm],
+                         ["--host", host(srv), "failover", "start", vm],
+                         ["--host", host(srv), "replication", "reverse", vm],
+                         ["--host", host(srv), "vm", "start", vm]],
+            lambda srv: ["failover", endpoint(srv, primary=True), endpoint(srv), vm],
+            check={"Primary/Replicating": 1}, jobs=True)
+    names = [f"h{h:03d}-vm-{v:03d}" for h in range(fleet_hosts) for v in range(fleet_vms)]
+    inventory = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False)
+    inventory.close()
+
+    def fleet_steps(srv, verb):
+        with open(inventory.name, "w") as inv:
+            inv.writelines(f"127.0.0.1:{p}\n" for p in srv.info["ports"])
+        return [["--inventory", inventory.name, "-o", "json", "replication", verb, *names]]
+
+    fleet_args = ("--hosts", fleet_hosts, "--failed-over", fleet_vms, "--plain-vms", 0, "--distinct-names")
+    for verb in ("status", "reverse"):
+        measure(f"fleet: {verb} of {fleet_vms} VMs on each of {fleet_hosts} hosts", fleet_args,
+                lambda srv, verb=verb: fleet_steps(srv, verb),
+                lambda srv, verb=verb: [f"fleet-{verb}", ",".join(srv.info["endpoints"]), *names],
+                check={"Primary/Replicating": fleet_hosts * fleet_vms} if verb == "reverse" else None,
+                jobs=verb == "reverse")
+    os.unlink(inventory.name)
+    return {"latency_ms": latency_ms, "job_ms": job_ms, "fleet_hosts": fleet_hosts,
+            "fleet_vms_per_host": fleet_vms, "pywinrm_poll_interval_s": 1.0, "rows": rows}
+
+
 # ---------------------------------------------------------------------------- fleet
 
 def fleet(hosts, vms):
@@ -339,6 +460,22 @@ def markdown(r):
                        f"{v['http_requests']} HTTP requests, "
                        f"{v['connections']} connection(s), {v['handshakes']} handshake(s), states after {v['vm_states_after']}")
         out.append("")
+    if "round_trips_wan" in r and "rows" in r["round_trips_wan"]:
+        w = r["round_trips_wan"]
+        out += [f"Round trips over an emulated {w['latency_ms']} ms link (jobs take {w['job_ms']} ms; "
+                f"pywinrm polls jobs every {w['pywinrm_poll_interval_s']} s):", "",
+                "| command | hvctl exchanges | hvctl wall | pywinrm exchanges | pywinrm wall | ratio | "
+                "completion to done, hvctl / pywinrm |", "|---|---|---|---|---|---|---|"]
+        for row in w["rows"]:
+            h, p = row["hvctl"], row["pywinrm"]
+            c2d = ""
+            if h.get("completion_to_done_ms") is not None and p.get("completion_to_done_ms") is not None:
+                c2d = f"{h['completion_to_done_ms']:.0f} ms / {p['completion_to_done_ms']:.0f} ms"
+            ok = "" if h["exit"] == 0 and p["exit"] == 0 and h.get("ok", True) and p.get("ok", True) else " (FAILED)"
+            ratio = f"{row['ratio_wall']:.1f}x" if "ratio_wall" in row else ""
+            out.append(f"| {row['row']}{ok} | {h['exchanges']} | {h['wall_s']:.2f} s | {p['exchanges']} | "
+                       f"{(p['wall_s'] or 0):.2f} s | {ratio} | {c2d} |")
+        out.append("")
     if "fleet" in r and "fleet" in r["fleet"]:
         f = r["fleet"]
         for k in ("serial_one_host", "fleet"):
@@ -352,12 +489,16 @@ def markdown(r):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", default="per_request,cold_start,round_trips,fleet,criterion")
+    ap.add_argument("--only", default="per_request,cold_start,round_trips,round_trips_wan,fleet,criterion")
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--fleet-hosts", type=int, default=100)
     ap.add_argument("--fleet-vms", type=int, default=10)
+    ap.add_argument("--latency-ms", type=int, default=30)
+    ap.add_argument("--job-ms", type=int, default=1500)
+    ap.add_argument("--wan-fleet-hosts", type=int, default=20)
+    ap.add_argument("--wan-fleet-vms", type=int, default=3)
     a = ap.parse_args()
     only = a.only.split(",")
     r = {"started": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -367,6 +508,7 @@ def main():
         "cold_start": lambda: cold_start(a.runs),
         "round_trips": round_trips,
         "fleet": lambda: fleet(a.fleet_hosts, a.fleet_vms),
+        "round_trips_wan": lambda: round_trips_wan(a.latency_ms, a.job_ms, a.wan_fleet_hosts, a.wan_fleet_vms),
         "criterion": criterion,
     }
     failed = False

@@ -141,7 +141,7 @@ async fn reqwest_client(port: u16, n: usize) -> Result<f64, Error> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder().http1_only().build()?;
     let url = reqwest::Url::parse(&format!("http://127.0.0.1:{port}/wsman"))?;
-    let bodies = BODY_BYTES.map(|n| bytes_of(n));
+    let bodies = BODY_BYTES.map(bytes_of);
     let start = Instant::now();
     for i in 0..2 * n {
         let resp = client
@@ -165,7 +165,7 @@ async fn hyper_client(port: u16, n: usize) -> Result<f64, Error> {
     )
     .await?;
     tokio::spawn(conn);
-    let bodies = BODY_BYTES.map(|n| bytes_of(n));
+    let bodies = BODY_BYTES.map(bytes_of);
     let start = Instant::now();
     for i in 0..2 * n {
         let req = hyper::Request::post("/wsman")

@@ -1,12 +1,18 @@
 //! hvbench: the benchmark harness behind `benches/run.py`.
 //!
-//! * `hvbench serve [--hosts H] [--failed-over V] [--plain-vms P] [--job-ms MS]`
-//!   starts H simulated Hyper-V replica hosts (each in its own world, with an unserved primary
-//!   partner) on 127.0.0.1, each with V VMs failed over to it (`ReplicationState` Recovered,
-//!   the primary side Synced: a planned failover waiting for `replication reverse`) and P
-//!   plain VMs. Prints one JSON line (endpoints, VM names and GUIDs of host 0), then reads
-//!   commands on stdin: `stats` (request counters, summed and per host), `check` (VM
-//!   replication states on every host), `quit` or end of input.
+//! * `hvbench serve [--hosts H] [--failed-over V] [--replicating R] [--plain-vms P]
+//!   [--job-ms MS] [--latency-ms L] [--primaries] [--distinct-names]`
+//!   starts H simulated Hyper-V replica hosts (each in its own world, with a primary partner,
+//!   served too with `--primaries`) on 127.0.0.1, each with V VMs failed over to it
+//!   (`vm-NNN`: `ReplicationState` Recovered, the primary side Synced: a planned failover
+//!   waiting for `replication reverse`), R VMs replicating normally (`rep-NNN`: running on the
+//!   primary, off on the replica: ready for a planned failover) and P plain VMs (`plain-NNN`).
+//!   With `--distinct-names` host h's VMs are `hHHH-vm-NNN` etc., so that each name is on one
+//!   host only (fleet lookups). Every HTTP exchange waits L ms before its reply (an emulated round trip). Prints one JSON
+//!   line (endpoints, VM names and GUIDs of host 0), then reads commands on stdin: `stats`
+//!   (exchange and request counters, summed and per host), `check` (VM replication states on
+//!   every replica host), `jobs` (every job with its submission and completion times), `quit`
+//!   or end of input.
 //! * `hvbench client --endpoint URL --vm GUID --n N` does N Gets and N Invokes on one
 //!   connection through `winrm_client::Client` (NTLM, message encryption) and prints the wall
 //!   time of the loop as JSON. The runner measures the process CPU time (wait4 rusage).
@@ -42,7 +48,8 @@ fn main() -> std::process::ExitCode {
         Some("floor-serve") => floor::serve(),
         Some("floor-client") => floor::client(&args[1..]),
         _ => Err(
-            "usage: hvbench serve [--hosts H] [--failed-over V] [--plain-vms P] [--job-ms MS] | \
+            "usage: hvbench serve [--hosts H] [--failed-over V] [--replicating R] [--plain-vms P] \
+                  [--job-ms MS] [--latency-ms L] [--primaries] [--distinct-names] | \
                   hvbench client --endpoint URL --vm GUID --n N | \
                   hvbench floor-serve | hvbench floor-client --port P --n N"
                 .into(),
@@ -86,13 +93,31 @@ fn lock(w: &Arc<Mutex<World>>) -> std::sync::MutexGuard<'_, World> {
     w.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The value-less flag `name` is in `args`.
+fn flag(args: &[String], name: &str) -> bool {
+    args.iter().any(|a| a == name)
+}
+
+/// The served hosts: replica host h (with its world) and, with `--primaries`, its primary.
+struct Served {
+    replicas: Vec<(SimHost, Arc<Mutex<World>>)>,
+    primaries: Vec<SimHost>,
+}
+
 async fn serve(args: &[String]) -> Result<(), Error> {
     let hosts: usize = opt(args, "--hosts", Some(1))?;
     let failed_over: usize = opt(args, "--failed-over", Some(0))?;
+    let replicating: usize = opt(args, "--replicating", Some(0))?;
     let plain: usize = opt(args, "--plain-vms", Some(1))?;
     let job_ms: u64 = opt(args, "--job-ms", Some(1500))?;
+    let latency = Duration::from_millis(opt(args, "--latency-ms", Some(0))?);
+    let serve_primaries = flag(args, "--primaries");
+    let distinct = flag(args, "--distinct-names");
     let password = password()?;
-    let mut served = Vec::with_capacity(hosts);
+    let mut served = Served {
+        replicas: Vec::with_capacity(hosts),
+        primaries: Vec::new(),
+    };
     let mut host0_vms = Vec::new();
     for h in 0..hosts {
         let now = SystemTime::now();
@@ -100,10 +125,15 @@ async fn serve(args: &[String]) -> Result<(), Error> {
             job_duration: Duration::from_millis(job_ms),
             ..WorldConfig::default()
         });
+        let prefix = if distinct {
+            format!("h{h:03}-")
+        } else {
+            String::new()
+        };
         let primary = world.add_host(&format!("HV-P{h:03}"), &format!("hv-p{h:03}.contoso.test"));
         let replica = world.add_host(&format!("HV-R{h:03}"), &format!("hv-r{h:03}.contoso.test"));
         for v in 0..failed_over {
-            let name = format!("vm-{v:03}");
+            let name = format!("{prefix}vm-{v:03}");
             let id = world
                 .add_replicated_vm(primary, replica, &name, now)
                 .ok_or("add_replicated_vm failed")?;
@@ -125,49 +155,84 @@ async fn serve(args: &[String]) -> Result<(), Error> {
                 host0_vms.push(json!({"name": name, "id": id}));
             }
         }
+        for v in 0..replicating {
+            let name = format!("{prefix}rep-{v:03}");
+            let id = world
+                .add_replicated_vm(primary, replica, &name, now)
+                .ok_or("add_replicated_vm failed")?;
+            if h == 0 {
+                host0_vms.push(json!({"name": name, "id": id}));
+            }
+        }
         for v in 0..plain {
-            let name = format!("plain-{v:03}");
+            let name = format!("{prefix}plain-{v:03}");
             let id = world.add_vm(replica, &name, now).ok_or("add_vm failed")?;
             if h == 0 {
                 host0_vms.push(json!({"name": name, "id": id}));
             }
         }
         let world = Arc::new(Mutex::new(world));
-        let mut config = SimConfig::new(&format!("HV-R{h:03}")).user(USER, &password);
-        config.job_duration = Duration::from_millis(job_ms);
-        config.attach = Some((world.clone(), replica));
-        let sim = SimHost::start(config).await?;
-        served.push((sim, world));
+        let start = |name: String, host| {
+            let mut config = SimConfig::new(&name).user(USER, &password);
+            config.job_duration = Duration::from_millis(job_ms);
+            config.latency = latency;
+            config.attach = Some((world.clone(), host));
+            SimHost::start(config)
+        };
+        let sim = start(format!("HV-R{h:03}"), replica).await?;
+        if serve_primaries {
+            served
+                .primaries
+                .push(start(format!("HV-P{h:03}"), primary).await?);
+        }
+        served.replicas.push((sim, world));
     }
-    let endpoints: Vec<String> = served.iter().map(|(s, _)| s.endpoint()).collect();
-    let ports: Vec<u16> = served.iter().map(|(s, _)| s.addr().port()).collect();
+    let endpoints: Vec<String> = served.replicas.iter().map(|(s, _)| s.endpoint()).collect();
+    let ports: Vec<u16> = served.replicas.iter().map(|(s, _)| s.addr().port()).collect();
+    let primary_endpoints: Vec<String> = served.primaries.iter().map(SimHost::endpoint).collect();
+    let primary_ports: Vec<u16> = served.primaries.iter().map(|s| s.addr().port()).collect();
     println!(
         "{}",
-        json!({"endpoints": endpoints, "ports": ports, "user": USER, "host0_vms": host0_vms})
+        json!({
+            "endpoints": endpoints, "ports": ports, "primary_endpoints": primary_endpoints,
+            "primary_ports": primary_ports, "user": USER, "host0_vms": host0_vms,
+            "latency_ms": latency.as_secs_f64() * 1e3, "job_ms": job_ms,
+        })
     );
 
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Some(line) = lines.next_line().await? {
         match line.trim() {
             "stats" => println!("{}", stats_json(&served)),
-            "check" => println!("{}", check_json(&served)),
+            "check" => println!("{}", check_json(&served.replicas)),
+            "jobs" => println!("{}", jobs_json(&served.replicas)),
             "quit" => break,
             "" => {}
             other => println!("{}", json!({"error": format!("unknown command {other}")})),
         }
     }
-    for (sim, _) in served {
+    for (sim, _) in served.replicas {
+        sim.shutdown().await;
+    }
+    for sim in served.primaries {
         sim.shutdown().await;
     }
     Ok(())
 }
 
-fn stats_json(served: &[(SimHost, Arc<Mutex<World>>)]) -> Json {
+/// Counters summed over every served host (replicas and primaries), and per host.
+fn stats_json(served: &Served) -> Json {
     let mut total: BTreeMap<String, u64> = BTreeMap::new();
-    let (mut requests, mut connections, mut handshakes, mut unauthorized) = (0, 0, 0, 0);
+    let (mut exchanges, mut requests, mut connections, mut handshakes, mut unauthorized) = (0, 0, 0, 0, 0);
     let mut per_host = Vec::new();
-    for (sim, _) in served {
+    let all = served
+        .replicas
+        .iter()
+        .map(|(s, _)| s)
+        .chain(served.primaries.iter());
+    for sim in all {
         let s = sim.stats();
+        exchanges += s.exchanges;
         requests += s.requests;
         connections += s.connections;
         handshakes += s.handshakes;
@@ -175,12 +240,41 @@ fn stats_json(served: &[(SimHost, Arc<Mutex<World>>)]) -> Json {
         for (k, v) in &s.by_action {
             *total.entry(k.clone()).or_default() += v;
         }
-        per_host.push(json!({"requests": s.requests, "connections": s.connections}));
+        per_host.push(json!({
+            "host": sim.host_name(), "exchanges": s.exchanges, "requests": s.requests,
+            "connections": s.connections,
+        }));
     }
     json!({
-        "requests": requests, "connections": connections, "handshakes": handshakes,
-        "unauthorized": unauthorized, "by_action": total, "per_host": per_host,
+        "exchanges": exchanges, "requests": requests, "connections": connections,
+        "handshakes": handshakes, "unauthorized": unauthorized, "by_action": total,
+        "per_host": per_host,
     })
+}
+
+/// Seconds since the Unix epoch, as the runner's `time.time()` reads them.
+fn epoch_s(t: SystemTime) -> f64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Every job of every world: where it ran, what it was, when it was submitted and completed.
+fn jobs_json(served: &[(SimHost, Arc<Mutex<World>>)]) -> Json {
+    let now = SystemTime::now();
+    let mut jobs = Vec::new();
+    for (_, world) in served {
+        let mut w = lock(world);
+        w.advance(now);
+        for j in &w.jobs {
+            jobs.push(json!({
+                "host": w.host(j.host).map(|h| h.name.clone()),
+                "caption": j.caption,
+                "submitted_s": epoch_s(j.submitted),
+                "completed_s": j.completed_at.map(epoch_s),
+            }));
+        }
+    }
+    json!({ "jobs": jobs })
 }
 
 fn check_json(served: &[(SimHost, Arc<Mutex<World>>)]) -> Json {

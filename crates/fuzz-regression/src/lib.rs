@@ -5,6 +5,7 @@
 //! `fuzz/regressions/<name>/` is replayed through that oracle by this crate's tests, so a
 //! crash found once stays fixed (the IronRDP `fuzz_regression` pattern).
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 use std::path::{Path, PathBuf};
 

@@ -24,11 +24,34 @@ Exit codes:
   8  outcome unknown (the request was sent but the reply was lost or altered: check before retrying)
 
 Environment: every connection flag also reads HVCTL_<FLAG> (HVCTL_HOST, HVCTL_PORT, HVCTL_AUTH,
-HVCTL_USER, ...). The password comes from HVCTL_PASSWORD, --password-stdin, or a prompt.";
+HVCTL_USER, ...). The password comes from HVCTL_PASSWORD, --password-stdin, or a prompt.
+
+JSON output (-o json): one {\"type\":\"result\",...} line per item, then one
+{\"type\":\"summary\",...} line, errors included (see OUTPUT.md). With jq:
+  hvctl -o json replication status web01 db01 |
+    jq -r 'select(.type==\"result\" and .ok)
+           | [.host, .vm, .data.vm.ps_replication_state, .data.vm.replication_health]
+           | @tsv'
+  hvctl -o json vm stop web01 | jq -r 'select(.type==\"result\" and (.ok|not)) | .error.message'";
+
+/// What `demo` and `sim serve` answer in a build without the simulator (cargo feature `sim`).
+#[cfg(not(feature = "sim"))]
+pub const NO_SIM: &str = "this hvctl was built without the simulator (cargo feature `sim`), so \
+     `demo` and `sim serve` are not available: rebuild with the default features \
+     (`cargo install --path crates/hvctl`, or `cargo install hvctl --features sim`)";
+
+/// The one-line description in `--help` of a build without the simulator.
+#[cfg(not(feature = "sim"))]
+const LEAN_ABOUT: &str = "hvctl: Hyper-V replication and WS-Management from Linux and macOS\n\n\
+     This build has no simulator, so no `demo` or `sim serve`: rebuild with the default features \
+     (`cargo install --path crates/hvctl`, or `cargo install hvctl --features sim`) to try hvctl \
+     against simulated Hyper-V hosts.";
 
 /// hvctl: Hyper-V replication and WS-Management from Linux and macOS.
 #[derive(Debug, Parser)]
-#[command(name = "hvctl", version, about, long_about = None, after_help = EXIT_CODES_HELP)]
+#[command(name = "hvctl", version, long_about = None, after_help = EXIT_CODES_HELP)]
+#[cfg_attr(feature = "sim", command(about))]
+#[cfg_attr(not(feature = "sim"), command(about = LEAN_ABOUT))]
 pub struct Cli {
     /// Connection, output and logging options.
     #[command(flatten)]
@@ -58,7 +81,7 @@ pub struct GlobalArgs {
     #[arg(long, env = "HVCTL_PORT", global = true)]
     pub port: Option<u16>,
     /// Use HTTPS (TLS) instead of HTTP with message encryption
-    #[arg(long, env = "HVCTL_HTTPS", global = true)]
+    #[arg(long, env = "HVCTL_HTTPS", global = true, value_parser = parse_bool)]
     pub https: bool,
     /// Authentication method [default: negotiate]
     #[arg(long, env = "HVCTL_AUTH", value_enum, global = true)]
@@ -79,7 +102,7 @@ pub struct GlobalArgs {
     #[arg(long, env = "HVCTL_CLIENT_KEY", global = true, value_name = "PEM")]
     pub client_key: Option<PathBuf>,
     /// Do not verify TLS certificates (DANGEROUS: anyone on the path can read your credentials)
-    #[arg(long, env = "HVCTL_INSECURE", global = true)]
+    #[arg(long, env = "HVCTL_INSECURE", global = true, value_parser = parse_bool)]
     pub insecure: bool,
     /// Kerberos service principal: SERVICE or SERVICE/host [default: HTTP/<host>]
     #[arg(long, env = "HVCTL_SPN", global = true)]
@@ -124,7 +147,7 @@ pub struct GlobalArgs {
     #[arg(long, env = "HVCTL_PER_HOST", global = true)]
     pub per_host: Option<usize>,
     /// Never draw a progress bar (plain progress lines instead)
-    #[arg(long, env = "HVCTL_NO_PROGRESS", global = true)]
+    #[arg(long, env = "HVCTL_NO_PROGRESS", global = true, value_parser = parse_bool)]
     pub no_progress: bool,
 }
 
@@ -152,6 +175,8 @@ pub enum OutputFormat {
     Human,
     /// One JSON object per line (see OUTPUT.md)
     Json,
+    /// Like human, with tables never truncated and their extra columns
+    Wide,
 }
 
 /// Top-level commands.
@@ -185,10 +210,32 @@ pub enum Command {
         out_dir: Option<PathBuf>,
     },
     /// Run the planned-failover workflow against two simulated hosts, in-process
+    // Without the `sim` feature the variants stay (so that matches over commands need no
+    // feature gates) but are hidden, and running them says how to get them (`NO_SIM`).
+    #[cfg_attr(not(feature = "sim"), command(hide = true))]
     Demo,
     /// Simulated Hyper-V host (for trying hvctl and for tests)
     #[command(subcommand)]
+    #[cfg_attr(not(feature = "sim"), command(hide = true))]
     Sim(SimCmd),
+}
+
+impl Command {
+    /// The VM arguments of the commands that take VMs.
+    pub fn vms_mut(&mut self) -> Option<&mut Vec<String>> {
+        match self {
+            Command::Replication(ReplicationCmd::Reverse(ReverseArgs { vms, .. }))
+            | Command::Replication(ReplicationCmd::Status { vms })
+            | Command::Failover(
+                FailoverCmd::Prepare { vms }
+                | FailoverCmd::Start { vms, .. }
+                | FailoverCmd::Commit { vms }
+                | FailoverCmd::Cancel { vms },
+            )
+            | Command::Vm(VmCmd::Start { vms } | VmCmd::Stop { vms }) => Some(vms),
+            _ => None,
+        }
+    }
 }
 
 /// `hvctl replication ...`
@@ -370,6 +417,10 @@ pub enum SimCmd {
         /// Also start the replica partner host and print both endpoints
         #[arg(long)]
         pair: bool,
+        /// Delay the reply of every HTTP exchange by this much (e.g. 30ms), the 401 legs of a
+        /// handshake included: an emulated VPN or WAN round trip [default: none]
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        latency: Option<Duration>,
     },
 }
 
@@ -378,6 +429,16 @@ pub fn parse_kv(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
         _ => Err(format!("expected NAME=VALUE, got `{s}`")),
+    }
+}
+
+/// Parses a boolean flag's environment value: `1`/`0`, `yes`/`no`, `true`/`false`, `on`/`off`
+/// (any case); empty is false, as if the variable were unset.
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "1" | "yes" | "true" | "on" => Ok(true),
+        "0" | "no" | "false" | "off" | "" => Ok(false),
+        _ => Err(format!("expected {}, got '{s}'", crate::startup::BOOL_VALUES)),
     }
 }
 
@@ -426,6 +487,17 @@ mod tests {
         assert!(parse_duration("0s").unwrap_err().contains("greater than zero"));
         assert!(parse_duration("5 parsecs").unwrap_err().contains("unit"));
         assert!(parse_duration("abc").unwrap_err().contains("invalid duration"));
+    }
+
+    #[test]
+    fn booleans_take_the_usual_spellings() {
+        for t in ["1", "yes", "TRUE", "On", "true"] {
+            assert_eq!(parse_bool(t), Ok(true), "{t}");
+        }
+        for f in ["0", "no", "False", "OFF", ""] {
+            assert_eq!(parse_bool(f), Ok(false), "{f}");
+        }
+        assert!(parse_bool("maybe").unwrap_err().contains("got 'maybe'"));
     }
 
     #[test]

@@ -12,13 +12,13 @@ use serde_json::{json, Value as Json};
 use tokio::sync::Semaphore;
 use wsman_soap::{
     wmi_all_classes_uri, wmi_resource_uri, AssociationFilter, AssociationKind, Enumerate, EnumerationMode,
-    Epr, Filter, Limits, Scalar, SelectorSet, Value,
+    Epr, Filter, Item, Limits, MethodOutput, Scalar, SelectorSet, Value,
 };
 
 use crate::cli::{Command, FailoverCmd, JobCmd, ReplicationAuth, ReplicationCmd, VmCmd, WsmanCmd};
 use crate::config::Resolved;
 use crate::exit::{Classified, ExitClass, UsageError};
-use crate::output::{epr_json, instance_human, instance_json, Record, Table};
+use crate::output::{epr_json, human_time, instance_human, instance_json, Record, Table};
 use crate::progress::ProgressSink;
 use crate::transport::{build_client, HostSession};
 
@@ -84,7 +84,11 @@ where
     .await;
     let mut futs = Vec::new();
     let mut records = Vec::new();
+    // Names given twice for one VM (its name and its GUID) run once, under the first; the
+    // other name counts as found (a "not found" for it on another host is dropped).
+    let mut merged = std::collections::HashSet::new();
     for ((session, limit), (found, lookup_ms)) in hosts.sessions.iter().zip(lookups) {
+        let mut started = std::collections::HashSet::new();
         let host = hyperv::Wsman::host(session).to_owned();
         let found = match found {
             Ok(found) => found,
@@ -108,6 +112,10 @@ where
                     continue;
                 }
             };
+            if !started.insert(found.guid.to_ascii_uppercase()) {
+                merged.insert(vm.clone());
+                continue;
+            }
             let limit = limit.clone();
             let host = host.clone();
             let label = format!("{vm} on {host}");
@@ -125,6 +133,8 @@ where
         }
     }
     records.extend(join_all(futs).await);
+    records
+        .retain(|r| !(r.class() == ExitClass::NotFound && r.vm.as_ref().is_some_and(|v| merged.contains(v))));
     let records = order_like(records, hosts, vms);
     if hosts.multi() {
         drop_not_found_elsewhere(records)
@@ -326,9 +336,17 @@ async fn status(hosts: &Hosts, vms: &[String]) -> anyhow::Result<Outcome> {
         "HEALTH",
         "POWER",
         "LAST REPLICATION",
+    ])
+    .wide_columns(&[
         "PRIMARY",
         "REPLICA",
-    ]);
+        "GUID",
+        "AUTH",
+        "PORT",
+        "INTERVAL",
+        "LAST APPLY",
+    ])
+    .free_text(&["HOST", "VM"]);
     for r in &records {
         if let Ok(rep) = serde_json::from_value::<Json>(r.data.clone()) {
             if r.ok {
@@ -343,12 +361,17 @@ async fn status(hosts: &Hosts, vms: &[String]) -> anyhow::Result<Outcome> {
     })
 }
 
-fn status_row(rep: &Json) -> Vec<String> {
-    let s = |v: &Json| match v {
+/// A JSON value as a table cell: `-` for null, a string as it is.
+fn cell(v: &Json) -> String {
+    match v {
         Json::Null => "-".to_owned(),
         Json::String(s) => s.clone(),
         other => other.to_string(),
-    };
+    }
+}
+
+fn status_row(rep: &Json) -> Vec<String> {
+    let s = cell;
     let vm = &rep["vm"];
     vec![
         s(&rep["host"]),
@@ -357,9 +380,14 @@ fn status_row(rep: &Json) -> Vec<String> {
         s(&vm["ps_replication_state"]),
         s(&vm["replication_health"]),
         s(&vm["enabled_state"]),
-        s(&vm["last_replication_time"]),
+        human_time(&s(&vm["last_replication_time"])),
         s(&rep["settings"]["primary_connection_point"]),
         s(&rep["settings"]["recovery_connection_point"]),
+        s(&vm["guid"]),
+        s(&rep["settings"]["authentication"]),
+        s(&rep["settings"]["recovery_server_port"]),
+        s(&rep["settings"]["replication_interval_seconds"]),
+        human_time(&s(&rep["relationship"]["last_apply_time"])),
     ]
 }
 
@@ -387,10 +415,12 @@ async fn vm_list(hosts: &Hosts) -> anyhow::Result<Outcome> {
         }
     });
     let records: Vec<Record> = join_all(futs).await.into_iter().flatten().collect();
-    let mut table = Table::new(&["HOST", "VM", "GUID", "POWER", "MODE", "STATE", "HEALTH"]);
+    let mut table = Table::new(&["HOST", "VM", "GUID", "POWER", "MODE", "STATE", "HEALTH"])
+        .wide_columns(&["LAST REPLICATION"])
+        .free_text(&["HOST", "VM", "GUID"]);
     for r in records.iter().filter(|r| r.ok) {
         let d = &r.data;
-        let s = |v: &Json| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+        let s = cell;
         table.row(vec![
             r.host.clone().unwrap_or_default(),
             s(&d["name"]),
@@ -399,6 +429,7 @@ async fn vm_list(hosts: &Hosts) -> anyhow::Result<Outcome> {
             s(&d["replication_mode"]),
             s(&d["ps_replication_state"]),
             s(&d["replication_health"]),
+            human_time(&s(&d["last_replication_time"])),
         ]);
     }
     Ok(Outcome {
@@ -547,45 +578,18 @@ fn client_err(e: winrm_client::Error) -> anyhow::Error {
     anyhow::Error::new(e)
 }
 
+/// `hvctl wsman`: one WS-Man verb on every host.
 async fn wsman(hosts: &Hosts, cmd: WsmanCmd) -> anyhow::Result<Outcome> {
     let (command, records) = match cmd {
-        WsmanCmd::Identify => {
-            let recs = per_host(hosts, "wsman identify", |s| async move {
-                let id = s.client().identify().await.map_err(client_err)?;
-                let data = json!({
-                    "protocol_version": id.protocol_version,
-                    "product_vendor": id.product_vendor,
-                    "product_version": id.product_version,
-                    "security_profiles": id.security_profiles,
-                });
-                let human = format!(
-                    "{}: {} {} ({})",
-                    hyperv::Wsman::host(&s),
-                    id.product_vendor,
-                    id.product_version,
-                    id.protocol_version
-                );
-                Ok(vec![(data, human)])
-            })
-            .await;
-            ("wsman identify", recs)
-        }
+        WsmanCmd::Identify => ("wsman identify", wsman_identify(hosts).await),
         WsmanCmd::Get {
             class,
             selectors,
             namespace,
         } => {
             let uri = resource_uri(&class, &namespace);
-            let sel: SelectorSet = selectors.into_iter().collect();
-            let recs = per_host(hosts, "wsman get", |s| {
-                let (uri, sel) = (uri.clone(), sel.clone());
-                async move {
-                    let i = s.client().get(&uri, &sel).await.map_err(client_err)?;
-                    Ok(vec![(instance_json(&i), instance_human(&i))])
-                }
-            })
-            .await;
-            ("wsman get", recs)
+            let records = wsman_get(hosts, &uri, &selectors.into_iter().collect()).await;
+            ("wsman get", records)
         }
         WsmanCmd::Enumerate {
             class,
@@ -596,18 +600,7 @@ async fn wsman(hosts: &Hosts, cmd: WsmanCmd) -> anyhow::Result<Outcome> {
             epr,
             namespace,
         } => {
-            let filter = match (wql, associators) {
-                (Some(q), _) => Some(Filter::Wql(q)),
-                (None, Some(a)) => Some(Filter::Association(AssociationFilter {
-                    object: parse_ref(&a, &namespace)?,
-                    kind: AssociationKind::AssociatedInstances,
-                    association_class: assoc_class,
-                    result_class,
-                    role: None,
-                    result_role: None,
-                })),
-                (None, None) => None,
-            };
+            let filter = enumerate_filter(wql, associators, assoc_class, result_class, &namespace)?;
             let uri = if filter.is_some() && !class.contains("://") {
                 wmi_all_classes_uri(&namespace)
             } else {
@@ -623,28 +616,7 @@ async fn wsman(hosts: &Hosts, cmd: WsmanCmd) -> anyhow::Result<Outcome> {
                 optimize: true,
                 max_elements: None,
             };
-            let recs = per_host(hosts, "wsman enumerate", |s| {
-                let (uri, req) = (uri.clone(), req.clone());
-                async move {
-                    let items = s.client().enumerate(&uri, &req).await.map_err(client_err)?;
-                    Ok(items
-                        .iter()
-                        .map(|it| {
-                            let inst = it.instance.as_ref().map(instance_json).unwrap_or(Json::Null);
-                            let e = it.epr.as_ref().map(epr_json).unwrap_or(Json::Null);
-                            let mut human = it.instance.as_ref().map(instance_human).unwrap_or_default();
-                            if let Some(ep) = &it.epr {
-                                let sel: Vec<String> =
-                                    ep.selectors.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                                human.push_str(&format!("\n  EPR: {}?{}", ep.class_name(), sel.join("&")));
-                            }
-                            (json!({"instance": inst, "epr": e}), human)
-                        })
-                        .collect())
-                }
-            })
-            .await;
-            ("wsman enumerate", recs)
+            ("wsman enumerate", wsman_enumerate(hosts, &uri, &req).await)
         }
         WsmanCmd::Invoke {
             class,
@@ -659,53 +631,8 @@ async fn wsman(hosts: &Hosts, cmd: WsmanCmd) -> anyhow::Result<Outcome> {
             let sel: SelectorSet = selectors.into_iter().collect();
             let read = |p: &std::path::Path| std::fs::read_to_string(p);
             let ps = invoke_params(&params, &refs, &instances, &namespace, &read)?;
-            let recs = per_host(hosts, "wsman invoke", |s| {
-                let (uri, sel, ps, method, class) = (
-                    uri.clone(),
-                    sel.clone(),
-                    ps.clone(),
-                    method.clone(),
-                    class.clone(),
-                );
-                async move {
-                    let host = hyperv::Wsman::host(&s).to_owned();
-                    let out = s
-                        .client()
-                        .invoke(&uri, &sel, &method, &ps)
-                        .await
-                        .map_err(client_err)?;
-                    let rv = out.return_value;
-                    let job = out.job_instance_id().map(str::to_owned);
-                    if let Some(v) = rv {
-                        let code = ReturnCode::from_value(v);
-                        if !matches!(code, ReturnCode::Completed | ReturnCode::JobStarted) {
-                            let hint = code.hint().map(|h| format!(": {h}")).unwrap_or_default();
-                            return Err(anyhow::Error::new(Classified::new(
-                                return_code_class(code),
-                                format!(
-                                    "{method} on {} ({host}) returned {code}{hint}",
-                                    class_name(&class)
-                                ),
-                            )));
-                        }
-                    }
-                    let mut human = instance_human(&out.out);
-                    if let Some(j) = &job {
-                        human.push_str(&format!(
-                            "\njob started: follow it with `hvctl job wait {j} --host {host}`"
-                        ));
-                    }
-                    let data = json!({
-                        "method": out.method,
-                        "return_value": rv,
-                        "job_id": job,
-                        "output": instance_json(&out.out),
-                    });
-                    Ok(vec![(data, human)])
-                }
-            })
-            .await;
-            ("wsman invoke", recs)
+            let records = wsman_invoke(hosts, &uri, &sel, &class, &method, &ps).await;
+            ("wsman invoke", records)
         }
     };
     Ok(Outcome {
@@ -713,6 +640,150 @@ async fn wsman(hosts: &Hosts, cmd: WsmanCmd) -> anyhow::Result<Outcome> {
         records,
         table: None,
     })
+}
+
+/// `wsman identify`: the protocol version, vendor and product version of each host.
+async fn wsman_identify(hosts: &Hosts) -> Vec<Record> {
+    per_host(hosts, "wsman identify", |s| async move {
+        let id = s.client().identify().await.map_err(client_err)?;
+        let data = json!({
+            "protocol_version": id.protocol_version,
+            "product_vendor": id.product_vendor,
+            "product_version": id.product_version,
+            "security_profiles": id.security_profiles,
+        });
+        let human = format!(
+            "{}: {} {} ({})",
+            hyperv::Wsman::host(&s),
+            id.product_vendor,
+            id.product_version,
+            id.protocol_version
+        );
+        Ok(vec![(data, human)])
+    })
+    .await
+}
+
+/// `wsman get`: one instance by its selectors.
+async fn wsman_get(hosts: &Hosts, uri: &str, sel: &SelectorSet) -> Vec<Record> {
+    per_host(hosts, "wsman get", |s| {
+        let (uri, sel) = (uri.to_owned(), sel.clone());
+        async move {
+            let i = s.client().get(&uri, &sel).await.map_err(client_err)?;
+            Ok(vec![(instance_json(&i), instance_human(&i))])
+        }
+    })
+    .await
+}
+
+/// The filter of `wsman enumerate`: WQL, or the instances associated with a reference.
+fn enumerate_filter(
+    wql: Option<String>,
+    associators: Option<String>,
+    assoc_class: Option<String>,
+    result_class: Option<String>,
+    namespace: &str,
+) -> anyhow::Result<Option<Filter>> {
+    Ok(match (wql, associators) {
+        (Some(q), _) => Some(Filter::Wql(q)),
+        (None, Some(a)) => Some(Filter::Association(AssociationFilter {
+            object: parse_ref(&a, namespace)?,
+            kind: AssociationKind::AssociatedInstances,
+            association_class: assoc_class,
+            result_class,
+            role: None,
+            result_role: None,
+        })),
+        (None, None) => None,
+    })
+}
+
+/// `wsman enumerate`: a record per item.
+async fn wsman_enumerate(hosts: &Hosts, uri: &str, req: &Enumerate) -> Vec<Record> {
+    per_host(hosts, "wsman enumerate", |s| {
+        let (uri, req) = (uri.to_owned(), req.clone());
+        async move {
+            let items = s.client().enumerate(&uri, &req).await.map_err(client_err)?;
+            Ok(items.iter().map(item_record).collect())
+        }
+    })
+    .await
+}
+
+/// An enumerated item's record: its instance and its EPR, when present.
+fn item_record(it: &Item) -> (Json, String) {
+    let inst = it.instance.as_ref().map(instance_json).unwrap_or(Json::Null);
+    let e = it.epr.as_ref().map(epr_json).unwrap_or(Json::Null);
+    let mut human = it.instance.as_ref().map(instance_human).unwrap_or_default();
+    if let Some(ep) = &it.epr {
+        let sel: Vec<String> = ep.selectors.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        human.push_str(&format!("\n  EPR: {}?{}", ep.class_name(), sel.join("&")));
+    }
+    (json!({"instance": inst, "epr": e}), human)
+}
+
+/// `wsman invoke`: the method's output, or a classified error for a failing ReturnValue.
+async fn wsman_invoke(
+    hosts: &Hosts,
+    uri: &str,
+    sel: &SelectorSet,
+    class: &str,
+    method: &str,
+    ps: &[(String, Value)],
+) -> Vec<Record> {
+    per_host(hosts, "wsman invoke", |s| {
+        let (uri, sel, ps, method, class) = (
+            uri.to_owned(),
+            sel.clone(),
+            ps.to_vec(),
+            method.to_owned(),
+            class.to_owned(),
+        );
+        async move {
+            let host = hyperv::Wsman::host(&s).to_owned();
+            let out = s
+                .client()
+                .invoke(&uri, &sel, &method, &ps)
+                .await
+                .map_err(client_err)?;
+            Ok(vec![invoke_record(&host, &class, &method, &out)?])
+        }
+    })
+    .await
+}
+
+/// An Invoke output's record; a ReturnValue other than Completed or JobStarted is an error.
+fn invoke_record(
+    host: &str,
+    class: &str,
+    method: &str,
+    out: &MethodOutput,
+) -> anyhow::Result<(Json, String)> {
+    let rv = out.return_value;
+    let job = out.job_instance_id().map(str::to_owned);
+    if let Some(v) = rv {
+        let code = ReturnCode::from_value(v);
+        if !matches!(code, ReturnCode::Completed | ReturnCode::JobStarted) {
+            let hint = code.hint().map(|h| format!(": {h}")).unwrap_or_default();
+            return Err(anyhow::Error::new(Classified::new(
+                return_code_class(code),
+                format!("{method} on {} ({host}) returned {code}{hint}", class_name(class)),
+            )));
+        }
+    }
+    let mut human = instance_human(&out.out);
+    if let Some(j) = &job {
+        human.push_str(&format!(
+            "\njob started: follow it with `hvctl job wait {j} --host {host}`"
+        ));
+    }
+    let data = json!({
+        "method": out.method,
+        "return_value": rv,
+        "job_id": job,
+        "output": instance_json(&out.out),
+    });
+    Ok((data, human))
 }
 
 /// The exit class of a failing ReturnValue (as the domain classifies `MethodFailed`).

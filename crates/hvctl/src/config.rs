@@ -300,7 +300,9 @@ pub enum PasswordSource {
 pub struct Resolved {
     /// Hosts to talk to, in order, deduplicated.
     pub endpoints: Vec<Endpoint>,
-    /// HTTPS or HTTP + message encryption.
+    /// HTTPS or HTTP + message encryption. (The endpoints carry it for the commands; read on its
+    /// own only by `sim serve`, so unread in a build without the `sim` feature.)
+    #[cfg_attr(not(feature = "sim"), allow(dead_code))]
     pub https: bool,
     /// Authentication method.
     pub auth: AuthKind,
@@ -498,6 +500,22 @@ pub fn resolve(
         per_host,
         progress_bars: src.stderr_is_terminal && !args.no_progress,
     })
+}
+
+/// Merges repeated VM arguments (`vm stop web01 WEB01`), as repeated hosts are merged: names
+/// compare case-insensitively, as Hyper-V compares ElementName (WQL `=` on strings ignores
+/// case), and GUIDs compare normalized (braces dropped, any case). The first spelling stays,
+/// in the order given.
+pub fn merge_repeated_vms(command: &mut crate::cli::Command) {
+    let Some(vms) = command.vms_mut() else { return };
+    let mut seen = std::collections::HashSet::new();
+    vms.retain(|v| {
+        let key = match hyperv::VmRef::parse(v) {
+            hyperv::VmRef::Guid(g) => format!("guid:{g}"),
+            hyperv::VmRef::Name(n) => format!("name:{}", n.to_lowercase()),
+        };
+        seen.insert(key)
+    });
 }
 
 /// The accepted `max_envelope_size` range, for the flag (its value parser) and the profile.
@@ -853,6 +871,28 @@ password_env = "REPLICA_PASSWORD"
             .unwrap();
         let urls: Vec<&str> = r.endpoints.iter().map(|e| e.url.as_str()).collect();
         assert_eq!(urls, ["http://hv01:5985/wsman", "http://hv02:6000/wsman"]);
+    }
+
+    #[test]
+    fn repeated_vms_are_merged_by_name_case_and_normalized_guid() {
+        use clap::Parser;
+        let mut cli = crate::cli::Cli::try_parse_from([
+            "hvctl",
+            "vm",
+            "stop",
+            "demo-vm",
+            "DEMO-VM",
+            "web01",
+            "{0a1b2c3d-0000-4000-8000-00000000abcd}",
+            "0A1B2C3D-0000-4000-8000-00000000ABCD",
+            "demo-vm",
+        ])
+        .unwrap();
+        merge_repeated_vms(&mut cli.command);
+        assert_eq!(
+            cli.command.vms_mut().unwrap(),
+            &["demo-vm", "web01", "{0a1b2c3d-0000-4000-8000-00000000abcd}"]
+        );
     }
 
     #[test]

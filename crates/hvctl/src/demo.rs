@@ -43,7 +43,7 @@ pub async fn demo(format: OutputFormat, progress_bars: bool) -> anyhow::Result<E
     let (primary, replica) = hyperv_sim::start_pair(config)
         .await
         .context("starting the simulated hosts")?;
-    let human = format == OutputFormat::Human;
+    let human = format != OutputFormat::Json;
     let mut out = std::io::stdout();
     if human {
         writeln!(
@@ -137,7 +137,7 @@ pub async fn demo(format: OutputFormat, progress_bars: bool) -> anyhow::Result<E
             let mut err = std::io::stderr();
             output::emit(&mut out, &mut err, format, "demo", &records, elapsed, None)?
         }
-        OutputFormat::Human => {
+        OutputFormat::Human | OutputFormat::Wide => {
             let class = ExitClass::combine(records.iter().map(Record::class));
             match &result {
                 Ok(()) => writeln!(
@@ -222,8 +222,14 @@ async fn status_step(
     Ok(())
 }
 
-/// `hvctl sim serve`: runs a simulated host (or a pair) until Ctrl-C.
-pub async fn serve(https: bool, port: Option<u16>, pair: bool) -> anyhow::Result<ExitClass> {
+/// `hvctl sim serve`: runs a simulated host (or a pair) until Ctrl-C; every HTTP exchange waits
+/// `latency` before its reply (an emulated round trip).
+pub async fn serve(
+    https: bool,
+    port: Option<u16>,
+    pair: bool,
+    latency: Duration,
+) -> anyhow::Result<ExitClass> {
     let (password, generated) = match std::env::var("HVCTL_PASSWORD").ok().filter(|s| !s.is_empty()) {
         Some(p) => (zeroize::Zeroizing::new(p), false),
         None => (hyperv_sim::random_password(), true),
@@ -233,6 +239,7 @@ pub async fn serve(https: bool, port: Option<u16>, pair: bool) -> anyhow::Result
         let (p, r) = hyperv_sim::start_pair(
             PairConfig {
                 https,
+                latency,
                 ..PairConfig::default()
             }
             .user(SIM_USER, &password),
@@ -244,6 +251,7 @@ pub async fn serve(https: bool, port: Option<u16>, pair: bool) -> anyhow::Result
     } else {
         let mut cfg = SimConfig::new("HV-SIM").user(SIM_USER, &password);
         cfg.https = https;
+        cfg.latency = latency;
         cfg.vms = vec!["vm01".to_owned(), "vm02".to_owned()];
         if let Some(port) = port {
             cfg.bind = std::net::SocketAddr::from(([127, 0, 0, 1], port));
@@ -271,6 +279,13 @@ pub async fn serve(https: bool, port: Option<u16>, pair: bool) -> anyhow::Result
     }
     let first = &hosts[0];
     let flags = if https { " --https --insecure" } else { "" };
+    if !latency.is_zero() {
+        writeln!(
+            out,
+            "every HTTP exchange waits {} ms before its reply (emulated round trip)",
+            latency.as_millis()
+        )?;
+    }
     writeln!(out, "user: {SIM_USER}")?;
     if generated {
         writeln!(

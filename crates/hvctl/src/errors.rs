@@ -40,6 +40,36 @@ pub fn classify_library(cause: &(dyn std::error::Error + 'static)) -> Option<Exi
     None
 }
 
+/// The SOAP fault behind an error, wherever it sits in the chain.
+fn fault_in(err: &anyhow::Error) -> Option<&wsman_soap::Fault> {
+    err.chain().find_map(|c| {
+        c.downcast_ref::<hyperv::Error>()
+            .and_then(hyperv::Error::fault)
+            .or_else(|| {
+                c.downcast_ref::<winrm_client::Error>()
+                    .and_then(winrm_client::Error::fault)
+            })
+            .or_else(|| {
+                c.downcast_ref::<hyperv::TransportError>()
+                    .and_then(hyperv::TransportError::fault)
+            })
+    })
+}
+
+/// What the user can do about a fault that a setting of hvctl's own answers, in its words.
+pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
+    let f = fault_in(err)?;
+    if f.is_max_envelope_size_exceeded() {
+        return Some("raise --max-envelope-size (and the host's MaxEnvelopeSizekb)");
+    }
+    match f.known() {
+        Some(KnownFault::InvalidBatchParameter) => Some(
+            "pass --page-size N, N at most the host's MaxBatchItems (`winrm get winrm/config` on the host)",
+        ),
+        _ => None,
+    }
+}
+
 /// The exit class of a domain error (the domain's own classification).
 pub fn class_of_hyperv(e: &hyperv::Error) -> ExitClass {
     match e.class() {

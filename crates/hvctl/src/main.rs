@@ -8,11 +8,13 @@
 mod cli;
 mod commands;
 mod config;
+#[cfg(feature = "sim")]
 mod demo;
 mod errors;
 mod exit;
 mod output;
 mod progress;
+mod startup;
 mod transport;
 
 use std::io::{IsTerminal, Write};
@@ -23,34 +25,25 @@ use clap::{CommandFactory, Parser};
 
 use crate::cli::{Cli, Command};
 use crate::config::{Needs, Sources};
-use crate::exit::ExitClass;
 
 fn main() -> ExitCode {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            // --help and --version exit 0; usage errors exit 2.
-            let _ = e.print();
-            return ExitCode::from(if e.exit_code() == 0 {
-                0
-            } else {
-                ExitClass::Usage.code()
-            });
-        }
+        Err(e) => return startup::parse_failed(&e, &argv),
     };
-    match run(cli) {
+    let mut json = cli.global.output == Some(cli::OutputFormat::Json)
+        || startup::wants_json(&argv, &|k| std::env::var(k).ok());
+    match run(cli, &mut json) {
         Ok(code) => code,
         Err(err) if exit::is_broken_pipe(&err) => ExitCode::SUCCESS,
-        Err(err) => {
-            let class = exit::classify(&err);
-            let mut stderr = std::io::stderr().lock();
-            let _ = writeln!(stderr, "error: {err:#}");
-            ExitCode::from(class.code())
-        }
+        Err(err) => startup::run_failed(&err, json, &argv),
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+/// Runs the parsed command; `json` becomes true once the resolved configuration (a profile's
+/// `output`) asks for JSON, so that an error after that point is reported as JSON too.
+fn run(cli: Cli, json: &mut bool) -> anyhow::Result<ExitCode> {
     let needs = match &cli.command {
         Command::Completions { .. } | Command::Man { .. } | Command::Demo | Command::Sim(_) => Needs::Nothing,
         _ => Needs::Hosts,
@@ -74,6 +67,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             stderr_is_terminal: std::io::stderr().is_terminal(),
         },
     )?;
+    *json |= resolved.output == cli::OutputFormat::Json;
     init_tracing(resolved.verbose);
     tracing::debug!(source = ?resolved.password_source, hosts = resolved.endpoints.len(), "configuration resolved");
     if resolved.insecure {
@@ -128,16 +122,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "sim")]
         Command::Demo => {
             let class = runtime()?.block_on(demo::demo(resolved.output, resolved.progress_bars))?;
             Ok(class.into())
         }
-        Command::Sim(cli::SimCmd::Serve { pair }) => {
+        #[cfg(feature = "sim")]
+        Command::Sim(cli::SimCmd::Serve { pair, latency }) => {
             let port = cli.global.port;
-            let class = runtime()?.block_on(demo::serve(resolved.https, port, pair))?;
+            let latency = latency.unwrap_or_default();
+            let class = runtime()?.block_on(demo::serve(resolved.https, port, pair, latency))?;
             Ok(class.into())
         }
-        command => {
+        #[cfg(not(feature = "sim"))]
+        Command::Demo | Command::Sim(_) => Err(anyhow::Error::new(exit::UsageError::new(cli::NO_SIM))),
+        mut command => {
+            config::merge_repeated_vms(&mut command);
             let runtime = runtime()?;
             let start = std::time::Instant::now();
             let outcome = runtime.block_on(async {

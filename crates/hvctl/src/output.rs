@@ -81,7 +81,10 @@ impl Record {
             error: Some(ErrorInfo {
                 class,
                 exit_code: class.code(),
-                message: format!("{err:#}"),
+                message: match crate::errors::hint(err) {
+                    Some(h) => format!("{err:#}; {h}"),
+                    None => format!("{err:#}"),
+                },
             }),
             elapsed_ms: 0,
             human: String::new(),
@@ -157,9 +160,9 @@ pub fn emit(
             serde_json::to_writer(&mut *out, &summary)?;
             out.write_all(b"\n")?;
         }
-        OutputFormat::Human => {
+        OutputFormat::Human | OutputFormat::Wide => {
             if let Some(t) = table {
-                t.write(out)?;
+                t.render(out, Layout::for_output(format))?;
             }
             for r in records {
                 match &r.error {
@@ -195,20 +198,85 @@ pub fn emit(
     Ok(summary.exit_class)
 }
 
-/// A simple left-aligned text table for human output.
+/// How a table is laid out: at most `width` columns (`None`: as wide as its cells), and
+/// whether the `-o wide` columns are shown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Layout {
+    /// The widest line, in characters.
+    pub width: Option<usize>,
+    /// Show the wide-only columns.
+    pub wide: bool,
+}
+
+impl Layout {
+    /// The layout for `format`: `-o wide` is full width with every column; human output fits
+    /// `$COLUMNS` when set, else the terminal when stdout is one, else (piped, as kubectl) is
+    /// not truncated.
+    pub fn for_output(format: OutputFormat) -> Layout {
+        if format == OutputFormat::Wide {
+            return Layout {
+                width: None,
+                wide: true,
+            };
+        }
+        let columns = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.trim().parse::<usize>().ok());
+        let terminal = || {
+            use std::io::IsTerminal;
+            let out = std::io::stdout();
+            if !out.is_terminal() {
+                return None;
+            }
+            terminal_size::terminal_size_of(out).map(|(w, _)| usize::from(w.0))
+        };
+        Layout {
+            width: columns.filter(|c| *c > 0).or_else(terminal),
+            wide: false,
+        }
+    }
+}
+
+/// A left-aligned text table for human output.
 #[derive(Debug, Default)]
 pub struct Table {
     header: Vec<String>,
+    /// Columns from this index on are shown only with `-o wide`.
+    wide_from: Option<usize>,
+    /// Columns of free text (names, hosts, GUIDs): truncated first, down to [`MIN_COLUMN`].
+    free: Vec<usize>,
     rows: Vec<Vec<String>>,
 }
+
+/// The narrowest a column is truncated to (its heading may be shorter).
+const MIN_COLUMN: usize = 8;
 
 impl Table {
     /// A table with these column headings.
     pub fn new(header: &[&str]) -> Table {
         Table {
             header: header.iter().map(|s| (*s).to_owned()).collect(),
+            wide_from: None,
+            free: Vec::new(),
             rows: Vec::new(),
         }
+    }
+
+    /// Adds columns shown only with `-o wide` (rows give their cells after the others).
+    #[must_use]
+    pub fn wide_columns(mut self, header: &[&str]) -> Table {
+        self.wide_from = Some(self.header.len());
+        self.header.extend(header.iter().map(|s| (*s).to_owned()));
+        self
+    }
+
+    /// Marks the columns with these headings as free text, truncated before the others.
+    #[must_use]
+    pub fn free_text(mut self, headings: &[&str]) -> Table {
+        self.free = (0..self.header.len())
+            .filter(|i| headings.contains(&self.header[*i].as_str()))
+            .collect();
+        self
     }
 
     /// Adds a row.
@@ -216,27 +284,62 @@ impl Table {
         self.rows.push(cells);
     }
 
-    /// Writes the table (nothing when it has no rows).
+    /// Writes the table at full width without the wide-only columns (nothing when it has no rows).
     pub fn write(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        self.render(out, Layout::default())
+    }
+
+    /// Writes the table laid out as `layout` says: until a line fits the width, the widest
+    /// free-text column gives a character (down to [`MIN_COLUMN`]), then the widest of any
+    /// (down to its heading); cut cells end with an ellipsis.
+    pub fn render(&self, out: &mut dyn Write, layout: Layout) -> std::io::Result<()> {
         if self.rows.is_empty() {
             return Ok(());
         }
-        let mut widths: Vec<usize> = self.header.iter().map(|h| h.chars().count()).collect();
+        let shown = match self.wide_from {
+            Some(n) if !layout.wide => n,
+            _ => self.header.len(),
+        };
+        let len = |s: &str| s.chars().count();
+        let mut widths: Vec<usize> = self.header[..shown].iter().map(|h| len(h)).collect();
         for r in &self.rows {
-            for (i, c) in r.iter().enumerate() {
-                if i < widths.len() {
-                    widths[i] = widths[i].max(c.chars().count());
+            for (w, c) in widths.iter_mut().zip(r) {
+                *w = (*w).max(len(c));
+            }
+        }
+        if let Some(max) = layout.width {
+            let total = |w: &[usize]| w.iter().sum::<usize>() + 2 * w.len().saturating_sub(1);
+            let free_floor = |i: usize| {
+                if self.free.contains(&i) {
+                    len(&self.header[i]).max(MIN_COLUMN)
+                } else {
+                    usize::MAX
+                }
+            };
+            let heading_floor = |i: usize| len(&self.header[i]).max(1);
+            for floor in [&free_floor as &dyn Fn(usize) -> usize, &heading_floor] {
+                while total(&widths) > max {
+                    // The widest column that can still give a character.
+                    let Some((i, _)) = widths
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, w)| **w > floor(*i))
+                        .max_by_key(|(i, w)| (**w, std::cmp::Reverse(*i)))
+                    else {
+                        break;
+                    };
+                    widths[i] -= 1;
                 }
             }
         }
         let line = |cells: &[String]| {
             let mut s = String::new();
-            for (i, c) in cells.iter().enumerate() {
-                let w = widths.get(i).copied().unwrap_or(0);
-                if i + 1 == cells.len() {
-                    s.push_str(c);
+            for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
+                let cell = fit(c, *w);
+                if i + 1 == widths.len() {
+                    s.push_str(&cell);
                 } else {
-                    s.push_str(&format!("{c:<w$}  "));
+                    s.push_str(&format!("{cell:<w$}  "));
                 }
             }
             s.trim_end().to_owned()
@@ -247,6 +350,35 @@ impl Table {
         }
         Ok(())
     }
+}
+
+/// `s` in at most `width` characters: cut with an ellipsis when longer.
+pub fn fit(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_owned();
+    }
+    let mut cut: String = s.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// A time for people: an RFC 3339 timestamp to the second (`2026-11-25T11:00:00.123456Z` is
+/// `2026-11-25 11:00:00Z`); anything else as it is.
+pub fn human_time(s: &str) -> String {
+    let b = s.as_bytes();
+    let looks_like_time = b.len() >= 19
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[..4].iter().all(u8::is_ascii_digit);
+    if !looks_like_time {
+        return s.to_owned();
+    }
+    let rest = &s[19..];
+    let zone = rest.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
+    format!("{} {}{}", &s[..10], &s[11..19], zone)
 }
 
 /// A CIM instance as JSON: `{"class": ..., "properties": {name: value}}`.
@@ -326,7 +458,7 @@ fn value_human(v: &Value) -> String {
 
 fn scalar_human(s: &Scalar) -> String {
     match s {
-        Scalar::Datetime(d) => d.to_iso8601(),
+        Scalar::Datetime(d) => human_time(&d.to_iso8601()),
         other => other.to_text(),
     }
 }
@@ -431,6 +563,52 @@ mod tests {
         );
     }
 
+    /// The values OUTPUT.md lists for `field` (its "field | values" table).
+    pub(crate) fn documented_values(field: &str) -> Vec<String> {
+        let doc = include_str!("../OUTPUT.md");
+        let row = doc
+            .lines()
+            .find(|l| {
+                l.starts_with("| `")
+                    && l.split('|')
+                        .nth(1)
+                        .is_some_and(|c| c.contains(&format!("`{field}`")))
+            })
+            .unwrap_or_else(|| panic!("OUTPUT.md has no values row for {field}"));
+        let cell = row.split('|').nth(2).unwrap();
+        cell.split('`').skip(1).step_by(2).map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn output_md_lists_every_enumerated_value() {
+        use hyperv::{
+            EnabledState, JobState, ReplicationAuth, ReplicationHealth, ReplicationMode, ReplicationState,
+        };
+        use std::collections::BTreeSet;
+        fn names<T: std::fmt::Display>(all: &[T]) -> BTreeSet<String> {
+            all.iter().map(ToString::to_string).collect()
+        }
+        let doc = |f: &str| documented_values(f).into_iter().collect::<BTreeSet<String>>();
+        assert_eq!(doc("enabled_state"), names(EnabledState::ALL));
+        assert_eq!(doc("replication_mode"), names(ReplicationMode::ALL));
+        assert_eq!(doc("replication_state"), names(ReplicationState::ALL));
+        assert_eq!(doc("replication_health"), names(ReplicationHealth::ALL));
+        assert_eq!(doc("authentication"), names(ReplicationAuth::ALL));
+        assert_eq!(doc("state"), names(JobState::ALL));
+        // Every PowerShell state the domain can derive is listed.
+        let mut states = ReplicationState::ALL.to_vec();
+        states.push(ReplicationState::from_value(999));
+        for m in ReplicationMode::ALL {
+            for s in &states {
+                let ps = hyperv::PsReplicationState::derive(*m, *s).to_string();
+                assert!(
+                    doc("ps_replication_state").contains(&ps),
+                    "{ps} missing from OUTPUT.md"
+                );
+            }
+        }
+    }
+
     #[test]
     fn tables_align_columns() {
         let mut t = Table::new(&["VM", "STATE"]);
@@ -442,6 +620,60 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "VM     STATE\nweb01  Running\na      Off\n"
         );
+    }
+
+    #[test]
+    fn tables_fit_the_width_with_an_ellipsis_and_wide_shows_more() {
+        let mut t = Table::new(&["HOST", "VM", "GUID"])
+            .wide_columns(&["EXTRA"])
+            .free_text(&["HOST", "GUID"]);
+        t.row(vec![
+            "hv01.corp.example".into(),
+            "web01".into(),
+            "019B27EB-2539-411A-92D0-90322B8B9F29".into(),
+            "x".into(),
+        ]);
+        let render = |layout| {
+            let mut out = Vec::new();
+            t.render(&mut out, layout).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let narrow = render(Layout {
+            width: Some(40),
+            wide: false,
+        });
+        for l in narrow.lines() {
+            assert!(l.chars().count() <= 40, "{l:?}");
+        }
+        assert!(narrow.contains("  019B27EB-2539-4…\n"), "{narrow}");
+        assert!(narrow.contains("hv01.corp.exam…  web01"), "{narrow}");
+        assert!(!narrow.contains("EXTRA"));
+        let full = render(Layout::default());
+        assert!(full.contains("019B27EB-2539-411A-92D0-90322B8B9F29") && !full.contains("EXTRA"));
+        let wide = render(Layout {
+            width: None,
+            wide: true,
+        });
+        assert!(wide.lines().next().unwrap().ends_with("EXTRA"), "{wide}");
+        // Free text gives first: at 40 the VM column is whole; below the free floors, the
+        // others give too, never below their headings.
+        let tiny = render(Layout {
+            width: Some(5),
+            wide: false,
+        });
+        assert_eq!(tiny.lines().nth(1), Some("hv0…  w…  019…"), "{tiny}");
+    }
+
+    #[test]
+    fn times_for_people_stop_at_the_second() {
+        assert_eq!(human_time("2026-12-06T21:32:20.356Z"), "2026-12-06 21:32:20Z");
+        assert_eq!(
+            human_time("2026-12-06T21:32:20.225323+01:00"),
+            "2026-12-06 21:32:20+01:00"
+        );
+        assert_eq!(human_time("2026-12-06T21:32:20Z"), "2026-12-06 21:32:20Z");
+        assert_eq!(human_time("P0DT0H0M1.5S"), "P0DT0H0M1.5S");
+        assert_eq!(human_time("-"), "-");
     }
 
     #[test]

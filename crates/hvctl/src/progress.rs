@@ -6,6 +6,10 @@ use std::sync::{Arc, Mutex};
 use hyperv::JobProgress;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+/// The widest label in front of a bar: with the bar and percentage, 53 columns, so that a bar
+/// and part of its message fit one line of an 80-column terminal.
+const PREFIX: usize = 24;
+
 /// The last (state, percent) printed for a job.
 type Seen = (String, Option<u16>);
 
@@ -39,11 +43,13 @@ impl ProgressSink {
                 ProgressSink::Bars(mp) => {
                     let b = bar.get_or_insert_with(|| {
                         let b = mp.add(ProgressBar::new(100));
-                        let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos:>3}% {msg}")
+                        // One line: the label cut to PREFIX, a fixed bar, and the message
+                        // cut to what is left of the terminal's width (`wide_msg`).
+                        let style = ProgressStyle::with_template("{prefix} [{bar:20}] {pos:>3}% {wide_msg}")
                             .unwrap_or_else(|_| ProgressStyle::default_bar())
                             .progress_chars("=> ");
                         b.set_style(style);
-                        b.set_prefix(label.clone());
+                        b.set_prefix(crate::output::fit(&label, PREFIX));
                         b
                     });
                     b.set_position(u64::from(p.percent_complete.unwrap_or(0)));

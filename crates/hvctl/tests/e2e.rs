@@ -8,137 +8,8 @@ mod support;
 use std::process::Stdio;
 use std::time::{Duration, SystemTime};
 
-use hyperv_sim::{FaultAction, FaultRule, Match, PairConfig, SimFault, SimHost};
-use serde_json::Value as Json;
-use support::{hvctl, runtime, Run, USER};
-
-/// A primary/replica pair with `demo-vm` replicating, served on a background runtime.
-/// Fields drop in order: the hosts stop first, then the runtime.
-struct Pair {
-    primary: SimHost,
-    replica: SimHost,
-    password: String,
-    home: tempfile::TempDir,
-    _rt: tokio::runtime::Runtime,
-}
-
-impl Pair {
-    fn start() -> Pair {
-        let rt = runtime();
-        let password = hyperv_sim::random_password().to_string();
-        let cfg = PairConfig {
-            job_duration: Duration::from_millis(300),
-            ..PairConfig::default()
-        }
-        .user(USER, &password);
-        let (primary, replica) = rt.block_on(hyperv_sim::start_pair(cfg)).unwrap();
-        Pair {
-            primary,
-            replica,
-            password,
-            home: tempfile::tempdir().unwrap(),
-            _rt: rt,
-        }
-    }
-
-    fn p(&self) -> String {
-        self.primary.addr().to_string()
-    }
-
-    fn r(&self) -> String {
-        self.replica.addr().to_string()
-    }
-
-    /// Runs hvctl with a clean environment, the password in HVCTL_PASSWORD and NTLM as `USER`.
-    fn run(&self, args: &[&str]) -> Run {
-        self.run_env(args, &[("HVCTL_PASSWORD", &self.password)], None)
-    }
-
-    fn run_env(&self, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
-        let mut cmd = hvctl(self.home.path());
-        cmd.args(["--auth", "ntlm", "--user", USER]).args(args);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        Run::of(cmd, stdin)
-    }
-}
-
-impl Run {
-    /// The JSON lines, each checked against the documented schema (OUTPUT.md).
-    fn json(&self) -> (Vec<Json>, Json) {
-        let (lines, summary) = self.json_lines();
-        check_summary(&summary, &lines, self.code);
-        for r in &lines {
-            check_result(r);
-        }
-        (lines, summary)
-    }
-}
-
-/// OUTPUT.md: a result line.
-fn check_result(r: &Json) {
-    let o = r.as_object().unwrap();
-    let keys: Vec<&str> = o.keys().map(String::as_str).collect();
-    for k in [
-        "type",
-        "command",
-        "host",
-        "vm",
-        "ok",
-        "data",
-        "error",
-        "elapsed_ms",
-    ] {
-        assert!(keys.contains(&k), "result without `{k}`: {r}");
-    }
-    assert_eq!(keys.len(), 8, "unexpected keys in {r}");
-    assert_eq!(r["type"], "result");
-    assert!(r["command"].is_string() && r["elapsed_ms"].is_u64());
-    assert!(r["host"].is_string() || r["host"].is_null());
-    assert!(r["vm"].is_string() || r["vm"].is_null());
-    if r["ok"].as_bool().unwrap() {
-        assert!(r["error"].is_null(), "{r}");
-    } else {
-        let e = &r["error"];
-        assert!(r["data"].is_null(), "{r}");
-        assert!(e["class"].is_string() && e["message"].is_string(), "{r}");
-        let code = e["exit_code"].as_u64().unwrap();
-        let class = e["class"].as_str().unwrap();
-        assert_eq!(class_code(class), code, "{r}");
-    }
-}
-
-fn class_code(class: &str) -> u64 {
-    match class {
-        "success" => 0,
-        "other" => 1,
-        "usage" => 2,
-        "auth" => 3,
-        "not_found" => 4,
-        "invalid_state" => 5,
-        "job_failed" => 6,
-        "connection" => 7,
-        "outcome_unknown" => 8,
-        other => panic!("undocumented class {other}"),
-    }
-}
-
-/// OUTPUT.md: the summary line.
-fn check_summary(s: &Json, results: &[Json], code: i32) {
-    assert_eq!(s["type"], "summary", "{s}");
-    assert_eq!(s["schema_version"], 1);
-    assert_eq!(s["total"].as_u64().unwrap() as usize, results.len());
-    let failed = results.iter().filter(|r| r["ok"] == false).count();
-    assert_eq!(s["failed"].as_u64().unwrap() as usize, failed);
-    assert_eq!(s["succeeded"].as_u64().unwrap() as usize, results.len() - failed);
-    assert_eq!(s["exit_code"].as_i64().unwrap(), i64::from(code));
-    assert_eq!(
-        class_code(s["exit_class"].as_str().unwrap()),
-        s["exit_code"].as_u64().unwrap()
-    );
-    assert!(s["elapsed_ms"].is_u64());
-}
+use hyperv_sim::{FaultAction, FaultRule, Match, SimFault, SimHost};
+use support::{hvctl, Pair, Run, USER};
 
 #[test]
 fn planned_failover_end_to_end_with_json_output() {
@@ -771,6 +642,7 @@ fn profiles_and_password_sources() {
     assert!(run.stderr.contains("HVCTL_PASSWORD"), "{}", run.stderr);
 }
 
+#[cfg(feature = "sim")]
 #[test]
 fn demo_runs_the_whole_workflow() {
     let home = tempfile::tempdir().unwrap();
@@ -878,12 +750,16 @@ fn https_with_insecure_warns_and_works() {
     drop(host);
 }
 
-#[test]
-fn sim_serve_prints_how_to_connect() {
+/// Starts `hvctl sim serve EXTRA...`, reads how to connect from its output, runs `vm list`
+/// against it; returns the VM names listed, the output lines up to `try:`, and the wall time of
+/// the `vm list`.
+#[cfg(feature = "sim")]
+fn sim_serve_vm_list(extra: &[&str]) -> (Vec<String>, Vec<String>, Duration) {
     use std::io::{BufRead, BufReader};
     let home = tempfile::tempdir().unwrap();
     let mut child = hvctl(home.path())
         .args(["sim", "serve"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -891,6 +767,7 @@ fn sim_serve_prints_how_to_connect() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut endpoint = None;
     let mut password = None;
+    let mut printed = Vec::new();
     for line in lines.by_ref() {
         let line = line.unwrap();
         if let Some(rest) = line.split(" listening on ").nth(1) {
@@ -899,7 +776,9 @@ fn sim_serve_prints_how_to_connect() {
         if let Some(pw) = line.split("export HVCTL_PASSWORD=").nth(1) {
             password = Some(pw.trim().to_owned());
         }
-        if line.starts_with("try: ") {
+        let last = line.starts_with("try: ");
+        printed.push(line);
+        if last {
             break;
         }
     }
@@ -909,12 +788,41 @@ fn sim_serve_prints_how_to_connect() {
         "--host", &endpoint, "--auth", "ntlm", "--user", USER, "-o", "json", "vm", "list",
     ])
     .env("HVCTL_PASSWORD", &password);
+    let started = std::time::Instant::now();
     let run = Run::of(cmd, None);
+    let took = started.elapsed();
     child.kill().unwrap();
     child.wait().unwrap();
     let (res, _) = run.expect(0).json();
-    let names: Vec<&str> = res.iter().filter_map(|r| r["vm"].as_str()).collect();
+    let names = res
+        .iter()
+        .filter_map(|r| r["vm"].as_str())
+        .map(str::to_owned)
+        .collect();
+    (names, printed, took)
+}
+
+#[cfg(feature = "sim")]
+#[test]
+fn sim_serve_prints_how_to_connect() {
+    let (names, _, _) = sim_serve_vm_list(&[]);
     assert_eq!(names, ["vm01", "vm02"]);
+}
+
+/// `--latency` delays every exchange: a `vm list` is at least 3 of them (the two handshake legs
+/// and the Enumerate), so it cannot take less than 3 latencies (a lower bound only).
+#[cfg(feature = "sim")]
+#[test]
+fn sim_serve_latency_delays_every_exchange() {
+    let (names, printed, took) = sim_serve_vm_list(&["--latency", "200ms"]);
+    assert_eq!(names, ["vm01", "vm02"]);
+    assert!(
+        printed
+            .iter()
+            .any(|l| l.starts_with("every HTTP exchange waits 200 ms")),
+        "{printed:?}"
+    );
+    assert!(took >= Duration::from_millis(600), "{took:?}");
 }
 
 #[test]
@@ -1009,6 +917,7 @@ fn cancel_commit_and_reverse_options() {
     assert!(recorded > 0, "nothing recorded in {}", rec.display());
 }
 
+#[cfg(feature = "sim")]
 #[test]
 fn inventory_file_and_demo_json() {
     let pair = Pair::start();
@@ -1040,4 +949,35 @@ fn inventory_file_and_demo_json() {
             "replication status"
         ]
     );
+}
+
+/// A build without the `sim` feature has no simulator: `--help` says how to get the demo,
+/// and `demo` / `sim serve` are usage errors that say it too (`cargo test -p hvctl
+/// --no-default-features --test e2e lean`, run by CI).
+#[cfg(not(feature = "sim"))]
+#[test]
+fn lean_build_says_how_to_get_the_demo() {
+    let home = tempfile::tempdir().unwrap();
+    let mut help = hvctl(home.path());
+    help.arg("--help");
+    let run = Run::of(help, None);
+    run.expect(0);
+    assert!(
+        run.stdout.contains("cargo install hvctl --features sim"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("  demo "), "{}", run.stdout);
+    for args in [&["demo"][..], &["sim", "serve"]] {
+        let mut cmd = hvctl(home.path());
+        cmd.args(args);
+        let run = Run::of(cmd, None);
+        run.expect(2);
+        assert!(
+            run.stderr.contains("without the simulator"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("--features sim"), "{args:?}: {}", run.stderr);
+    }
 }

@@ -259,3 +259,38 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A host whose MaxBatchItems is below the client's page size refuses the Enumerate
+/// (`w:InvalidBatchParameter`); the error says so, and `--page-size` within the limit lists.
+#[test]
+fn a_page_size_above_the_hosts_max_batch_items_is_explained_and_page_size_fixes_it() {
+    let rt = runtime();
+    let password = hyperv_sim::random_password().to_string();
+    let mut cfg = SimConfig::new("HV01").user(USER, &password);
+    cfg.vms = names();
+    cfg.max_batch_items = 5;
+    let sim = rt.block_on(SimHost::start(cfg)).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let mut cmd = hvctl(home.path());
+        cmd.env("HVCTL_PASSWORD", &password)
+            .args(["--auth", "ntlm", "--user", USER, "--host"])
+            .arg(sim.addr().to_string())
+            .args(extra)
+            .args(["vm", "list"]);
+        Run::of(cmd, None)
+    };
+    let refused = run(&[]);
+    assert_ne!(refused.code, 0, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("above the host's MaxBatchItems")
+            && refused.stderr.contains("pass --page-size N"),
+        "{}",
+        refused.stderr
+    );
+    let listed = run(&["--page-size", "5"]);
+    listed.expect(0);
+    for name in names() {
+        assert!(listed.stdout.contains(&name), "{name}: {}", listed.stdout);
+    }
+}

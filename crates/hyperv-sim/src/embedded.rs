@@ -3,7 +3,8 @@
 //!
 //! The reader keeps each value's raw text and declared `TYPE`, because the server must judge the
 //! text the client sent (an ISO 8601 datetime where DMTF is required fails the job like on a
-//! real host, reference §3.2).
+//! real host, as r4sd/go-wsman issue #119 reports: ISO 8601 with `TYPE="datetime"` ends in job
+//! ErrorCode 32768).
 
 use quick_xml::events::Event;
 use quick_xml::Reader;

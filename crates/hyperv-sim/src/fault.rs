@@ -1,7 +1,9 @@
 //! SOAP faults shaped like the ones a Windows WinRM service returns for WMI resources
-//! (see the real recordings in `shared/fixtures/real/`, [MS-WSMV 2.2.4.43] WSManFaultType).
+//! (see the real recordings in `fixtures/real/`, [MS-WSMV 2.2.4.43] WSManFaultType).
 //!
-//! The codes are the `wsmerror.h` values listed in the project's Hyper-V reference §4.1.
+//! The codes are the `wsmerror.h` values of the Windows SDK (FACILITY_WINRM, 0x8033xxxx) and the
+//! WMI `WBEM_E_*` HRESULTs ("WMI Error Constants",
+//! <https://learn.microsoft.com/windows/win32/wmisdk/wmi-error-constants>).
 
 use wsman_soap::ns;
 

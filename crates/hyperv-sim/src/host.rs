@@ -62,6 +62,10 @@ pub struct SimConfig {
     pub time_before_removal: Duration,
     /// Idle lifetime of an enumeration context (`EnumerationTimeoutms`).
     pub enumeration_timeout: Duration,
+    /// How long every HTTP exchange (each request and its reply, the 401 legs of a handshake
+    /// included) waits before its reply is written: an emulated network round trip, so that
+    /// round trips cost what they cost over a VPN or WAN link. Zero (none) by default.
+    pub latency: Duration,
     /// Fault injection rules (share the handle with the test).
     pub faults: FaultHandle,
     /// Serve an existing host of an existing world instead of creating one (used by
@@ -83,6 +87,7 @@ impl fmt::Debug for SimConfig {
             )
             .field("https", &self.https)
             .field("job_duration", &self.job_duration)
+            .field("latency", &self.latency)
             .finish_non_exhaustive()
     }
 }
@@ -105,6 +110,7 @@ impl Default for SimConfig {
             job_duration: WorldConfig::default().job_duration,
             time_before_removal: WorldConfig::default().time_before_removal,
             enumeration_timeout: Duration::from_secs(240),
+            latency: Duration::ZERO,
             faults: FaultHandle::default(),
             attach: None,
             variance: Variance::default(),
@@ -154,6 +160,9 @@ pub struct PairConfig {
     pub job_duration: Duration,
     /// `TimeBeforeRemoval` of finished jobs.
     pub time_before_removal: Duration,
+    /// The emulated round trip of every HTTP exchange on both hosts (see
+    /// [`SimConfig::latency`]); zero by default.
+    pub latency: Duration,
     /// Address of the primary (`127.0.0.1:0` by default).
     pub primary_bind: SocketAddr,
     /// Address of the replica (`127.0.0.1:0` by default).
@@ -187,6 +196,7 @@ impl Default for PairConfig {
             require_channel_binding: true,
             job_duration: WorldConfig::default().job_duration,
             time_before_removal: WorldConfig::default().time_before_removal,
+            latency: Duration::ZERO,
             primary_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             replica_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
@@ -294,6 +304,7 @@ impl SimHost {
             max_envelope: usize::try_from(config.max_envelope_size_kb)
                 .unwrap_or(usize::MAX)
                 .saturating_mul(1024),
+            latency: config.latency,
             variance: RwLock::new(config.variance.clone()),
         });
         for (name, password) in &config.users {
@@ -449,6 +460,7 @@ pub async fn start_pair(config: PairConfig) -> Result<(SimHost, SimHost), Error>
         require_channel_binding: config.require_channel_binding,
         job_duration: config.job_duration,
         time_before_removal: config.time_before_removal,
+        latency: config.latency,
         ..SimConfig::default()
     };
     let primary = SimHost::start(SimConfig {

@@ -1,6 +1,10 @@
+//! Simulated Hyper-V hosts speaking real WinRM (NTLM, message encryption, HTTPS), for tests,
+//! benchmarks and `hvctl demo`.
 #![cfg_attr(doc, doc = include_str!("../README.md"))]
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
+pub mod auth;
 pub mod clock;
 pub mod embedded;
 pub mod fault;

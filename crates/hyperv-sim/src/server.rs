@@ -2,6 +2,9 @@
 //! `Negotiate` and `NTLM` schemes with the security context bound to the TCP connection, and
 //! WinRM message encryption ([MS-WSMV 2.2.9.1]) required over plain HTTP like a default
 //! Windows listener (`AllowUnencrypted = false`).
+// The steps of an exchange return an early reply as `Err`: it is built once per exchange and
+// moved once, as the `Ok` reply is.
+#![allow(clippy::result_large_err)]
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -18,12 +21,13 @@ use hyper::{Method, Request as HttpRequest, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
-use winrm_auth::ntlm::{AcceptorConfig, NtlmAcceptor, UserTable};
-use winrm_auth::{framing, SessionSecurity, Step};
+use winrm_auth::framing;
+use winrm_auth::ntlm::{NtlmAcceptor, UserTable};
 use wsman_soap::response::ResponseBody;
 use wsman_soap::{class_of, parse_request, response_action, Limits, RequestBody};
 use zeroize::Zeroizing;
 
+use crate::auth::{self, AuthConnection, Leg, SealError};
 use crate::fault::SimFault;
 use crate::inject::{FaultAction, FaultHandle};
 use crate::model::{HostId, JobInjection, World};
@@ -37,9 +41,6 @@ use crate::variance::Variance;
 /// body up to this much over the limit is read and unsealed, and its envelope refused with
 /// the security context intact; a larger body is refused unread and ends the context.
 const FRAMING_SLACK: usize = 16 * 1024;
-
-/// The random-bytes source the NTLM acceptor takes.
-type Rng = Box<dyn FnMut(&mut [u8]) + Send>;
 
 /// A user the endpoint accepts.
 #[derive(Clone)]
@@ -66,6 +67,9 @@ pub(crate) struct Shared {
     /// The listener's `MaxEnvelopeSizekb` in bytes: the largest request envelope accepted and
     /// the largest response sent.
     pub(crate) max_envelope: usize,
+    /// How long every HTTP exchange waits before its reply is written (an emulated network
+    /// round trip); zero by default.
+    pub(crate) latency: Duration,
     /// How responses differ from the canonical output ([`Variance`]).
     pub(crate) variance: RwLock<Variance>,
 }
@@ -123,34 +127,13 @@ impl Shared {
     }
 
     fn acceptor(&self) -> NtlmAcceptor {
-        let config = AcceptorConfig {
-            netbios_domain: self
-                .dns_domain
-                .split('.')
-                .next()
-                .unwrap_or("HV")
-                .to_ascii_uppercase(),
-            netbios_computer: self.machine.clone(),
-            dns_domain: self.dns_domain.clone(),
-            dns_computer: format!("{}.{}", self.machine.to_ascii_lowercase(), self.dns_domain),
-            expected_channel_bindings: self.channel_bindings.clone(),
-        };
-        let rng: Rng = Box::new(|b: &mut [u8]| rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, b));
-        NtlmAcceptor::new(
+        auth::ntlm_acceptor(
             self.table(),
-            config,
-            rng,
-            crate::clock::filetime(SystemTime::now()),
+            &self.machine,
+            &self.dns_domain,
+            self.channel_bindings.clone(),
         )
     }
-}
-
-/// The per-connection security state.
-#[derive(Default)]
-struct Conn {
-    acceptor: Option<NtlmAcceptor>,
-    scheme: &'static str,
-    session: Option<Box<dyn SessionSecurity>>,
 }
 
 /// Accepts connections until `shutdown` flips.
@@ -187,12 +170,19 @@ async fn serve_conn<I>(io: I, shared: Arc<Shared>, mut shutdown: watch::Receiver
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let conn = Arc::new(tokio::sync::Mutex::new(Conn::default()));
+    let conn = Arc::new(tokio::sync::Mutex::new(AuthConnection::default()));
     let kill = Arc::new(Notify::new());
     let k2 = kill.clone();
     let svc = service_fn(move |req| {
         let (shared, conn, kill) = (shared.clone(), conn.clone(), k2.clone());
-        async move { Ok::<_, Infallible>(handle(&shared, &conn, &kill, req).await) }
+        async move {
+            shared.stats.exchange();
+            let response = handle(&shared, &conn, &kill, req).await;
+            if !shared.latency.is_zero() {
+                tokio::time::sleep(shared.latency).await;
+            }
+            Ok::<_, Infallible>(response)
+        }
     });
     let c = http1::Builder::new().keep_alive(true).serve_connection(io, svc);
     tokio::select! {
@@ -242,232 +232,229 @@ fn unauthorized(shared: &Shared, token: Option<(&str, &[u8])>) -> Response<Full<
 
 const SOAP_CT: &str = "application/soap+xml;charset=UTF-8";
 
+/// A reply: an `Err` of the steps below is a reply that ends the exchange early (a refusal).
+type Reply = Response<Full<Bytes>>;
+
+/// The request headers the exchange looks at.
+struct Head {
+    authorization: Option<String>,
+    content_type: String,
+    /// `WSMANIDENTIFY: unauthenticated` ([MS-WSMV 3.1.4.16]).
+    anonymous_identify: bool,
+}
+
+impl Head {
+    fn of(req: &HttpRequest<Incoming>) -> Self {
+        let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+        Self {
+            authorization: header(AUTHORIZATION.as_str()).map(str::to_owned),
+            content_type: header(CONTENT_TYPE.as_str()).unwrap_or("").to_owned(),
+            anonymous_identify: header("WSMANIDENTIFY")
+                .is_some_and(|v| v.eq_ignore_ascii_case("unauthenticated")),
+        }
+    }
+}
+
+/// One HTTP exchange: read, authenticate (a handshake leg ends here), decrypt, check the
+/// size, dispatch the SOAP request, seal and send the reply.
 async fn handle(
     shared: &Shared,
-    conn: &tokio::sync::Mutex<Conn>,
+    conn: &tokio::sync::Mutex<AuthConnection>,
     kill: &Notify,
     req: HttpRequest<Incoming>,
-) -> Response<Full<Bytes>> {
+) -> Reply {
+    match exchange(shared, conn, kill, req).await {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+async fn exchange(
+    shared: &Shared,
+    conn: &tokio::sync::Mutex<AuthConnection>,
+    kill: &Notify,
+    req: HttpRequest<Incoming>,
+) -> Result<Reply, Reply> {
     if req.method() != Method::POST || !req.uri().path().eq_ignore_ascii_case("/wsman") {
-        return reply(StatusCode::NOT_FOUND, None, Vec::new());
+        return Err(reply(StatusCode::NOT_FOUND, None, Vec::new()));
     }
-    let auth = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let content_type = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let anonymous_identify = req
-        .headers()
-        .get("WSMANIDENTIFY")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("unauthenticated"));
-    let limit = shared.max_envelope.saturating_add(FRAMING_SLACK);
-    let body = match Limited::new(req.into_body(), limit).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => {
-            // Unread, a sealed body leaves the sequence numbers out of step: drop the context.
-            let mut conn = conn.lock().await;
-            conn.session = None;
-            return request_too_large(shared);
-        }
-    };
+    let head = Head::of(&req);
+    let body = read_body(shared, conn, req).await?;
     let mut conn = conn.lock().await;
-
-    // Authentication.
-    let mut basic_user = false;
-    if let Some(a) = auth.as_deref() {
-        let (scheme, token) = a.split_once(' ').unwrap_or((a, ""));
-        let token = token.trim();
-        if scheme.eq_ignore_ascii_case("Basic") {
-            if !shared.https || !shared.allow_basic {
-                return unauthorized(shared, None);
-            }
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(token)
-                .unwrap_or_default();
-            let text = String::from_utf8_lossy(&decoded).into_owned();
-            let text = Zeroizing::new(text);
-            let (u, p) = text.split_once(':').unwrap_or((text.as_str(), ""));
-            if !shared.basic_ok(u, p) {
-                return unauthorized(shared, None);
-            }
-            basic_user = true;
-        } else if scheme.eq_ignore_ascii_case("Negotiate") || scheme.eq_ignore_ascii_case("NTLM") {
-            let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(token) else {
-                return unauthorized(shared, None);
-            };
-            // A NEGOTIATE message (type 1) starts a new context on this connection.
-            let is_negotiate = bytes.len() >= 12 && bytes.starts_with(b"NTLMSSP\0") && bytes[8] == 1;
-            if is_negotiate || conn.acceptor.is_none() {
-                conn.acceptor = Some(shared.acceptor());
-                conn.session = None;
-                conn.scheme = if scheme.eq_ignore_ascii_case("NTLM") {
-                    "NTLM"
-                } else {
-                    "Negotiate"
-                };
-            }
-            let scheme_name = conn.scheme;
-            let step = match conn.acceptor.as_mut() {
-                Some(acc) => acc.step(&bytes),
-                None => return unauthorized(shared, None),
-            };
-            match step {
-                Ok(Step::Continue(challenge)) => {
-                    return unauthorized(shared, Some((scheme_name, &challenge)))
-                }
-                Ok(Step::Done(_)) => {
-                    shared.stats.handshake();
-                    let acc = conn.acceptor.take();
-                    conn.session = acc.and_then(NtlmAcceptor::into_session);
-                    if conn.session.is_none() {
-                        return unauthorized(shared, None);
-                    }
-                }
-                Err(_) => {
-                    conn.acceptor = None;
-                    conn.session = None;
-                    return unauthorized(shared, None);
-                }
-            }
-        } else {
-            return unauthorized(shared, None);
-        }
+    let basic_user = authenticate(shared, &mut conn, head.authorization.as_deref())?;
+    if !conn.is_established() && !basic_user {
+        return Err(anonymous(shared, head.anonymous_identify, &body));
     }
-
-    // Anonymous Identify ([MS-WSMV 3.1.4.16]): plain body, header WSMANIDENTIFY: unauthenticated.
-    if conn.session.is_none() && !basic_user {
-        if anonymous_identify {
-            if let Ok(r) = parse_request(&body, &Limits::default()) {
-                if matches!(r.body, RequestBody::Identify) {
-                    shared.stats.request("Identify");
-                    let xml = shared.write("", "", "", &ops::identify_body());
-                    return reply(StatusCode::OK, Some(SOAP_CT), xml.into_bytes());
-                }
-            }
-        }
-        return unauthorized(shared, None);
-    }
-
     // The empty-body POST that completes the handshake (pywinrm, pypsrp).
     if body.is_empty() {
-        return reply(StatusCode::OK, None, Vec::new());
+        return Ok(reply(StatusCode::OK, None, Vec::new()));
     }
-
-    // Decryption, or the refusal a default listener gives a plaintext body over HTTP.
-    let encrypted_request = framing::is_encrypted(&content_type);
-    let plaintext = if encrypted_request {
-        let Some(sec) = conn.session.as_mut() else {
-            return unauthorized(shared, None);
-        };
-        match framing::decode(sec.as_mut(), &content_type, &body) {
-            Ok(p) => p,
-            Err(_) => {
-                // Sequence numbers are out of step now: the context is unusable.
-                conn.session = None;
-                return reply(StatusCode::BAD_REQUEST, None, Vec::new());
-            }
-        }
-    } else if shared.https || shared.allow_unencrypted || basic_user {
-        body.to_vec()
-    } else {
-        shared.stats.request("refused-unencrypted");
-        let f = ops::to_fault(&unencrypted_fault(), &shared.machine);
-        let xml = shared.write(
-            crate::fault::ACTION_WSMAN_FAULT,
-            &msg_id(),
-            "",
-            &ResponseBody::Fault(f),
-        );
-        return reply(StatusCode::INTERNAL_SERVER_ERROR, Some(SOAP_CT), xml.into_bytes());
-    };
-    let encrypt_reply = encrypted_request;
+    let encrypt_reply = framing::is_encrypted(&head.content_type);
+    let plaintext = decrypt(shared, &mut conn, &head.content_type, &body, basic_user)?;
     if plaintext.len() > shared.max_envelope {
-        return request_too_large(shared);
+        return Err(request_too_large(shared));
     }
+    dispatch(shared, &mut conn, kill, &plaintext, encrypt_reply).await
+}
 
-    let parsed = parse_request(&plaintext, &Limits::default());
-    let (action, message_id, body, injected) = match parsed {
-        Err(e) => {
-            shared.stats.request("invalid");
-            let f = match e {
-                wsman_soap::Error::Schema(d) => SimFault::schema_validation(&d),
-                other => {
-                    let mut f = SimFault::schema_validation(&other.to_string());
-                    f.http_status = 400;
-                    f
-                }
-            };
-            let status = f.http_status;
-            let body = ResponseBody::Fault(ops::to_fault(&f, &shared.machine));
-            let xml = shared.write(&f.action, &msg_id(), "", &body);
-            return finish(&mut conn, encrypt_reply, status_of(status), xml, None);
+/// Reads the body up to the listener's limit plus the framing slack; a larger one is refused
+/// unread and ends the security context.
+async fn read_body(
+    shared: &Shared,
+    conn: &tokio::sync::Mutex<AuthConnection>,
+    req: HttpRequest<Incoming>,
+) -> Result<Bytes, Reply> {
+    let limit = shared.max_envelope.saturating_add(FRAMING_SLACK);
+    match Limited::new(req.into_body(), limit).collect().await {
+        Ok(b) => Ok(b.to_bytes()),
+        Err(_) => {
+            // Unread, a sealed body leaves the sequence numbers out of step: drop the context.
+            conn.lock().await.end_session();
+            Err(request_too_large(shared))
         }
-        Ok(mut r) => {
-            shared.variance().adjust_request(&mut r);
-            let method = match &r.body {
-                RequestBody::Invoke { method, .. } => Some(method.clone()),
-                _ => None,
-            };
-            let class = r.header.resource_uri.as_deref().map(class_of).map(str::to_owned);
-            let label = match (&r.body, &method) {
-                (RequestBody::Identify, _) => "Identify".to_owned(),
-                (_, Some(m)) => format!("Invoke:{m}"),
-                _ => r.header.action.rsplit('/').next().unwrap_or_default().to_owned(),
-            };
-            shared.stats.request(&label);
-            let injected = shared
-                .faults
-                .take(&r.header.action, method.as_deref(), class.as_deref());
-            tracing::debug!(host = %shared.machine, request = %label, injected = ?injected, "request");
-            let timeout = r.header.operation_timeout.unwrap_or(Duration::from_secs(60));
-            match &injected {
-                Some(FaultAction::DropBeforeExecute) => {
-                    kill.notify_one();
-                    return std::future::pending().await;
-                }
-                Some(FaultAction::Unauthorized) => {
-                    conn.acceptor = None;
-                    conn.session = None;
-                    return unauthorized(shared, None);
-                }
-                Some(FaultAction::TimeOut { cap }) => {
-                    tokio::time::sleep(timeout.min(*cap)).await;
-                    let f = SimFault::timed_out();
-                    let body = ResponseBody::Fault(ops::to_fault(&f, &shared.machine));
-                    let xml = shared.write(&f.action, &msg_id(), &r.header.message_id, &body);
-                    return finish(&mut conn, encrypt_reply, status_of(f.http_status), xml, None);
-                }
-                Some(FaultAction::Delay(d)) => tokio::time::sleep(*d).await,
-                Some(FaultAction::Fault(f)) => {
-                    let body = ResponseBody::Fault(ops::to_fault(f, &shared.machine));
-                    let xml = shared.write(&f.action, &msg_id(), &r.header.message_id, &body);
-                    return finish(&mut conn, encrypt_reply, status_of(f.http_status), xml, None);
-                }
-                _ => {}
-            }
-            let injection = injected
-                .as_ref()
-                .map(FaultAction::job_injection)
-                .unwrap_or_default();
-            let body =
-                shared
-                    .variance()
-                    .adjust_body(execute(shared, &r, &injection, response_limit(shared, &r)));
-            (
-                r.header.action.clone(),
-                r.header.message_id.clone(),
-                body,
-                injected,
-            )
-        }
+    }
+}
+
+/// Authentication: Basic (HTTPS only, when allowed), or one leg of an NTLM handshake (a
+/// challenge ends the exchange). `Ok(true)`: a Basic user; `Ok(false)`: no Authorization
+/// header, or the handshake completed on this request.
+fn authenticate(
+    shared: &Shared,
+    conn: &mut AuthConnection,
+    authorization: Option<&str>,
+) -> Result<bool, Reply> {
+    let Some(a) = authorization else {
+        return Ok(false);
     };
+    let (scheme, token) = a.split_once(' ').unwrap_or((a, ""));
+    let token = token.trim();
+    if scheme.eq_ignore_ascii_case("Basic") {
+        return basic(shared, token).map(|()| true);
+    }
+    if !scheme.eq_ignore_ascii_case("Negotiate") && !scheme.eq_ignore_ascii_case("NTLM") {
+        return Err(unauthorized(shared, None));
+    }
+    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(token) else {
+        return Err(unauthorized(shared, None));
+    };
+    let scheme = if scheme.eq_ignore_ascii_case("NTLM") {
+        "NTLM"
+    } else {
+        "Negotiate"
+    };
+    match conn.step(scheme, &bytes, || Box::new(shared.acceptor())) {
+        Leg::Continue(challenge) => Err(unauthorized(shared, Some((conn.scheme(), &challenge)))),
+        Leg::Done(_) => {
+            shared.stats.handshake();
+            Ok(false)
+        }
+        Leg::Refused => Err(unauthorized(shared, None)),
+    }
+}
+
+/// HTTP Basic with a known user, over HTTPS and only when the listener allows it.
+fn basic(shared: &Shared, token: &str) -> Result<(), Reply> {
+    if !shared.https || !shared.allow_basic {
+        return Err(unauthorized(shared, None));
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .unwrap_or_default();
+    let text = Zeroizing::new(String::from_utf8_lossy(&decoded).into_owned());
+    let (u, p) = text.split_once(':').unwrap_or((text.as_str(), ""));
+    if !shared.basic_ok(u, p) {
+        return Err(unauthorized(shared, None));
+    }
+    Ok(())
+}
+
+/// An unauthenticated request: only an anonymous Identify ([MS-WSMV 3.1.4.16]: plain body,
+/// header `WSMANIDENTIFY: unauthenticated`) is answered, anything else gets the 401.
+fn anonymous(shared: &Shared, anonymous_identify: bool, body: &[u8]) -> Reply {
+    if anonymous_identify {
+        if let Ok(r) = parse_request(body, &Limits::default()) {
+            if matches!(r.body, RequestBody::Identify) {
+                shared.stats.request("Identify");
+                let xml = shared.write("", "", "", &ops::identify_body());
+                return reply(StatusCode::OK, Some(SOAP_CT), xml.into_bytes());
+            }
+        }
+    }
+    unauthorized(shared, None)
+}
+
+/// Decryption, or the refusal a default listener gives a plaintext body over HTTP.
+fn decrypt(
+    shared: &Shared,
+    conn: &mut AuthConnection,
+    content_type: &str,
+    body: &[u8],
+    basic_user: bool,
+) -> Result<Vec<u8>, Reply> {
+    if framing::is_encrypted(content_type) {
+        return conn.unseal(content_type, body).map_err(|e| match e {
+            SealError::NoContext => unauthorized(shared, None),
+            SealError::Framing(_) => {
+                // Sequence numbers are out of step now: the context is unusable.
+                conn.end_session();
+                reply(StatusCode::BAD_REQUEST, None, Vec::new())
+            }
+        });
+    }
+    if shared.https || shared.allow_unencrypted || basic_user {
+        return Ok(body.to_vec());
+    }
+    shared.stats.request("refused-unencrypted");
+    let f = ops::to_fault(&unencrypted_fault(), &shared.machine);
+    let xml = shared.write(
+        crate::fault::ACTION_WSMAN_FAULT,
+        &msg_id(),
+        "",
+        &ResponseBody::Fault(f),
+    );
+    Err(reply(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Some(SOAP_CT),
+        xml.into_bytes(),
+    ))
+}
+
+/// Parses the SOAP request, applies the injected fault for it, executes it against the model
+/// and responds.
+async fn dispatch(
+    shared: &Shared,
+    conn: &mut AuthConnection,
+    kill: &Notify,
+    plaintext: &[u8],
+    encrypt_reply: bool,
+) -> Result<Reply, Reply> {
+    let mut r = match parse_request(plaintext, &Limits::default()) {
+        Ok(r) => r,
+        Err(e) => return Err(invalid_request(shared, conn, e, encrypt_reply)),
+    };
+    shared.variance().adjust_request(&mut r);
+    let injected = take_injected(shared, &r);
+    before_execute(shared, conn, kill, &r, injected.as_ref(), encrypt_reply).await?;
+    let injection = injected
+        .as_ref()
+        .map(FaultAction::job_injection)
+        .unwrap_or_default();
+    let body = shared
+        .variance()
+        .adjust_body(execute(shared, &r, &injection, response_limit(shared, &r)));
+    Ok(respond(shared, conn, kill, &r, &body, injected, encrypt_reply).await)
+}
+
+/// Writes the reply to an executed request and sends it: sealed when the request was, unless
+/// an injected fault drops the connection, sends it in plaintext or corrupts its signature.
+async fn respond(
+    shared: &Shared,
+    conn: &mut AuthConnection,
+    kill: &Notify,
+    r: &wsman_soap::Request,
+    body: &ResponseBody,
+    injected: Option<FaultAction>,
+    encrypt_reply: bool,
+) -> Reply {
     let status = if matches!(body, ResponseBody::Fault(_)) {
         StatusCode::INTERNAL_SERVER_ERROR
     } else {
@@ -478,22 +465,96 @@ async fn handle(
             .action
             .clone()
             .unwrap_or_else(|| crate::fault::ACTION_WSMAN_FAULT.to_owned()),
-        _ => response_action(&action),
+        _ => response_action(&r.header.action),
     };
-    let xml = shared.write(&resp_action, &msg_id(), &message_id, &body);
+    let xml = shared.write(&resp_action, &msg_id(), &r.header.message_id, body);
     match injected {
         Some(FaultAction::DropAfterExecute) => {
             kill.notify_one();
             std::future::pending().await
         }
         Some(FaultAction::UnencryptedReply) => reply(status, Some(SOAP_CT), xml.into_bytes()),
-        Some(FaultAction::BadSignature) => {
-            finish(&mut conn, encrypt_reply, status, xml, Some(Corrupt::Signature))
+        Some(FaultAction::BadSignature) => finish(conn, encrypt_reply, status, xml, Some(Corrupt::Signature)),
+        Some(FaultAction::CorruptSeal) => finish(conn, encrypt_reply, status, xml, Some(Corrupt::Sealed)),
+        _ => finish(conn, encrypt_reply, status, xml, None),
+    }
+}
+
+/// The fault for a request that does not parse: SchemaValidationError, with HTTP 400 when it
+/// is not even XML the schema can be checked on.
+fn invalid_request(
+    shared: &Shared,
+    conn: &mut AuthConnection,
+    e: wsman_soap::Error,
+    encrypt_reply: bool,
+) -> Reply {
+    shared.stats.request("invalid");
+    let f = match e {
+        wsman_soap::Error::Schema(d) => SimFault::schema_validation(&d),
+        other => {
+            let mut f = SimFault::schema_validation(&other.to_string());
+            f.http_status = 400;
+            f
         }
-        Some(FaultAction::CorruptSeal) => {
-            finish(&mut conn, encrypt_reply, status, xml, Some(Corrupt::Sealed))
+    };
+    let body = ResponseBody::Fault(ops::to_fault(&f, &shared.machine));
+    let xml = shared.write(&f.action, &msg_id(), "", &body);
+    finish(conn, encrypt_reply, status_of(f.http_status), xml, None)
+}
+
+/// Counts the request and takes the fault injected for it, if any.
+fn take_injected(shared: &Shared, r: &wsman_soap::Request) -> Option<FaultAction> {
+    let method = match &r.body {
+        RequestBody::Invoke { method, .. } => Some(method.as_str()),
+        _ => None,
+    };
+    let class = r.header.resource_uri.as_deref().map(class_of);
+    let label = match (&r.body, method) {
+        (RequestBody::Identify, _) => "Identify".to_owned(),
+        (_, Some(m)) => format!("Invoke:{m}"),
+        _ => r.header.action.rsplit('/').next().unwrap_or_default().to_owned(),
+    };
+    shared.stats.request(&label);
+    let injected = shared.faults.take(&r.header.action, method, class);
+    tracing::debug!(host = %shared.machine, request = %label, injected = ?injected, "request");
+    injected
+}
+
+/// The injected faults that act before the request executes: a dropped connection, a 401, a
+/// timeout, a delay or a fault reply (`Err`: the reply instead of executing).
+async fn before_execute(
+    shared: &Shared,
+    conn: &mut AuthConnection,
+    kill: &Notify,
+    r: &wsman_soap::Request,
+    injected: Option<&FaultAction>,
+    encrypt_reply: bool,
+) -> Result<(), Reply> {
+    let fault_reply = |conn: &mut AuthConnection, f: &SimFault| {
+        let body = ResponseBody::Fault(ops::to_fault(f, &shared.machine));
+        let xml = shared.write(&f.action, &msg_id(), &r.header.message_id, &body);
+        finish(conn, encrypt_reply, status_of(f.http_status), xml, None)
+    };
+    match injected {
+        Some(FaultAction::DropBeforeExecute) => {
+            kill.notify_one();
+            std::future::pending().await
         }
-        _ => finish(&mut conn, encrypt_reply, status, xml, None),
+        Some(FaultAction::Unauthorized) => {
+            conn.reset();
+            Err(unauthorized(shared, None))
+        }
+        Some(FaultAction::TimeOut { cap }) => {
+            let timeout = r.header.operation_timeout.unwrap_or(Duration::from_secs(60));
+            tokio::time::sleep(timeout.min(*cap)).await;
+            Err(fault_reply(conn, &SimFault::timed_out()))
+        }
+        Some(FaultAction::Delay(d)) => {
+            tokio::time::sleep(*d).await;
+            Ok(())
+        }
+        Some(FaultAction::Fault(f)) => Err(fault_reply(conn, f)),
+        _ => Ok(()),
     }
 }
 
@@ -562,7 +623,7 @@ enum Corrupt {
 
 /// Seals (when the request was sealed) and sends the reply; `corrupt` flips one byte of it.
 fn finish(
-    conn: &mut Conn,
+    conn: &mut AuthConnection,
     encrypt: bool,
     status: StatusCode,
     xml: String,
@@ -571,17 +632,15 @@ fn finish(
     if !encrypt {
         return reply(status, Some(SOAP_CT), xml.into_bytes());
     }
-    let Some(sec) = conn.session.as_mut() else {
-        return reply(status, Some(SOAP_CT), xml.into_bytes());
-    };
-    match framing::encode(sec.as_mut(), xml.as_bytes()) {
+    match conn.seal(xml.as_bytes()) {
         Ok((ct, mut body)) => {
             if let Some(what) = corrupt {
                 flip_sealed_byte(&mut body, what);
             }
             reply(status, Some(&ct), body)
         }
-        Err(_) => reply(StatusCode::INTERNAL_SERVER_ERROR, None, Vec::new()),
+        Err(SealError::NoContext) => reply(status, Some(SOAP_CT), xml.into_bytes()),
+        Err(SealError::Framing(_)) => reply(StatusCode::INTERNAL_SERVER_ERROR, None, Vec::new()),
     }
 }
 

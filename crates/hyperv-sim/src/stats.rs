@@ -7,6 +7,10 @@ use std::sync::{Mutex, PoisonError};
 /// A snapshot of an endpoint's counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// HTTP exchanges: every request received, whatever its answer (the 401 legs of a
+    /// handshake, the empty POST that completes one, SOAP requests, refusals). On a link with
+    /// a round-trip time, each one costs a round trip.
+    pub exchanges: u64,
     /// SOAP requests received (after authentication and decryption).
     pub requests: u64,
     /// TCP connections accepted.
@@ -29,6 +33,7 @@ impl Stats {
 
 #[derive(Debug, Default)]
 pub(crate) struct StatsInner {
+    exchanges: AtomicU64,
     requests: AtomicU64,
     connections: AtomicU64,
     handshakes: AtomicU64,
@@ -37,6 +42,9 @@ pub(crate) struct StatsInner {
 }
 
 impl StatsInner {
+    pub(crate) fn exchange(&self) {
+        self.exchanges.fetch_add(1, Ordering::Relaxed);
+    }
     pub(crate) fn connection(&self) {
         self.connections.fetch_add(1, Ordering::Relaxed);
     }
@@ -57,6 +65,7 @@ impl StatsInner {
     }
     pub(crate) fn snapshot(&self) -> Stats {
         Stats {
+            exchanges: self.exchanges.load(Ordering::Relaxed),
             requests: self.requests.load(Ordering::Relaxed),
             connections: self.connections.load(Ordering::Relaxed),
             handshakes: self.handshakes.load(Ordering::Relaxed),

@@ -142,6 +142,34 @@ async fn handshake_then_encrypted_get_enumerate_invoke() {
     h.shutdown().await;
 }
 
+/// The emulated round trip: every HTTP exchange (the anonymous 401, both handshake legs, each
+/// SOAP request) waits `latency` before its reply, and each one is counted. On tokio's paused
+/// clock the only timers are the simulator's, so the elapsed virtual time is exactly one
+/// latency per exchange.
+#[tokio::test(start_paused = true)]
+async fn every_http_exchange_waits_the_latency_and_is_counted() {
+    let latency = Duration::from_millis(30);
+    let pw = password();
+    let mut cfg = SimConfig::new("HV-SIM").user(USER, &pw);
+    cfg.latency = latency;
+    let h = SimHost::start(cfg).await.unwrap();
+    let vm = h.add_vm("vm1");
+    let start = tokio::time::Instant::now();
+    let mut c = Client::connect(h.addr()).await;
+    assert_eq!(c.post(&[], b"<x/>").await.unwrap().status, 401);
+    let r = c.handshake(ntlm(USER, &pw, None), "Negotiate").await.unwrap();
+    assert_eq!(r.status, 200);
+    let get = request::get(&hdr(&h, "Msvm_ComputerSystem", cs_sel(&vm)));
+    for _ in 0..3 {
+        assert_eq!(inst(c.soap(&get).await).get_str("ElementName"), Some("vm1"));
+    }
+    let s = h.stats();
+    // 1 anonymous 401 + NEGOTIATE (401 with the challenge) + AUTHENTICATE (200) + 3 Gets.
+    assert_eq!((s.exchanges, s.unauthorized, s.requests), (6, 2, 3));
+    assert_eq!(start.elapsed(), latency * 6);
+    h.shutdown().await;
+}
+
 #[tokio::test]
 async fn ntlm_scheme_and_wrong_password() {
     let pw = password();

@@ -1,10 +1,41 @@
 //! Invoking methods exactly once and following the `Msvm_ConcreteJob` they start.
+//!
+//! # Poll schedule
+//!
+//! The first poll goes out as soon as the method returns 4096 (a short job is often done by
+//! then). After that the job's own hints decide when to look again, so that the end of a job is
+//! seen soon after it happens without polling a busy host all the time:
+//!
+//! * **estimate**: a running job with a `PercentComplete` p between 1 and 99 and an
+//!   `ElapsedTime` e (`CIM_Job`: "the time interval that the Job has been executing"; our own
+//!   time since the wait started when the host leaves it out) ends, if its progress is linear,
+//!   between e x (99 - p) / (p + 1) (it was about to show p + 1) and e x (100 - p) / p (it had
+//!   just reached p) from when the host read it. Both are counted from when the poll was sent,
+//!   so the poll's round trip comes off the wait and over a slow link the next request reaches
+//!   the host at the end, not one round trip later.
+//! * **aim**: the next poll goes out at the latest end, never sooner than the floor
+//!   ([`JobWaitOptions::min_delay`]) nor later than [`JobWaitOptions::max_delay`] after the
+//!   reply. With linear progress it finds the job done, late by at most the rounding of one
+//!   percent.
+//! * **refine, once**: when that rounding leaves more than `min_delay` of doubt (a short job
+//!   seen at a low percentage), one poll goes out where the job could end first, a round trip
+//!   and the floor before it; its higher percentage narrows the aim.
+//! * **no hint** (`PercentComplete` missing or 0, or no time to scale it by): exponential
+//!   backoff from [`JobWaitOptions::initial_delay`], doubling up to `max_delay`.
+//! * **missed**: a poll aimed at the latest end that finds the job still running (progress not
+//!   linear) doubles the floor (up to `max_delay`), so a job whose progress stalls near the end
+//!   (99% for minutes) is polled at most as often as the plain backoff would, never at the
+//!   floor's rate.
+//!
+//! So a job costs about one poll per `max_delay` of its run plus three to five, and its end is
+//! seen within the rounding of its progress plus one round trip. The estimate assumes progress
+//! roughly linear in time; when it is not, the floor and the cap bound the cost of the error.
 
 use std::time::Duration;
 
 use serde::Serialize;
 use wsman_soap::cimxml;
-use wsman_soap::{Instance, KnownFault, Limits, Scalar, SelectorSet, Value};
+use wsman_soap::{CimDateTime, Instance, KnownFault, Limits, Scalar, SelectorSet, Value};
 
 use crate::error::status_command;
 use crate::model::{JobState, ReturnCode};
@@ -12,13 +43,18 @@ use crate::msvm::{class_uri, Job, MsvmError, CONCRETE_JOB};
 use crate::transport::{TransportError, Wsman};
 use crate::Error;
 
-/// How to follow a job: exponential backoff between polls and an overall timeout.
+/// How to follow a job: when to poll (see the [poll schedule](crate::job#poll-schedule)) and an overall
+/// timeout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JobWaitOptions {
-    /// First delay between polls (default 250 ms).
+    /// First delay between polls while the job gives no hint of its remaining time (default
+    /// 250 ms); it doubles while the job still gives none.
     pub initial_delay: Duration,
-    /// Longest delay between polls; the delay doubles up to this (default 2 s).
+    /// Longest delay between polls (default 2 s).
     pub max_delay: Duration,
+    /// Shortest delay between polls (default 50 ms), also the first delay after a poll aimed at
+    /// the job's estimated end found it still running; it doubles at each such miss.
+    pub min_delay: Duration,
     /// Give up (with [`Error::JobTimeout`]) after this long (default 30 min).
     pub timeout: Duration,
     /// Consecutive poll failures (timeouts, connection errors) tolerated before giving up
@@ -31,9 +67,101 @@ impl Default for JobWaitOptions {
         JobWaitOptions {
             initial_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(2),
+            min_delay: Duration::from_millis(50),
             timeout: Duration::from_secs(30 * 60),
             max_poll_errors: 3,
         }
+    }
+}
+
+/// When a running job should end, from one poll, counted from the poll's reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Estimate {
+    /// If its PercentComplete p was about to become p + 1.
+    earliest: Duration,
+    /// If it had only just reached p.
+    latest: Duration,
+}
+
+impl Estimate {
+    /// `ElapsedTime` (or `waited`, the time from the start of the wait to the poll, when the host
+    /// gives none) scaled by the progress, rounded up to the millisecond, less `round_trip` (the
+    /// time from sending the poll to its reply). `None` without a PercentComplete in 1..=99 or
+    /// without time to scale.
+    fn of(job: &Job, waited: Duration, round_trip: Duration) -> Option<Estimate> {
+        let percent = u128::from(job.percent_complete.filter(|p| (1..100).contains(p))?);
+        let ran = job
+            .elapsed_time
+            .as_ref()
+            .and_then(CimDateTime::as_duration)
+            .filter(|d| !d.is_zero())
+            .unwrap_or(waited)
+            .as_nanos();
+        if ran == 0 {
+            return None;
+        }
+        let scaled = |num: u128, den: u128| {
+            let ms = (ran * num).div_ceil(den).div_ceil(1_000_000);
+            Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX)).saturating_sub(round_trip)
+        };
+        Some(Estimate {
+            earliest: scaled(99 - percent, percent + 1),
+            latest: scaled(100 - percent, percent),
+        })
+    }
+}
+
+/// The delays between polls of one job (see the [poll schedule](crate::job#poll-schedule)).
+#[derive(Debug)]
+struct Schedule {
+    /// The next delay when the job gives no hint.
+    backoff: Duration,
+    /// The shortest delay now allowed: `min_delay`, doubled at each miss.
+    floor: Duration,
+    /// The last delay was aimed at the job's latest end.
+    aimed: bool,
+    /// The refining poll has been sent.
+    refined: bool,
+}
+
+impl Schedule {
+    fn new(wait: &JobWaitOptions) -> Schedule {
+        Schedule {
+            backoff: wait.initial_delay,
+            floor: wait.min_delay,
+            aimed: false,
+            refined: false,
+        }
+    }
+
+    /// The delay before the next poll of a job that is still running, given what its last poll
+    /// said about its end and that poll's round trip.
+    fn next(&mut self, wait: &JobWaitOptions, estimate: Option<Estimate>, round_trip: Duration) -> Duration {
+        let cap = wait.max_delay.max(wait.min_delay);
+        if self.aimed {
+            self.floor = (self.floor * 2).min(cap);
+        }
+        self.aimed = false;
+        let Some(e) = estimate else {
+            let d = self.backoff.clamp(self.floor, cap);
+            self.backoff = (self.backoff * 2).min(cap);
+            return d;
+        };
+        // The refining poll must leave a round trip and the floor before the earliest end, so
+        // that the poll after it can still be aimed.
+        let lead = round_trip + self.floor;
+        let doubt = e.latest.saturating_sub(e.earliest);
+        if !self.refined && doubt > wait.min_delay && e.earliest >= lead + self.floor {
+            let d = e.earliest - lead;
+            if d > cap {
+                return cap;
+            }
+            self.refined = true;
+            return d;
+        }
+        let d = e.latest.clamp(self.floor, cap);
+        self.aimed = e.latest <= d;
+        d
     }
 }
 
@@ -284,12 +412,16 @@ async fn follow(
     progress: Progress<'_>,
 ) -> Result<Job, Error> {
     let start = w.now();
-    let mut delay = wait.initial_delay;
+    let mut schedule = Schedule::new(wait);
     let mut poll_errors = 0u32;
     let mut seen = false;
     let mut last: Option<(JobState, Option<u16>)> = None;
     loop {
-        match get_job(w, job_id).await {
+        let sent = w.now();
+        let reply = get_job(w, job_id).await;
+        // The host read the state on the way: estimates count from the sending.
+        let round_trip = w.now().saturating_duration_since(sent);
+        let estimate = match reply {
             Ok(Some(job)) => {
                 seen = true;
                 poll_errors = 0;
@@ -316,10 +448,12 @@ async fn follow(
                     });
                 }
                 last = Some((job.state, job.percent_complete));
+                Estimate::of(&job, sent.saturating_duration_since(start), round_trip)
             }
             Ok(None) => return Err(disappeared(w, job_id, seen, target.map(|t| t.vm))),
             Err(e) if is_transient(&e) && poll_errors < wait.max_poll_errors => {
                 poll_errors += 1;
+                None
             }
             // After our own invoke, a job we cannot follow means the outcome is unknown; when
             // following a job by id (`hvctl job wait`) the transport error stands as it is.
@@ -335,7 +469,7 @@ async fn follow(
                 }
                 _ => return Err(e),
             },
-        }
+        };
         let waited = w.now().saturating_duration_since(start);
         if waited >= wait.timeout {
             let (state, percent) = last.unwrap_or((JobState::New, None));
@@ -347,8 +481,8 @@ async fn follow(
                 waited,
             });
         }
+        let delay = schedule.next(wait, estimate, round_trip);
         w.sleep(delay.min(wait.timeout - waited)).await;
-        delay = (delay * 2).min(wait.max_delay);
     }
 }
 

@@ -9,7 +9,8 @@
 //!   `Msvm_ReplicationRelationship`, `Msvm_ConcreteJob`, `Msvm_Error`; the RSD MOF schema.
 //! - [`query`]: finding VMs (WQL with `CannotProcessFilter` fallback, or by GUID), settings,
 //!   relationship, recovery points, the replication service.
-//! - [`job`]: invoking a method exactly once and following its job.
+//! - [`job`]: invoking a method exactly once and following its job, polled when its progress
+//!   says it should end (backoff when it gives no hint).
 //! - [`ops`]: reverse replication and the planned-failover workflow, VM power, status.
 //!
 //! No tokio, no HTTP: every I/O goes through [`Wsman`].

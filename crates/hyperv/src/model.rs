@@ -96,7 +96,9 @@ coded_enum! {
 
 coded_enum! {
     /// WMI `ReplicationState` of `Msvm_ComputerSystem` (0..14) and
-    /// `Msvm_ReplicationRelationship` (adds 15..21, Windows 10 1703+) ([hyperv-replication §2.2]).
+    /// `Msvm_ReplicationRelationship` (adds 15..21, Windows 10 1703+)
+    /// (<https://learn.microsoft.com/windows/win32/hyperv_v2/msvm-computersystem>,
+    /// <https://learn.microsoft.com/windows/win32/hyperv_v2/msvm-replicationrelationship>).
     pub enum ReplicationState: u16 {
         /// 0
         Disabled = 0 => ("Disabled", "disabled"),
@@ -263,8 +265,10 @@ impl ReplicationMode {
 }
 
 /// PowerShell's `VMReplicationState` (what `Get-VMReplication` shows), derived from the
-/// replication mode and the WMI state exactly as the Hyper-V module does ([hyperv-replication
-/// §2.2], `ConvertFailoverReplicationStateToVMReplicationState`).
+/// replication mode and the WMI state exactly as the Hyper-V PowerShell module does (its
+/// `ConvertFailoverReplicationStateToVMReplicationState`; the names are the `VMReplicationState`
+/// values `Get-VMReplication` prints,
+/// <https://learn.microsoft.com/powershell/module/hyper-v/get-vmreplication>).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 #[allow(missing_docs)]
@@ -388,7 +392,8 @@ impl Serialize for PsReplicationState {
     }
 }
 
-/// The `uint32` a WMI method returns ([hyperv-replication §1.2] for the Hyper-V codes,
+/// The `uint32` a WMI method returns (the `Msvm_ReplicationService` method pages,
+/// <https://learn.microsoft.com/windows/win32/hyperv_v2/msvm-replicationservice>, for the Hyper-V codes,
 /// `CIM_EnabledLogicalElement.RequestStateChange` for the CIM generic ones).
 ///
 /// Hyper-V methods use 0, 4096 and 32768..32779; CIM-generic methods (for example

@@ -40,7 +40,8 @@ pub fn all_classes_uri() -> String {
 }
 
 /// The selectors of a VM's `Msvm_ComputerSystem`: both keys, `CreationClassName` first (a Get
-/// with `Name` alone fails on real hosts, [hyperv-replication §3.1]).
+/// with `Name` alone fails on real hosts, as reported by r4sd/go-wsman's real-host tests;
+/// libvirt's Hyper-V driver, `src/hyperv/hyperv_wmi.c`, also sends both).
 pub fn vm_selectors(guid: &str) -> SelectorSet {
     SelectorSet::new()
         .with("CreationClassName", COMPUTER_SYSTEM)
@@ -68,8 +69,8 @@ pub fn is_guid(s: &str) -> bool {
             .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// The MOF schema of `Msvm_ReplicationSettingData` ([hyperv-replication §2.1],
-/// [msvm-replicationsettingdata]): `(property, CIM type, is_array)`, used with
+/// The MOF schema of `Msvm_ReplicationSettingData`
+/// (<https://learn.microsoft.com/windows/win32/hyperv_v2/msvm-replicationsettingdata>): `(property, CIM type, is_array)`, used with
 /// `Instance::retyped` so the embedded instance carries the right `TYPE`s and DMTF datetimes.
 pub const RSD_SCHEMA: &[(&str, CimType, bool)] = &[
     ("InstanceID", CimType::String, false),
@@ -214,7 +215,8 @@ impl Vm {
     }
 }
 
-/// A VM's replication settings: `Msvm_ReplicationSettingData` ([hyperv-replication §2.1]).
+/// A VM's replication settings: `Msvm_ReplicationSettingData`
+/// (<https://learn.microsoft.com/windows/win32/hyperv_v2/msvm-replicationsettingdata>).
 ///
 /// The full instance as read is kept in [`ReplicationSettings::instance`]: reverse replication
 /// sends it back whole, with the changed properties applied, as PowerShell does.
@@ -283,7 +285,7 @@ impl ReplicationSettings {
     }
 }
 
-/// `Msvm_ReplicationRelationship` ([hyperv-replication §2.3]).
+/// `Msvm_ReplicationRelationship` (<https://learn.microsoft.com/windows/win32/hyperv_v2/msvm-replicationrelationship>).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReplicationRelationship {
     /// `InstanceID` (`Microsoft:<GUID>\HVR\0` primary, `\1` extended).

@@ -1,6 +1,8 @@
 //! The operations: reverse replication and the planned-failover workflow around it, VM power,
 //! and replication status. Each one finds the VM, explains a wrong state before sending
-//! anything, invokes once, follows the job and reads the state back (DESIGN.md, main workflow).
+//! anything, invokes once, follows the job and reads the state back (the planned-failover sequence of
+//! the `Start-VMFailover` page, Example 4:
+//! <https://learn.microsoft.com/powershell/module/hyper-v/start-vmfailover>).
 
 use std::time::Instant;
 
@@ -123,7 +125,8 @@ async fn invoke_on_service<W: Wsman>(
         .await
 }
 
-/// Preflight of reverse replication ([hyperv-replication §1.3]): PowerShell refuses mode
+/// Preflight of reverse replication (`Set-VMReplication -Reverse`,
+/// <https://learn.microsoft.com/powershell/module/hyper-v/set-vmreplication>): PowerShell refuses mode
 /// Primary; we also require a failed-over VM (state 5 Recovered or 6 Committed, shown as
 /// FailedOverWaitingCompletion / FailedOver) and explain anything else before calling the host.
 pub fn preflight_reverse(vm: &Vm, host: &str) -> Result<(), Error> {
@@ -161,7 +164,9 @@ pub fn preflight_reverse(vm: &Vm, host: &str) -> Result<(), Error> {
 }
 
 /// Applies the `Set-VMReplication -Reverse` rules to the current settings and returns the
-/// instance to send (retyped with [`RSD_SCHEMA`]) and what it sets ([hyperv-replication §1.3]):
+/// instance to send (retyped with [`RSD_SCHEMA`]) and what it sets (the Hyper-V PowerShell
+/// module's `Set-VMReplication -Reverse`, whose parameters are documented at
+/// <https://learn.microsoft.com/powershell/module/hyper-v/set-vmreplication>):
 /// `RecoveryConnectionPoint := replica_server ?? PrimaryConnectionPoint` (must not be empty);
 /// port from the options or the settings (0 refused); `AuthenticationType` 0 becomes Kerberos;
 /// certificate authentication requires a thumbprint in the options.
@@ -257,7 +262,7 @@ pub fn plan_reverse(
     Ok((rsd, details))
 }
 
-/// `Set-VMReplication -Reverse` on the host where the VM was failed over (DESIGN.md, steps 1-7):
+/// `Set-VMReplication -Reverse` on the host where the VM was failed over, in these steps:
 /// find the VM, preflight, read its primary-relationship settings, apply [`plan_reverse`],
 /// invoke `Msvm_ReplicationService.ReverseReplicationRelationship(ComputerSystem = REF VM,
 /// ReplicationSettingData = embedded RSD)` once, follow the job, read the state back.

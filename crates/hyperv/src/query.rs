@@ -49,7 +49,8 @@ impl std::fmt::Display for VmRef {
 }
 
 /// A WQL string literal: `'...'` with `\` and `'` escaped as `\\` and `\'` (WQL string
-/// literals use C-style backslash escapes, [hyperv-replication §2.5]).
+/// literals use C-style backslash escapes: "WHERE Clause (WMI)",
+/// <https://learn.microsoft.com/windows/win32/wmisdk/where-clause>).
 pub fn wql_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('\'');
@@ -132,44 +133,39 @@ pub async fn find_vm_by_guid(w: &impl Wsman, guid: &str) -> Result<Vm, Error> {
 }
 
 /// Finds a VM by `ElementName`: a WQL Enumerate on `root/virtualization/v2/*`; when the host
-/// refuses the filter (`CannotProcessFilter`, [hyperv-replication §3.4]) an unfiltered
+/// refuses the filter (WS-Enumeration's `CannotProcessFilter`, [DSP0226 §8.2]; seen from
+/// Hyper-V hosts by r4sd/go-wsman) an unfiltered
 /// enumeration filtered here. Names compare case-insensitively, as WQL `=` and `Get-VM` do.
 /// Two or more matches are [`Error::Ambiguous`].
 pub async fn find_vm_by_name(w: &impl Wsman, name: &str) -> Result<Vm, Error> {
+    let found = query_vms(w, vm_by_name_query(name)).await?;
+    // The server filtered already on the WQL path; matching again is harmless and keeps both
+    // paths identical.
+    pick(&found, &VmRef::Name(name.to_owned()), w.host())
+}
+
+/// The VMs a WQL query on `Msvm_ComputerSystem` returns (the host's own instance left out);
+/// when the host refuses the filter (`CannotProcessFilter`, which r4sd/go-wsman reports from
+/// real Hyper-V hosts), every VM, for the caller to match.
+async fn query_vms(w: &impl Wsman, wql: String) -> Result<Vec<Vm>, Error> {
     let request = Enumerate {
-        filter: Some(Filter::Wql(vm_by_name_query(name))),
+        filter: Some(Filter::Wql(wql)),
         optimize: true,
         ..Enumerate::default()
     };
-    let mut matches: Vec<Vm> = match w.enumerate(&all_classes_uri(), &request).await {
+    match w.enumerate(&all_classes_uri(), &request).await {
         Ok(items) => items
             .iter()
             .filter_map(|i| i.instance.as_ref())
             .filter(|i| Vm::is_vm_instance(i))
             .map(Vm::from_instance)
-            .collect::<Result<_, _>>()?,
-        Err(e) if is_fault(&e, FILTER_REFUSED) => list_vms(w).await?,
-        Err(e) => {
-            return Err(Error::from_transport(
-                "Enumerate Msvm_ComputerSystem (WQL)",
-                w.host(),
-                e,
-            ))
-        }
-    };
-    // The server filtered already on the WQL path; filtering again is harmless and keeps both
-    // paths identical.
-    matches.retain(|v| v.name.eq_ignore_ascii_case(name));
-    match matches.len() {
-        0 => Err(Error::NotFound {
-            what: format!("no virtual machine named '{name}' on {}", w.host()),
-        }),
-        1 => Ok(matches.remove(0)),
-        _ => Err(Error::Ambiguous {
-            name: name.to_owned(),
-            host: w.host().to_owned(),
-            guids: matches.into_iter().map(|v| v.guid).collect(),
-        }),
+            .collect(),
+        Err(e) if is_fault(&e, FILTER_REFUSED) => list_vms(w).await,
+        Err(e) => Err(Error::from_transport(
+            "Enumerate Msvm_ComputerSystem (WQL)",
+            w.host(),
+            e,
+        )),
     }
 }
 
@@ -239,27 +235,7 @@ pub async fn find_vms(w: &impl Wsman, refs: &[VmRef]) -> Result<Vec<Result<Vm, E
     } else if refs.len() > MAX_NAMES_PER_QUERY {
         list_vms(w).await?
     } else {
-        let request = Enumerate {
-            filter: Some(Filter::Wql(vms_query(refs))),
-            optimize: true,
-            ..Enumerate::default()
-        };
-        match w.enumerate(&all_classes_uri(), &request).await {
-            Ok(items) => items
-                .iter()
-                .filter_map(|i| i.instance.as_ref())
-                .filter(|i| Vm::is_vm_instance(i))
-                .map(Vm::from_instance)
-                .collect::<Result<_, _>>()?,
-            Err(e) if is_fault(&e, FILTER_REFUSED) => list_vms(w).await?,
-            Err(e) => {
-                return Err(Error::from_transport(
-                    "Enumerate Msvm_ComputerSystem (WQL)",
-                    w.host(),
-                    e,
-                ))
-            }
-        }
+        query_vms(w, vms_query(refs)).await?
     };
     Ok(refs.iter().map(|r| pick(&candidates, r, w.host())).collect())
 }
@@ -298,7 +274,8 @@ const FILTER_REFUSED: &[KnownFault] = &[
 
 /// Reads a VM's primary-relationship `Msvm_ReplicationSettingData`: Get by `InstanceID`
 /// `Microsoft:<GUID>\HVR\0`, falling back to the `Msvm_ElementSettingData` association (which
-/// also finds the Windows 8 form `...\HVR`) ([hyperv-replication §2.5]).
+/// also finds the Windows 8 form `...\HVR`) (the `InstanceID` forms on
+/// <https://learn.microsoft.com/windows/win32/hyperv_v2/msvm-replicationsettingdata>).
 pub async fn replication_settings(w: &impl Wsman, vm: &Vm) -> Result<ReplicationSettings, Error> {
     let sel = SelectorSet::new().with("InstanceID", primary_relationship_id(&vm.guid));
     match w.get(&class_uri(REPLICATION_SETTING_DATA), &sel).await {
@@ -415,7 +392,7 @@ async fn associated(
 
 /// The EPR of the host's `Msvm_ReplicationService`: enumerated with `EnumerateObjectAndEPR` so
 /// the selectors are the ones Windows hands out; built from the instance's documented keys when
-/// the item has no EPR ([hyperv-replication §3.1]).
+/// the item has no EPR (the keys on <https://learn.microsoft.com/windows/win32/hyperv_v2/msvm-replicationservice>).
 pub async fn replication_service(w: &impl Wsman) -> Result<Epr, Error> {
     let uri = class_uri(REPLICATION_SERVICE);
     let request = Enumerate {

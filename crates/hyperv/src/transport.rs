@@ -18,7 +18,7 @@ use wsman_soap::{Enumerate, Fault, Instance, Item, MethodOutput, SelectorSet, Va
 ///
 /// # Contract for implementations
 /// - [`Wsman::get`] and [`Wsman::enumerate`] are idempotent; the implementation may retry them.
-/// - [`Wsman::invoke`] is **not** idempotent (DESIGN.md, invariant 6): it must be sent at most
+/// - [`Wsman::invoke`] is **not** idempotent (ARCHITECTURE.md, "Architecture invariants"): it must be sent at most
 ///   once. If the request may have reached the server but no reply was read (connection drop
 ///   after sending, reply timeout), return [`TransportError::OutcomeUnknown`], never resend.
 /// - A SOAP fault in the reply is [`TransportError::Fault`], with the parsed fault.

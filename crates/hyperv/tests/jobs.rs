@@ -58,16 +58,55 @@ fn failed(state: u16) -> Instance {
 
 const MSVM_ERROR: &str = r#"<INSTANCE CLASSNAME="Msvm_Error"><PROPERTY NAME="CIMStatusCode" TYPE="uint32"><VALUE>1</VALUE></PROPERTY><PROPERTY NAME="ErrorType" TYPE="uint16"><VALUE>4</VALUE></PROPERTY><PROPERTY NAME="Message" TYPE="string"><VALUE>Hyper-V cannot connect to the specified Replica server 'hv01.contoso.com'.</VALUE></PROPERTY><PROPERTY NAME="MessageID" TYPE="string"><VALUE>32000</VALUE></PROPERTY><PROPERTY.ARRAY NAME="MessageArguments" TYPE="string"><VALUE.ARRAY><VALUE>web01</VALUE><VALUE>hv01.contoso.com</VALUE></VALUE.ARRAY></PROPERTY.ARRAY><PROPERTY.ARRAY NAME="RecommendedActions" TYPE="string"><VALUE.ARRAY><VALUE>Check the Replica server name.</VALUE></VALUE.ARRAY></PROPERTY.ARRAY></INSTANCE>"#;
 
+/// A host running one job of `duration` the way the simulator (and a job with linear progress)
+/// does: New with 0% for the first tenth, then Running with PercentComplete = elapsed/duration
+/// (truncated, 1..=99) and ElapsedTime = elapsed, Completed from `duration` on. Counts polls.
+fn timed_job_host(duration: Duration) -> Fake {
+    Fake::timed("hv02", move |call, now| match call {
+        Call::Get { uri, selectors } if uri.ends_with("Msvm_ConcreteJob") => {
+            assert_eq!(selectors.get("InstanceID"), Some(JOB));
+            let ran = now.min(duration);
+            let i = if now >= duration {
+                job(JOB, 7, 100)
+            } else if ran * 10 < duration {
+                job(JOB, 2, 0)
+            } else {
+                let pct = (ran.as_millis() * 100 / duration.as_millis()).clamp(1, 99);
+                job(JOB, 4, u16::try_from(pct).unwrap())
+            };
+            Reply::Instance(i.with(
+                "ElapsedTime",
+                Value::Scalar(Scalar::Datetime(wsman_soap::CimDateTime::interval(ran))),
+            ))
+        }
+        other => panic!("unexpected {other:?}"),
+    })
+}
+
+/// `hyperv::wait_job` of [`JOB`] with the default options and no progress output.
+fn wait(fake: &Fake) -> Result<hyperv::Job, hyperv::Error> {
+    block_on(hyperv::wait_job(
+        fake,
+        JOB,
+        &JobWaitOptions::default(),
+        &mut quiet(),
+    ))
+}
+
+fn polls(fake: &Fake) -> usize {
+    fake.calls().len()
+}
+
 #[test]
-fn polls_with_doubling_backoff_capped_and_reports_progress() {
+fn without_progress_hints_polls_back_off_doubling_capped_and_report_progress() {
     let fake = job_host(
         vec![
             job(JOB, 2, 0),
             job(JOB, 3, 0),
-            job(JOB, 4, 10),
-            job(JOB, 4, 50),
-            job(JOB, 6, 90),
-            job(JOB, 4, 95),
+            job(JOB, 4, 0),
+            job(JOB, 4, 0),
+            job(JOB, 6, 0),
+            job(JOB, 4, 0),
             job(JOB, 7, 100),
         ],
         None,
@@ -93,6 +132,83 @@ fn polls_with_doubling_backoff_capped_and_reports_progress() {
     assert!(fake.invokes("GetErrorEx").is_empty());
 }
 
+/// A 3 s job: no hint at 0 ms and 250 ms (New, 0%), then at 750 ms 25% puts the end between
+/// 2,135 and 2,250 ms later (the wait capped at 2 s), at 2,750 ms 91% between 240 and 272 ms
+/// later: the poll aimed at the latest end sees it 22 ms after it, in five polls, where the
+/// plain backoff (250, 500, 1000, 2000 ms) needed five polls too but saw it at 3,750 ms, 750 ms
+/// late.
+#[test]
+fn a_job_with_progress_is_polled_near_its_estimated_end() {
+    let fake = timed_job_host(Duration::from_secs(3));
+    let j = wait(&fake).unwrap();
+    assert_eq!(j.state, JobState::Completed);
+    let ms = Duration::from_millis;
+    assert_eq!(fake.sleeps(), [ms(250), ms(500), ms(2000), ms(272)]);
+    assert_eq!(polls(&fake), 5);
+    assert_eq!(fake.elapsed(), ms(3022));
+}
+
+/// A 1.5 s job seen at 16% after 250 ms could end anywhere from 1,221 to 1,313 ms later: one
+/// refining poll where it could end first (less the 50 ms floor) reads 94%, which puts the end
+/// 91 ms later: seen 12 ms after it, where aiming at 1,313 ms would have been 63 ms late.
+#[test]
+fn a_short_job_seen_at_a_low_percentage_is_refined_once() {
+    let fake = timed_job_host(Duration::from_millis(1500));
+    wait(&fake).unwrap();
+    let ms = Duration::from_millis;
+    assert_eq!(fake.sleeps(), [ms(250), ms(1171), ms(91)]);
+    assert_eq!(polls(&fake), 4);
+    assert_eq!(fake.elapsed(), ms(1512));
+}
+
+/// The 3 s job over a 30 ms round trip per request (the WAN of the benchmarks): the host reads
+/// the state when a poll arrives, and the reply takes the round trip, which the wait takes off.
+/// Polls read the job at 0 and 280 ms (New), 810 ms (27%: the end 2,053 to 2,160 ms after the
+/// reply, so the refining poll 1,973 ms after it, a round trip and the floor early), 2,813 ms
+/// (93%: 182 ms after the reply) and 3,025 ms (done); the last reply is back at 3,055 ms, 55 ms
+/// after the end (goal: 150 ms).
+#[test]
+fn over_a_slow_link_the_end_is_seen_within_150_ms() {
+    let fake = timed_job_host(Duration::from_secs(3)).with_round_trip(Duration::from_millis(30));
+    wait(&fake).unwrap();
+    let ms = Duration::from_millis;
+    assert_eq!(fake.sleeps(), [ms(250), ms(500), ms(1973), ms(182)]);
+    assert_eq!(polls(&fake), 5);
+    assert_eq!(fake.elapsed(), ms(3055));
+    assert!(fake.elapsed() - ms(3000) <= ms(150));
+}
+
+/// A job whose progress stalls at 99% for 20 s: each poll aimed at its "end" finds it running,
+/// so the floor doubles (50, 100, 200 ... ms) up to the 2 s cap instead of polling every 50 ms.
+#[test]
+fn a_job_stalled_near_its_end_is_not_hammered() {
+    let fake = Fake::timed("hv02", |call, now| match call {
+        Call::Get { .. } if now >= Duration::from_secs(20) => Reply::Instance(job(JOB, 7, 100)),
+        Call::Get { .. } => Reply::Instance(job(JOB, 4, 99).with(
+            "ElapsedTime",
+            Value::Scalar(Scalar::Datetime(wsman_soap::CimDateTime::interval(now))),
+        )),
+        other => panic!("unexpected {other:?}"),
+    });
+    wait(&fake).unwrap();
+    let ms = Duration::from_millis;
+    let mut expected = vec![ms(250), ms(50), ms(100), ms(200), ms(400), ms(800), ms(1600)];
+    expected.extend([ms(2000); 9]);
+    assert_eq!(fake.sleeps(), expected);
+    assert_eq!(polls(&fake), 17);
+    assert_eq!(fake.elapsed(), ms(21_400));
+}
+
+/// Without ElapsedTime the estimate scales PercentComplete by the time since the wait began.
+#[test]
+fn without_elapsed_time_the_estimate_uses_the_time_waited() {
+    let fake = job_host(vec![job(JOB, 4, 0), job(JOB, 4, 40), job(JOB, 7, 100)], None);
+    wait(&fake).unwrap();
+    let ms = Duration::from_millis;
+    // 40% after 250 ms waited: the end 360 to 375 ms later.
+    assert_eq!(fake.sleeps(), [ms(250), ms(375)]);
+}
+
 #[test]
 fn backoff_is_configurable() {
     let fake = job_host(
@@ -114,13 +230,7 @@ fn every_failed_job_state_is_job_failed_with_geterrorex_errors() {
     for state in [8u16, 9, 10, 11] {
         let errors = Value::Array(vec![Scalar::String(MSVM_ERROR.into())]);
         let fake = job_host(vec![job(JOB, 4, 10), failed(state)], Some(errors));
-        let e = block_on(hyperv::wait_job(
-            &fake,
-            JOB,
-            &JobWaitOptions::default(),
-            &mut quiet(),
-        ))
-        .unwrap_err();
+        let e = wait(&fake).unwrap_err();
         let hyperv::Error::JobFailed {
             ref job_id,
             state: st,
@@ -213,13 +323,7 @@ fn a_single_error_string_or_embedded_instance_is_read_too() {
 #[test]
 fn a_job_that_disappears_is_a_clear_error() {
     let fake = job_host(vec![job(JOB, 4, 20), Instance::new("gone")], None);
-    let e = block_on(hyperv::wait_job(
-        &fake,
-        JOB,
-        &JobWaitOptions::default(),
-        &mut quiet(),
-    ))
-    .unwrap_err();
+    let e = wait(&fake).unwrap_err();
     assert!(
         matches!(e, hyperv::Error::JobDisappeared { seen: true, .. }),
         "{e:?}"
@@ -236,13 +340,7 @@ fn a_job_that_disappears_is_a_clear_error() {
 
     // Never seen: `hvctl job wait` with a wrong or expired id.
     let fake = job_host(vec![Instance::new("gone")], None);
-    let e = block_on(hyperv::wait_job(
-        &fake,
-        JOB,
-        &JobWaitOptions::default(),
-        &mut quiet(),
-    ))
-    .unwrap_err();
+    let e = wait(&fake).unwrap_err();
     assert!(
         e.to_string()
             .starts_with(&format!("job {JOB} does not exist on hv02: check the job id")),
@@ -304,13 +402,7 @@ fn transient_poll_errors_are_retried() {
             _ => Reply::Instance(job(JOB, 7, 100)),
         }
     });
-    let j = block_on(hyperv::wait_job(
-        &fake,
-        JOB,
-        &JobWaitOptions::default(),
-        &mut quiet(),
-    ))
-    .unwrap();
+    let j = wait(&fake).unwrap();
     assert_eq!(j.state, JobState::Completed);
     assert_eq!(*n.lock().unwrap(), 4);
 
@@ -318,13 +410,7 @@ fn transient_poll_errors_are_retried() {
     let fake = Fake::new("hv02", |_| {
         Reply::Err(hyperv::TransportError::Connection("refused".into()))
     });
-    let e = block_on(hyperv::wait_job(
-        &fake,
-        JOB,
-        &JobWaitOptions::default(),
-        &mut quiet(),
-    ))
-    .unwrap_err();
+    let e = wait(&fake).unwrap_err();
     assert_eq!(e.class(), ErrorClass::Connection);
     assert_eq!(fake.calls().len(), 4);
 }

@@ -117,7 +117,7 @@ fn ps(mode: u16, state: u16) -> &'static str {
 
 #[test]
 fn powershell_names_follow_mode_and_state() {
-    // Primary ([hyperv-replication §2.2]).
+    // Primary (the Hyper-V module's mapping, see `PsReplicationState`).
     let primary: &[(u16, &str)] = &[
         (0, "Disabled"),
         (1, "ReadyForInitialReplication"),

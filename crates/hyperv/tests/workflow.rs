@@ -103,10 +103,11 @@ fn reverse_issues_exactly_the_documented_calls_in_order() {
             "Get Msvm_ComputerSystem", // 7. read back
         ]
     );
-    // Backoff: 250 ms doubling, as many sleeps as non-final polls.
+    // As many sleeps as non-final polls: 250 ms while the job gives no hint (0%), then aimed
+    // at its latest end (40% after 250 ms: 375 ms more).
     assert_eq!(
         fake.sleeps(),
-        [Duration::from_millis(250), Duration::from_millis(500)]
+        [Duration::from_millis(250), Duration::from_millis(375)]
     );
     assert_eq!(
         seen,
@@ -129,7 +130,7 @@ fn reverse_issues_exactly_the_documented_calls_in_order() {
     );
     assert_eq!(report.after.ps_replication_state.name(), "Replicating");
     assert_eq!(report.after.replication_mode, hyperv::ReplicationMode::Primary);
-    assert_eq!(report.duration, Duration::from_millis(750));
+    assert_eq!(report.duration, Duration::from_millis(625));
     let rev = report.reverse.as_ref().unwrap();
     assert_eq!(rev.recovery_connection_point, "hv01.contoso.com");
     assert_eq!(
@@ -144,7 +145,7 @@ fn reverse_issues_exactly_the_documented_calls_in_order() {
     assert_eq!(json["after"]["ps_replication_state"], "Replicating");
     assert_eq!(json["before"]["replication_state"], "Recovered");
     assert_eq!(json["return_code"], 4096);
-    assert_eq!(json["duration_ms"], 750);
+    assert_eq!(json["duration_ms"], 625);
 }
 
 #[test]

@@ -9,8 +9,7 @@
 //! The certificate's signature algorithm is read with a minimal DER reader of our own: this
 //! crate stays free of X.509 dependencies.
 
-use md5::{Digest, Md5};
-use sha2::{Sha224, Sha256, Sha384, Sha512};
+use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
 
 use crate::Error;
 
@@ -82,7 +81,7 @@ impl ChannelBindings {
     /// MD5 of [`ChannelBindings::gss_struct`]: the `MsvAvChannelBindings` value
     /// ([MS-NLMP 2.2.2.1]).
     pub fn md5(&self) -> [u8; 16] {
-        Md5::digest(self.gss_struct()).into()
+        crate::ntlm::md5(&[&self.gss_struct()])
     }
 }
 
@@ -389,7 +388,8 @@ mod tests {
         assert_eq!(&s[..16], &[0u8; 16]);
         assert_eq!(&s[16..20], &24u32.to_le_bytes());
         assert_eq!(&s[20..], b"tls-server-end-point:abc");
-        let md5: [u8; 16] = Md5::digest(&s).into();
+        // The md-5 crate as an independent reference.
+        let md5: [u8; 16] = md5::Md5::digest(&s).into();
         assert_eq!(cb.md5(), md5);
     }
 

@@ -1,5 +1,8 @@
+//! Sans-IO WinRM authentication: NTLM with session security, Kerberos / SPNEGO through the
+//! system GSSAPI, channel bindings and the `multipart/encrypted` framing.
 #![cfg_attr(doc, doc = include_str!("../README.md"))]
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod cbt;
 pub mod framing;

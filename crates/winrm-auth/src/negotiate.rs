@@ -16,7 +16,7 @@ use crate::{ClientAuth, Error, SessionSecurity, Step};
 /// [`ClientAuth::kerberos_fallback`] returns the Kerberos error: NTLM has no mutual
 /// authentication, so a caller should tell the user (and offer Kerberos only, which never falls
 /// back). Errors say what was tried and why each failed.
-#[allow(clippy::type_complexity)] // the signature is fixed by CONTRACT.md
+#[allow(clippy::type_complexity)] // the signature is public API (ARCHITECTURE.md, "API boundary")
 pub fn negotiate_client(
     kerberos: Option<KerberosConfig>,
     ntlm: Option<(Credentials, ClientConfig)>,

@@ -117,10 +117,7 @@ fn os_rng() -> winrm_auth::ntlm::Rng {
 
 /// The current FILETIME (the test supplies the clock; gss-ntlmssp checks the server timestamp).
 fn now() -> u64 {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    116_444_736_000_000_000 + u64::try_from(d.as_nanos() / 100).unwrap()
+    winrm_auth::ntlm::filetime(std::time::SystemTime::now())
 }
 
 fn our_client(password: &str, cbt: Option<&[u8]>) -> NtlmClient {

@@ -6,13 +6,16 @@
 //! bytes from the OS per request (one `getrandom` system call each), the process draws 128
 //! random bits once and then counts:
 //!
-//! * the high 64 bits are the random process prefix (60 random bits after the RFC 4122
-//!   version nibble);
+//! * the high 64 bits are the random process prefix (60 random bits after the version nibble);
 //! * the low 64 bits are the variant bits and 62 bits of `random start + counter`, so two IDs of
 //!   one process differ until the counter wraps after 2^62 requests, and IDs of different
 //!   processes differ unless their 60-bit random prefixes collide.
 //!
-//! The result still reads as a version-4 UUID (`uuid:XXXXXXXX-XXXX-4XXX-[89AB]XXX-XXXXXXXXXXXX`).
+//! Such IDs are not version-4 (random) UUIDs, so they do not claim to be: they carry version 8,
+//! the version RFC 9562 §5.8 sets aside for UUIDs laid out by their creator, with the RFC
+//! variant bits (`uuid:XXXXXXXX-XXXX-8XXX-[89AB]XXX-XXXXXXXXXXXX`). The shape (`uuid:` and
+//! 8-4-4-4-12 hex digits, what a GUID parser reads) is that of any other WinRM client;
+//! [DSP0226 §5.4.4] asks only for uniqueness (WS-Addressing types it `xs:anyURI`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -37,9 +40,9 @@ pub(crate) fn next() -> String {
     format_id(prefix, start.wrapping_add(n))
 }
 
-/// Formats the two halves with the RFC 4122 version (4) and variant (10xx) bits set.
+/// Formats the two halves with the RFC 9562 version (8, custom) and variant (10xx) bits set.
 fn format_id(hi: u64, lo: u64) -> String {
-    let hi = (hi & !0xF000) | 0x4000;
+    let hi = (hi & !0xF000) | 0x8000;
     let lo = (lo & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000;
     let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(&hi.to_be_bytes());
@@ -71,12 +74,12 @@ mod tests {
                 assert!(c.is_ascii_digit() || ('A'..='F').contains(&c), "{id}");
             }
         }
-        assert_eq!(&uuid[14..15], "4", "version nibble in {id}");
+        assert_eq!(&uuid[14..15], "8", "version nibble in {id}");
         assert!("89AB".contains(&uuid[19..20]), "variant in {id}");
     }
 
     #[test]
-    fn ids_have_the_uuid_v4_shape_and_are_unique() {
+    fn ids_have_the_uuid_v8_shape_and_are_unique() {
         let ids: Vec<String> = (0..20_000).map(|_| next()).collect();
         for id in &ids {
             assert_shape(id);
@@ -105,12 +108,12 @@ mod tests {
     fn formatting_places_every_byte_and_the_version_bits() {
         assert_eq!(
             format_id(0x0123_4567_89AB_CDEF, 0xFEDC_BA98_7654_3210),
-            "uuid:01234567-89AB-4DEF-BEDC-BA9876543210"
+            "uuid:01234567-89AB-8DEF-BEDC-BA9876543210"
         );
-        assert_eq!(format_id(0, 0), "uuid:00000000-0000-4000-8000-000000000000");
+        assert_eq!(format_id(0, 0), "uuid:00000000-0000-8000-8000-000000000000");
         assert_eq!(
             format_id(u64::MAX, u64::MAX),
-            "uuid:FFFFFFFF-FFFF-4FFF-BFFF-FFFFFFFFFFFF"
+            "uuid:FFFFFFFF-FFFF-8FFF-BFFF-FFFFFFFFFFFF"
         );
         // The counter's low 62 bits are kept: consecutive values differ.
         assert_ne!(format_id(7, 41), format_id(7, 42));

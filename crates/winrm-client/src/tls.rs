@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls_pki_types::pem::{self, PemObject};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 
 use crate::Error;
 
@@ -68,9 +69,10 @@ pub(crate) fn client_config(opts: &TlsOptions<'_>) -> Result<ClientConfig, Error
                     "client certificate: no PEM certificate found".to_owned(),
                 ));
             }
-            let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut &key_pem[..])
-                .map_err(|e| Error::Config(format!("client key: {e}")))?
-                .ok_or_else(|| Error::Config("client key: no PEM private key found".to_owned()))?;
+            let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| match e {
+                pem::Error::NoItemsFound => Error::Config("client key: no PEM private key found".to_owned()),
+                e => Error::Config(format!("client key: {e}")),
+            })?;
             builder
                 .with_client_auth_cert(chain, key)
                 .map_err(|e| Error::Config(format!("client certificate: {e}")))?
@@ -82,7 +84,7 @@ pub(crate) fn client_config(opts: &TlsOptions<'_>) -> Result<ClientConfig, Error
 }
 
 fn parse_certs(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>, Error> {
-    rustls_pemfile::certs(&mut &pem[..])
+    CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Error::Config(format!("{what}: {e}")))
 }
@@ -124,5 +126,56 @@ impl ServerCertVerifier for NoVerification {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts<'a>(ca_pems: &'a [Vec<u8>], client_cert: Option<(&'a [u8], &'a [u8])>) -> TlsOptions<'a> {
+        TlsOptions {
+            ca_pems,
+            insecure: false,
+            client_cert,
+            native_roots: false,
+        }
+    }
+
+    fn config_error(o: &TlsOptions<'_>) -> String {
+        match client_config(o) {
+            Err(Error::Config(m)) => m,
+            Err(e) => panic!("not a config error: {e}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    /// PEM certificates and keys are read with `rustls-pki-types`' `PemObject`: a CA and a
+    /// client certificate with its PKCS#8 key are accepted; text without a PEM section of the
+    /// right kind is refused with a message naming what was missing.
+    #[test]
+    fn pem_certificates_and_keys_are_read_and_absences_named() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["client".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let (cert_pem, key_pem) = (cert.pem(), key.serialize_pem());
+        let ca = vec![cert_pem.clone().into_bytes()];
+        assert!(client_config(&opts(&ca, Some((cert_pem.as_bytes(), key_pem.as_bytes())))).is_ok());
+
+        let not_pem = vec![b"not a certificate".to_vec()];
+        assert_eq!(
+            config_error(&opts(&not_pem, None)),
+            "ca certificate: no PEM certificate found"
+        );
+        let m = config_error(&opts(&[], Some((cert_pem.as_bytes(), cert_pem.as_bytes()))));
+        assert_eq!(m, "client key: no PEM private key found");
+        let m = config_error(&opts(&[], Some((key_pem.as_bytes(), key_pem.as_bytes()))));
+        assert_eq!(m, "client certificate: no PEM certificate found");
+        // A PEM section with a body that is not base64 is an error, not an absence.
+        let broken = b"-----BEGIN PRIVATE KEY-----\n!!!!\n-----END PRIVATE KEY-----\n";
+        let m = config_error(&opts(&[], Some((cert_pem.as_bytes(), broken))));
+        assert!(m.starts_with("client key: ") && !m.contains("no PEM"), "{m}");
     }
 }

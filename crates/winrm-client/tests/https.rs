@@ -291,7 +291,7 @@ impl SessionSecurity for NoSeal {
 }
 
 impl support::GssServer for NoSealServer {
-    fn new_context(&self) -> Box<dyn support::GssContext> {
+    fn new_context(&self) -> Box<dyn hyperv_sim::auth::Acceptor> {
         let mut users = UserTable::new();
         users.add("CORP", "alice", PASSWORD);
         let config = AcceptorConfig {
@@ -312,24 +312,24 @@ impl support::GssServer for NoSealServer {
     }
 }
 
-impl support::GssContext for NoSealContext {
-    fn step(&mut self, token: &[u8]) -> Result<(bool, Vec<u8>), String> {
+impl hyperv_sim::auth::Acceptor for NoSealContext {
+    fn step(&mut self, token: &[u8]) -> Result<Step, String> {
         if self.challenged {
-            return Ok((true, Vec::new()));
+            return Ok(Step::Done(None));
         }
         match self.acceptor.step(token) {
             Ok(Step::Continue(mut challenge)) => {
                 let flags = u32::from_le_bytes(challenge[20..24].try_into().unwrap()) & !(0x10 | 0x20);
                 challenge[20..24].copy_from_slice(&flags.to_le_bytes());
                 self.challenged = true;
-                Ok((false, challenge))
+                Ok(Step::Continue(challenge))
             }
             other => Err(format!("expected a NEGOTIATE, got {:?}", other.err())),
         }
     }
 
-    fn into_session(self: Box<Self>) -> Box<dyn SessionSecurity> {
-        Box::new(NoSeal)
+    fn into_session(self: Box<Self>) -> Option<Box<dyn SessionSecurity>> {
+        Some(Box::new(NoSeal))
     }
 }
 

@@ -18,8 +18,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use support::{standard_responder, Auth, GssContext, GssServer};
-use winrm_auth::{SessionSecurity, Wrapped};
+use hyperv_sim::auth::Acceptor;
+use support::{standard_responder, Auth, GssServer};
+use winrm_auth::{SessionSecurity, Step, Wrapped};
 use winrm_client::{AuthMethod, Client};
 use wsman_soap::SelectorSet;
 
@@ -160,21 +161,26 @@ impl PyAcceptor {
 struct PyGss(PathBuf);
 
 impl GssServer for PyGss {
-    fn new_context(&self) -> Box<dyn GssContext> {
+    fn new_context(&self) -> Box<dyn Acceptor> {
         Box::new(PyContext(PyAcceptor::start(&self.0)))
     }
 }
 
 struct PyContext(PyAcceptor);
 
-impl GssContext for PyContext {
-    fn step(&mut self, token: &[u8]) -> Result<(bool, Vec<u8>), String> {
+impl Acceptor for PyContext {
+    fn step(&mut self, token: &[u8]) -> Result<Step, String> {
         let r = self.0.cmd(&["step", &b64(token)])?;
-        Ok((r[0] == "1", unb64(&r[1])))
+        let token = unb64(&r[1]);
+        Ok(if r[0] == "1" {
+            Step::Done(Some(token))
+        } else {
+            Step::Continue(token)
+        })
     }
 
-    fn into_session(self: Box<Self>) -> Box<dyn SessionSecurity> {
-        Box::new(PySession(self.0))
+    fn into_session(self: Box<Self>) -> Option<Box<dyn SessionSecurity>> {
+        Some(Box::new(PySession(self.0)))
     }
 }
 

@@ -36,20 +36,29 @@ impl Drop for Peer {
 impl Peer {
     fn start(responses: &Path, extra: &[&str]) -> Peer {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers/winrm_ntlm_server.py");
+        // The peer logs every request on stderr: into a file, so that a full pipe cannot block
+        // it, and so that a peer that dies at start can say why.
+        let log = tempfile::NamedTempFile::new().unwrap();
         let mut child = Command::new("python3")
             .arg(script)
             .arg(responses)
             .args(["--user", &format!("CORP:alice:{PASSWORD}")])
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log.reopen().unwrap())
             .spawn()
             .unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+            // The peer died before announcing its port: show why.
+            let _ = child.kill();
+            let _ = child.wait();
+            let err = std::fs::read_to_string(log.path()).unwrap_or_default();
+            panic!("the pyspnego peer printed {line:?} ({e}); its stderr: {err}")
+        });
         assert_eq!(v["pid"].as_u64().unwrap(), u64::from(child.id()));
         let port = u16::try_from(v["port"].as_u64().unwrap()).unwrap();
         Peer {

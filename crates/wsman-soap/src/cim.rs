@@ -415,6 +415,40 @@ impl CimDateTime {
         utc_offset_minutes: 0,
     };
 
+    /// The UTC timestamp (offset 0) of a wall-clock time, to the microsecond; times before
+    /// 1970 clamp to 1970-01-01 and times after 9999 to 9999-12-31T23:59:59.999999Z. The caller
+    /// reads the clock (this crate reads none).
+    pub fn from_system_time(t: std::time::SystemTime) -> Self {
+        let d = t
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or(std::time::Duration::ZERO);
+        let secs = d.as_secs();
+        let (year, month, day) = civil_from_days(secs / 86_400);
+        let rem = secs % 86_400;
+        if year > 9999 {
+            return CimDateTime::Timestamp {
+                year: 9999,
+                month: 12,
+                day: 31,
+                hour: 23,
+                minute: 59,
+                second: 59,
+                microsecond: 999_999,
+                utc_offset_minutes: 0,
+            };
+        }
+        CimDateTime::Timestamp {
+            year: year as u16,
+            month,
+            day,
+            hour: (rem / 3600) as u8,
+            minute: ((rem % 3600) / 60) as u8,
+            second: (rem % 60) as u8,
+            microsecond: d.subsec_micros(),
+            utc_offset_minutes: 0,
+        }
+    }
+
     /// True for the 1601-01-01 00:00:00 "never" timestamp (any offset).
     pub fn is_never(&self) -> bool {
         matches!(
@@ -706,13 +740,43 @@ fn check_date(
     minute: u32,
     second: u32,
 ) -> Result<(), &'static str> {
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || year > 9999 {
+    if !(1..=12).contains(&month) || year > 9999 {
         return Err("date field out of range");
+    }
+    if day == 0 || day > days_in_month(year, month) {
+        return Err("day out of range for the month");
     }
     if hour > 23 || minute > 59 || second > 60 {
         return Err("time field out of range");
     }
     Ok(())
+}
+
+/// The length of `month` (1..=12) of `year` in the proleptic Gregorian calendar: February has
+/// 29 days in years divisible by 4, except centuries not divisible by 400.
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar (Howard
+/// Hinnant's `civil_from_days`, <https://howardhinnant.github.io/date_algorithms.html>).
+fn civil_from_days(days: u64) -> (u64, u8, u8) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    // mp is 0..=11 and the day 1..=31, so both fit a u8.
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
 }
 
 /// Parses an `xs:duration` into (days, hours, minutes, seconds, microseconds), normalising
@@ -1036,6 +1100,62 @@ mod tests {
                 ),
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn days_must_exist_in_their_month() {
+        // 2024 is a leap year, 1900 is not (a century), 2000 is (divisible by 400).
+        let cases = [
+            ("2024-02-29", true),
+            ("2000-02-29", true),
+            ("2023-04-30", true),
+            ("2023-12-31", true),
+            ("2023-01-31", true),
+            ("2024-02-30", false),
+            ("2024-02-31", false),
+            ("2023-02-29", false),
+            ("1900-02-29", false),
+            ("2023-04-31", false),
+            ("2023-06-31", false),
+            ("2023-09-31", false),
+            ("2023-11-31", false),
+            ("2023-01-00", false),
+            ("2023-01-32", false),
+        ];
+        for (date, valid) in cases {
+            let iso = format!("{date}T00:00:00Z");
+            assert_eq!(CimDateTime::parse_iso8601(&iso).is_ok(), valid, "{iso}");
+            let dmtf = format!("{}000000.000000+000", date.replace('-', ""));
+            assert_eq!(CimDateTime::parse_dmtf(&dmtf).is_ok(), valid, "{dmtf}");
+        }
+    }
+
+    #[test]
+    fn from_system_time_is_utc_civil_time() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let at = |secs: u64, micros: u64| {
+            CimDateTime::from_system_time(
+                UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_micros(micros),
+            )
+        };
+        // 2026-10-08T15:15:36.684240Z, 2000-02-29 (leap day), 2100-03-01 (after a non-leap
+        // century February), the epoch, and a time before it (clamped).
+        assert_eq!(
+            at(1_791_472_536, 684_240).to_iso8601(),
+            "2026-10-08T15:15:36.68424Z"
+        );
+        assert_eq!(at(951_782_400, 0).to_iso8601(), "2000-02-29T00:00:00Z");
+        assert_eq!(at(4_107_542_400, 0).to_iso8601(), "2100-03-01T00:00:00Z");
+        assert_eq!(at(0, 0).to_dmtf(), "19700101000000.000000+000");
+        assert_eq!(
+            CimDateTime::from_system_time(UNIX_EPOCH - Duration::from_secs(1)).to_dmtf(),
+            "19700101000000.000000+000"
+        );
+        // Every day of 1970..2101 comes out as a valid date that parses back.
+        for day in 0..48_000u64 {
+            let t = at(day * 86_400 + 86_399, 0);
+            assert_eq!(CimDateTime::parse_dmtf(&t.to_dmtf()).unwrap(), t, "day {day}");
         }
     }
 

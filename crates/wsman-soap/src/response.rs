@@ -47,7 +47,7 @@ impl ResponseHeader {
 /// The body of a response.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-// The variants are the contract (CONTRACT.md); a fault is rare, so its size does not matter.
+// The variants are the public API (ARCHITECTURE.md, "API boundary"); a fault is rare, so its size does not matter.
 #[allow(clippy::large_enum_variant)]
 pub enum ResponseBody {
     /// A SOAP fault.
@@ -266,6 +266,9 @@ pub enum KnownFault {
     WmiNotFound,
     /// `w:InternalError`.
     InternalError,
+    /// 0x8033802F ERROR_WSMAN_INVALID_BATCH_PARAMETER / `w:InvalidBatchParameter`: the
+    /// request's MaxElements is 0 or above the host's MaxBatchItems ([MS-WSMAN 3.2.4.1.6]).
+    InvalidBatchParameter,
 }
 
 impl KnownFault {
@@ -294,6 +297,10 @@ impl KnownFault {
             KnownFault::InvalidParameter => "invalid parameter",
             KnownFault::WmiNotFound => "WMI object not found",
             KnownFault::InternalError => "internal error on the server",
+            KnownFault::InvalidBatchParameter => {
+                "the page size asked for (MaxElements) is above the host's MaxBatchItems: \
+                 ask for fewer items per page"
+            }
         }
     }
 
@@ -313,6 +320,7 @@ impl KnownFault {
             0x8004_102F => KnownFault::InvalidMethodParameters,
             0x8004_1008 => KnownFault::InvalidParameter,
             0x8004_1002 => KnownFault::WmiNotFound,
+            0x8033_802F => KnownFault::InvalidBatchParameter,
             _ => return None,
         })
     }
@@ -330,6 +338,7 @@ impl KnownFault {
             "FilterDialectRequestedUnavailable" => KnownFault::FilterDialectUnavailable,
             "EncodingLimit" => KnownFault::EncodingLimit,
             "InternalError" => KnownFault::InternalError,
+            "InvalidBatchParameter" => KnownFault::InvalidBatchParameter,
             _ => return None,
         })
     }

@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 
 use quick_xml::events::attributes::Attributes;
-use quick_xml::events::Event;
+use quick_xml::events::{BytesStart, Event};
 
 use crate::error::{Error, Limits};
 
@@ -453,7 +453,7 @@ fn reborrow<'a>(text: &'a str, part: &[u8]) -> Result<&'a str, Error> {
 ///
 /// Tokenizing (markup, attributes, CDATA, comments, PIs, DOCTYPE detection, end-tag matching)
 /// is quick-xml's borrowing [`quick_xml::Reader`]; namespace scoping and resolution by URI,
-/// the limits and the tree are ours.
+/// the limits and the tree are ours ([`Parser`]).
 pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Doc<'a>, Error> {
     if text.len() > limits.max_bytes {
         return Err(Error::TooLarge {
@@ -468,145 +468,196 @@ pub(crate) fn parse_str<'a>(text: &'a str, limits: &Limits) -> Result<Doc<'a>, E
         cfg.trim_text_start = false;
         cfg.trim_text_end = false;
     }
-    let mut scope = Scope::new();
-    let depth = limits.max_depth.min(16);
-    // Sized for a typical envelope (an element per ~64 bytes), capped for large pages.
-    let guess = (text.len() / 64).clamp(8, 4096);
-    let mut tree = Builder::new(guess, guess / 4, depth);
-    // Each open element's scope length at its start and its namespace declaration count.
-    let mut open: Vec<(usize, usize)> = Vec::with_capacity(depth);
-    let mut active_decls = 0usize;
+    let mut parser = Parser::new(text, limits);
     loop {
-        let ev = reader.read_event().map_err(xml_err)?;
-        match ev {
+        match reader.read_event().map_err(xml_err)? {
             Event::DocType(_) => return Err(Error::Forbidden("DOCTYPE or entity declaration")),
-            Event::Start(ref start) | Event::Empty(ref start) => {
-                let empty = matches!(ev, Event::Empty(_));
-                if tree.done {
-                    return Err(Error::Xml("content after the root element".into()));
-                }
-                if tree.open.len() >= limits.max_depth {
-                    return Err(Error::TooDeep {
-                        limit: limits.max_depth,
-                    });
-                }
-                let attrs = &mut tree.attrs;
-                // The tag's content (name and attributes), borrowed from the input.
-                let content = reborrow(text, start)?;
-                let name_len = start.name().as_ref().len();
-                let qname = content.get(..name_len).unwrap_or_default();
-                let scope_len = scope.bindings.len();
-                // Filled with full attribute names first; resolved once all of this element's
-                // declarations are in scope.
-                let attrs_from = attrs.len();
-                let mut decls = 0usize;
-                // Most elements have no attributes: skip the iterator for a bare name.
-                if content.len() > name_len {
-                    // Duplicate checks in quick-xml are quadratic in the attribute count; the
-                    // count is capped instead (duplicates are harmless here: lookups take the
-                    // first).
-                    let mut it = Attributes::new(content, name_len);
-                    it.with_checks(false);
-                    for (n, a) in it.enumerate() {
-                        if n >= MAX_ATTRIBUTES {
-                            return Err(Error::Xml(format!(
-                                "more than {MAX_ATTRIBUTES} attributes on one element"
-                            )));
-                        }
-                        let a = a.map_err(xml_err)?;
-                        let key = reborrow(text, a.key.as_ref())?;
-                        let raw = match a.value {
-                            Cow::Borrowed(v) => reborrow(text, v)?,
-                            Cow::Owned(_) => {
-                                return Err(Error::Xml("attribute value outside the input".into()))
-                            }
-                        };
-                        if key == "xmlns" || key.starts_with("xmlns:") {
-                            decls += 1;
-                            scope.declare(key.strip_prefix("xmlns:"), raw)?;
-                            continue;
-                        }
-                        attrs.push(Attr {
-                            ns: None,
-                            local: Cow::Borrowed(key),
-                            value: unescape(raw)?,
-                        });
-                    }
-                }
-                // INVARIANT: at most MAX_ACTIVE_DECLARATIONS bindings are in scope, so resolving
-                // a prefix costs a bounded scan (no quadratic blow-up from hostile xmlns floods).
-                if active_decls + decls > MAX_ACTIVE_DECLARATIONS {
-                    return Err(Error::Xml(format!(
-                        "more than {MAX_ACTIVE_DECLARATIONS} namespace declarations in scope"
-                    )));
-                }
-                let (ns, local) = scope.name(qname, true)?;
-                for at in attrs.get_mut(attrs_from..).unwrap_or_default() {
-                    if let Cow::Borrowed(key) = at.local {
-                        let (ns, local) = scope.name(key, false)?;
-                        at.ns = ns;
-                        at.local = Cow::Borrowed(local);
-                    }
-                }
-                let el = Node::new(ns, Cow::Borrowed(local), (attrs_from, attrs.len()));
-                tree.start(el, empty)?;
-                if empty {
-                    scope.bindings.truncate(scope_len);
-                } else {
-                    active_decls += decls;
-                    open.push((scope_len, decls));
-                }
-            }
-            Event::End(_) => {
-                // quick-xml has checked that the end tag matches the open start tag.
-                let (scope_len, decls) = open.pop().ok_or_else(|| Error::Xml("unmatched end tag".into()))?;
-                scope.bindings.truncate(scope_len);
-                active_decls -= decls;
-                tree.end()?;
-            }
-            Event::Text(t) => {
-                let raw = match t.into_inner() {
-                    Cow::Borrowed(b) => reborrow(text, b)?,
-                    Cow::Owned(_) => return Err(Error::Xml("text outside the input".into())),
-                };
-                let s = unescape(raw)?;
-                match tree.parent() {
-                    Some(parent) => {
-                        if parent.local == "Value" && parent.ns == Some(crate::ns::SOAP) {
-                            let q = s.trim();
-                            if let Some((prefix, _)) = q.split_once(':') {
-                                if !prefix.is_empty() && !prefix.contains(char::is_whitespace) {
-                                    parent.text_ns = match scope.resolve(Some(prefix), true) {
-                                        Resolved::Bound(u) => Some(u),
-                                        Resolved::Unbound | Resolved::Unknown => None,
-                                    };
-                                }
-                            }
-                        }
-                        parent.push_text(s);
-                    }
-                    None => {
-                        if !s.trim().is_empty() {
-                            return Err(Error::Xml("text outside the root element".into()));
-                        }
-                    }
-                }
-            }
-            Event::CData(c) => {
-                let c = match c.into_inner() {
-                    Cow::Borrowed(b) => reborrow(text, b)?,
-                    Cow::Owned(_) => return Err(Error::Xml("cdata outside the input".into())),
-                };
-                match tree.parent() {
-                    Some(parent) => parent.push_text(Cow::Borrowed(c)),
-                    None => return Err(Error::Xml("cdata outside the root element".into())),
-                }
-            }
+            Event::Start(start) => parser.start(&start, false)?,
+            Event::Empty(start) => parser.start(&start, true)?,
+            Event::End(_) => parser.end()?,
+            Event::Text(t) => parser.text(t.into_inner())?,
+            Event::CData(c) => parser.cdata(c.into_inner())?,
             Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
             Event::Eof => break,
         }
     }
-    tree.finish()
+    parser.tree.finish()
+}
+
+/// One parse in progress: the input, its limits, the namespace scope and the tree built so
+/// far, fed [`parse_str`]'s reader events in document order.
+struct Parser<'a, 'l> {
+    text: &'a str,
+    limits: &'l Limits,
+    scope: Scope<'a>,
+    tree: Builder<'a>,
+    /// Each open element's scope length at its start and its namespace declaration count.
+    open: Vec<(usize, usize)>,
+    /// Namespace declarations in scope.
+    active_decls: usize,
+}
+
+impl<'a, 'l> Parser<'a, 'l> {
+    fn new(text: &'a str, limits: &'l Limits) -> Self {
+        let depth = limits.max_depth.min(16);
+        // Sized for a typical envelope (an element per ~64 bytes), capped for large pages.
+        let guess = (text.len() / 64).clamp(8, 4096);
+        Parser {
+            text,
+            limits,
+            scope: Scope::new(),
+            tree: Builder::new(guess, guess / 4, depth),
+            open: Vec::with_capacity(depth),
+            active_decls: 0,
+        }
+    }
+
+    /// A start tag (`empty`: a self-closing one): its attributes and namespace declarations,
+    /// then the element with its name resolved in the new scope.
+    fn start(&mut self, start: &BytesStart<'_>, empty: bool) -> Result<(), Error> {
+        if self.tree.done {
+            return Err(Error::Xml("content after the root element".into()));
+        }
+        if self.tree.open.len() >= self.limits.max_depth {
+            return Err(Error::TooDeep {
+                limit: self.limits.max_depth,
+            });
+        }
+        // The tag's content (name and attributes), borrowed from the input.
+        let content = reborrow(self.text, start)?;
+        let name_len = start.name().as_ref().len();
+        let qname = content.get(..name_len).unwrap_or_default();
+        let scope_len = self.scope.bindings.len();
+        let attrs_from = self.tree.attrs.len();
+        // Most elements have no attributes: skip the iterator for a bare name.
+        let decls = if content.len() > name_len {
+            self.attributes(content, name_len)?
+        } else {
+            0
+        };
+        // INVARIANT: at most MAX_ACTIVE_DECLARATIONS bindings are in scope, so resolving
+        // a prefix costs a bounded scan (no quadratic blow-up from hostile xmlns floods).
+        if self.active_decls + decls > MAX_ACTIVE_DECLARATIONS {
+            return Err(Error::Xml(format!(
+                "more than {MAX_ACTIVE_DECLARATIONS} namespace declarations in scope"
+            )));
+        }
+        let (ns, local) = self.scope.name(qname, true)?;
+        self.resolve_attributes(attrs_from)?;
+        let el = Node::new(ns, Cow::Borrowed(local), (attrs_from, self.tree.attrs.len()));
+        self.tree.start(el, empty)?;
+        if empty {
+            self.scope.bindings.truncate(scope_len);
+        } else {
+            self.active_decls += decls;
+            self.open.push((scope_len, decls));
+        }
+        Ok(())
+    }
+
+    /// The attributes of a tag: namespace declarations go into the scope (their count is
+    /// returned), the others onto the tree with their full names, resolved by
+    /// [`Parser::resolve_attributes`] once all of the element's declarations are in scope.
+    fn attributes(&mut self, content: &'a str, name_len: usize) -> Result<usize, Error> {
+        let mut decls = 0usize;
+        // Duplicate checks in quick-xml are quadratic in the attribute count; the count is
+        // capped instead (duplicates are harmless here: lookups take the first).
+        let mut it = Attributes::new(content, name_len);
+        it.with_checks(false);
+        for (n, a) in it.enumerate() {
+            if n >= MAX_ATTRIBUTES {
+                return Err(Error::Xml(format!(
+                    "more than {MAX_ATTRIBUTES} attributes on one element"
+                )));
+            }
+            let a = a.map_err(xml_err)?;
+            let key = reborrow(self.text, a.key.as_ref())?;
+            let raw = match a.value {
+                Cow::Borrowed(v) => reborrow(self.text, v)?,
+                Cow::Owned(_) => return Err(Error::Xml("attribute value outside the input".into())),
+            };
+            if key == "xmlns" || key.starts_with("xmlns:") {
+                decls += 1;
+                self.scope.declare(key.strip_prefix("xmlns:"), raw)?;
+                continue;
+            }
+            self.tree.attrs.push(Attr {
+                ns: None,
+                local: Cow::Borrowed(key),
+                value: unescape(raw)?,
+            });
+        }
+        Ok(decls)
+    }
+
+    /// Resolves the names of the attributes pushed from `from` on (unprefixed ones have no
+    /// namespace).
+    fn resolve_attributes(&mut self, from: usize) -> Result<(), Error> {
+        for at in self.tree.attrs.get_mut(from..).unwrap_or_default() {
+            if let Cow::Borrowed(key) = at.local {
+                let (ns, local) = self.scope.name(key, false)?;
+                at.ns = ns;
+                at.local = Cow::Borrowed(local);
+            }
+        }
+        Ok(())
+    }
+
+    /// An end tag: the element's declarations leave the scope.
+    fn end(&mut self) -> Result<(), Error> {
+        // quick-xml has checked that the end tag matches the open start tag.
+        let (scope_len, decls) = self
+            .open
+            .pop()
+            .ok_or_else(|| Error::Xml("unmatched end tag".into()))?;
+        self.scope.bindings.truncate(scope_len);
+        self.active_decls -= decls;
+        self.tree.end()
+    }
+
+    /// Text, unescaped, appended to the open element (only whitespace outside the root). The
+    /// text of a SOAP `Value` (a fault code QName) also records its prefix's namespace.
+    fn text(&mut self, raw: Cow<'_, [u8]>) -> Result<(), Error> {
+        let raw = match raw {
+            Cow::Borrowed(b) => reborrow(self.text, b)?,
+            Cow::Owned(_) => return Err(Error::Xml("text outside the input".into())),
+        };
+        let s = unescape(raw)?;
+        let Some(parent) = self.tree.parent() else {
+            if !s.trim().is_empty() {
+                return Err(Error::Xml("text outside the root element".into()));
+            }
+            return Ok(());
+        };
+        if parent.local == "Value" && parent.ns == Some(crate::ns::SOAP) {
+            let q = s.trim();
+            if let Some((prefix, _)) = q.split_once(':') {
+                if !prefix.is_empty() && !prefix.contains(char::is_whitespace) {
+                    parent.text_ns = match self.scope.resolve(Some(prefix), true) {
+                        Resolved::Bound(u) => Some(u),
+                        Resolved::Unbound | Resolved::Unknown => None,
+                    };
+                }
+            }
+        }
+        parent.push_text(s);
+        Ok(())
+    }
+
+    /// A CDATA section, appended as is to the open element.
+    fn cdata(&mut self, raw: Cow<'_, [u8]>) -> Result<(), Error> {
+        let c = match raw {
+            Cow::Borrowed(b) => reborrow(self.text, b)?,
+            Cow::Owned(_) => return Err(Error::Xml("cdata outside the input".into())),
+        };
+        match self.tree.parent() {
+            Some(parent) => {
+                parent.push_text(Cow::Borrowed(c));
+                Ok(())
+            }
+            None => Err(Error::Xml("cdata outside the root element".into())),
+        }
+    }
 }
 
 /// The entity for a byte that must be escaped in content and attribute values.

@@ -47,8 +47,7 @@ pub struct Client {
 }
 
 pub fn filetime_now() -> u64 {
-    let d = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap();
-    (d.as_secs() + 11_644_473_600) * 10_000_000 + u64::from(d.subsec_nanos() / 100)
+    winrm_auth::ntlm::filetime(SystemTime::now())
 }
 
 pub fn ntlm(user: &str, password: &str, cbt: Option<winrm_auth::cbt::ChannelBindings>) -> NtlmClient {

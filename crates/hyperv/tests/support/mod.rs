@@ -70,7 +70,8 @@ pub enum Reply {
     Err(TransportError),
 }
 
-type Handler = Box<dyn FnMut(&Call) -> Reply + Send>;
+/// Answers a call; gets the fake clock's time since the fake was made.
+type Handler = Box<dyn FnMut(&Call, Duration) -> Reply + Send>;
 
 pub struct Fake {
     host: String,
@@ -83,10 +84,17 @@ struct Inner {
     calls: Vec<Call>,
     sleeps: Vec<Duration>,
     elapsed: Duration,
+    round_trip: Duration,
 }
 
 impl Fake {
-    pub fn new(host: &str, handler: impl FnMut(&Call) -> Reply + Send + 'static) -> Fake {
+    pub fn new(host: &str, mut handler: impl FnMut(&Call) -> Reply + Send + 'static) -> Fake {
+        Fake::timed(host, move |call, _| handler(call))
+    }
+
+    /// A fake whose handler also gets the fake clock's time at the call (for jobs that
+    /// progress with time).
+    pub fn timed(host: &str, handler: impl FnMut(&Call, Duration) -> Reply + Send + 'static) -> Fake {
         Fake {
             host: host.to_owned(),
             base: Instant::now(),
@@ -95,8 +103,21 @@ impl Fake {
                 calls: Vec::new(),
                 sleeps: Vec::new(),
                 elapsed: Duration::ZERO,
+                round_trip: Duration::ZERO,
             }),
         }
+    }
+
+    /// Every call costs `d` on the fake clock after the handler answered it (a network round
+    /// trip, like the simulator's latency: the host reads its state, then the reply travels).
+    pub fn with_round_trip(self, d: Duration) -> Fake {
+        self.inner.lock().unwrap().round_trip = d;
+        self
+    }
+
+    /// The fake clock's time since the fake was made.
+    pub fn elapsed(&self) -> Duration {
+        self.inner.lock().unwrap().elapsed
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -121,7 +142,11 @@ impl Fake {
     fn answer(&self, call: Call) -> Reply {
         let mut inner = self.inner.lock().unwrap();
         inner.calls.push(call.clone());
-        (inner.handler)(&call)
+        let at = inner.elapsed;
+        let reply = (inner.handler)(&call, at);
+        let rt = inner.round_trip;
+        inner.elapsed += rt;
+        reply
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::crypto::{self, Key16};
@@ -346,7 +347,7 @@ impl NtlmAcceptor {
         for entry in self.users.candidates(&self.config, &auth.domain, &auth.user) {
             let key = crypto::ntowfv2_from_hash(&entry.nt_hash, &auth.user, &auth.domain);
             let expected = crypto::hmac_md5(key.as_slice(), &[server_challenge, temp]);
-            if crypto::ct_eq(&expected, proof) {
+            if bool::from(expected.ct_eq(proof)) {
                 base_key = Some(Zeroizing::new(crypto::hmac_md5(key.as_slice(), &[proof])));
                 break;
             }
@@ -367,11 +368,15 @@ impl NtlmAcceptor {
         } else {
             base_key
         };
-        let av_flags = av
-            .iter()
-            .find(|(id, _)| *id == AV_FLAGS)
-            .and_then(|(_, v)| <[u8; 4]>::try_from(*v).ok())
-            .map_or(0, u32::from_le_bytes);
+        // [MS-NLMP 2.2.2.1]: MsvAvFlags is a 32-bit value; any other length is malformed (not
+        // "no flags", which would skip the MIC check).
+        let av_flags = match av.iter().find(|(id, _)| *id == AV_FLAGS) {
+            None => 0,
+            Some((_, v)) => u32::from_le_bytes(<[u8; 4]>::try_from(*v).map_err(|_| Error::Malformed {
+                what: "authenticate message",
+                detail: format!("MsvAvFlags is {} bytes, not 4", v.len()),
+            })?),
+        };
         if av_flags & AV_FLAG_MIC == 0 && self.send_timestamp {
             return Err(Error::BadSignature(
                 "the challenge carried MsvAvTimestamp, so the authenticate message must carry a mic (MsvAvFlags bit 0x2)",
@@ -384,7 +389,7 @@ impl NtlmAcceptor {
             let mut zeroed = token.to_vec();
             zeroed[MIC_OFFSET..MIC_OFFSET + 16].fill(0);
             let expected = crypto::hmac_md5(exported.as_slice(), &[negotiate, challenge, &zeroed]);
-            if !crypto::ct_eq(&expected, &mic) {
+            if !bool::from(expected.ct_eq(&mic)) {
                 return Err(Error::BadSignature("ntlm mic does not verify"));
             }
         }
@@ -393,7 +398,7 @@ impl NtlmAcceptor {
                 .iter()
                 .find(|(id, _)| *id == AV_CHANNEL_BINDINGS)
                 .map(|(_, v)| *v);
-            if !sent.is_some_and(|v| crypto::ct_eq(v, &cb.md5())) {
+            if !sent.is_some_and(|v| bool::from(v.ct_eq(&cb.md5()))) {
                 return Err(Error::AuthenticationFailed(
                     "channel bindings do not match".into(),
                 ));

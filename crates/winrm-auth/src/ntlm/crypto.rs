@@ -1,10 +1,15 @@
 //! NTLM cryptographic primitives ([MS-NLMP 3.3.2], [MS-NLMP 3.4.5]).
+//!
+//! MD5, HMAC-MD5 and RC4 have one implementation in this crate, [`super::md5_hmac`] and
+//! [`super::arc4`] (faster than the `md-5`, `hmac` and `rc4` crates for sealing: see the
+//! `primitives` benchmark and BENCHMARKS.md); MD4 is the `md4` crate.
 
-use md4::Md4;
-use md5::{Digest, Md5};
-use rc4::consts::U16;
-use rc4::{KeyInit, Rc4, StreamCipher};
+use md4::digest::generic_array::GenericArray;
+use md4::{Digest, Md4};
 use zeroize::Zeroizing;
+
+use super::arc4::Rc4;
+pub(crate) use super::md5_hmac::md5;
 
 /// A 16-byte key that is wiped when dropped.
 pub(crate) type Key16 = Zeroizing<[u8; 16]>;
@@ -12,15 +17,6 @@ pub(crate) type Key16 = Zeroizing<[u8; 16]>;
 /// HMAC-MD5 over the concatenation of `parts`.
 pub(crate) fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
     super::md5_hmac::HmacMd5::new(key).mac(parts)
-}
-
-/// MD5 over the concatenation of `parts`.
-pub(crate) fn md5(parts: &[&[u8]]) -> [u8; 16] {
-    let mut h = Md5::new();
-    for p in parts {
-        h.update(p);
-    }
-    h.finalize().into()
 }
 
 /// UTF-16LE bytes of a string.
@@ -40,9 +36,7 @@ pub(crate) fn nt_hash(password: &str) -> Key16 {
     let mut out = Zeroizing::new([0u8; 16]);
     let mut md4 = Md4::new();
     Digest::update(&mut md4, pw.as_slice());
-    md4.finalize_into(digest::generic_array::GenericArray::from_mut_slice(
-        out.as_mut_slice(),
-    ));
+    md4.finalize_into(GenericArray::from_mut_slice(out.as_mut_slice()));
     out
 }
 
@@ -115,8 +109,7 @@ pub(crate) fn ntlmv2_response(
 /// RC4 of `data` with a fresh key (used for the key exchange).
 pub(crate) fn rc4_oneshot(key: &[u8; 16], data: &[u8]) -> Vec<u8> {
     let mut out = data.to_vec();
-    let mut cipher = Rc4::<U16>::new(key.into());
-    cipher.apply_keystream(&mut out);
+    Rc4::new(key).apply(&mut out);
     out
 }
 
@@ -124,8 +117,7 @@ pub(crate) fn rc4_oneshot(key: &[u8; 16], data: &[u8]) -> Vec<u8> {
 /// decryption of the exported session key, [MS-NLMP 3.2.5.1.2]).
 pub(crate) fn rc4_key(key: &[u8; 16], encrypted: &[u8; 16]) -> Key16 {
     let mut out = Zeroizing::new(*encrypted);
-    let mut cipher = Rc4::<U16>::new(key.into());
-    cipher.apply_keystream(out.as_mut_slice());
+    Rc4::new(key).apply(out.as_mut_slice());
     out
 }
 
@@ -160,12 +152,4 @@ pub(crate) fn seal_key(exported_session_key: &[u8; 16], flags: u32, client_to_se
         SERVER_SEAL_MAGIC
     };
     Zeroizing::new(md5(&[&exported_session_key[..len], magic]))
-}
-
-/// Constant-time comparison of two byte strings.
-pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -295,6 +295,23 @@ fn compress_words_rc4(state: &mut [u32; 4], x: &[u32; 16], rc4: &mut Rc4, data: 
     state[3] = state[3].wrapping_add(d);
 }
 
+/// A chunk of `chunks_exact(64)` as a block. Any other length is a bug here, so it panics
+/// rather than skip input.
+#[inline(always)]
+#[allow(clippy::expect_used)]
+fn block64(chunk: &[u8]) -> &[u8; 64] {
+    chunk.try_into().expect("chunks_exact(64) yields 64-byte chunks")
+}
+
+/// [`block64`] for `chunks_exact_mut(64)`.
+#[inline(always)]
+#[allow(clippy::expect_used)]
+fn block64_mut(chunk: &mut [u8]) -> &mut [u8; 64] {
+    chunk
+        .try_into()
+        .expect("chunks_exact_mut(64) yields 64-byte chunks")
+}
+
 /// An MD5 computation in progress. Its state is wiped when dropped (it may be keyed).
 #[derive(Clone)]
 pub(crate) struct Md5 {
@@ -335,9 +352,7 @@ impl Md5 {
         let blocks = data.chunks_exact(64);
         let rest = blocks.remainder();
         for chunk in blocks {
-            if let Ok(block) = <&[u8; 64]>::try_from(chunk) {
-                compress(&mut self.state, block);
-            }
+            compress(&mut self.state, block64(chunk));
         }
         self.block[..rest.len()].copy_from_slice(rest);
         self.used = rest.len();
@@ -363,11 +378,10 @@ impl Md5 {
         }
         let mut blocks = data.chunks_exact_mut(64);
         for chunk in &mut blocks {
-            if let Ok(block) = <&mut [u8; 64]>::try_from(chunk) {
-                // The words are read before the keystream overwrites the block.
-                let x = words(block);
-                compress_words_rc4(&mut self.state, &x, rc4, block);
-            }
+            let block = block64_mut(chunk);
+            // The words are read before the keystream overwrites the block.
+            let x = words(block);
+            compress_words_rc4(&mut self.state, &x, rc4, block);
         }
         let rest = blocks.into_remainder();
         self.block[..rest.len()].copy_from_slice(rest);
@@ -399,15 +413,11 @@ impl Md5 {
         let mut chunks = blocks.chunks_exact_mut(64);
         if let Some(first) = chunks.next() {
             rc4.apply(first);
-            let mut x = [0u32; 16];
-            if let Ok(block) = <&mut [u8; 64]>::try_from(first) {
-                x = words(block);
-            }
+            let mut x = words(block64_mut(first));
             for chunk in chunks {
-                if let Ok(next) = <&mut [u8; 64]>::try_from(chunk) {
-                    compress_words_rc4(&mut self.state, &x, rc4, next);
-                    x = words(next);
-                }
+                let next = block64_mut(chunk);
+                compress_words_rc4(&mut self.state, &x, rc4, next);
+                x = words(next);
             }
             compress_words(&mut self.state, &x);
             x.zeroize();

@@ -8,6 +8,7 @@ mod acceptor;
 mod arc4;
 mod crypto;
 mod md5_hmac;
+pub(crate) use self::md5_hmac::md5;
 pub(crate) mod messages;
 mod session;
 
@@ -22,6 +23,19 @@ use crate::{ClientAuth, Error, SessionSecurity, Step};
 
 /// Random-byte source injected by the caller (an OS RNG in production).
 pub type Rng = Box<dyn FnMut(&mut [u8]) + Send>;
+
+/// A wall-clock time as a Windows FILETIME, 100 ns ticks since 1601-01-01 UTC ([MS-DTYP 2.3.3]),
+/// the form of the NTLMv2 client time and MsvAvTimestamp ([MS-NLMP 2.2.2.1]): the
+/// `now_filetime` of [`NtlmClient::new`] and [`NtlmAcceptor::new`]. Times before 1970 give the
+/// 1970 value. The caller reads the clock (this crate reads none).
+pub fn filetime(t: std::time::SystemTime) -> u64 {
+    /// 1601-01-01 to 1970-01-01 in 100 ns ticks.
+    const UNIX_EPOCH_TICKS: u64 = 116_444_736_000_000_000;
+    let d = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or(std::time::Duration::ZERO);
+    UNIX_EPOCH_TICKS + d.as_secs() * 10_000_000 + u64::from(d.subsec_nanos() / 100)
+}
 
 /// NTLM credentials. `Debug` prints the names only.
 #[derive(Clone)]
@@ -178,7 +192,7 @@ impl NtlmClient {
         let mut client_challenge = [0u8; 8];
         (self.rng)(&mut client_challenge);
 
-        let target_info = client_target_info(&challenge.target_info, &self.config);
+        let target_info = client_target_info(&challenge.target_info, &self.config)?;
         let key = crypto::ntowfv2(&self.creds.password, &self.creds.user, &self.creds.domain);
         let resp = crypto::ntlmv2_response(
             &key,
@@ -258,15 +272,21 @@ fn check_session_security(challenge_flags: u32, require_seal: bool) -> Result<()
 
 /// The server's AV pairs plus MsvAvFlags (MIC present), MsvAvChannelBindings and
 /// MsvAvTargetName ([MS-NLMP 3.1.5.1.2]).
-fn client_target_info(server: &[TargetInfoEntry], config: &ClientConfig) -> Vec<TargetInfoEntry> {
+fn client_target_info(
+    server: &[TargetInfoEntry],
+    config: &ClientConfig,
+) -> Result<Vec<TargetInfoEntry>, Error> {
     let mut flags = AV_FLAG_MIC;
     let mut out: Vec<TargetInfoEntry> = Vec::with_capacity(server.len() + 3);
     for e in server {
         match e.entry_type {
             TargetInfoType::Flags => {
-                if let Ok(b) = <[u8; 4]>::try_from(e.data.as_slice()) {
-                    flags |= u32::from_le_bytes(b);
-                }
+                // [MS-NLMP 2.2.2.1]: a 32-bit value; any other length is malformed.
+                let b = <[u8; 4]>::try_from(e.data.as_slice()).map_err(|_| Error::Malformed {
+                    what: "challenge message",
+                    detail: format!("MsvAvFlags is {} bytes, not 4", e.data.len()),
+                })?;
+                flags |= u32::from_le_bytes(b);
             }
             TargetInfoType::Terminator | TargetInfoType::ChannelBindings | TargetInfoType::TargetName => {}
             _ => out.push(e.clone()),
@@ -287,7 +307,7 @@ fn client_target_info(server: &[TargetInfoEntry], config: &ClientConfig) -> Vec<
     if let Some(spn) = &config.target_spn {
         out.push(TargetInfoEntry::from_string(TargetInfoType::TargetName, spn));
     }
-    out
+    Ok(out)
 }
 
 impl ClientAuth for NtlmClient {

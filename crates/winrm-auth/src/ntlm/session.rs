@@ -6,6 +6,7 @@ use super::crypto;
 use super::md5_hmac::HmacMd5;
 use super::messages::{NEGOTIATE_KEY_EXCH, NEGOTIATE_SEAL};
 use crate::{Error, SessionSecurity, Wrapped};
+use subtle::ConstantTimeEq;
 
 /// The protocol string of NTLM (and SPNEGO) WinRM message encryption ([MS-WSMV 2.2.9.1]).
 pub const SPNEGO_PROTOCOL: &str = "application/HTTP-SPNEGO-session-encrypted";
@@ -128,7 +129,7 @@ impl NtlmSession {
         let mac = self.inbound.sign.finish(inner);
         let expected = Self::encrypt_checksum(&mut self.inbound, self.key_exch, &mac);
         let seq_ok = header[12..16] == seq.to_le_bytes();
-        if !crypto::ct_eq(&expected, &header[4..12]) || !seq_ok {
+        if !bool::from(expected.ct_eq(&header[4..12])) || !seq_ok {
             self.broken = true;
             return Err(Error::BadSignature("ntlm message signature does not verify"));
         }

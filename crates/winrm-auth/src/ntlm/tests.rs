@@ -669,6 +669,74 @@ fn challenge_without_timestamp_uses_injected_time_and_lmv2() {
     );
 }
 
+/// The spec's target info with an MsvAvFlags pair of 2 bytes (not the 4 of [MS-NLMP 2.2.2.1])
+/// before the terminator.
+fn target_info_with_short_flags() -> Vec<u8> {
+    let mut ti = h(TARGET_INFO);
+    ti.truncate(ti.len() - 4);
+    ti.extend_from_slice(&[0x06, 0x00, 0x02, 0x00, 0x02, 0x00, 0, 0, 0, 0]);
+    ti
+}
+
+/// A short MsvAvFlags in the CHALLENGE is refused, not read as "no flags".
+#[test]
+fn challenge_with_a_short_msv_av_flags_is_malformed() {
+    let chal = challenge(
+        FLAGS_4_2_4,
+        "Domain",
+        &SERVER_CHALLENGE,
+        &target_info_with_short_flags(),
+    );
+    let mut client = NtlmClient::new(
+        Credentials::new("Domain", "User", "Password"),
+        ClientConfig::default(),
+        fixed_rng([CLIENT_CHALLENGE.to_vec(), RANDOM_SESSION_KEY.to_vec()].concat()),
+        0,
+    );
+    client.step(None).unwrap();
+    let err = client.step(Some(&chal)).unwrap_err();
+    assert!(
+        matches!(&err, Error::Malformed { what: "challenge message", detail } if detail.contains("MsvAvFlags")),
+        "{err}"
+    );
+}
+
+/// A short MsvAvFlags in the AUTHENTICATE is refused, even with a valid NTLMv2 proof over it:
+/// read as "no flags" it would turn the MIC check off.
+#[test]
+fn authenticate_with_a_short_msv_av_flags_is_malformed() {
+    let mut acc = spec_acceptor().without_timestamp();
+    let Step::Continue(chal) = acc.step(&negotiate(CLIENT_FLAGS)).unwrap() else {
+        panic!("no challenge")
+    };
+    let chal = parse_challenge(&chal).unwrap();
+    let key = crypto::ntowfv2("Password", "User", "Domain");
+    let resp = crypto::ntlmv2_response(
+        &key,
+        &chal.server_challenge,
+        &CLIENT_CHALLENGE,
+        0,
+        &target_info_with_short_flags(),
+        false,
+    );
+    let auth = Authenticate {
+        lm_response: resp.lm_response,
+        nt_response: resp.nt_response,
+        domain: "Domain".into(),
+        user: "User".into(),
+        workstation: "WS".into(),
+        encrypted_session_key: crypto::rc4_oneshot(&resp.session_base_key, &RANDOM_SESSION_KEY),
+        flags: chal.flags,
+        mic: None,
+    };
+    let err = acc.step(&auth.to_bytes().unwrap()).unwrap_err();
+    assert!(
+        matches!(&err, Error::Malformed { what: "authenticate message", detail } if detail.contains("MsvAvFlags")),
+        "{err}"
+    );
+    assert!(acc.user().is_none());
+}
+
 #[test]
 fn challenge_without_128_bit_key_exchange_sign_or_seal_is_refused() {
     for (flag, name) in [
@@ -931,4 +999,17 @@ fn decode_into_keeps_the_output_on_a_tampered_or_mislabelled_part() {
     let err = crate::framing::decode_into(&mut server, &ct, &body, &mut out).unwrap_err();
     assert!(err.to_string().contains("announced length 5"), "{err}");
     assert_eq!(out, b"earlier");
+}
+
+#[test]
+fn filetime_counts_100_ns_ticks_from_1601() {
+    use std::time::{Duration, UNIX_EPOCH};
+    assert_eq!(filetime(UNIX_EPOCH), 116_444_736_000_000_000);
+    // 2026-10-08T15:15:36.6842417Z: whole ticks, the rest of a tick dropped.
+    let t = UNIX_EPOCH + Duration::from_secs(1_791_472_536) + Duration::from_nanos(684_241_799);
+    assert_eq!(filetime(t), 116_444_736_000_000_000 + 17_914_725_366_842_417);
+    assert_eq!(
+        filetime(UNIX_EPOCH - Duration::from_secs(5)),
+        filetime(UNIX_EPOCH)
+    );
 }

@@ -1,7 +1,9 @@
 //! A loopback WinRM server for the transport tests (the reqwest `tests/support/server.rs`
-//! pattern): hyper over tokio, optional TLS (rustls), NTLM with message encryption through
-//! `winrm_auth::ntlm::NtlmAcceptor`, replies scripted per test (fixture files, generated
-//! envelopes, drops, delays, oversize bodies, 401s, plaintext on an encrypted session).
+//! pattern): hyper over tokio, optional TLS (rustls), NTLM or a test's Kerberos context with
+//! message encryption through the simulator's connection security
+//! (`hyperv_sim::auth::AuthConnection`, the handshake and sealing its endpoint uses), replies
+//! scripted per test (fixture files, generated envelopes, drops, delays, oversize bodies,
+//! 401s, plaintext on an encrypted session).
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::HashMap;
@@ -18,9 +20,9 @@ use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use hyperv_sim::auth::{ntlm_acceptor, Acceptor, AuthConnection, Leg, SealError};
 use winrm_auth::cbt::ChannelBindings;
-use winrm_auth::ntlm::{AcceptorConfig, NtlmAcceptor, UserTable};
-use winrm_auth::{SessionSecurity, Step};
+use winrm_auth::ntlm::UserTable;
 
 /// Resource URIs the suites talk to.
 pub const RSD_URI: &str =
@@ -74,18 +76,11 @@ pub enum Auth {
 
 /// Creates one acceptor context per connection (Auth::Gss).
 pub trait GssServer: Send + Sync {
-    fn new_context(&self) -> Box<dyn GssContext>;
+    fn new_context(&self) -> Box<dyn Acceptor>;
     /// Whether requests must be sealed (message encryption required).
     fn seals(&self) -> bool {
         true
     }
-}
-
-/// One acceptor context: handshake steps, then per-message security.
-pub trait GssContext: Send {
-    /// Returns (complete, token to send back).
-    fn step(&mut self, token: &[u8]) -> Result<(bool, Vec<u8>), String>;
-    fn into_session(self: Box<Self>) -> Box<dyn SessionSecurity>;
 }
 
 /// What to answer to one request.
@@ -180,14 +175,6 @@ struct Shared {
     unauthorize_next: Arc<AtomicBool>,
 }
 
-#[derive(Default)]
-struct Conn {
-    gss: Option<Box<dyn GssContext>>,
-    acceptor: Option<NtlmAcceptor>,
-    session: Option<Box<dyn SessionSecurity>>,
-    authenticated: bool,
-}
-
 pub async fn start(auth: Auth, tls: Option<Arc<rustls::ServerConfig>>, responder: Responder) -> Server {
     start_at("127.0.0.1:0", auth, tls, responder).await
 }
@@ -223,7 +210,7 @@ pub async fn start_at(
             let shared = shared.clone();
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                let conn = Arc::new(tokio::sync::Mutex::new(Conn::default()));
+                let conn = Arc::new(tokio::sync::Mutex::new(AuthConnection::default()));
                 let svc = service_fn(move |req| handle(shared.clone(), conn.clone(), req));
                 let builder = hyper::server::conn::http1::Builder::new();
                 match acceptor {
@@ -309,35 +296,13 @@ impl std::error::Error for DropConnection {}
 
 async fn handle(
     shared: Arc<Shared>,
-    conn: Arc<tokio::sync::Mutex<Conn>>,
+    conn: Arc<tokio::sync::Mutex<AuthConnection>>,
     req: hyper::Request<Incoming>,
 ) -> Result<Resp, DropConnection> {
     let headers = req.headers().clone();
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    if let Some(a) = get("authorization") {
-        shared.stats.auth_headers.lock().unwrap().push(a);
-    }
-    if let Some(a) = get("accept-encoding") {
-        shared.stats.accept_encoding.lock().unwrap().push(a);
-    }
-    for (name, store) in [("host", &shared.stats.hosts), ("accept", &shared.stats.accepts)] {
-        for v in headers.get_all(name) {
-            store.lock().unwrap().push(v.to_str().unwrap_or("").to_owned());
-        }
-    }
-    shared
-        .stats
-        .header_names
-        .lock()
-        .unwrap()
-        .push(headers.keys().map(|k| k.as_str().to_owned()).collect());
+    record_headers(&shared.stats, &headers);
     let content_type = get("content-type").unwrap_or_default();
-    shared
-        .stats
-        .content_types
-        .lock()
-        .unwrap()
-        .push(content_type.clone());
     let body = req
         .into_body()
         .collect()
@@ -346,131 +311,26 @@ async fn handle(
         .to_bytes()
         .to_vec();
     let mut conn = conn.lock().await;
-
-    match &shared.auth {
-        Auth::None => {}
-        Auth::Basic => {
-            let want = format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"))
-            );
-            if get("authorization").as_deref() != Some(want.as_str()) {
-                shared.stats.unauthenticated_401.fetch_add(1, Ordering::SeqCst);
-                return Ok(response(
-                    401,
-                    &[("www-authenticate", "Basic realm=\"WSMAN\"".to_owned())],
-                    Vec::new(),
-                ));
-            }
-        }
-        Auth::Gss(server) => {
-            if let Some(value) = get("authorization") {
-                let token = value
-                    .strip_prefix("Negotiate ")
-                    .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t.trim()).ok());
-                let Some(token) = token else {
-                    return Ok(challenge(None));
-                };
-                if conn.authenticated || conn.gss.is_none() {
-                    *conn = Conn::default();
-                    conn.gss = Some(server.new_context());
-                }
-                match conn.gss.as_mut().unwrap().step(&token) {
-                    Ok((false, t)) => return Ok(challenge(Some(&t))),
-                    Ok((true, t)) => {
-                        shared.stats.handshakes.fetch_add(1, Ordering::SeqCst);
-                        conn.session = Some(conn.gss.take().unwrap().into_session());
-                        conn.authenticated = true;
-                        let v = format!(
-                            "Negotiate {}",
-                            base64::engine::general_purpose::STANDARD.encode(&t)
-                        );
-                        if body.is_empty() {
-                            return Ok(response(200, &[("www-authenticate", v)], Vec::new()));
-                        }
-                    }
-                    Err(_) => {
-                        *conn = Conn::default();
-                        return Ok(challenge(None));
-                    }
-                }
-            } else if !conn.authenticated {
-                shared.stats.unauthenticated_401.fetch_add(1, Ordering::SeqCst);
-                return Ok(challenge(None));
-            }
-        }
-        Auth::Ntlm { .. } | Auth::Reject => {
-            let cbt = if let Auth::Ntlm { cbt, .. } = &shared.auth {
-                cbt.clone()
-            } else {
-                None
-            };
-            if let Some(value) = get("authorization") {
-                let token = value
-                    .strip_prefix("Negotiate ")
-                    .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t.trim()).ok());
-                let Some(token) = token else {
-                    return Ok(challenge(None));
-                };
-                if conn.authenticated || conn.acceptor.is_none() {
-                    *conn = Conn::default();
-                    conn.acceptor = Some(NtlmAcceptor::new(
-                        shared.users.clone(),
-                        AcceptorConfig {
-                            netbios_domain: "CORP".into(),
-                            netbios_computer: "HV01".into(),
-                            dns_domain: "corp.example".into(),
-                            dns_computer: "hv01.corp.example".into(),
-                            expected_channel_bindings: cbt,
-                        },
-                        Box::new(|b: &mut [u8]| rand::RngCore::fill_bytes(&mut rand::thread_rng(), b)),
-                        133_000_000_000_000_000,
-                    ));
-                }
-                let step = conn.acceptor.as_mut().unwrap().step(&token);
-                match step {
-                    Ok(Step::Continue(ch)) => return Ok(challenge(Some(&ch))),
-                    Ok(Step::Done(_)) if matches!(shared.auth, Auth::Reject) => {
-                        *conn = Conn::default();
-                        return Ok(challenge(None));
-                    }
-                    Ok(Step::Done(_)) => {
-                        shared.stats.handshakes.fetch_add(1, Ordering::SeqCst);
-                        let acc = conn.acceptor.take().unwrap();
-                        conn.session = acc.into_session();
-                        conn.authenticated = true;
-                        if body.is_empty() {
-                            return Ok(response(200, &[], Vec::new()));
-                        }
-                    }
-                    Err(_) => {
-                        *conn = Conn::default();
-                        return Ok(challenge(None));
-                    }
-                }
-            } else if !conn.authenticated {
-                shared.stats.unauthenticated_401.fetch_add(1, Ordering::SeqCst);
-                return Ok(challenge(None));
-            }
-            if shared.unauthorize_next.swap(false, Ordering::SeqCst) {
-                *conn = Conn::default();
-                return Ok(challenge(None));
-            }
-        }
+    if let Some(refusal) = authenticate(
+        &shared,
+        &mut conn,
+        get("authorization").as_deref(),
+        body.is_empty(),
+    ) {
+        return Ok(refusal);
     }
-
     let encrypt = match &shared.auth {
         Auth::Ntlm { encrypt, .. } => *encrypt,
         Auth::Gss(server) => server.seals(),
         _ => false,
     };
     let plain = if winrm_auth::framing::is_encrypted(&content_type) {
-        let Some(sec) = conn.session.as_deref_mut() else {
-            return Ok(response(400, &[], b"no context".to_vec()));
-        };
-        match winrm_auth::framing::decode(sec, &content_type, &body) {
+        match conn.unseal(&content_type, &body) {
             Ok(p) => p,
-            Err(e) => return Ok(response(400, &[], format!("decrypt: {e}").into_bytes())),
+            Err(SealError::NoContext) => return Ok(response(400, &[], b"no context".to_vec())),
+            Err(SealError::Framing(e)) => {
+                return Ok(response(400, &[], format!("decrypt: {e}").into_bytes()))
+            }
         }
     } else if encrypt {
         return Ok(response(400, &[], b"encryption required".to_vec()));
@@ -507,8 +367,109 @@ async fn handle(
     render(&mut conn, reply, encrypt, &r, Vec::new()).await
 }
 
+/// Records what the client sent in the stats.
+fn record_headers(stats: &Stats, headers: &hyper::HeaderMap) {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    if let Some(a) = get("authorization") {
+        stats.auth_headers.lock().unwrap().push(a);
+    }
+    if let Some(a) = get("accept-encoding") {
+        stats.accept_encoding.lock().unwrap().push(a);
+    }
+    for (name, store) in [("host", &stats.hosts), ("accept", &stats.accepts)] {
+        for v in headers.get_all(name) {
+            store.lock().unwrap().push(v.to_str().unwrap_or("").to_owned());
+        }
+    }
+    stats
+        .header_names
+        .lock()
+        .unwrap()
+        .push(headers.keys().map(|k| k.as_str().to_owned()).collect());
+    stats
+        .content_types
+        .lock()
+        .unwrap()
+        .push(get("content-type").unwrap_or_default());
+}
+
+/// The server's authentication of one request: `Some` is the reply that ends the exchange (a
+/// 401, a handshake leg, or the 200 to an empty-body final leg).
+fn authenticate(
+    shared: &Shared,
+    conn: &mut AuthConnection,
+    authorization: Option<&str>,
+    empty_body: bool,
+) -> Option<Resp> {
+    match &shared.auth {
+        Auth::None => {}
+        Auth::Basic => {
+            let want = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"))
+            );
+            if authorization != Some(want.as_str()) {
+                shared.stats.unauthenticated_401.fetch_add(1, Ordering::SeqCst);
+                return Some(response(
+                    401,
+                    &[("www-authenticate", "Basic realm=\"WSMAN\"".to_owned())],
+                    Vec::new(),
+                ));
+            }
+        }
+        Auth::Gss(_) | Auth::Ntlm { .. } | Auth::Reject => {
+            if let Some(value) = authorization {
+                let token = value
+                    .strip_prefix("Negotiate ")
+                    .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t.trim()).ok());
+                let Some(token) = token else {
+                    return Some(challenge(None));
+                };
+                let new_acceptor = || -> Box<dyn Acceptor> {
+                    let cbt = match &shared.auth {
+                        Auth::Gss(server) => return server.new_context(),
+                        Auth::Ntlm { cbt, .. } => cbt.clone(),
+                        _ => None,
+                    };
+                    Box::new(ntlm_acceptor(shared.users.clone(), "HV01", "corp.example", cbt))
+                };
+                match conn.step("Negotiate", &token, new_acceptor) {
+                    Leg::Continue(t) => return Some(challenge(Some(&t))),
+                    Leg::Done(_) if matches!(shared.auth, Auth::Reject) => {
+                        conn.reset();
+                        return Some(challenge(None));
+                    }
+                    Leg::Done(last) => {
+                        shared.stats.handshakes.fetch_add(1, Ordering::SeqCst);
+                        if empty_body {
+                            // Kerberos: the mutual-authentication token.
+                            let headers: Vec<_> = last
+                                .iter()
+                                .map(|t| {
+                                    let t = base64::engine::general_purpose::STANDARD.encode(t);
+                                    ("www-authenticate", format!("Negotiate {t}"))
+                                })
+                                .collect();
+                            return Some(response(200, &headers, Vec::new()));
+                        }
+                    }
+                    Leg::Refused => return Some(challenge(None)),
+                }
+            } else if !conn.is_established() {
+                shared.stats.unauthenticated_401.fetch_add(1, Ordering::SeqCst);
+                return Some(challenge(None));
+            }
+            if !matches!(shared.auth, Auth::Gss(_)) && shared.unauthorize_next.swap(false, Ordering::SeqCst) {
+                conn.reset();
+                return Some(challenge(None));
+            }
+        }
+    }
+    None
+}
+
 fn render<'a>(
-    conn: &'a mut Conn,
+    conn: &'a mut AuthConnection,
     reply: Reply,
     encrypt: bool,
     r: &'a Req,
@@ -526,7 +487,7 @@ fn render<'a>(
                 render(conn, *inner, encrypt, r, extra).await
             }
             Reply::Unauthorized => {
-                *conn = Conn::default();
+                conn.reset();
                 Ok(challenge(None))
             }
             Reply::Redirect(status, location) => {
@@ -559,9 +520,7 @@ fn render<'a>(
             }
             Reply::Verbatim(status, xml) => {
                 if encrypt {
-                    let sec = conn.session.as_deref_mut().ok_or(DropConnection)?;
-                    let (ct, body) =
-                        winrm_auth::framing::encode(sec, xml.as_bytes()).map_err(|_| DropConnection)?;
+                    let (ct, body) = conn.seal(xml.as_bytes()).map_err(|_| DropConnection)?;
                     extra.push(("content-type", ct));
                     Ok(response(status, &extra, body))
                 } else {
