@@ -35,7 +35,7 @@ async fn session(h: &SimHost, pw: &str) -> Client {
 }
 
 fn hdr(h: &SimHost, class: &str, sel: SelectorSet, max_envelope: u32) -> RequestHeader {
-    let id = format!("uuid:{}", uuid::Uuid::new_v4().to_string().to_uppercase());
+    let id = format!("uuid:{}", hyperv_sim::model::new_guid());
     let mut r = RequestHeader::new(h.endpoint(), uri(class), id).with_selectors(sel);
     r.max_envelope_size = max_envelope;
     r

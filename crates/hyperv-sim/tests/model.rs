@@ -886,3 +886,26 @@ fn wql_and_associations() {
             .unwrap();
     assert_eq!(aje.len(), 1);
 }
+
+#[test]
+fn new_guids_are_upper_case_version_4_and_distinct() {
+    let a = model::new_guid();
+    let b = model::new_guid();
+    assert_ne!(a, b);
+    let groups: Vec<&str> = a.split('-').collect();
+    assert_eq!(
+        groups.iter().map(|g| g.len()).collect::<Vec<_>>(),
+        [8, 4, 4, 4, 12],
+        "{a}"
+    );
+    assert!(
+        a.chars()
+            .all(|c| c == '-' || c.is_ascii_digit() || c.is_ascii_uppercase()),
+        "{a}"
+    );
+    assert!(groups[2].starts_with('4'), "version 4: {a}");
+    assert!(
+        matches!(groups[3].as_bytes()[0], b'8' | b'9' | b'A' | b'B'),
+        "variant: {a}"
+    );
+}

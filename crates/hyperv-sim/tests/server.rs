@@ -23,7 +23,7 @@ fn password() -> String {
 }
 
 fn hdr(host: &SimHost, class: &str, sel: SelectorSet) -> RequestHeader {
-    let id = format!("uuid:{}", uuid::Uuid::new_v4().to_string().to_uppercase());
+    let id = format!("uuid:{}", hyperv_sim::model::new_guid());
     RequestHeader::new(host.endpoint(), uri(class), id).with_selectors(sel)
 }
 

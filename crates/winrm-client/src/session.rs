@@ -1040,11 +1040,7 @@ fn offered_schemes(values: &[&str]) -> String {
 
 /// Current time as a Windows FILETIME (100 ns ticks since 1601-01-01), for NTLMv2.
 fn filetime_now() -> u64 {
-    const EPOCH_DIFF: u64 = 116_444_736_000_000_000;
-    let since_unix = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO);
-    EPOCH_DIFF + u64::try_from(since_unix.as_nanos() / 100).unwrap_or(0)
+    winrm_auth::ntlm::filetime(SystemTime::now())
 }
 
 /// Logs, once per client (so once per host), that Negotiate fell back from Kerberos to NTLM,
@@ -1080,10 +1076,15 @@ fn log_gssapi_library(inner: &Inner) {
 
 /// The NetBIOS-style name of this machine, sent in NTLM messages.
 fn workstation() -> String {
-    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_default();
-    let short = name.trim().split('.').next().unwrap_or("").to_ascii_uppercase();
+    // gethostname(3) on Unix (Linux and macOS alike), GetComputerNameExW on Windows.
+    let name = gethostname::gethostname();
+    let short = name
+        .to_string_lossy()
+        .trim()
+        .split('.')
+        .next()
+        .unwrap_or("")
+        .to_ascii_uppercase();
     if short.is_empty() {
         "HVCTL".to_owned()
     } else {

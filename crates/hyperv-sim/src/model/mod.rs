@@ -204,9 +204,21 @@ fn output(method: &str, ret: u32, job: Option<Epr>) -> Instance {
     i
 }
 
-/// A new random GUID in the upper-case form Hyper-V uses.
+/// A new random GUID (RFC 9562 version 4) in the upper-case `8-4-4-4-12` form Hyper-V uses.
 pub fn new_guid() -> String {
-    uuid::Uuid::new_v4().to_string().to_uppercase()
+    let mut b = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02X}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 impl World {
