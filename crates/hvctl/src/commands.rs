@@ -772,7 +772,8 @@ where
         async move {
             let _permit = limit.acquire().await;
             let start = Instant::now();
-            match fut.await.with_context(|| format!("{command} on {host}")) {
+            // The record names the host (and the transport's message its URL): said once.
+            match fut.await.with_context(|| command.to_owned()) {
                 Ok(items) => items
                     .into_iter()
                     .map(|(data, human)| {

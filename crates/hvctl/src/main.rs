@@ -139,6 +139,9 @@ fn run(cli: Cli, json: &mut bool) -> anyhow::Result<ExitCode> {
                 let hosts = commands::Hosts::connect(&resolved)?;
                 commands::run(&hosts, command).await
             })?;
+            if let Some(e) = errors::missing_credentials(&resolved, &outcome.records) {
+                return Err(e.into());
+            }
             let elapsed = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
             let mut out = std::io::stdout().lock();
             let mut err = std::io::stderr().lock();

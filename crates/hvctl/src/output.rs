@@ -169,19 +169,7 @@ pub fn emit(
                     None if !r.human.is_empty() => writeln!(out, "{}", r.human)?,
                     None => {}
                     Some(e) => {
-                        let who = match (&r.vm, &r.host) {
-                            (Some(v), Some(h)) => format!("{v} on {h}: "),
-                            (None, Some(h)) => format!("{h}: "),
-                            (Some(v), None) => format!("{v}: "),
-                            (None, None) => String::new(),
-                        };
-                        // The domain's messages often name the VM and host already.
-                        let who = if !who.is_empty() && e.message.starts_with(who.trim_end_matches(": ")) {
-                            String::new()
-                        } else {
-                            who
-                        };
-                        writeln!(err, "error: {who}{}", e.message)?;
+                        writeln!(err, "error: {}{}", who(r, &e.message), e.message)?;
                     }
                 }
             }
@@ -196,6 +184,20 @@ pub fn emit(
     }
     out.flush()?;
     Ok(summary.exit_class)
+}
+
+/// The `VM on HOST: ` in front of an error line, without what the message names already (the
+/// domain's messages name the host, often the VM too): each is said once.
+fn who(r: &Record, message: &str) -> String {
+    let vm =
+        r.vm.as_deref()
+            .filter(|v| !message.starts_with(&format!("{v} ")) && !message.contains(&format!("'{v}'")));
+    let host = r.host.as_deref().filter(|h| !message.contains(*h));
+    match (vm, host) {
+        (Some(v), Some(h)) => format!("{v} on {h}: "),
+        (Some(x), None) | (None, Some(x)) => format!("{x}: "),
+        (None, None) => String::new(),
+    }
 }
 
 /// How a table is laid out: at most `width` columns (`None`: as wide as its cells), and
