@@ -18,6 +18,7 @@ use wsman_soap::{
 use crate::cli::{Command, FailoverCmd, JobCmd, ReplicationAuth, ReplicationCmd, VmCmd, WsmanCmd};
 use crate::config::Resolved;
 use crate::exit::{Classified, ExitClass, UsageError};
+use crate::interrupt::{Inflight, Slot};
 use crate::output::{epr_json, human_time, instance_human, instance_json, Record, Table};
 use crate::progress::ProgressSink;
 use crate::transport::{build_client, HostSession};
@@ -27,6 +28,14 @@ pub struct Hosts {
     sessions: Vec<(HostSession, Arc<Semaphore>)>,
     wait: JobWaitOptions,
     progress: ProgressSink,
+    /// What runs, for the Ctrl-C handler.
+    pub inflight: Inflight,
+}
+
+/// One operation's label (`web01 on hv02`) and its place in [`Hosts::inflight`].
+pub struct Track {
+    label: String,
+    slot: Slot,
 }
 
 impl Hosts {
@@ -43,7 +52,24 @@ impl Hosts {
                 ..JobWaitOptions::default()
             },
             progress: ProgressSink::new(r.progress_bars),
+            inflight: Inflight::default(),
         })
+    }
+
+    /// The progress callback of one operation: shows its progress and tells
+    /// [`Hosts::inflight`] the job id as soon as the host names it.
+    fn callback(&self, track: Track) -> impl FnMut(&hyperv::JobProgress) + Send + 'static {
+        let mut show = self.progress.callback(track.label);
+        let inflight = self.inflight.clone();
+        move |p: &hyperv::JobProgress| {
+            inflight.job(track.slot, &p.job_id);
+            show(p);
+        }
+    }
+
+    /// Removes the progress bars (the run was interrupted).
+    pub fn clear_progress(&self) {
+        self.progress.clear();
     }
 
     fn multi(&self) -> bool {
@@ -69,7 +95,7 @@ pub struct Outcome {
 /// is resolved on every host before anything changes.
 async fn per_vm<F, Fut>(hosts: &Hosts, command: &str, vms: &[String], f: F) -> Vec<Record>
 where
-    F: Fn(HostSession, Vm, String) -> Fut,
+    F: Fn(HostSession, Vm, Track) -> Fut,
     Fut: Future<Output = anyhow::Result<(Json, String)>>,
 {
     let refs: Vec<VmRef> = vms.iter().map(|v| VmRef::parse(v)).collect();
@@ -97,6 +123,7 @@ where
                 for vm in vms {
                     let mut rec = Record::failed(command, Some(&host), Some(vm), &e);
                     rec.elapsed_ms = lookup_ms;
+                    hosts.inflight.record(&rec);
                     records.push(rec);
                 }
                 continue;
@@ -108,6 +135,7 @@ where
                 Err(e) => {
                     let mut rec = Record::failed(command, Some(&host), Some(vm), &anyhow::Error::new(e));
                     rec.elapsed_ms = lookup_ms;
+                    hosts.inflight.record(&rec);
                     records.push(rec);
                     continue;
                 }
@@ -119,15 +147,19 @@ where
             let limit = limit.clone();
             let host = host.clone();
             let label = format!("{vm} on {host}");
-            let fut = f(session.clone(), found, label);
+            let inflight = hosts.inflight.clone();
+            let slot = inflight.register(command, &host, Some(vm), None);
+            let fut = f(session.clone(), found, Track { label, slot });
             futs.push(async move {
                 let _permit = limit.acquire().await;
+                inflight.start(slot);
                 let start = Instant::now();
                 let mut rec = match fut.await {
                     Ok((data, human)) => Record::ok(command, Some(&host), Some(vm), data, human),
                     Err(e) => Record::failed(command, Some(&host), Some(vm), &e),
                 };
                 rec.elapsed_ms = lookup_ms + millis(start);
+                inflight.finish(slot, &rec);
                 rec
             });
         }
@@ -196,7 +228,7 @@ pub async fn run(hosts: &Hosts, command: Command) -> anyhow::Result<Outcome> {
             operation(hosts, "replication reverse", &a.vms, move |s, vm, label| {
                 let opts = opts.clone();
                 let wait = hosts.wait;
-                let mut cb = hosts.progress.callback(label);
+                let mut cb = hosts.callback(label);
                 async move { hyperv::reverse_replication(&s, &vm, &opts, &wait, &mut cb).await }
             })
             .await
@@ -204,7 +236,7 @@ pub async fn run(hosts: &Hosts, command: Command) -> anyhow::Result<Outcome> {
         Command::Failover(FailoverCmd::Prepare { vms }) => {
             operation(hosts, "failover prepare", &vms, |s, vm, label| {
                 let wait = hosts.wait;
-                let mut cb = hosts.progress.callback(label);
+                let mut cb = hosts.callback(label);
                 async move { hyperv::prepare_failover(&s, &vm, &wait, &mut cb).await }
             })
             .await
@@ -213,7 +245,7 @@ pub async fn run(hosts: &Hosts, command: Command) -> anyhow::Result<Outcome> {
             operation(hosts, "failover start", &vms, |s, vm, label| {
                 let wait = hosts.wait;
                 let rp = recovery_point.clone();
-                let mut cb = hosts.progress.callback(label);
+                let mut cb = hosts.callback(label);
                 async move { hyperv::start_failover(&s, &vm, rp.as_deref(), &wait, &mut cb).await }
             })
             .await
@@ -221,7 +253,7 @@ pub async fn run(hosts: &Hosts, command: Command) -> anyhow::Result<Outcome> {
         Command::Failover(FailoverCmd::Commit { vms }) => {
             operation(hosts, "failover commit", &vms, |s, vm, label| {
                 let wait = hosts.wait;
-                let mut cb = hosts.progress.callback(label);
+                let mut cb = hosts.callback(label);
                 async move { hyperv::commit_failover(&s, &vm, &wait, &mut cb).await }
             })
             .await
@@ -229,7 +261,7 @@ pub async fn run(hosts: &Hosts, command: Command) -> anyhow::Result<Outcome> {
         Command::Failover(FailoverCmd::Cancel { vms }) => {
             operation(hosts, "failover cancel", &vms, |s, vm, label| {
                 let wait = hosts.wait;
-                let mut cb = hosts.progress.callback(label);
+                let mut cb = hosts.callback(label);
                 async move { hyperv::cancel_failover(&s, &vm, &wait, &mut cb).await }
             })
             .await
@@ -237,7 +269,7 @@ pub async fn run(hosts: &Hosts, command: Command) -> anyhow::Result<Outcome> {
         Command::Vm(VmCmd::Start { vms }) => {
             operation(hosts, "vm start", &vms, |s, vm, label| {
                 let wait = hosts.wait;
-                let mut cb = hosts.progress.callback(label);
+                let mut cb = hosts.callback(label);
                 async move { hyperv::start_vm(&s, &vm, &wait, &mut cb).await }
             })
             .await
@@ -245,7 +277,7 @@ pub async fn run(hosts: &Hosts, command: Command) -> anyhow::Result<Outcome> {
         Command::Vm(VmCmd::Stop { vms }) => {
             operation(hosts, "vm stop", &vms, |s, vm, label| {
                 let wait = hosts.wait;
-                let mut cb = hosts.progress.callback(label);
+                let mut cb = hosts.callback(label);
                 async move { hyperv::stop_vm(&s, &vm, &wait, &mut cb).await }
             })
             .await
@@ -263,7 +295,7 @@ pub async fn run(hosts: &Hosts, command: Command) -> anyhow::Result<Outcome> {
 /// A workflow operation per VM: the report as data, its messages as the human text.
 async fn operation<F, Fut>(hosts: &Hosts, command: &str, vms: &[String], f: F) -> anyhow::Result<Outcome>
 where
-    F: Fn(HostSession, Vm, String) -> Fut,
+    F: Fn(HostSession, Vm, Track) -> Fut,
     Fut: Future<Output = Result<OperationReport, hyperv::Error>>,
 {
     let records = per_vm(hosts, command, vms, |s, vm, label| {
@@ -443,9 +475,14 @@ async fn job(hosts: &Hosts, command: &str, job_id: &str, wait: bool) -> anyhow::
     let futs = hosts.sessions.iter().map(|(s, _)| async move {
         let start = Instant::now();
         let host = hyperv::Wsman::host(s).to_owned();
+        let slot = hosts.inflight.register(command, &host, None, Some(job_id));
+        hosts.inflight.start(slot);
         let res: anyhow::Result<(Json, String)> = async {
             if wait {
-                let mut cb = hosts.progress.callback(format!("job on {host}"));
+                let mut cb = hosts.callback(Track {
+                    label: format!("job on {host}"),
+                    slot,
+                });
                 let job = hyperv::wait_job(s, job_id, &hosts.wait, &mut cb).await?;
                 let human = format!(
                     "job {} on {host}: {} ({}%){}",
@@ -488,6 +525,7 @@ async fn job(hosts: &Hosts, command: &str, job_id: &str, wait: bool) -> anyhow::
             Err(e) => Record::failed(command, Some(&host), None, &e),
         };
         r.elapsed_ms = millis(start);
+        hosts.inflight.finish(slot, &r);
         r
     });
     let records = join_all(futs).await;

@@ -165,12 +165,10 @@ pub fn emit(
                 t.render(out, Layout::for_output(format))?;
             }
             for r in records {
-                match &r.error {
+                match error_line(r) {
                     None if !r.human.is_empty() => writeln!(out, "{}", r.human)?,
                     None => {}
-                    Some(e) => {
-                        writeln!(err, "error: {}{}", who(r, &e.message), e.message)?;
-                    }
+                    Some(line) => writeln!(err, "{line}")?,
                 }
             }
             if records.len() > 1 || summary.failed > 0 {
@@ -184,6 +182,12 @@ pub fn emit(
     }
     out.flush()?;
     Ok(summary.exit_class)
+}
+
+/// The `error: ...` line of a failed record (human output), `None` for a success.
+pub fn error_line(r: &Record) -> Option<String> {
+    let e = r.error.as_ref()?;
+    Some(format!("error: {}{}", who(r, &e.message), e.message))
 }
 
 /// The `VM on HOST: ` in front of an error line, without what the message names already (the
