@@ -108,6 +108,35 @@ where
         }
     }))
     .await;
+    // A name no host has is compared with the host's names ("did you mean ...?"): one
+    // unfiltered listing per host that reported such a name not found, none when every name
+    // was found somewhere.
+    let found_somewhere = |i: usize| lookups.iter().any(|(f, _)| matches!(f, Ok(v) if v[i].is_ok()));
+    let missing: Vec<bool> = (0..vms.len()).map(|i| !found_somewhere(i)).collect();
+    let listings = join_all(
+        hosts
+            .sessions
+            .iter()
+            .zip(&lookups)
+            .map(|((session, limit), (found, _))| {
+                let missing = &missing;
+                async move {
+                    let lists = matches!(found, Ok(f) if f.iter().zip(missing).any(|(r, m)| {
+                        *m && matches!(r, Err(hyperv::Error::NotFound { .. }))
+                    }));
+                    if !lists {
+                        return Vec::new();
+                    }
+                    let _permit = limit.acquire().await;
+                    hyperv::list_vms(session)
+                        .await
+                        .map(|vms| vms.into_iter().map(|v| v.name).collect())
+                        .unwrap_or_default()
+                }
+            }),
+    )
+    .await;
+    let known: Vec<&str> = listings.iter().flatten().map(String::as_str).collect();
     let mut futs = Vec::new();
     let mut records = Vec::new();
     // Names given twice for one VM (its name and its GUID) run once, under the first; the
@@ -133,7 +162,14 @@ where
             let found = match found {
                 Ok(v) => v,
                 Err(e) => {
-                    let mut rec = Record::failed(command, Some(&host), Some(vm), &anyhow::Error::new(e));
+                    let e = match e {
+                        hyperv::Error::NotFound { .. } => {
+                            let hint = crate::suggest::did_you_mean(vm, known.iter().copied(), '\'');
+                            anyhow::Error::new(Classified::new(ExitClass::NotFound, format!("{e}{hint}")))
+                        }
+                        e => anyhow::Error::new(e),
+                    };
+                    let mut rec = Record::failed(command, Some(&host), Some(vm), &e);
                     rec.elapsed_ms = lookup_ms;
                     hosts.inflight.record(&rec);
                     records.push(rec);
@@ -189,18 +225,31 @@ fn order_like(mut records: Vec<Record>, hosts: &Hosts, vms: &[String]) -> Vec<Re
 }
 
 /// With several hosts, a VM (or job) is looked for on each: "not found" on one host is dropped
-/// when another host has it. Not found everywhere stays not found.
+/// when another host has it. Not found everywhere stays not found, said once for all the hosts
+/// searched ("on any of A, B, C").
 fn drop_not_found_elsewhere(records: Vec<Record>) -> Vec<Record> {
     let found: std::collections::HashSet<Option<String>> = records
         .iter()
         .filter(|r| r.class() != ExitClass::NotFound)
         .map(|r| r.vm.clone())
         .collect();
+    let mut searched: std::collections::HashMap<Option<String>, Vec<String>> = Default::default();
+    for r in records.iter().filter(|r| r.class() == ExitClass::NotFound) {
+        searched.entry(r.vm.clone()).or_default().extend(r.host.clone());
+    }
     let mut seen_missing = std::collections::HashSet::new();
     let mut out = Vec::new();
-    for r in records {
-        if r.class() == ExitClass::NotFound && (found.contains(&r.vm) || !seen_missing.insert(r.vm.clone())) {
-            continue;
+    for mut r in records {
+        if r.class() == ExitClass::NotFound {
+            if found.contains(&r.vm) || !seen_missing.insert(r.vm.clone()) {
+                continue;
+            }
+            let all = searched.get(&r.vm).map(Vec::as_slice).unwrap_or_default();
+            if let (Some(e), Some(h), true) = (r.error.as_mut(), r.host.as_deref(), all.len() > 1) {
+                e.message =
+                    e.message
+                        .replacen(&format!(" on {h}"), &format!(" on any of {}", all.join(", ")), 1);
+            }
         }
         out.push(r);
     }
@@ -924,6 +973,27 @@ mod tests {
             Record::failed("s", Some("b"), Some("gone"), &nf),
         ];
         let out = drop_not_found_elsewhere(recs);
+        let gone = out[1].error.as_ref().unwrap();
+        assert_eq!(
+            gone.message, "no vm",
+            "a message that names no host is kept as it is"
+        );
+        let nf = |h: &str| {
+            anyhow::Error::new(Classified::new(
+                ExitClass::NotFound,
+                format!("no virtual machine named 'x' on {h}"),
+            ))
+        };
+        let recs = ["a", "b", "c"]
+            .iter()
+            .map(|h| Record::failed("s", Some(h), Some("x"), &nf(h)))
+            .collect();
+        let out2 = drop_not_found_elsewhere(recs);
+        assert_eq!(out2.len(), 1);
+        assert_eq!(
+            out2[0].error.as_ref().unwrap().message,
+            "no virtual machine named 'x' on any of a, b, c"
+        );
         let keys: Vec<(Option<&str>, Option<&str>, bool)> = out
             .iter()
             .map(|r| (r.host.as_deref(), r.vm.as_deref(), r.ok))

@@ -15,6 +15,7 @@ mod interrupt;
 mod output;
 mod progress;
 mod startup;
+mod suggest;
 mod transport;
 
 use std::io::{IsTerminal, Write};
