@@ -13,15 +13,16 @@ use crate::config::ENVELOPE_SIZES;
 /// Exit codes, shown at the end of `hvctl --help`.
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
-  0  success
-  1  other error
-  2  usage error (bad arguments, configuration or profile)
-  3  authentication failed (wrong password, access denied)
-  4  not found (VM, job, class or instance)
-  5  invalid state (the VM is not in a state that allows the operation)
-  6  job failed (the host ran the operation and it failed)
-  7  connection failed or timed out, or replies fail their integrity check (altered in transit)
-  8  outcome unknown (the request was sent but the reply was lost or altered: check before retrying)
+    0  success
+    1  other error
+    2  usage error (bad arguments, configuration or profile)
+    3  authentication failed (wrong password, access denied)
+    4  not found (VM, job, class or instance)
+    5  invalid state (the VM is not in a state that allows the operation)
+    6  job failed (the host ran the operation and it failed)
+    7  connection failed or timed out, no WinRM listener, or replies fail their integrity check
+    8  outcome unknown (the request was sent but the reply was lost or altered: check before retrying)
+  130  interrupted (Ctrl-C: started jobs go on; each is printed with its `hvctl job wait`)
 
 Environment: every connection flag also reads HVCTL_<FLAG> (HVCTL_HOST, HVCTL_PORT, HVCTL_AUTH,
 HVCTL_USER, ...). The password comes from HVCTL_PASSWORD, --password-stdin, or a prompt.

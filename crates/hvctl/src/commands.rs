@@ -18,6 +18,7 @@ use wsman_soap::{
 use crate::cli::{Command, FailoverCmd, JobCmd, ReplicationAuth, ReplicationCmd, VmCmd, WsmanCmd};
 use crate::config::Resolved;
 use crate::exit::{Classified, ExitClass, UsageError};
+use crate::interrupt::{Inflight, Slot};
 use crate::output::{epr_json, human_time, instance_human, instance_json, Record, Table};
 use crate::progress::ProgressSink;
 use crate::transport::{build_client, HostSession};
@@ -27,6 +28,14 @@ pub struct Hosts {
     sessions: Vec<(HostSession, Arc<Semaphore>)>,
     wait: JobWaitOptions,
     progress: ProgressSink,
+    /// What runs, for the Ctrl-C handler.
+    pub inflight: Inflight,
+}
+
+/// One operation's label (`web01 on hv02`) and its place in [`Hosts::inflight`].
+pub struct Track {
+    label: String,
+    slot: Slot,
 }
 
 impl Hosts {
@@ -43,7 +52,24 @@ impl Hosts {
                 ..JobWaitOptions::default()
             },
             progress: ProgressSink::new(r.progress_bars),
+            inflight: Inflight::default(),
         })
+    }
+
+    /// The progress callback of one operation: shows its progress and tells
+    /// [`Hosts::inflight`] the job id as soon as the host names it.
+    fn callback(&self, track: Track) -> impl FnMut(&hyperv::JobProgress) + Send + 'static {
+        let mut show = self.progress.callback(track.label);
+        let inflight = self.inflight.clone();
+        move |p: &hyperv::JobProgress| {
+            inflight.job(track.slot, &p.job_id);
+            show(p);
+        }
+    }
+
+    /// Removes the progress bars (the run was interrupted).
+    pub fn clear_progress(&self) {
+        self.progress.clear();
     }
 
     fn multi(&self) -> bool {
@@ -69,7 +95,7 @@ pub struct Outcome {
 /// is resolved on every host before anything changes.
 async fn per_vm<F, Fut>(hosts: &Hosts, command: &str, vms: &[String], f: F) -> Vec<Record>
 where
-    F: Fn(HostSession, Vm, String) -> Fut,
+    F: Fn(HostSession, Vm, Track) -> Fut,
     Fut: Future<Output = anyhow::Result<(Json, String)>>,
 {
     let refs: Vec<VmRef> = vms.iter().map(|v| VmRef::parse(v)).collect();
@@ -82,6 +108,35 @@ where
         }
     }))
     .await;
+    // A name no host has is compared with the host's names ("did you mean ...?"): one
+    // unfiltered listing per host that reported such a name not found, none when every name
+    // was found somewhere.
+    let found_somewhere = |i: usize| lookups.iter().any(|(f, _)| matches!(f, Ok(v) if v[i].is_ok()));
+    let missing: Vec<bool> = (0..vms.len()).map(|i| !found_somewhere(i)).collect();
+    let listings = join_all(
+        hosts
+            .sessions
+            .iter()
+            .zip(&lookups)
+            .map(|((session, limit), (found, _))| {
+                let missing = &missing;
+                async move {
+                    let lists = matches!(found, Ok(f) if f.iter().zip(missing).any(|(r, m)| {
+                        *m && matches!(r, Err(hyperv::Error::NotFound { .. }))
+                    }));
+                    if !lists {
+                        return Vec::new();
+                    }
+                    let _permit = limit.acquire().await;
+                    hyperv::list_vms(session)
+                        .await
+                        .map(|vms| vms.into_iter().map(|v| v.name).collect())
+                        .unwrap_or_default()
+                }
+            }),
+    )
+    .await;
+    let known: Vec<&str> = listings.iter().flatten().map(String::as_str).collect();
     let mut futs = Vec::new();
     let mut records = Vec::new();
     // Names given twice for one VM (its name and its GUID) run once, under the first; the
@@ -97,6 +152,7 @@ where
                 for vm in vms {
                     let mut rec = Record::failed(command, Some(&host), Some(vm), &e);
                     rec.elapsed_ms = lookup_ms;
+                    hosts.inflight.record(&rec);
                     records.push(rec);
                 }
                 continue;
@@ -106,8 +162,16 @@ where
             let found = match found {
                 Ok(v) => v,
                 Err(e) => {
-                    let mut rec = Record::failed(command, Some(&host), Some(vm), &anyhow::Error::new(e));
+                    let e = match e {
+                        hyperv::Error::NotFound { .. } => {
+                            let hint = crate::suggest::did_you_mean(vm, known.iter().copied(), '\'');
+                            anyhow::Error::new(Classified::new(ExitClass::NotFound, format!("{e}{hint}")))
+                        }
+                        e => anyhow::Error::new(e),
+                    };
+                    let mut rec = Record::failed(command, Some(&host), Some(vm), &e);
                     rec.elapsed_ms = lookup_ms;
+                    hosts.inflight.record(&rec);
                     records.push(rec);
                     continue;
                 }
@@ -119,15 +183,19 @@ where
             let limit = limit.clone();
             let host = host.clone();
             let label = format!("{vm} on {host}");
-            let fut = f(session.clone(), found, label);
+            let inflight = hosts.inflight.clone();
+            let slot = inflight.register(command, &host, Some(vm), None);
+            let fut = f(session.clone(), found, Track { label, slot });
             futs.push(async move {
                 let _permit = limit.acquire().await;
+                inflight.start(slot);
                 let start = Instant::now();
                 let mut rec = match fut.await {
                     Ok((data, human)) => Record::ok(command, Some(&host), Some(vm), data, human),
                     Err(e) => Record::failed(command, Some(&host), Some(vm), &e),
                 };
                 rec.elapsed_ms = lookup_ms + millis(start);
+                inflight.finish(slot, &rec);
                 rec
             });
         }
@@ -157,18 +225,31 @@ fn order_like(mut records: Vec<Record>, hosts: &Hosts, vms: &[String]) -> Vec<Re
 }
 
 /// With several hosts, a VM (or job) is looked for on each: "not found" on one host is dropped
-/// when another host has it. Not found everywhere stays not found.
+/// when another host has it. Not found everywhere stays not found, said once for all the hosts
+/// searched ("on any of A, B, C").
 fn drop_not_found_elsewhere(records: Vec<Record>) -> Vec<Record> {
     let found: std::collections::HashSet<Option<String>> = records
         .iter()
         .filter(|r| r.class() != ExitClass::NotFound)
         .map(|r| r.vm.clone())
         .collect();
+    let mut searched: std::collections::HashMap<Option<String>, Vec<String>> = Default::default();
+    for r in records.iter().filter(|r| r.class() == ExitClass::NotFound) {
+        searched.entry(r.vm.clone()).or_default().extend(r.host.clone());
+    }
     let mut seen_missing = std::collections::HashSet::new();
     let mut out = Vec::new();
-    for r in records {
-        if r.class() == ExitClass::NotFound && (found.contains(&r.vm) || !seen_missing.insert(r.vm.clone())) {
-            continue;
+    for mut r in records {
+        if r.class() == ExitClass::NotFound {
+            if found.contains(&r.vm) || !seen_missing.insert(r.vm.clone()) {
+                continue;
+            }
+            let all = searched.get(&r.vm).map(Vec::as_slice).unwrap_or_default();
+            if let (Some(e), Some(h), true) = (r.error.as_mut(), r.host.as_deref(), all.len() > 1) {
+                e.message =
+                    e.message
+                        .replacen(&format!(" on {h}"), &format!(" on any of {}", all.join(", ")), 1);
+            }
         }
         out.push(r);
     }
@@ -196,7 +277,7 @@ pub async fn run(hosts: &Hosts, command: Command) -> anyhow::Result<Outcome> {
             operation(hosts, "replication reverse", &a.vms, move |s, vm, label| {
                 let opts = opts.clone();
                 let wait = hosts.wait;
-                let mut cb = hosts.progress.callback(label);
+                let mut cb = hosts.callback(label);
                 async move { hyperv::reverse_replication(&s, &vm, &opts, &wait, &mut cb).await }
             })
             .await
@@ -204,7 +285,7 @@ pub async fn run(hosts: &Hosts, command: Command) -> anyhow::Result<Outcome> {
         Command::Failover(FailoverCmd::Prepare { vms }) => {
             operation(hosts, "failover prepare", &vms, |s, vm, label| {
                 let wait = hosts.wait;
-                let mut cb = hosts.progress.callback(label);
+                let mut cb = hosts.callback(label);
                 async move { hyperv::prepare_failover(&s, &vm, &wait, &mut cb).await }
             })
             .await
@@ -213,7 +294,7 @@ pub async fn run(hosts: &Hosts, command: Command) -> anyhow::Result<Outcome> {
             operation(hosts, "failover start", &vms, |s, vm, label| {
                 let wait = hosts.wait;
                 let rp = recovery_point.clone();
-                let mut cb = hosts.progress.callback(label);
+                let mut cb = hosts.callback(label);
                 async move { hyperv::start_failover(&s, &vm, rp.as_deref(), &wait, &mut cb).await }
             })
             .await
@@ -221,7 +302,7 @@ pub async fn run(hosts: &Hosts, command: Command) -> anyhow::Result<Outcome> {
         Command::Failover(FailoverCmd::Commit { vms }) => {
             operation(hosts, "failover commit", &vms, |s, vm, label| {
                 let wait = hosts.wait;
-                let mut cb = hosts.progress.callback(label);
+                let mut cb = hosts.callback(label);
                 async move { hyperv::commit_failover(&s, &vm, &wait, &mut cb).await }
             })
             .await
@@ -229,7 +310,7 @@ pub async fn run(hosts: &Hosts, command: Command) -> anyhow::Result<Outcome> {
         Command::Failover(FailoverCmd::Cancel { vms }) => {
             operation(hosts, "failover cancel", &vms, |s, vm, label| {
                 let wait = hosts.wait;
-                let mut cb = hosts.progress.callback(label);
+                let mut cb = hosts.callback(label);
                 async move { hyperv::cancel_failover(&s, &vm, &wait, &mut cb).await }
             })
             .await
@@ -237,7 +318,7 @@ pub async fn run(hosts: &Hosts, command: Command) -> anyhow::Result<Outcome> {
         Command::Vm(VmCmd::Start { vms }) => {
             operation(hosts, "vm start", &vms, |s, vm, label| {
                 let wait = hosts.wait;
-                let mut cb = hosts.progress.callback(label);
+                let mut cb = hosts.callback(label);
                 async move { hyperv::start_vm(&s, &vm, &wait, &mut cb).await }
             })
             .await
@@ -245,7 +326,7 @@ pub async fn run(hosts: &Hosts, command: Command) -> anyhow::Result<Outcome> {
         Command::Vm(VmCmd::Stop { vms }) => {
             operation(hosts, "vm stop", &vms, |s, vm, label| {
                 let wait = hosts.wait;
-                let mut cb = hosts.progress.callback(label);
+                let mut cb = hosts.callback(label);
                 async move { hyperv::stop_vm(&s, &vm, &wait, &mut cb).await }
             })
             .await
@@ -263,7 +344,7 @@ pub async fn run(hosts: &Hosts, command: Command) -> anyhow::Result<Outcome> {
 /// A workflow operation per VM: the report as data, its messages as the human text.
 async fn operation<F, Fut>(hosts: &Hosts, command: &str, vms: &[String], f: F) -> anyhow::Result<Outcome>
 where
-    F: Fn(HostSession, Vm, String) -> Fut,
+    F: Fn(HostSession, Vm, Track) -> Fut,
     Fut: Future<Output = Result<OperationReport, hyperv::Error>>,
 {
     let records = per_vm(hosts, command, vms, |s, vm, label| {
@@ -443,9 +524,14 @@ async fn job(hosts: &Hosts, command: &str, job_id: &str, wait: bool) -> anyhow::
     let futs = hosts.sessions.iter().map(|(s, _)| async move {
         let start = Instant::now();
         let host = hyperv::Wsman::host(s).to_owned();
+        let slot = hosts.inflight.register(command, &host, None, Some(job_id));
+        hosts.inflight.start(slot);
         let res: anyhow::Result<(Json, String)> = async {
             if wait {
-                let mut cb = hosts.progress.callback(format!("job on {host}"));
+                let mut cb = hosts.callback(Track {
+                    label: format!("job on {host}"),
+                    slot,
+                });
                 let job = hyperv::wait_job(s, job_id, &hosts.wait, &mut cb).await?;
                 let human = format!(
                     "job {} on {host}: {} ({}%){}",
@@ -488,6 +574,7 @@ async fn job(hosts: &Hosts, command: &str, job_id: &str, wait: bool) -> anyhow::
             Err(e) => Record::failed(command, Some(&host), None, &e),
         };
         r.elapsed_ms = millis(start);
+        hosts.inflight.finish(slot, &r);
         r
     });
     let records = join_all(futs).await;
@@ -812,7 +899,8 @@ where
         async move {
             let _permit = limit.acquire().await;
             let start = Instant::now();
-            match fut.await.with_context(|| format!("{command} on {host}")) {
+            // The record names the host (and the transport's message its URL): said once.
+            match fut.await.with_context(|| command.to_owned()) {
                 Ok(items) => items
                     .into_iter()
                     .map(|(data, human)| {
@@ -925,6 +1013,27 @@ mod tests {
             Record::failed("s", Some("b"), Some("gone"), &nf),
         ];
         let out = drop_not_found_elsewhere(recs);
+        let gone = out[1].error.as_ref().unwrap();
+        assert_eq!(
+            gone.message, "no vm",
+            "a message that names no host is kept as it is"
+        );
+        let nf = |h: &str| {
+            anyhow::Error::new(Classified::new(
+                ExitClass::NotFound,
+                format!("no virtual machine named 'x' on {h}"),
+            ))
+        };
+        let recs = ["a", "b", "c"]
+            .iter()
+            .map(|h| Record::failed("s", Some(h), Some("x"), &nf(h)))
+            .collect();
+        let out2 = drop_not_found_elsewhere(recs);
+        assert_eq!(out2.len(), 1);
+        assert_eq!(
+            out2[0].error.as_ref().unwrap().message,
+            "no virtual machine named 'x' on any of a, b, c"
+        );
         let keys: Vec<(Option<&str>, Option<&str>, bool)> = out
             .iter()
             .map(|r| (r.host.as_deref(), r.vm.as_deref(), r.ok))

@@ -114,8 +114,15 @@ impl Profile {
 impl ConfigFile {
     /// Parses config file text.
     pub fn parse(text: &str, path: &Path) -> Result<ConfigFile, UsageError> {
-        toml::from_str(text)
-            .map_err(|e| UsageError::new(format!("invalid config file {}: {e}", path.display())))
+        toml::from_str(text).map_err(|e| {
+            let hint = unknown_key_hint(e.message());
+            let text = e.to_string();
+            UsageError::new(format!(
+                "invalid config file {}: {}{hint}",
+                path.display(),
+                text.trim_end()
+            ))
+        })
     }
 
     /// The merged profile: `[defaults]` overlaid with the named (or default) profile.
@@ -132,13 +139,27 @@ impl ConfigFile {
                     format!("profile `{name}` not found: the config file defines no profiles")
                 } else {
                     format!(
-                        "profile `{name}` not found (known profiles: {})",
-                        known.join(", ")
+                        "profile `{name}` not found (known profiles: {}){}",
+                        known.join(", "),
+                        crate::suggest::did_you_mean(name, known.iter().copied(), '`')
                     )
                 }))
             }
         }
     }
+}
+
+/// serde's "unknown field `hots`, expected one of `hosts`, `port`" as "; did you mean `hosts`?"
+/// (empty when nothing is close).
+fn unknown_key_hint(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return String::new();
+    };
+    let Some((typed, rest)) = rest.split_once('`') else {
+        return String::new();
+    };
+    let known: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    crate::suggest::did_you_mean(typed, known, '`')
 }
 
 /// Where the config file is: `--config`/`HVCTL_CONFIG`, else `$XDG_CONFIG_HOME/hvctl/config.toml`,
@@ -801,6 +822,18 @@ password_env = "REPLICA_PASSWORD"
     fn unknown_keys_in_the_file_are_rejected() {
         let err = ConfigFile::parse("[profiles.a]\nhost = \"x\"\n", Path::new("c.toml")).unwrap_err();
         assert!(err.to_string().contains("unknown field `host`"), "{err}");
+        assert!(err.to_string().ends_with("; did you mean `hosts`?"), "{err}");
+        let err = ConfigFile::parse("[defaults]\nzzzzzzzz = 1\n", Path::new("c.toml")).unwrap_err();
+        assert!(!err.to_string().contains("did you mean"), "{err}");
+    }
+
+    #[test]
+    fn a_mistyped_profile_is_suggested() {
+        let err = World::new().resolve(&["-p", "primray"], &sample()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "profile `primray` not found (known profiles: primary, replica); did you mean `primary`?"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use hyperv::ErrorClass;
 use wsman_soap::KnownFault;
 
-use crate::exit::ExitClass;
+use crate::exit::{ExitClass, UsageError};
 
 /// The exit class of one cause, when it is an error type of a crate hvctl builds on.
 pub fn classify_library(cause: &(dyn std::error::Error + 'static)) -> Option<ExitClass> {
@@ -56,8 +56,15 @@ fn fault_in(err: &anyhow::Error) -> Option<&wsman_soap::Fault> {
     })
 }
 
-/// What the user can do about a fault that a setting of hvctl's own answers, in its words.
+/// What the user can do about a fault or transport error that a setting of hvctl's own
+/// answers, in its words.
 pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
+    if let Some(a) = err.chain().find_map(|c| {
+        c.downcast_ref::<winrm_client::Error>()
+            .and_then(crate::transport::advice)
+    }) {
+        return Some(a);
+    }
     let f = fault_in(err)?;
     if f.is_max_envelope_size_exceeded() {
         return Some("raise --max-envelope-size (and the host's MaxEnvelopeSizekb)");
@@ -111,4 +118,37 @@ pub fn class_of_fault(f: &wsman_soap::Fault) -> ExitClass {
         Some(KnownFault::OperationTimeout) => ExitClass::Connection,
         _ => ExitClass::Other,
     }
+}
+
+/// The run failed only because `negotiate` had no password and the GSSAPI found no Kerberos
+/// credentials (`gss_acquire_cred` failed): said as what to give, a usage error (exit 2),
+/// instead of one GSSAPI status per host and VM. `None` when anything else happened.
+pub fn missing_credentials(
+    r: &crate::config::Resolved,
+    records: &[crate::output::Record],
+) -> Option<UsageError> {
+    if r.password.is_some()
+        || !matches!(
+            r.auth,
+            crate::cli::AuthKind::Negotiate | crate::cli::AuthKind::Kerberos
+        )
+    {
+        return None;
+    }
+    let no_ticket = |rec: &crate::output::Record| {
+        rec.error.as_ref().is_some_and(|e| {
+            e.class == ExitClass::Auth
+                && e.message.contains("creating the security context")
+                && e.message.contains("gss_acquire_cred")
+        })
+    };
+    if records.is_empty() || !records.iter().all(no_ticket) {
+        return None;
+    }
+    let user = r.user.as_deref().map(|u| format!(" for {u}")).unwrap_or_default();
+    Some(UsageError::new(format!(
+        "no password and no Kerberos ticket{user}: give a password (HVCTL_PASSWORD, --password-stdin, or \
+         run on a terminal to be prompted), or get a ticket with `kinit user@REALM` (KRB5CCNAME names \
+         the ticket cache)"
+    )))
 }

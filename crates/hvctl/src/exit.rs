@@ -27,7 +27,13 @@ pub enum ExitClass {
     Connection,
     /// 8: the request was sent and the reply lost: the outcome is unknown.
     OutcomeUnknown,
+    /// 130 (128 + SIGINT, as shells report a process ended by Ctrl-C): the run was interrupted;
+    /// jobs the hosts had started go on.
+    Interrupted,
 }
+
+/// The exit code of an interrupted run: 128 + SIGINT (2), the shells' convention.
+pub const INTERRUPTED_CODE: u8 = 130;
 
 impl ExitClass {
     /// The process exit code: 0 for success, otherwise the number the domain crate defines for
@@ -35,6 +41,7 @@ impl ExitClass {
     pub fn code(self) -> u8 {
         let class = match self {
             ExitClass::Success => return 0,
+            ExitClass::Interrupted => return INTERRUPTED_CODE,
             ExitClass::Other => ErrorClass::Failure,
             ExitClass::Usage => ErrorClass::Usage,
             ExitClass::Auth => ErrorClass::Auth,
@@ -48,7 +55,8 @@ impl ExitClass {
     }
 
     /// Which of several failures decides the exit code of a run: the most urgent for an
-    /// operator. An unknown outcome needs checking first, then failed jobs, then the rest.
+    /// operator. An interrupted run says so first (its jobs go on), then an unknown outcome
+    /// needs checking, then failed jobs, then the rest.
     fn urgency(self) -> u8 {
         match self {
             ExitClass::Success => 0,
@@ -60,6 +68,7 @@ impl ExitClass {
             ExitClass::Auth => 6,
             ExitClass::JobFailed => 7,
             ExitClass::OutcomeUnknown => 8,
+            ExitClass::Interrupted => 9,
         }
     }
 
@@ -176,11 +185,12 @@ mod tests {
             (ExitClass::JobFailed, 6),
             (ExitClass::Connection, 7),
             (ExitClass::OutcomeUnknown, 8),
+            (ExitClass::Interrupted, 130),
         ];
         for (c, n) in all {
             assert_eq!(c.code(), n, "{c:?}");
             assert!(
-                crate::cli::EXIT_CODES_HELP.contains(&format!("  {n}  ")),
+                crate::cli::EXIT_CODES_HELP.contains(&format!("  {n:>3}  ")),
                 "{n} missing from --help"
             );
         }

@@ -12,9 +12,11 @@ mod config;
 mod demo;
 mod errors;
 mod exit;
+mod interrupt;
 mod output;
 mod progress;
 mod startup;
+mod suggest;
 mod transport;
 
 use std::io::{IsTerminal, Write};
@@ -140,10 +142,47 @@ fn run(cli: Cli, json: &mut bool) -> anyhow::Result<ExitCode> {
             config::merge_repeated_vms(&mut command);
             let runtime = runtime()?;
             let start = std::time::Instant::now();
-            let outcome = runtime.block_on(async {
-                let hosts = commands::Hosts::connect(&resolved)?;
-                commands::run(&hosts, command).await
+            let hosts = {
+                let _in_runtime = runtime.enter();
+                commands::Hosts::connect(&resolved)?
+            };
+            // Ctrl-C stops waiting (the hosts' jobs go on): the records so far, an
+            // `interrupted` one per operation still running, and exit code 130.
+            let ctrl_c = async {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            let finished = runtime.block_on(async {
+                tokio::select! {
+                    outcome = commands::run(&hosts, command) => outcome.map(Some),
+                    () = ctrl_c => Ok(None),
+                }
             })?;
+            let interrupted = finished.is_none();
+            let outcome = match finished {
+                Some(outcome) => outcome,
+                None => {
+                    // A second Ctrl-C ends the process at once.
+                    runtime.spawn(async {
+                        if tokio::signal::ctrl_c().await.is_ok() {
+                            std::process::exit(i32::from(exit::INTERRUPTED_CODE));
+                        }
+                    });
+                    hosts.clear_progress();
+                    let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+                    let command = startup::command_name(&Cli::command(), &argv);
+                    let records = hosts.inflight.interrupted(&command);
+                    commands::Outcome {
+                        command,
+                        records,
+                        table: None,
+                    }
+                }
+            };
+            if let Some(e) = errors::missing_credentials(&resolved, &outcome.records) {
+                return Err(e.into());
+            }
             let elapsed = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
             let mut out = std::io::stdout().lock();
             let mut err = std::io::stderr().lock();
@@ -157,6 +196,16 @@ fn run(cli: Cli, json: &mut bool) -> anyhow::Result<ExitCode> {
                 outcome.table.as_ref(),
             )
             .context("writing output")?;
+            if interrupted && resolved.output == cli::OutputFormat::Json {
+                // Human output printed these as its error lines; JSON says them on stderr too.
+                for line in outcome
+                    .records
+                    .iter()
+                    .filter(|r| r.class() == exit::ExitClass::Interrupted)
+                {
+                    writeln!(err, "{}", output::error_line(line).unwrap_or_default())?;
+                }
+            }
             Ok(class.into())
         }
     }

@@ -165,24 +165,10 @@ pub fn emit(
                 t.render(out, Layout::for_output(format))?;
             }
             for r in records {
-                match &r.error {
+                match error_line(r) {
                     None if !r.human.is_empty() => writeln!(out, "{}", r.human)?,
                     None => {}
-                    Some(e) => {
-                        let who = match (&r.vm, &r.host) {
-                            (Some(v), Some(h)) => format!("{v} on {h}: "),
-                            (None, Some(h)) => format!("{h}: "),
-                            (Some(v), None) => format!("{v}: "),
-                            (None, None) => String::new(),
-                        };
-                        // The domain's messages often name the VM and host already.
-                        let who = if !who.is_empty() && e.message.starts_with(who.trim_end_matches(": ")) {
-                            String::new()
-                        } else {
-                            who
-                        };
-                        writeln!(err, "error: {who}{}", e.message)?;
-                    }
+                    Some(line) => writeln!(err, "{line}")?,
                 }
             }
             if records.len() > 1 || summary.failed > 0 {
@@ -196,6 +182,26 @@ pub fn emit(
     }
     out.flush()?;
     Ok(summary.exit_class)
+}
+
+/// The `error: ...` line of a failed record (human output), `None` for a success.
+pub fn error_line(r: &Record) -> Option<String> {
+    let e = r.error.as_ref()?;
+    Some(format!("error: {}{}", who(r, &e.message), e.message))
+}
+
+/// The `VM on HOST: ` in front of an error line, without what the message names already (the
+/// domain's messages name the host, often the VM too): each is said once.
+fn who(r: &Record, message: &str) -> String {
+    let vm =
+        r.vm.as_deref()
+            .filter(|v| !message.starts_with(&format!("{v} ")) && !message.contains(&format!("'{v}'")));
+    let host = r.host.as_deref().filter(|h| !message.contains(*h));
+    match (vm, host) {
+        (Some(v), Some(h)) => format!("{v} on {h}: "),
+        (Some(x), None) | (None, Some(x)) => format!("{x}: "),
+        (None, None) => String::new(),
+    }
 }
 
 /// How a table is laid out: at most `width` columns (`None`: as wide as its cells), and
@@ -285,6 +291,8 @@ impl Table {
     }
 
     /// Writes the table at full width without the wide-only columns (nothing when it has no rows).
+    /// Used by the demo (and this module's tests), so the client-only build has no caller.
+    #[cfg_attr(not(feature = "sim"), allow(dead_code))]
     pub fn write(&self, out: &mut dyn Write) -> std::io::Result<()> {
         self.render(out, Layout::default())
     }

@@ -32,6 +32,13 @@ impl ProgressSink {
         }
     }
 
+    /// Removes the bars from the terminal (the run was interrupted: they stop where they are).
+    pub fn clear(&self) {
+        if let ProgressSink::Bars(mp) = self {
+            let _ = mp.clear();
+        }
+    }
+
     /// A callback for one operation, labelled e.g. `web01 on hv02`.
     pub fn callback(&self, label: String) -> impl FnMut(&JobProgress) + Send + 'static {
         let sink = self.clone();

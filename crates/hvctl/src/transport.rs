@@ -34,6 +34,9 @@ impl HostSession {
 }
 
 /// Maps a transport error to the domain's transport error.
+///
+/// The domain's message names the host already (`Enumerate ... on HOST`), so the endpoint URL
+/// of a connection error is said as its scheme and port only (`http port 5985`).
 pub fn map_error(e: winrm_client::Error) -> TransportError {
     use winrm_client::Error as E;
     match e {
@@ -43,7 +46,17 @@ pub fn map_error(e: winrm_client::Error) -> TransportError {
         },
         E::Auth { .. } => TransportError::Auth(e.to_string()),
         E::Timeout(_) => TransportError::Timeout(e.to_string()),
-        E::Connection { .. } | E::Tls { .. } => TransportError::Connection(e.to_string()),
+        E::Connection { ref endpoint, .. }
+        | E::Tls { ref endpoint, .. }
+        | E::NotWinRm { ref endpoint, .. } => {
+            let msg = e
+                .to_string()
+                .replace(endpoint.as_str(), &scheme_and_port(endpoint));
+            TransportError::Connection(match advice(&e) {
+                Some(a) => format!("{msg}; {a}"),
+                None => msg,
+            })
+        }
         // An enumeration cut short by a lost Pull reply: a connection-class error (re-run it).
         E::EnumerationInterrupted { ref source, .. } => TransportError::Connection(format!("{e}: {source}")),
         // A read whose reply failed its integrity check again on a new connection: the path to
@@ -55,6 +68,24 @@ pub fn map_error(e: winrm_client::Error) -> TransportError {
         E::Integrity { .. } => TransportError::Connection(e.to_string()),
         other => TransportError::Other(other.to_string()),
     }
+}
+
+/// What to change in hvctl's own flags for a transport error, when that is known.
+pub fn advice(e: &winrm_client::Error) -> Option<&'static str> {
+    e.is_plain_http()
+        .then_some("drop --https, or give the port of the host's HTTPS listener (--port 5986 by default)")
+}
+
+/// `http://hv01:5985/wsman` as `http port 5985` (the default port when the URL has none).
+fn scheme_and_port(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let port = match authority.rsplit_once(':') {
+        Some((host, port)) if !port.is_empty() && !port.contains(']') && !host.is_empty() => port.to_owned(),
+        _ if scheme.eq_ignore_ascii_case("https") => "5986".to_owned(),
+        _ => "5985".to_owned(),
+    };
+    format!("{scheme} port {port}")
 }
 
 impl Wsman for HostSession {
@@ -178,6 +209,14 @@ pub fn build_client(r: &Resolved, e: &Endpoint) -> anyhow::Result<HostSession> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endpoints_are_said_as_scheme_and_port() {
+        assert_eq!(scheme_and_port("http://hv01:5985/wsman"), "http port 5985");
+        assert_eq!(scheme_and_port("https://hv01/wsman"), "https port 5986");
+        assert_eq!(scheme_and_port("http://[::1]/wsman"), "http port 5985");
+        assert_eq!(scheme_and_port("http://[::1]:80/wsman"), "http port 80");
+    }
 
     #[test]
     fn an_interrupted_enumeration_is_a_connection_error_with_exit_code_7() {

@@ -585,7 +585,7 @@ impl ReturnCode {
             ReturnCode::IncorrectDataType
             | ReturnCode::InvalidParameter
             | ReturnCode::CimInvalidParameter => {
-                "the host rejected a parameter; run with -vv to see the request"
+                "the host rejected a parameter; re-run with `--record DIR` to write the request and the reply to DIR"
             }
             ReturnCode::SystemNotAvailable => "the Hyper-V management service may be stopped or overloaded",
             _ => return None,

@@ -633,6 +633,28 @@ pub async fn stop_vm(
     power(w, vm, Operation::StopVm, EnabledState::Off, wait, progress).await
 }
 
+/// Checks that `Start-VM` can start the VM: a replica that was not failed over cannot run
+/// (Hyper-V refuses with 32775 Invalid state; the replica's disks are being replicated into).
+/// A failed-over replica (FailedOverWaitingCompletion, FailedOver) can.
+pub fn preflight_start(vm: &Vm, host: &str) -> Result<(), Error> {
+    if !vm.replication_mode.is_replica()
+        || matches!(
+            vm.replication_state,
+            ReplicationState::Recovered | ReplicationState::Committed
+        )
+    {
+        return Ok(());
+    }
+    Err(invalid(format!(
+        "{} is a replica ({}): a replica VM cannot be started; to run it, fail over first ({} on \
+         this host), or for a drill start a test failover on the host (`Start-VMFailover -AsTest`) and \
+         start the test VM it creates",
+        who(vm, host),
+        vm.ps_replication_state,
+        cmd("failover start", vm)
+    )))
+}
+
 async fn power(
     w: &impl Wsman,
     vm: impl Into<VmTarget<'_>>,
@@ -643,6 +665,9 @@ async fn power(
 ) -> Result<OperationReport, Error> {
     let mut ctx = Ctx::new(w);
     let vm = locate(w, vm.into()).await?;
+    if operation == Operation::StartVm {
+        preflight_start(&vm, w.host())?;
+    }
     if vm.enabled_state == wanted {
         ctx.messages
             .push(format!("{} is already {wanted}: nothing to do", vm.name));

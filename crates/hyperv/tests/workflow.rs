@@ -440,6 +440,21 @@ fn preflight_messages_per_mode_and_state() {
         .to_string()
         .contains("has not received any replication"));
 
+    let start_vm = |mode, state| hyperv::ops::preflight_start(&vm_of(mode, state, 3), "hv02");
+    assert_eq!(
+        start_vm(2, 3).unwrap_err().to_string(),
+        "web01 on hv02 is a replica (Replicating): a replica VM cannot be started; to run it, fail over \
+         first (`hvctl failover start web01` on this host), or for a drill start a test failover on the \
+         host (`Start-VMFailover -AsTest`) and start the test VM it creates"
+    );
+    assert!(start_vm(4, 3).is_err(), "extended replica");
+    assert!(start_vm(2, 7).is_err(), "suspended replica");
+    assert!(start_vm(2, 5).is_ok(), "failed over, waiting for completion");
+    assert!(start_vm(2, 6).is_ok(), "failed over, committed");
+    assert!(start_vm(1, 3).is_ok(), "primary");
+    assert!(start_vm(0, 0).is_ok(), "not replicated");
+    assert!(start_vm(3, 0).is_ok(), "test replica");
+
     assert!(hyperv::ops::preflight_commit(&vm_of(2, 5, 2), "hv02").is_ok());
     assert!(hyperv::ops::preflight_commit(&vm_of(2, 6, 2), "hv02")
         .unwrap_err()
@@ -804,6 +819,21 @@ fn cancel_turns_a_running_vm_off_before_reverting() {
         params[0],
         ("RequestedState".to_owned(), Value::Scalar(Scalar::Uint16(3)))
     );
+}
+
+#[test]
+fn start_vm_on_an_unfailed_replica_explains_and_sends_nothing() {
+    let fake = simple_host(vm(GUID, "web01", 2, 3, 3));
+    let e = block_on(hyperv::start_vm(
+        &fake,
+        &web01(),
+        &JobWaitOptions::default(),
+        &mut quiet(),
+    ))
+    .unwrap_err();
+    assert_eq!(e.class(), ErrorClass::InvalidState);
+    assert!(e.to_string().contains("a replica VM cannot be started"), "{e}");
+    assert!(fake.invokes("RequestStateChange").is_empty());
 }
 
 #[test]

@@ -23,7 +23,7 @@ pub enum Error {
     Fault(Box<Fault>),
 
     /// Authentication failed (after one re-authentication attempt, if any).
-    #[error("authentication as {user:?} with {scheme} failed: {detail}; {hint}")]
+    #[error("authentication as '{user}' with {scheme} failed: {detail}; {hint}")]
     Auth {
         /// The user name as configured (never the password).
         user: String,
@@ -45,6 +45,17 @@ pub enum Error {
         /// The underlying error.
         #[source]
         source: Option<BoxError>,
+    },
+
+    /// The server answered the authentication handshake with neither a challenge (401) nor an
+    /// accepted context: an HTTP server that is not a WinRM listener (a web server answering
+    /// 404 or 200 to `/wsman`). Classified as a connection error ([`Error::is_connection`]).
+    #[error("no WinRM listener at {endpoint} (the server answered HTTP {status} to the authentication request, not 401 with a challenge)")]
+    NotWinRm {
+        /// The endpoint URL.
+        endpoint: String,
+        /// The HTTP status the server answered.
+        status: u16,
     },
 
     /// A timeout expired (connect, or the HTTP read timeout above OperationTimeout).
@@ -185,12 +196,18 @@ impl Error {
         matches!(self, Error::Tls { .. })
     }
 
-    /// True for connection failures (refused, reset, lost before sending), and for an
-    /// enumeration interrupted by a lost Pull reply ([`Error::EnumerationInterrupted`]).
+    /// True when `https://` reached a plain HTTP listener (the TLS handshake got an HTTP answer).
+    pub fn is_plain_http(&self) -> bool {
+        matches!(self, Error::Tls { detail, .. } if detail.starts_with(crate::tls::PLAIN_HTTP))
+    }
+
+    /// True for connection failures (refused, reset, lost before sending), for an
+    /// enumeration interrupted by a lost Pull reply ([`Error::EnumerationInterrupted`]) and for
+    /// an endpoint that is no WinRM listener ([`Error::NotWinRm`]).
     pub fn is_connection(&self) -> bool {
         matches!(
             self,
-            Error::Connection { .. } | Error::EnumerationInterrupted { .. }
+            Error::Connection { .. } | Error::EnumerationInterrupted { .. } | Error::NotWinRm { .. }
         )
     }
 

@@ -353,7 +353,9 @@ impl Client {
                     if op.resend != Resend::OnlyIfNotWritten && attempt < cfg.retries && is_retryable(&e) =>
                 {
                     let delay = cfg.retry_backoff.saturating_mul(1 << attempt.min(6));
-                    tracing::warn!(op = %op.name, attempt = attempt + 1, ?delay, error = %e, "retrying request");
+                    // At info (-v): the final error is reported anyway, so a warning per attempt would
+                    // print the same failure up to three times.
+                    tracing::info!(op = %op.name, attempt = attempt + 1, ?delay, error = %e, "retrying request");
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }

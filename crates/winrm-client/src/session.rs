@@ -634,6 +634,13 @@ impl Session {
                     .map_err(|e| self.auth_error(cfg, &format!("processing the server's challenge: {e}")))?;
                 continue;
             }
+            if !(200..300).contains(&r.status) || (!done && server_token.is_none()) {
+                // Neither a challenge nor an accepted context: not a WinRM listener.
+                return Err(Error::NotWinRm {
+                    endpoint: inner.endpoint.clone(),
+                    status: r.status,
+                });
+            }
             // The server accepted. Kerberos: its reply carries the AP-REP that completes our
             // side (mutual authentication); NTLM: nothing more. `finish` checks either.
             ctx.finish(server_token.as_deref())
@@ -916,7 +923,7 @@ impl Session {
             if let Some(tls) = find_source::<rustls::Error>(&e) {
                 return SendError::NotSent(Error::Tls {
                     endpoint: inner.endpoint.clone(),
-                    detail: tls.to_string(),
+                    detail: crate::tls::describe(tls),
                     source: Some(Box::new(e)),
                 });
             }

@@ -12,6 +12,23 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 
 use crate::Error;
 
+/// The start of the TLS error detail when the server answered the ClientHello in plain HTTP.
+pub(crate) const PLAIN_HTTP: &str = "the server answered in plain HTTP, not TLS";
+
+/// The detail of a TLS handshake error. A plain HTTP listener answers the ClientHello with
+/// `HTTP/1.1 400 ...`, whose first byte (`H`, 0x48) is no TLS record content type
+/// [RFC 8446 §5.1], so rustls reports `InvalidContentType`: said as what it means.
+pub(crate) fn describe(e: &rustls::Error) -> String {
+    match e {
+        rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
+            format!(
+                "{PLAIN_HTTP} (rustls: {e}): use http:// or the port of the HTTPS listener (5986 by default)"
+            )
+        }
+        _ => e.to_string(),
+    }
+}
+
 /// What the TLS configuration is built from.
 pub(crate) struct TlsOptions<'a> {
     pub(crate) ca_pems: &'a [Vec<u8>],

@@ -202,6 +202,7 @@ pub fn class_code(class: &str) -> u64 {
         "job_failed" => 6,
         "connection" => 7,
         "outcome_unknown" => 8,
+        "interrupted" => 130,
         other => panic!("undocumented class {other}"),
     }
 }
