@@ -7,7 +7,7 @@
 mod support;
 
 use hyperv_sim::SimHost;
-use support::{Pair, Run};
+use support::Pair;
 
 /// Every invoke the host received.
 fn invokes(host: &SimHost) -> u64 {
@@ -102,20 +102,8 @@ fn only_what_cannot_be_undone_asks() {
     {
         // On a terminal the question is asked on it; anything but y/yes changes nothing.
         let answer = |text: &str| {
-            let inner = format!(
-                "{} --auth ntlm --user 'HV\\operator' --host {r} failover commit demo-vm",
-                env!("CARGO_BIN_EXE_hvctl")
-            );
-            let mut script = std::process::Command::new("script");
-            script
-                .args(["-qec", &inner, "/dev/null"])
-                .env_clear()
-                .env("PATH", std::env::var("PATH").unwrap())
-                .env("HOME", pair.home.path())
-                .env("XDG_CONFIG_HOME", pair.home.path().join("config"))
-                .env("HVCTL_PASSWORD", &pair.password)
-                .env("TERM", "dumb");
-            Run::of(script, Some(text))
+            let shell = format!("{{hvctl}} --host {r} failover commit demo-vm");
+            pair.run_on_terminal(&shell, "dumb", Some(text))
         };
         let run = answer("n\n");
         assert!(run.stdout.contains("cannot be undone [y/N]"), "{}", run.stdout);

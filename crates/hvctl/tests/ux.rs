@@ -666,21 +666,11 @@ fn tables_fit_the_width_wide_shows_everything_and_times_stop_at_the_second() {
 #[test]
 fn progress_bars_fit_one_terminal_line() {
     let pair = Pair::start();
-    let bin = env!("CARGO_BIN_EXE_hvctl");
-    let inner = format!(
-        "stty rows 24 cols 60; {bin} --auth ntlm --user 'HV\\operator' --host {} vm stop --turn-off --yes demo-vm",
+    let shell = format!(
+        "stty rows 24 cols 60; {{hvctl}} --host {} vm stop --turn-off --yes demo-vm",
         pair.p()
     );
-    let mut script = std::process::Command::new("script");
-    script
-        .args(["-qec", &inner, "/dev/null"])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap())
-        .env("HOME", pair.home.path())
-        .env("XDG_CONFIG_HOME", pair.home.path().join("config"))
-        .env("HVCTL_PASSWORD", &pair.password)
-        .env("TERM", "xterm");
-    let run = Run::of(script, None);
+    let run = pair.run_on_terminal(&shell, "xterm", None);
     run.expect(0);
     let lines = screen_lines(&run.stdout);
     let bars: Vec<&String> = lines
