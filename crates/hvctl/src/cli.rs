@@ -228,12 +228,12 @@ impl Command {
             Command::Replication(ReplicationCmd::Reverse(ReverseArgs { vms, .. }))
             | Command::Replication(ReplicationCmd::Status { vms })
             | Command::Failover(
-                FailoverCmd::Prepare { vms }
+                FailoverCmd::Prepare { vms, .. }
                 | FailoverCmd::Start { vms, .. }
-                | FailoverCmd::Commit { vms }
-                | FailoverCmd::Cancel { vms },
+                | FailoverCmd::Commit { vms, .. }
+                | FailoverCmd::Cancel { vms, .. },
             )
-            | Command::Vm(VmCmd::Start { vms } | VmCmd::Stop { vms }) => Some(vms),
+            | Command::Vm(VmCmd::Start { vms, .. } | VmCmd::Stop(StopArgs { vms, .. })) => Some(vms),
             _ => None,
         }
     }
@@ -270,6 +270,25 @@ pub struct ReverseArgs {
     /// Certificate thumbprint (required with --replication-auth certificate)
     #[arg(long)]
     pub thumbprint: Option<String>,
+    /// Show what would be done, from the states read now; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `--dry-run` of the state-changing commands.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct DryRun {
+    /// Show what would be done, from the states read now; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `--yes` of the commands that cannot be undone.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct Yes {
+    /// Do not ask for confirmation (needed when standard input is not a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 /// Hyper-V Replica authentication types (Msvm_ReplicationSettingData.AuthenticationType).
@@ -289,6 +308,8 @@ pub enum FailoverCmd {
         /// VM names or GUIDs
         #[arg(required = true)]
         vms: Vec<String>,
+        #[command(flatten)]
+        dry: DryRun,
     },
     /// On the replica: fail over to the latest point or a named recovery point
     Start {
@@ -298,18 +319,27 @@ pub enum FailoverCmd {
         /// Recovery point (snapshot ElementName or InstanceID) [default: latest]
         #[arg(long, value_name = "NAME")]
         recovery_point: Option<String>,
+        #[command(flatten)]
+        dry: DryRun,
     },
-    /// On the replica: commit the failover (cannot be cancelled afterwards)
+    /// On the replica: commit the failover (deletes the other recovery points; cannot be
+    /// undone, so it asks first)
     Commit {
         /// VM names or GUIDs
         #[arg(required = true)]
         vms: Vec<String>,
+        #[command(flatten)]
+        dry: DryRun,
+        #[command(flatten)]
+        yes: Yes,
     },
     /// Cancel a failover (replica) or a prepare (primary)
     Cancel {
         /// VM names or GUIDs
         #[arg(required = true)]
         vms: Vec<String>,
+        #[command(flatten)]
+        dry: DryRun,
     },
 }
 
@@ -323,13 +353,46 @@ pub enum VmCmd {
         /// VM names or GUIDs
         #[arg(required = true)]
         vms: Vec<String>,
+        #[command(flatten)]
+        dry: DryRun,
     },
-    /// Turn VMs off (power off, no guest shutdown), e.g. before `failover prepare`
-    Stop {
-        /// VM names or GUIDs
-        #[arg(required = true)]
-        vms: Vec<String>,
-    },
+    /// Shut VMs down through their guest (as Stop-VM), e.g. before `failover prepare`;
+    /// --turn-off cuts the power, --save saves their state
+    Stop(StopArgs),
+}
+
+/// `hvctl vm stop` arguments.
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// VM names or GUIDs
+    #[arg(required = true)]
+    pub vms: Vec<String>,
+    /// Cut the power instead (no guest shutdown, unsaved data is lost; asks first)
+    #[arg(long, conflicts_with = "save")]
+    pub turn_off: bool,
+    /// Save the VM's state instead (resume it with `vm start`)
+    #[arg(long)]
+    pub save: bool,
+    /// Shut the guest down even if it has unsaved work or is locked (Stop-VM -Force)
+    #[arg(long, conflicts_with_all = ["turn_off", "save"])]
+    pub force: bool,
+    #[command(flatten)]
+    pub dry: DryRun,
+    #[command(flatten)]
+    pub yes: Yes,
+}
+
+impl StopArgs {
+    /// The domain's stop mode.
+    pub fn mode(&self) -> hyperv::StopMode {
+        if self.turn_off {
+            hyperv::StopMode::TurnOff
+        } else if self.save {
+            hyperv::StopMode::Save
+        } else {
+            hyperv::StopMode::Shutdown { force: self.force }
+        }
+    }
 }
 
 /// `hvctl job ...`

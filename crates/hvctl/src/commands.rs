@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use anyhow::Context;
 use futures_util::future::join_all;
-use hyperv::{JobWaitOptions, OperationReport, ReturnCode, ReverseOptions, Vm, VmRef};
+use hyperv::{
+    JobWaitOptions, OperationReport, PlanReport, Planned, ReturnCode, ReverseOptions, StopMode, Vm, VmRef,
+};
 use serde_json::{json, Value as Json};
 use tokio::sync::Semaphore;
 use wsman_soap::{
@@ -93,7 +95,7 @@ pub struct Outcome {
 /// whatever the number of names), all hosts concurrently; then `f` runs for each VM a host has,
 /// with the VM as found. So a command costs O(hosts) lookups, not O(hosts x VMs), and every name
 /// is resolved on every host before anything changes.
-async fn per_vm<F, Fut>(hosts: &Hosts, command: &str, vms: &[String], f: F) -> Vec<Record>
+async fn per_vm<F, Fut>(hosts: &Hosts, command: &str, vms: &[String], resolve: Resolve, f: F) -> Vec<Record>
 where
     F: Fn(HostSession, Vm, Track) -> Fut,
     Fut: Future<Output = anyhow::Result<(Json, String)>>,
@@ -137,6 +139,11 @@ where
     )
     .await;
     let known: Vec<&str> = listings.iter().flatten().map(String::as_str).collect();
+    if resolve == Resolve::AllFirst {
+        if let Some(refused) = unresolved(hosts, command, vms, &lookups, &known) {
+            return refused;
+        }
+    }
     let mut futs = Vec::new();
     let mut records = Vec::new();
     // Names given twice for one VM (its name and its GUID) run once, under the first; the
@@ -211,6 +218,66 @@ where
     }
 }
 
+/// Whether [`per_vm`] acts on the VMs found even when some name is found on no host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resolve {
+    /// Each VM on its own (reads: `replication status`).
+    Each,
+    /// Every name must be found on some host before anything runs (state-changing commands).
+    AllFirst,
+}
+
+/// The lookups of every host, each the VMs found (or the lookup's failure) and its time.
+type Lookups = [(Result<Vec<Result<Vm, hyperv::Error>>, hyperv::Error>, u64)];
+
+/// For a state-changing command: when some name is found on no host (every host that
+/// answered said not found), one not-found record per such name and nothing run; `None`
+/// when every name was found somewhere (or a host could not be asked).
+fn unresolved(
+    hosts: &Hosts,
+    command: &str,
+    vms: &[String],
+    lookups: &Lookups,
+    known: &[&str],
+) -> Option<Vec<Record>> {
+    let mut records = Vec::new();
+    for (i, vm) in vms.iter().enumerate() {
+        let mut missing: Option<(String, String, u64)> = None;
+        let mut searched = Vec::new();
+        for ((session, _), (found, ms)) in hosts.sessions.iter().zip(lookups) {
+            match found.as_ref().map(|f| &f[i]) {
+                Ok(Err(e)) if e.class() == hyperv::ErrorClass::NotFound => {
+                    let host = hyperv::Wsman::host(session).to_owned();
+                    missing.get_or_insert((host.clone(), e.to_string(), *ms));
+                    searched.push(host);
+                }
+                _ => {
+                    missing = None;
+                    break;
+                }
+            }
+        }
+        if let Some((host, mut message, ms)) = missing {
+            if searched.len() > 1 {
+                message = message.replacen(
+                    &format!(" on {host}"),
+                    &format!(" on any of {}", searched.join(", ")),
+                    1,
+                );
+            }
+            let hint = crate::suggest::did_you_mean(vm, known.iter().copied(), '\'');
+            let e = anyhow::Error::new(Classified::new(
+                ExitClass::NotFound,
+                format!("{message}: nothing was changed on any host{hint}"),
+            ));
+            let mut rec = Record::failed(command, Some(&host), Some(vm), &e);
+            rec.elapsed_ms = ms;
+            records.push(rec);
+        }
+    }
+    (!records.is_empty()).then_some(records)
+}
+
 /// Records in host order, then the order the VMs were named (the order of the command line).
 fn order_like(mut records: Vec<Record>, hosts: &Hosts, vms: &[String]) -> Vec<Record> {
     let host_rank = |r: &Record| {
@@ -274,7 +341,11 @@ pub async fn run(hosts: &Hosts, command: Command) -> anyhow::Result<Outcome> {
                 }),
                 thumbprint: a.thumbprint,
             };
-            operation(hosts, "replication reverse", &a.vms, move |s, vm, label| {
+            const C: &str = "replication reverse";
+            if a.dry_run {
+                return dry_run(hosts, C, &a.vms, Planned::Reverse(&opts)).await;
+            }
+            operation(hosts, C, &a.vms, move |s, vm, label| {
                 let opts = opts.clone();
                 let wait = hosts.wait;
                 let mut cb = hosts.callback(label);
@@ -282,16 +353,28 @@ pub async fn run(hosts: &Hosts, command: Command) -> anyhow::Result<Outcome> {
             })
             .await
         }
-        Command::Failover(FailoverCmd::Prepare { vms }) => {
-            operation(hosts, "failover prepare", &vms, |s, vm, label| {
+        Command::Failover(FailoverCmd::Prepare { vms, dry }) => {
+            const C: &str = "failover prepare";
+            if dry.dry_run {
+                return dry_run(hosts, C, &vms, Planned::Prepare).await;
+            }
+            operation(hosts, C, &vms, |s, vm, label| {
                 let wait = hosts.wait;
                 let mut cb = hosts.callback(label);
                 async move { hyperv::prepare_failover(&s, &vm, &wait, &mut cb).await }
             })
             .await
         }
-        Command::Failover(FailoverCmd::Start { vms, recovery_point }) => {
-            operation(hosts, "failover start", &vms, |s, vm, label| {
+        Command::Failover(FailoverCmd::Start {
+            vms,
+            recovery_point,
+            dry,
+        }) => {
+            const C: &str = "failover start";
+            if dry.dry_run {
+                return dry_run(hosts, C, &vms, Planned::StartFailover(recovery_point.as_deref())).await;
+            }
+            operation(hosts, C, &vms, |s, vm, label| {
                 let wait = hosts.wait;
                 let rp = recovery_point.clone();
                 let mut cb = hosts.callback(label);
@@ -299,35 +382,60 @@ pub async fn run(hosts: &Hosts, command: Command) -> anyhow::Result<Outcome> {
             })
             .await
         }
-        Command::Failover(FailoverCmd::Commit { vms }) => {
-            operation(hosts, "failover commit", &vms, |s, vm, label| {
+        Command::Failover(FailoverCmd::Commit { vms, dry, .. }) => {
+            const C: &str = "failover commit";
+            if dry.dry_run {
+                return dry_run(hosts, C, &vms, Planned::Commit).await;
+            }
+            operation(hosts, C, &vms, |s, vm, label| {
                 let wait = hosts.wait;
                 let mut cb = hosts.callback(label);
                 async move { hyperv::commit_failover(&s, &vm, &wait, &mut cb).await }
             })
             .await
         }
-        Command::Failover(FailoverCmd::Cancel { vms }) => {
-            operation(hosts, "failover cancel", &vms, |s, vm, label| {
+        Command::Failover(FailoverCmd::Cancel { vms, dry }) => {
+            const C: &str = "failover cancel";
+            if dry.dry_run {
+                return dry_run(hosts, C, &vms, Planned::Cancel).await;
+            }
+            operation(hosts, C, &vms, |s, vm, label| {
                 let wait = hosts.wait;
                 let mut cb = hosts.callback(label);
                 async move { hyperv::cancel_failover(&s, &vm, &wait, &mut cb).await }
             })
             .await
         }
-        Command::Vm(VmCmd::Start { vms }) => {
-            operation(hosts, "vm start", &vms, |s, vm, label| {
+        Command::Vm(VmCmd::Start { vms, dry }) => {
+            const C: &str = "vm start";
+            if dry.dry_run {
+                return dry_run(hosts, C, &vms, Planned::StartVm).await;
+            }
+            operation(hosts, C, &vms, |s, vm, label| {
                 let wait = hosts.wait;
                 let mut cb = hosts.callback(label);
                 async move { hyperv::start_vm(&s, &vm, &wait, &mut cb).await }
             })
             .await
         }
-        Command::Vm(VmCmd::Stop { vms }) => {
-            operation(hosts, "vm stop", &vms, |s, vm, label| {
+        Command::Vm(VmCmd::Stop(a)) => {
+            const C: &str = "vm stop";
+            let mode = a.mode();
+            if a.dry.dry_run {
+                return dry_run(hosts, C, &a.vms, Planned::StopVm(mode)).await;
+            }
+            operation(hosts, C, &a.vms, |s, vm, label| {
                 let wait = hosts.wait;
                 let mut cb = hosts.callback(label);
-                async move { hyperv::stop_vm(&s, &vm, &wait, &mut cb).await }
+                async move {
+                    match mode {
+                        StopMode::Shutdown { force } => {
+                            hyperv::shutdown_vm(&s, &vm, force, &wait, &mut cb).await
+                        }
+                        StopMode::TurnOff => hyperv::stop_vm(&s, &vm, &wait, &mut cb).await,
+                        StopMode::Save => hyperv::save_vm(&s, &vm, &wait, &mut cb).await,
+                    }
+                }
             })
             .await
         }
@@ -347,7 +455,7 @@ where
     F: Fn(HostSession, Vm, Track) -> Fut,
     Fut: Future<Output = Result<OperationReport, hyperv::Error>>,
 {
-    let records = per_vm(hosts, command, vms, |s, vm, label| {
+    let records = per_vm(hosts, command, vms, Resolve::AllFirst, |s, vm, label| {
         let fut = f(s, vm, label);
         async move {
             let report = fut.await.map_err(with_guidance)?;
@@ -361,6 +469,96 @@ where
         records,
         table: None,
     })
+}
+
+/// `--dry-run`: per VM and host, what the command would do, from the states read now (the
+/// preflight runs, nothing is invoked).
+async fn dry_run(
+    hosts: &Hosts,
+    command: &str,
+    vms: &[String],
+    planned: Planned<'_>,
+) -> anyhow::Result<Outcome> {
+    let records = per_vm(hosts, command, vms, Resolve::AllFirst, |s, vm, _| async move {
+        let plan = hyperv::plan(&s, &vm, planned).await?;
+        let human = plan_human(&plan);
+        Ok((serde_json::to_value(&plan)?, human))
+    })
+    .await;
+    Ok(Outcome {
+        command: command.to_owned(),
+        records,
+        table: None,
+    })
+}
+
+/// The human lines of a dry run: the state read, then each step.
+pub fn plan_human(p: &PlanReport) -> String {
+    let head = format!(
+        "{} on {} ({}, {} {}): ",
+        p.vm, p.host, p.state.enabled_state, p.state.replication_mode, p.state.ps_replication_state
+    );
+    if p.steps.is_empty() {
+        return format!("{head}nothing to do");
+    }
+    let mut s = format!("{head}{} would", p.operation.verb());
+    for step in &p.steps {
+        s.push_str("\n  ");
+        s.push_str(step);
+    }
+    s
+}
+
+/// What asks for confirmation: only what cannot be undone (`failover commit` deletes the other
+/// recovery points, `vm stop --turn-off` cuts the power). The question, or `None`.
+pub fn needs_confirmation(command: &Command) -> Option<String> {
+    let list = |vms: &[String]| vms.join(", ");
+    match command {
+        Command::Failover(FailoverCmd::Commit { vms, dry, yes }) if !dry.dry_run && !yes.yes => {
+            Some(format!(
+                "commit the failover of {}? this deletes their other recovery points and cannot be undone",
+                list(vms)
+            ))
+        }
+        Command::Vm(VmCmd::Stop(a)) if a.turn_off && !a.dry.dry_run && !a.yes.yes => Some(format!(
+            "cut the power of {}? the guests are not shut down and unsaved data is lost",
+            list(&a.vms)
+        )),
+        _ => None,
+    }
+}
+
+/// Shows a question and reads the answer (on the terminal).
+pub type Ask<'a> = &'a mut dyn FnMut(&str) -> std::io::Result<String>;
+
+/// Asks before what cannot be undone ([`needs_confirmation`]): `ask` shows the question on the
+/// terminal and reads the answer (`None` without a terminal: refused, naming `--yes`). Only
+/// `y` or `yes` goes ahead; anything else changes nothing. Both refusals are usage errors.
+pub fn confirm(command: &Command, ask: Option<Ask<'_>>) -> anyhow::Result<()> {
+    let Some(question) = needs_confirmation(command) else {
+        return Ok(());
+    };
+    let Some(ask) = ask else {
+        return Err(anyhow::Error::new(UsageError::new(format!(
+            "not asking without a terminal: {} needs confirmation (it cannot be undone); pass --yes to go ahead",
+            command_verb(command)
+        ))));
+    };
+    let answer = ask(&format!("{question} [y/N] ")).context("reading the answer")?;
+    match answer.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" => Ok(()),
+        _ => Err(anyhow::Error::new(UsageError::new(format!(
+            "{} not confirmed: nothing was changed",
+            command_verb(command)
+        )))),
+    }
+}
+
+fn command_verb(command: &Command) -> &'static str {
+    match command {
+        Command::Failover(FailoverCmd::Commit { .. }) => "failover commit",
+        _ => "vm stop --turn-off",
+    }
 }
 
 /// Adds what to do next to an "outcome unknown" error (the domain names the status command).
@@ -404,10 +602,16 @@ pub fn operation_human(r: &OperationReport) -> String {
 }
 
 async fn status(hosts: &Hosts, vms: &[String]) -> anyhow::Result<Outcome> {
-    let records = per_vm(hosts, "replication status", vms, |s, vm, _| async move {
-        let report = hyperv::replication_status(&s, &vm).await?;
-        Ok((serde_json::to_value(&report)?, String::new()))
-    })
+    let records = per_vm(
+        hosts,
+        "replication status",
+        vms,
+        Resolve::Each,
+        |s, vm, _| async move {
+            let report = hyperv::replication_status(&s, &vm).await?;
+            Ok((serde_json::to_value(&report)?, String::new()))
+        },
+    )
     .await;
     let mut table = Table::new(&[
         "HOST",

@@ -78,12 +78,12 @@ pub async fn demo(format: OutputFormat, progress_bars: bool) -> anyhow::Result<E
             human,
             2,
             &format!(
-                "turn the VM off on the primary {} (failover needs it off)",
+                "shut the VM down on the primary {} (failover needs it off)",
                 p_name(&p)
             ),
         )?;
         let mut cb = sink.callback(format!("{vm_name} on {}", p_name(&p)));
-        let rep = hyperv::stop_vm(&p, &vm, &wait, &mut cb).await?;
+        let rep = hyperv::shutdown_vm(&p, &vm, false, &wait, &mut cb).await?;
         push_op(&mut out, human, &mut records, "vm stop", &rep)?;
 
         step(

@@ -140,6 +140,9 @@ fn run(cli: Cli, json: &mut bool) -> anyhow::Result<ExitCode> {
         Command::Demo | Command::Sim(_) => Err(anyhow::Error::new(exit::UsageError::new(cli::NO_SIM))),
         mut command => {
             config::merge_repeated_vms(&mut command);
+            let mut ask = |q: &str| terminal_answer(q, &mut stdin);
+            let interactive = stdin_is_terminal && std::io::stderr().is_terminal();
+            commands::confirm(&command, if interactive { Some(&mut ask) } else { None })?;
             let runtime = runtime()?;
             let start = std::time::Instant::now();
             let hosts = {
@@ -209,6 +212,16 @@ fn run(cli: Cli, json: &mut bool) -> anyhow::Result<ExitCode> {
             Ok(class.into())
         }
     }
+}
+
+/// Shows `question` on stderr and reads one line of the answer from the terminal (stdin).
+fn terminal_answer(question: &str, stdin: &mut impl std::io::BufRead) -> std::io::Result<String> {
+    let mut err = std::io::stderr().lock();
+    err.write_all(question.as_bytes())?;
+    err.flush()?;
+    let mut line = String::new();
+    stdin.read_line(&mut line)?;
+    Ok(line)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

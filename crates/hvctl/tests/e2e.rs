@@ -332,7 +332,7 @@ fn every_exit_code_is_provoked() {
     assert!(run.stderr.contains("no-such-vm"), "{}", run.stderr);
 
     // 5: invalid state: prepare needs the VM off and replicating; commit needs a failover.
-    let run = pair.run(&["--host", &p, "failover", "commit", "demo-vm"]);
+    let run = pair.run(&["--host", &p, "failover", "commit", "--yes", "demo-vm"]);
     run.expect(5);
 
     // 7: connection refused (nothing listens on the port after a listener is dropped).
@@ -346,7 +346,17 @@ fn every_exit_code_is_provoked() {
     run.expect(7);
 
     // 7: the job is still running when --job-timeout expires (it may still finish).
-    let run = pair.run(&["--host", &p, "--job-timeout", "1ms", "vm", "stop", "demo-vm"]);
+    let run = pair.run(&[
+        "--host",
+        &p,
+        "--job-timeout",
+        "1ms",
+        "vm",
+        "stop",
+        "--turn-off",
+        "--yes",
+        "demo-vm",
+    ]);
     run.expect(7);
     assert!(run.stderr.contains("hvctl job wait"), "{}", run.stderr);
     std::thread::sleep(Duration::from_millis(500));
@@ -360,7 +370,17 @@ fn every_exit_code_is_provoked() {
             description: "The simulated power operation failed".into(),
         },
     );
-    let run = pair.run(&["--host", &p, "-o", "json", "vm", "stop", "demo-vm"]);
+    let run = pair.run(&[
+        "--host",
+        &p,
+        "-o",
+        "json",
+        "vm",
+        "stop",
+        "--turn-off",
+        "-y",
+        "demo-vm",
+    ]);
     let (res, _) = run.expect(6).json();
     let msg = res[0]["error"]["message"].as_str().unwrap();
     assert!(
@@ -374,7 +394,7 @@ fn every_exit_code_is_provoked() {
         FaultAction::DropAfterExecute,
     );
     let invokes_before = pair.primary.stats().count("Invoke:RequestStateChange");
-    let run = pair.run(&["--host", &p, "vm", "stop", "demo-vm"]);
+    let run = pair.run(&["--host", &p, "vm", "stop", "--turn-off", "--yes", "demo-vm"]);
     run.expect(8);
     // Sent exactly once, never re-sent; and it did run on the host.
     assert_eq!(
@@ -843,7 +863,7 @@ fn cancel_commit_and_reverse_options() {
         .expect(0);
     pair.run(&["--host", &r, "failover", "start", "demo-vm"])
         .expect(0);
-    let run = pair.run(&["--host", &r, "-o", "json", "failover", "commit", "demo-vm"]);
+    let run = pair.run(&["--host", &r, "-o", "json", "failover", "commit", "-y", "demo-vm"]);
     let (res, _) = run.expect(0).json();
     assert_eq!(res[0]["data"]["after"]["ps_replication_state"], "FailedOver");
 

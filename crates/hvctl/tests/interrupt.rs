@@ -71,7 +71,12 @@ fn ctrl_c_stops_waiting_names_the_job_that_goes_on_and_exits_130() {
     for args in [&["vm", "start", "int-vm"][..], &["job", "wait", "JOB"]] {
         let (job, run) = if args[0] == "job" {
             // Start a job to wait for: `vm stop` (interrupted too), then `job wait` on it.
-            let (job, first) = interrupt(&addr, &password, home.path(), &["vm", "stop", "int-vm"]);
+            let (job, first) = interrupt(
+                &addr,
+                &password,
+                home.path(),
+                &["vm", "stop", "--turn-off", "--yes", "int-vm"],
+            );
             first.expect(130);
             let (again, run) = interrupt(&addr, &password, home.path(), &["job", "wait", &job]);
             assert_eq!(again, job);

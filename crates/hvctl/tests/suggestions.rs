@@ -26,13 +26,15 @@ fn a_mistyped_vm_gets_the_close_names_from_one_listing() {
     assert_eq!(lines.len(), 2, "{}", run.stderr);
     assert!(
         lines[0].ends_with(&format!(
-            "no virtual machine named 'demo-mv' on {p}; did you mean 'demo-vm'?"
+            "no virtual machine named 'demo-mv' on {p}: nothing was changed on any host; did you mean 'demo-vm'?"
         )),
         "{}",
         run.stderr
     );
     assert!(
-        lines[1].ends_with(&format!("no virtual machine named 'zzzzzzzz' on {p}")),
+        lines[1].ends_with(&format!(
+            "no virtual machine named 'zzzzzzzz' on {p}: nothing was changed on any host"
+        )),
         "{}",
         run.stderr
     );
@@ -66,7 +68,7 @@ fn not_found_on_several_hosts_names_them_all_once() {
     assert_eq!(results.len(), 1);
     assert_eq!(
         results[0]["error"]["message"],
-        format!("no virtual machine named 'nosuch' on any of {p}, {r}")
+        format!("no virtual machine named 'nosuch' on any of {p}, {r}: nothing was changed on any host")
     );
 }
 

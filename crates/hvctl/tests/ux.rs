@@ -91,7 +91,7 @@ fn repeated_vm_names_and_guids_run_once() {
         .unwrap()
         .to_owned();
     let braced_lower = format!("{{{}}}", guid.to_lowercase());
-    let before = pair.primary.stats().count("Invoke:RequestStateChange");
+    let before = pair.primary.stats().count("Invoke:InitiateShutdown");
     let run = pair.run(&[
         "--host",
         &p,
@@ -109,10 +109,7 @@ fn repeated_vm_names_and_guids_run_once() {
     assert_eq!(results.len(), 1, "{}", run.stdout);
     assert_eq!(results[0]["vm"], "demo-vm");
     assert_eq!(summary["total"], 1);
-    assert_eq!(
-        pair.primary.stats().count("Invoke:RequestStateChange"),
-        before + 1
-    );
+    assert_eq!(pair.primary.stats().count("Invoke:InitiateShutdown"), before + 1);
     // Status of the same VM named twice, with two hosts: one line per host.
     let r = pair.r();
     let run = pair.run(&[
@@ -320,12 +317,18 @@ impl Contract {
                 "undocumented command {command:?}"
             );
             if r["ok"] == true {
+                // A dry run's data is its plan, whatever the command.
+                let key = if r["data"].get("steps").is_some() {
+                    "--dry-run"
+                } else {
+                    command
+                };
                 let example = self
                     .examples
-                    .get(command)
+                    .get(key)
                     .unwrap_or_else(|| panic!("no example for {command}"));
                 self.conforms(example, &r["data"], "data");
-                seen.insert(command.to_owned());
+                seen.insert(key.to_owned());
             } else if r["host"].is_null() && r["vm"].is_null() {
                 self.conforms(&self.early_failure, r, "result");
             }
@@ -356,12 +359,17 @@ fn json_output_matches_output_md() {
         .as_str()
         .unwrap()
         .to_owned();
+    ok(&["--host", &p, "vm", "stop", "--dry-run", "demo-vm"], 0);
     ok(&["--host", &p, "vm", "stop", "demo-vm"], 0);
     ok(&["--host", &p, "failover", "prepare", "demo-vm"], 0);
     ok(&["--host", &p, "failover", "cancel", "demo-vm"], 0);
     ok(&["--host", &p, "failover", "prepare", "demo-vm"], 0);
     ok(&["--host", &r, "failover", "start", "demo-vm"], 0);
-    ok(&["--host", &r, "failover", "commit", "demo-vm"], 0);
+    ok(&["--host", &r, "failover", "commit", "--yes", "demo-vm"], 0);
+    ok(
+        &["--host", &r, "replication", "reverse", "--dry-run", "demo-vm"],
+        0,
+    );
     ok(&["--host", &r, "replication", "reverse", "demo-vm"], 0);
     let start = ok(&["--host", &r, "vm", "start", "demo-vm"], 0);
     let job = start.json_lines().0[0]["data"]["job_id"]
@@ -379,7 +387,7 @@ fn json_output_matches_output_md() {
             description: "The simulated power operation failed".into(),
         },
     );
-    let failed = ok(&["--host", &r, "vm", "stop", "demo-vm"], 6);
+    let failed = ok(&["--host", &r, "vm", "stop", "--turn-off", "--yes", "demo-vm"], 6);
     let message = failed.json_lines().0[0]["error"]["message"]
         .as_str()
         .unwrap()
@@ -658,21 +666,11 @@ fn tables_fit_the_width_wide_shows_everything_and_times_stop_at_the_second() {
 #[test]
 fn progress_bars_fit_one_terminal_line() {
     let pair = Pair::start();
-    let bin = env!("CARGO_BIN_EXE_hvctl");
-    let inner = format!(
-        "stty rows 24 cols 60; {bin} --auth ntlm --user 'HV\\operator' --host {} vm stop demo-vm",
+    let shell = format!(
+        "stty rows 24 cols 60; {{hvctl}} --host {} vm stop --turn-off --yes demo-vm",
         pair.p()
     );
-    let mut script = std::process::Command::new("script");
-    script
-        .args(["-qec", &inner, "/dev/null"])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap())
-        .env("HOME", pair.home.path())
-        .env("XDG_CONFIG_HOME", pair.home.path().join("config"))
-        .env("HVCTL_PASSWORD", &pair.password)
-        .env("TERM", "xterm");
-    let run = Run::of(script, None);
+    let run = pair.run_on_terminal(&shell, "xterm", None);
     run.expect(0);
     let lines = screen_lines(&run.stdout);
     let bars: Vec<&String> = lines

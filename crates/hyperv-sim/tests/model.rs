@@ -909,3 +909,81 @@ fn new_guids_are_upper_case_version_4_and_distinct() {
         "variant: {a}"
     );
 }
+
+/// The guest shutdown integration service: a running VM has one `Msvm_ShutdownComponent`
+/// (found by WQL on `SystemName` and through `Msvm_SystemDevice`); `InitiateShutdown` needs
+/// `Force` and `Reason`, returns 0 and leaves the VM Running until the guest is done, then Off,
+/// with no component left; a second request while one is under way is 32775.
+#[test]
+fn shutdown_component_shuts_the_guest_down() {
+    let mut f = fx();
+    let vm = f.vm.clone();
+    let q = format!("SELECT * FROM Msvm_ShutdownComponent WHERE SystemName = '{vm}'");
+    let found = f.w.query(f.p, &q, f.now).unwrap();
+    assert_eq!(found.len(), 1);
+    let sc = found[0].clone();
+    assert_eq!(sc.instance.get_u16("EnabledState"), Some(2));
+    assert_eq!(sc.epr.selectors.len(), 4);
+    assert_eq!(
+        sc.epr.selectors.get("DeviceID"),
+        Some(model::shutdown_device_id(&vm).as_str())
+    );
+    // The replica VM is off: no devices, no component.
+    assert!(f.w.query(f.r, &q, f.now).unwrap().is_empty());
+    let assoc = format!(
+        "ASSOCIATORS OF {{Msvm_ComputerSystem.CreationClassName='Msvm_ComputerSystem',Name='{vm}'}} WHERE AssocClass = Msvm_SystemDevice ResultClass = Msvm_ShutdownComponent"
+    );
+    let by_assoc = f.w.query(f.p, &assoc, f.now).unwrap();
+    assert_eq!(by_assoc.len(), 1);
+    assert_eq!(by_assoc[0].epr, sc.epr);
+
+    let shutdown = |f: &mut Fx, params: &[(&str, Value)]| {
+        let params: Vec<(String, Value)> = params.iter().map(|(n, v)| ((*n).to_owned(), v.clone())).collect();
+        f.w.invoke(
+            f.p,
+            model::SHUTDOWN,
+            &sc.epr.selectors,
+            "InitiateShutdown",
+            &params,
+            f.now,
+            &none(),
+        )
+    };
+    let text = |t: &str| Value::Scalar(Scalar::String(t.to_owned()));
+    let out = shutdown(&mut f, &[("Force", text("false"))]).unwrap();
+    assert_eq!(rv(&out), 32773, "Reason is required");
+    let out = shutdown(&mut f, &[("Force", text("maybe")), ("Reason", text("x"))]).unwrap();
+    assert_eq!(rv(&out), 32773, "Force is a boolean");
+    let out = shutdown(
+        &mut f,
+        &[("Force", text("false")), ("Reason", text("maintenance"))],
+    )
+    .unwrap();
+    assert_eq!(rv(&out), 0);
+    assert!(out.get_reference("Job").is_none());
+    let again = shutdown(&mut f, &[("Force", text("true")), ("Reason", text("again"))]).unwrap();
+    assert_eq!(rv(&again), 32775, "a shutdown is already under way");
+    f.tick(SEC / 2);
+    assert_eq!(f.vm_on(f.p).get_u16("EnabledState"), Some(power::RUNNING));
+    f.tick(SEC / 2);
+    assert_eq!(f.vm_on(f.p).get_u16("EnabledState"), Some(power::OFF));
+    assert!(f.w.query(f.p, &q, f.now).unwrap().is_empty());
+    // The component of an off VM is gone: invoking it is a fault, as for any missing instance.
+    assert!(shutdown(&mut f, &[("Force", text("false")), ("Reason", text("x"))]).is_err());
+}
+
+/// `RequestStateChange(6)` (Offline) saves a running VM; a saved VM starts again or is turned off.
+#[test]
+fn request_state_change_saves_a_running_vm() {
+    let mut f = fx();
+    let out = f.call_vm(f.r, "RequestStateChange", &[("RequestedState", u16s(6))]);
+    assert_eq!(rv(&out), 32775, "an off VM cannot be saved");
+    let out = f.call_vm(f.p, "RequestStateChange", &[("RequestedState", u16s(6))]);
+    assert_eq!(rv(&out), 4096);
+    f.tick(SEC);
+    assert_eq!(f.vm_on(f.p).get_u16("EnabledState"), Some(power::SAVED));
+    let out = f.call_vm(f.p, "RequestStateChange", &[("RequestedState", u16s(3))]);
+    assert_eq!(rv(&out), 4096, "a saved VM can be turned off");
+    f.tick(SEC);
+    assert_eq!(f.vm_on(f.p).get_u16("EnabledState"), Some(power::OFF));
+}

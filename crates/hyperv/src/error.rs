@@ -95,6 +95,25 @@ pub enum Error {
         /// How long we waited.
         waited: Duration,
     },
+    /// A guest shutdown was asked for and the VM was not off when the wait timed out. It may
+    /// still turn off.
+    #[error(
+        "{vm} on {host} was still {state} {}s after the guest was asked to shut down; it may still \
+         turn off: check with `hvctl vm list --host {}`, or cut the power with `hvctl vm stop --turn-off {}`",
+        waited.as_secs(),
+        shell_quote(host),
+        shell_quote(vm)
+    )]
+    ShutdownTimeout {
+        /// The VM name.
+        vm: String,
+        /// The host.
+        host: String,
+        /// Its last seen power state.
+        state: crate::model::EnabledState,
+        /// How long we waited.
+        waited: Duration,
+    },
     /// The job object is gone from the host.
     #[error(
         "job {job_id} {} on {host}: {hint}",
@@ -246,7 +265,7 @@ impl Error {
                 _ => ErrorClass::JobFailed,
             },
             Error::JobFailed { .. } => ErrorClass::JobFailed,
-            Error::JobTimeout { .. } => ErrorClass::Connection,
+            Error::JobTimeout { .. } | Error::ShutdownTimeout { .. } => ErrorClass::Connection,
             Error::JobDisappeared { seen: true, .. } => ErrorClass::OutcomeUnknown,
             Error::JobDisappeared { seen: false, .. } => ErrorClass::NotFound,
             Error::OutcomeUnknown { .. } => ErrorClass::OutcomeUnknown,

@@ -37,13 +37,14 @@ pub use model::{
 };
 pub use msvm::{Job, MsvmError, RecoveryPoint, ReplicationRelationship, ReplicationSettings, Vm, RSD_SCHEMA};
 pub use ops::{
-    cancel_failover, commit_failover, plan_reverse, prepare_failover, replication_status,
-    reverse_replication, start_failover, start_vm, stop_vm, ReverseOptions,
+    cancel_failover, commit_failover, plan, plan_reverse, prepare_failover, replication_status,
+    reverse_replication, save_vm, shutdown_vm, start_failover, start_vm, stop_vm, Planned, ReverseOptions,
+    StopMode,
 };
 pub use query::{
     find_vm, find_vm_by_guid, find_vm_by_name, find_vms, list_vms, locate, recovery_points,
-    replication_relationship, replication_service, replication_settings, vms_query, wql_string, VmRef,
-    VmTarget, MAX_NAMES_PER_QUERY,
+    replication_relationship, replication_service, replication_settings, shutdown_component, vms_query,
+    wql_string, VmRef, VmTarget, MAX_NAMES_PER_QUERY,
 };
-pub use report::{Operation, OperationReport, ReverseDetails, StatusReport, VmState};
+pub use report::{Operation, OperationReport, PlanReport, ReverseDetails, StatusReport, VmState};
 pub use transport::{TransportError, Wsman};

@@ -26,6 +26,16 @@ pub const REPLICATION_SETTING_DATA: &str = "Msvm_ReplicationSettingData";
 pub const REPLICATION_RELATIONSHIP: &str = "Msvm_ReplicationRelationship";
 /// `Msvm_ConcreteJob`.
 pub const CONCRETE_JOB: &str = "Msvm_ConcreteJob";
+/// `Msvm_ShutdownComponent`: a running VM's guest shutdown integration service.
+pub const SHUTDOWN_COMPONENT: &str = "Msvm_ShutdownComponent";
+/// The keys of `Msvm_ShutdownComponent` (those of `CIM_LogicalDevice`,
+/// <https://learn.microsoft.com/windows/win32/hyperv_v2/msvm-shutdowncomponent>).
+pub const SHUTDOWN_COMPONENT_KEYS: [&str; 4] = [
+    "CreationClassName",
+    "DeviceID",
+    "SystemCreationClassName",
+    "SystemName",
+];
 /// `Msvm_VirtualSystemSettingData` (recovery points are snapshots of this class).
 pub const VIRTUAL_SYSTEM_SETTING_DATA: &str = "Msvm_VirtualSystemSettingData";
 

@@ -11,12 +11,12 @@ use wsman_soap::{Instance, Scalar, Value};
 use crate::error::shell_quote;
 use crate::job::{invoke_and_wait, JobWaitOptions, MethodResult, Progress, Target};
 use crate::model::{EnabledState, ReplicationAuth, ReplicationMode, ReplicationState};
-use crate::msvm::{class_uri, ReplicationSettings, Vm, COMPUTER_SYSTEM, RSD_SCHEMA};
+use crate::msvm::{class_uri, RecoveryPoint, ReplicationSettings, Vm, COMPUTER_SYSTEM, RSD_SCHEMA};
 use crate::query::{
     find_vm_by_guid, locate, recovery_points, replication_relationship, replication_service,
-    replication_settings, VmTarget,
+    replication_settings, shutdown_component, VmTarget,
 };
-use crate::report::{Operation, OperationReport, ReverseDetails, StatusReport, VmState};
+use crate::report::{Operation, OperationReport, PlanReport, ReverseDetails, StatusReport, VmState};
 use crate::transport::Wsman;
 use crate::Error;
 
@@ -437,32 +437,10 @@ pub async fn start_failover(
     let snapshot = match recovery_point {
         None => Value::Null,
         Some(wanted) => {
-            let points = recovery_points(w, &vm).await?;
-            let found = points
-                .iter()
-                .find(|p| p.instance_id.eq_ignore_ascii_case(wanted) || p.name.eq_ignore_ascii_case(wanted));
-            match found {
-                Some(p) => {
-                    ctx.messages
-                        .push(format!("failing over to recovery point '{}'", p.name));
-                    Value::Reference(p.epr())
-                }
-                None => {
-                    let names: Vec<&str> = points.iter().map(|p| p.name.as_str()).collect();
-                    return Err(Error::NotFound {
-                        what: format!(
-                            "{} on {} has no recovery point '{wanted}' (it has: {})",
-                            vm.name,
-                            w.host(),
-                            if names.is_empty() {
-                                "none".to_owned()
-                            } else {
-                                names.join(", ")
-                            }
-                        ),
-                    });
-                }
-            }
+            let p = find_recovery_point(w, &vm, wanted).await?;
+            ctx.messages
+                .push(format!("failing over to recovery point '{}'", p.name));
+            Value::Reference(p.epr())
         }
     };
     if matches!(
@@ -491,6 +469,31 @@ pub async fn start_failover(
         progress,
     )
     .await
+}
+
+/// The recovery point of `vm` whose name or InstanceID is `wanted` (case-insensitive), or a
+/// not-found error listing the ones it has.
+async fn find_recovery_point(w: &impl Wsman, vm: &Vm, wanted: &str) -> Result<RecoveryPoint, Error> {
+    let points = recovery_points(w, vm).await?;
+    if let Some(p) = points
+        .iter()
+        .find(|p| p.instance_id.eq_ignore_ascii_case(wanted) || p.name.eq_ignore_ascii_case(wanted))
+    {
+        return Ok(p.clone());
+    }
+    let names: Vec<&str> = points.iter().map(|p| p.name.as_str()).collect();
+    Err(Error::NotFound {
+        what: format!(
+            "{} on {} has no recovery point '{wanted}' (it has: {})",
+            vm.name,
+            w.host(),
+            if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(", ")
+            }
+        ),
+    })
 }
 
 /// Preflight of `Complete-VMFailover`: replica mode and state 5 (FailedOverWaitingCompletion).
@@ -673,9 +676,157 @@ async fn power(
             .push(format!("{} is already {wanted}: nothing to do", vm.name));
         return ctx.finish(operation, &vm, None, None, None).await;
     }
-    let result = request_on_vm(w, &vm, "RequestStateChange", wanted.value(), wait, progress).await?;
+    let result = request_on_vm(
+        w,
+        &vm,
+        "RequestStateChange",
+        requested_state(wanted),
+        wait,
+        progress,
+    )
+    .await?;
     ctx.finish(operation, &vm, Some("RequestStateChange"), Some(result), None)
         .await
+}
+
+/// The `RequestedState` of `Msvm_ComputerSystem.RequestStateChange` that leads to `wanted`
+/// (<https://learn.microsoft.com/windows/win32/hyperv_v2/msvm-computersystem-requeststatechange>):
+/// 2 Running, 3 Off, 6 Offline for a saved state.
+fn requested_state(wanted: EnabledState) -> u16 {
+    match wanted {
+        EnabledState::Saved => 6,
+        other => other.value(),
+    }
+}
+
+/// `Stop-VM -Save`: `Msvm_ComputerSystem.RequestStateChange(RequestedState = 6)` (Offline),
+/// for a running VM; nothing is sent when it is already saved.
+pub async fn save_vm(
+    w: &impl Wsman,
+    vm: impl Into<VmTarget<'_>>,
+    wait: &JobWaitOptions,
+    progress: Progress<'_>,
+) -> Result<OperationReport, Error> {
+    let vm = locate(w, vm.into()).await?;
+    preflight_save(&vm, w.host())?;
+    power(w, &vm, Operation::SaveVm, EnabledState::Saved, wait, progress).await
+}
+
+/// Preflight of `Stop-VM -Save`: only a running (or already saved) VM.
+pub fn preflight_save(vm: &Vm, host: &str) -> Result<(), Error> {
+    match vm.enabled_state {
+        EnabledState::Running | EnabledState::Saved => Ok(()),
+        other => Err(invalid(format!(
+            "{} is {other}: only a running VM can be saved",
+            who(vm, host)
+        ))),
+    }
+}
+
+/// Preflight of `Stop-VM` (guest shutdown): a running VM (an off one needs nothing).
+pub fn preflight_shutdown(vm: &Vm, host: &str) -> Result<(), Error> {
+    match vm.enabled_state {
+        EnabledState::Running | EnabledState::Off => Ok(()),
+        other => Err(invalid(format!(
+            "{} is {other}: only a running guest can be shut down; cut the power with {}",
+            who(vm, host),
+            turn_off_cmd(vm)
+        ))),
+    }
+}
+
+fn turn_off_cmd(vm: &Vm) -> String {
+    format!("`hvctl vm stop --turn-off {}`", shell_quote(&vm.name))
+}
+
+/// The reason `InitiateShutdown` passes to the guest.
+const SHUTDOWN_REASON: &str = "hvctl vm stop";
+
+/// `Stop-VM` (`-Force` with `force`): asks the guest to shut down through its
+/// `Msvm_ShutdownComponent.InitiateShutdown(Force, Reason)`
+/// (<https://learn.microsoft.com/windows/win32/hyperv_v2/msvm-shutdowncomponent>), follows the
+/// job when the host starts one, then reads the VM until it is Off, polled with the job
+/// backoff ([`JobWaitOptions::initial_delay`] doubling to `max_delay`) and bounded by
+/// [`JobWaitOptions::timeout`] ([`Error::ShutdownTimeout`]). Nothing is sent when the VM is off;
+/// a VM without a shutdown component (no integration services) is an invalid state.
+pub async fn shutdown_vm(
+    w: &impl Wsman,
+    vm: impl Into<VmTarget<'_>>,
+    force: bool,
+    wait: &JobWaitOptions,
+    progress: Progress<'_>,
+) -> Result<OperationReport, Error> {
+    const METHOD: &str = "InitiateShutdown";
+    let mut ctx = Ctx::new(w);
+    let vm = locate(w, vm.into()).await?;
+    preflight_shutdown(&vm, w.host())?;
+    if vm.enabled_state == EnabledState::Off {
+        ctx.messages
+            .push(format!("{} is already Off: nothing to do", vm.name));
+        return ctx.finish(Operation::ShutdownVm, &vm, None, None, None).await;
+    }
+    let component = shutdown_component_of(w, &vm).await?;
+    let params = vec![
+        ("Force".to_owned(), Value::Scalar(Scalar::Boolean(force))),
+        (
+            "Reason".to_owned(),
+            Value::Scalar(Scalar::String(SHUTDOWN_REASON.into())),
+        ),
+    ];
+    let target = Target {
+        vm: &vm.name,
+        method: METHOD,
+    };
+    let result = invoke_and_wait(
+        w,
+        &component.resource_uri,
+        &component.selectors,
+        target,
+        &params,
+        wait,
+        progress,
+    )
+    .await?;
+    wait_until_off(w, &vm, wait).await?;
+    ctx.messages
+        .push(format!("asked the guest of {} to shut down", vm.name));
+    ctx.finish(Operation::ShutdownVm, &vm, Some(METHOD), Some(result), None)
+        .await
+}
+
+/// The shutdown component of a running VM, or an invalid state naming `--turn-off`.
+async fn shutdown_component_of(w: &impl Wsman, vm: &Vm) -> Result<wsman_soap::Epr, Error> {
+    shutdown_component(w, vm).await?.ok_or_else(|| {
+        invalid(format!(
+            "{} has no guest shutdown service (Msvm_ShutdownComponent): the guest cannot be asked \
+             to shut down; cut the power with {}",
+            who(vm, w.host()),
+            turn_off_cmd(vm)
+        ))
+    })
+}
+
+/// Reads the VM until its `EnabledState` is Off, at the job backoff, until `wait.timeout`.
+async fn wait_until_off(w: &impl Wsman, vm: &Vm, wait: &JobWaitOptions) -> Result<(), Error> {
+    let start = w.now();
+    let mut delay = wait.initial_delay;
+    loop {
+        let now = find_vm_by_guid(w, &vm.guid).await?;
+        if now.enabled_state == EnabledState::Off {
+            return Ok(());
+        }
+        let waited = w.now().saturating_duration_since(start);
+        if waited >= wait.timeout {
+            return Err(Error::ShutdownTimeout {
+                vm: vm.name.clone(),
+                host: w.host().to_owned(),
+                state: now.enabled_state,
+                waited,
+            });
+        }
+        w.sleep(delay.min(wait.timeout - waited)).await;
+        delay = (delay * 2).min(wait.max_delay.max(wait.initial_delay));
+    }
 }
 
 /// `Get-VMReplication`: the VM's mode, state (with its PowerShell name), health and last
@@ -698,5 +849,147 @@ pub async fn replication_status(w: &impl Wsman, vm: impl Into<VmTarget<'_>>) -> 
         vm,
         relationship,
         settings,
+    })
+}
+
+/// How `hvctl vm stop` stops a VM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopMode {
+    /// `Stop-VM`: the guest shuts down (`Force` as `Stop-VM -Force`).
+    Shutdown {
+        /// `InitiateShutdown`'s `Force`.
+        force: bool,
+    },
+    /// `Stop-VM -TurnOff`: the power is cut.
+    TurnOff,
+    /// `Stop-VM -Save`: the state is saved.
+    Save,
+}
+
+/// A state-changing operation, as `--dry-run` plans it.
+#[derive(Debug, Clone, Copy)]
+pub enum Planned<'a> {
+    /// [`reverse_replication`].
+    Reverse(&'a ReverseOptions),
+    /// [`prepare_failover`].
+    Prepare,
+    /// [`start_failover`], to the latest point or a named one.
+    StartFailover(Option<&'a str>),
+    /// [`commit_failover`].
+    Commit,
+    /// [`cancel_failover`].
+    Cancel,
+    /// [`start_vm`].
+    StartVm,
+    /// [`shutdown_vm`], [`stop_vm`] or [`save_vm`].
+    StopVm(StopMode),
+}
+
+/// What an operation would do to one VM, from the states read now: the same reads and
+/// preflight as the operation, and nothing invoked (`--dry-run`). Empty `steps` means there
+/// is nothing to do; a preflight that refuses is the operation's own error.
+pub async fn plan(w: &impl Wsman, vm: impl Into<VmTarget<'_>>, op: Planned<'_>) -> Result<PlanReport, Error> {
+    let vm = locate(w, vm.into()).await?;
+    let host = w.host();
+    let on_vm =
+        |method: &str, args: &str| format!("invoke Msvm_ComputerSystem.{method}({args}) on {}", vm.name);
+    let on_service = |method: &str| {
+        format!(
+            "invoke Msvm_ReplicationService.{method}(ComputerSystem = {})",
+            vm.name
+        )
+    };
+    let mut steps = Vec::new();
+    let operation = match op {
+        Planned::Reverse(opts) => {
+            preflight_reverse(&vm, host)?;
+            let settings = replication_settings(w, &vm).await?;
+            let (_, d) = plan_reverse(&vm, &settings, opts)?;
+            steps.push(format!(
+                "{}: new replica server {}:{} ({})",
+                on_service("ReverseReplicationRelationship"),
+                d.recovery_connection_point,
+                d.port,
+                d.authentication
+            ));
+            Operation::ReverseReplication
+        }
+        Planned::Prepare => {
+            preflight_prepare(&vm, host)?;
+            steps.push(on_vm("RequestReplicationStateChangeEx", "RequestedState = 4"));
+            Operation::PrepareFailover
+        }
+        Planned::StartFailover(point) => {
+            preflight_start_failover(&vm, host)?;
+            let point = match point {
+                Some(wanted) => format!(
+                    "recovery point '{}'",
+                    find_recovery_point(w, &vm, wanted).await?.name
+                ),
+                None => "the latest point".to_owned(),
+            };
+            if matches!(
+                vm.replication_state,
+                ReplicationState::Resynchronizing | ReplicationState::Suspended
+            ) {
+                steps.push(on_vm("RequestReplicationStateChangeEx", "RequestedState = 3"));
+            }
+            steps.push(format!("{}, to {point}", on_service("InitiateFailover")));
+            Operation::StartFailover
+        }
+        Planned::Commit => {
+            preflight_commit(&vm, host)?;
+            steps.push(format!(
+                "{}: the other recovery points are deleted",
+                on_service("CommitFailover")
+            ));
+            Operation::CommitFailover
+        }
+        Planned::Cancel => {
+            preflight_cancel(&vm, host)?;
+            if vm.enabled_state != EnabledState::Off {
+                steps.push(on_vm("RequestStateChange", "RequestedState = 3"));
+            }
+            steps.push(on_service("RevertFailover"));
+            Operation::CancelFailover
+        }
+        Planned::StartVm => {
+            if vm.enabled_state != EnabledState::Running {
+                steps.push(on_vm("RequestStateChange", "RequestedState = 2"));
+            }
+            Operation::StartVm
+        }
+        Planned::StopVm(StopMode::Shutdown { force }) => {
+            preflight_shutdown(&vm, host)?;
+            if vm.enabled_state != EnabledState::Off {
+                shutdown_component_of(w, &vm).await?;
+                steps.push(format!(
+                    "invoke Msvm_ShutdownComponent.InitiateShutdown(Force = {force}) of {}, then wait until it is Off",
+                    vm.name
+                ));
+            }
+            Operation::ShutdownVm
+        }
+        Planned::StopVm(StopMode::TurnOff) => {
+            if vm.enabled_state != EnabledState::Off {
+                steps.push(on_vm("RequestStateChange", "RequestedState = 3"));
+            }
+            Operation::StopVm
+        }
+        Planned::StopVm(StopMode::Save) => {
+            preflight_save(&vm, host)?;
+            if vm.enabled_state != EnabledState::Saved {
+                steps.push(on_vm("RequestStateChange", "RequestedState = 6"));
+            }
+            Operation::SaveVm
+        }
+    };
+    Ok(PlanReport {
+        operation,
+        vm: vm.name.clone(),
+        guid: vm.guid.clone(),
+        host: host.to_owned(),
+        state: VmState::from(&vm),
+        steps,
     })
 }

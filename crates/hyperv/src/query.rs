@@ -9,7 +9,8 @@ use wsman_soap::{
 use crate::msvm::{
     all_classes_uri, class_uri, is_guid, primary_relationship_id, vm_epr, vm_selectors, RecoveryPoint,
     ReplicationRelationship, ReplicationSettings, Vm, COMPUTER_SYSTEM, REPLICATION_RELATIONSHIP,
-    REPLICATION_SERVICE, REPLICATION_SETTING_DATA, VIRTUAL_SYSTEM_SETTING_DATA,
+    REPLICATION_SERVICE, REPLICATION_SETTING_DATA, SHUTDOWN_COMPONENT, SHUTDOWN_COMPONENT_KEYS,
+    VIRTUAL_SYSTEM_SETTING_DATA,
 };
 use crate::transport::{TransportError, Wsman};
 use crate::Error;
@@ -346,6 +347,52 @@ pub async fn recovery_points(w: &impl Wsman, vm: &Vm) -> Result<Vec<RecoveryPoin
     let mut points: Vec<RecoveryPoint> = found.iter().filter_map(RecoveryPoint::from_instance).collect();
     points.sort_by_key(|p| p.creation_time.map(|t| t.to_iso8601()));
     Ok(points)
+}
+
+/// The EPR of a VM's `Msvm_ShutdownComponent` (its guest shutdown integration service), or
+/// `None` when the VM has none (not running, or the service is not offered): WQL
+/// `SELECT * FROM Msvm_ShutdownComponent WHERE SystemName = '<GUID>'`, or the
+/// `Msvm_SystemDevice` association when the host refuses the filter; the selectors are the
+/// class's four keys as the instance gives them.
+pub async fn shutdown_component(w: &impl Wsman, vm: &Vm) -> Result<Option<Epr>, Error> {
+    let request = Enumerate {
+        filter: Some(Filter::Wql(format!(
+            "SELECT * FROM {SHUTDOWN_COMPONENT} WHERE SystemName = {}",
+            wql_string(&vm.guid)
+        ))),
+        optimize: true,
+        ..Enumerate::default()
+    };
+    let found = match w.enumerate(&all_classes_uri(), &request).await {
+        Ok(items) => items.into_iter().filter_map(|i| i.instance).collect(),
+        Err(e) if is_fault(&e, FILTER_REFUSED) => {
+            associated(w, vm, "Msvm_SystemDevice", SHUTDOWN_COMPONENT).await?
+        }
+        Err(e) => {
+            return Err(Error::from_transport(
+                "Enumerate Msvm_ShutdownComponent (WQL)",
+                w.host(),
+                e,
+            ))
+        }
+    };
+    let Some(i) = found.iter().find(|i| {
+        i.get_str("SystemName")
+            .is_some_and(|n| n.eq_ignore_ascii_case(&vm.guid))
+    }) else {
+        return Ok(None);
+    };
+    let mut sel = SelectorSet::new();
+    for key in SHUTDOWN_COMPONENT_KEYS {
+        let Some(v) = i.get_str(key) else {
+            return Err(Error::Unexpected(format!(
+                "the Msvm_ShutdownComponent of {} has no {key}",
+                vm.name
+            )));
+        };
+        sel.push(key, v);
+    }
+    Ok(Some(Epr::new(class_uri(SHUTDOWN_COMPONENT), sel)))
 }
 
 /// The instances associated to a VM through `association` of class `result`; an empty list

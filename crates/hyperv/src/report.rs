@@ -29,6 +29,10 @@ pub enum Operation {
     StartVm,
     /// `Stop-VM -TurnOff`: `RequestStateChange(3)`.
     StopVm,
+    /// `Stop-VM`: `Msvm_ShutdownComponent.InitiateShutdown`, then the VM watched until Off.
+    ShutdownVm,
+    /// `Stop-VM -Save`: `RequestStateChange(6)`.
+    SaveVm,
 }
 
 impl Operation {
@@ -41,7 +45,9 @@ impl Operation {
             Operation::CommitFailover => "failover commit",
             Operation::CancelFailover => "failover cancel",
             Operation::StartVm => "vm start",
-            Operation::StopVm => "vm stop",
+            Operation::StopVm => "vm stop --turn-off",
+            Operation::ShutdownVm => "vm stop",
+            Operation::SaveVm => "vm stop --save",
         }
     }
 }
@@ -121,6 +127,24 @@ pub struct OperationReport {
     /// For a reverse: what was sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reverse: Option<ReverseDetails>,
+}
+
+/// What an operation would do to one VM (`--dry-run`): the state read and the steps, in order;
+/// no step means nothing to do.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanReport {
+    /// The operation planned.
+    pub operation: Operation,
+    /// VM name.
+    pub vm: String,
+    /// VM GUID.
+    pub guid: String,
+    /// The host.
+    pub host: String,
+    /// The state read for the preflight.
+    pub state: VmState,
+    /// What would be invoked, in order.
+    pub steps: Vec<String>,
 }
 
 /// `hvctl replication status`: one VM's replication as `Get-VMReplication` shows it.

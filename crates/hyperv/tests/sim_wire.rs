@@ -393,3 +393,55 @@ fn a_failing_job_comes_back_with_its_error_code_and_msvm_errors() {
     assert_eq!(e.exit_code(), 6);
     drop(shared);
 }
+
+/// `shutdown_vm` over envelopes: the shutdown component found by WQL, `InitiateShutdown`
+/// (Force, Reason) invoked once, the VM read until Off on the virtual clock; a wait shorter
+/// than the guest's shutdown is `ShutdownTimeout` (exit class connection), naming
+/// `--turn-off`; a VM that is off is nothing to do.
+#[test]
+fn shutdown_asks_the_guest_and_waits_until_off() {
+    let (hv01, _hv02, shared, _) = pair();
+    let short = JobWaitOptions {
+        timeout: Duration::from_millis(600),
+        ..JobWaitOptions::default()
+    };
+    let e = block_on(hyperv::shutdown_vm(
+        &hv01,
+        &web01(),
+        false,
+        &short,
+        &mut support::quiet(),
+    ))
+    .unwrap_err();
+    assert!(matches!(e, hyperv::Error::ShutdownTimeout { .. }), "{e:?}");
+    assert_eq!(e.class(), ErrorClass::Connection);
+    assert!(e.to_string().contains("hvctl vm stop --turn-off web01"), "{e}");
+    // It still turns off: the next shutdown finds it off and sends nothing.
+    shared.lock().unwrap().elapsed += Duration::from_secs(2);
+    let r = block_on(hyperv::shutdown_vm(
+        &hv01,
+        &web01(),
+        false,
+        &fast(),
+        &mut support::quiet(),
+    ))
+    .unwrap();
+    assert_eq!(r.method, None);
+    assert_eq!(r.after.enabled_state, hyperv::EnabledState::Off);
+    let invokes = shared.lock().unwrap().invokes.clone();
+    assert_eq!(invokes, ["hv01:InitiateShutdown"]);
+
+    block_on(hyperv::start_vm(&hv01, &web01(), &fast(), &mut support::quiet())).unwrap();
+    let r = block_on(hyperv::shutdown_vm(
+        &hv01,
+        &web01(),
+        true,
+        &fast(),
+        &mut support::quiet(),
+    ))
+    .unwrap();
+    assert_eq!(r.method.as_deref(), Some("InitiateShutdown"));
+    assert_eq!(r.operation, hyperv::Operation::ShutdownVm);
+    assert_eq!(r.before.enabled_state, hyperv::EnabledState::Running);
+    assert_eq!(r.after.enabled_state, hyperv::EnabledState::Off);
+}

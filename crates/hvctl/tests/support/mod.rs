@@ -146,6 +146,29 @@ impl Pair {
     }
 }
 
+impl Pair {
+    /// Runs `shell` (a shell command line in which `{hvctl}` stands for the binary with NTLM as
+    /// `USER`) under `script`, which gives it a pseudo-terminal (util-linux's syntax, hence
+    /// Linux only); `stdin` is typed on that terminal. The password is in HVCTL_PASSWORD.
+    pub fn run_on_terminal(&self, shell: &str, term: &str, stdin: Option<&str>) -> Run {
+        let bin = format!(
+            "{} --auth ntlm --user 'HV\\operator'",
+            env!("CARGO_BIN_EXE_hvctl")
+        );
+        let inner = shell.replace("{hvctl}", &bin);
+        let mut script = Command::new("script");
+        script
+            .args(["-qec", &inner, "/dev/null"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap())
+            .env("HOME", self.home.path())
+            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
+            .env("HVCTL_PASSWORD", &self.password)
+            .env("TERM", term);
+        Run::of(script, stdin)
+    }
+}
+
 impl Run {
     /// The JSON lines, each checked against the documented schema (OUTPUT.md).
     pub fn json(&self) -> (Vec<Json>, Json) {

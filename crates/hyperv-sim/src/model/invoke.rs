@@ -42,6 +42,13 @@ impl World {
                 "msvm_replicationservice",
                 "InitiateFailover" | "CommitFailover" | "RevertFailover" | "ReverseReplicationRelationship",
             ) => self.invoke_service(host, method, params, now, injection),
+            ("msvm_shutdowncomponent", "InitiateShutdown") => {
+                let vm_id = key_of(&target, "SystemName");
+                let scalar = |name| param(params, name).and_then(|v| v.as_scalar());
+                let force = scalar("Force").and_then(|v| v.as_bool());
+                let reason = scalar("Reason").and_then(|v| v.as_str());
+                Ok(self.initiate_shutdown(host, &vm_id, force, reason, now))
+            }
             ("msvm_concretejob", "GetErrorEx" | "GetError") => {
                 Ok(self.get_error(&key_of(&target, "InstanceID"), method))
             }

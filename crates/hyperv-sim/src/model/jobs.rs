@@ -90,6 +90,7 @@ impl World {
     /// Advances jobs to `now`: completes the due ones (applying their effects) and removes the
     /// ones past `TimeBeforeRemoval` or made to vanish.
     pub fn advance(&mut self, now: SystemTime) {
+        self.complete_shutdowns(now);
         let mut due = Vec::new();
         for (i, j) in self.jobs.iter().enumerate() {
             if j.completed_at.is_none() && now >= j.submitted + j.duration {

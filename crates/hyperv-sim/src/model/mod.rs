@@ -31,7 +31,7 @@ mod vm;
 
 pub use jobs::{Job, JobFailure, JobInjection};
 pub use replication::{relationship_id, service_epr, Replication, ReplicationSettings};
-pub use vm::{Host, Vm};
+pub use vm::{shutdown_device_id, Host, Vm};
 
 /// WMI namespace of every class here.
 pub const NAMESPACE: &str = "root/virtualization/v2";
@@ -56,6 +56,10 @@ pub const SDS: &str = "Msvm_SettingsDefineState";
 pub const AJE: &str = "Msvm_AffectedJobElement";
 /// Association `Msvm_HostedService` (host -> replication service).
 pub const HS: &str = "Msvm_HostedService";
+/// `Msvm_ShutdownComponent`: the guest shutdown integration service of a running VM.
+pub const SHUTDOWN: &str = "Msvm_ShutdownComponent";
+/// Association `Msvm_SystemDevice` (VM -> its devices, the shutdown component here).
+pub const SD: &str = "Msvm_SystemDevice";
 
 /// Method return values (the Msvm_ReplicationService method docs on learn.microsoft.com).
 pub mod rv {
@@ -115,6 +119,10 @@ pub mod power {
     pub const STARTING: u16 = 32770;
     /// Stopping.
     pub const STOPPING: u16 = 32774;
+    /// Saving.
+    pub const SAVING: u16 = 32773;
+    /// Saved (RequestStateChange 6, Offline).
+    pub const SAVED: u16 = 32769;
 }
 
 /// `JobState` values ([Msvm_ConcreteJob]).

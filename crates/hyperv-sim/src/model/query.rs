@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use wsman_soap::{Epr, Instance, Scalar, SelectorSet, Value};
 
 use super::jobs::visible;
-use super::{service_epr, uri, HostId, Object, World, AJE, ESD, HS, SDS, SRR, SVC};
+use super::{service_epr, uri, HostId, Object, World, AJE, ESD, HS, SD, SDS, SRR, SVC};
 use crate::fault::SimFault;
 use crate::wql::{self, Query};
 
@@ -39,6 +39,9 @@ impl World {
                 );
             }
             "msvm_replicationservice" => out.push(self.service(h)),
+            "msvm_shutdowncomponent" => {
+                out.extend(h.vms.iter().filter_map(|v| self.shutdown_component(v)));
+            }
             "msvm_concretejob" => {
                 out.extend(
                     self.jobs
@@ -68,6 +71,15 @@ impl World {
         let host_cs = self.host_cs(h).epr;
         link(HS, "Antecedent", host_cs, "Dependent", service_epr(&h.name));
         for v in &h.vms {
+            if let Some(sc) = self.shutdown_component(v) {
+                link(
+                    SD,
+                    "GroupComponent",
+                    self.vm_cs(v, now).epr,
+                    "PartComponent",
+                    sc.epr,
+                );
+            }
             let Some(r) = v.replication.as_ref() else { continue };
             let cs = self.vm_cs(v, now).epr;
             let rsd = self.rsd(v, r).epr;
@@ -138,6 +150,12 @@ impl World {
                 "SystemCreationClassName",
                 "SystemName",
             ],
+            "msvm_shutdowncomponent" => &[
+                "CreationClassName",
+                "DeviceID",
+                "SystemCreationClassName",
+                "SystemName",
+            ],
             "msvm_replicationsettingdata" | "msvm_replicationrelationship" | "msvm_concretejob" => {
                 &["InstanceID"]
             }
@@ -187,7 +205,7 @@ impl World {
             .map(|l| l.0)
             .collect();
         if assoc.is_empty()
-            && ![ESD, SRR, SDS, AJE, HS]
+            && ![ESD, SRR, SDS, AJE, HS, SD]
                 .iter()
                 .any(|c| c.eq_ignore_ascii_case(class))
         {

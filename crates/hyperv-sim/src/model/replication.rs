@@ -117,6 +117,7 @@ impl World {
                 }),
                 installed: now,
                 state_changed: now,
+                shutdown_at: None,
             });
         }
         Some(id)

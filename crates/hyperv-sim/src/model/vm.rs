@@ -8,7 +8,7 @@ use wsman_soap::{Instance, Scalar, SelectorSet, Value};
 use super::jobs::VmPatch;
 use super::{
     arr, dt, mode, new_guid, output, power, rv, s, state, u16v, uri, HostId, JobInjection, Object,
-    Replication, World, CS,
+    Replication, World, CS, SHUTDOWN,
 };
 use wsman_soap::Epr;
 
@@ -27,6 +27,9 @@ pub struct Vm {
     pub installed: SystemTime,
     /// `TimeOfLastStateChange`.
     pub state_changed: SystemTime,
+    /// When the guest shutdown asked by `Msvm_ShutdownComponent.InitiateShutdown` ends (the VM
+    /// turns Off then; until then it stays Running).
+    pub shutdown_at: Option<SystemTime>,
 }
 
 /// One Hyper-V host.
@@ -72,6 +75,7 @@ impl World {
             replication: None,
             installed: now,
             state_changed: now,
+            shutdown_at: None,
         });
         Some(id)
     }
@@ -217,9 +221,15 @@ impl World {
         let target = match req {
             Some(2) => power::RUNNING,
             Some(3 | 4) => power::OFF,
+            Some(6) => power::SAVED,
             _ => return output(M, rv::INVALID_PARAMETER, None),
         };
-        if !matches!(vm.enabled_state, power::RUNNING | power::OFF) || vm.enabled_state == target {
+        // A saved VM can be started or turned off (its saved state discarded), not saved again.
+        let from_ok = match target {
+            power::SAVED => vm.enabled_state == power::RUNNING,
+            _ => matches!(vm.enabled_state, power::RUNNING | power::OFF | power::SAVED),
+        };
+        if !from_ok || vm.enabled_state == target {
             return output(M, rv::INVALID_STATE, None);
         }
         // A replica VM cannot start until it has failed over.
@@ -230,17 +240,16 @@ impl World {
                 }
             }
         }
-        let transitional = if target == power::RUNNING {
-            power::STARTING
-        } else {
-            power::STOPPING
+        let (transitional, caption) = match target {
+            power::RUNNING => (power::STARTING, "Starting Virtual Machine"),
+            power::SAVED => (power::SAVING, "Saving Virtual Machine"),
+            _ => (power::STOPPING, "Turning Off Virtual Machine"),
         };
+        // Turning off or saving ends a guest shutdown under way.
+        if let Some(v) = self.vm_mut(host.0, vm_id) {
+            v.shutdown_at = None;
+        }
         let base = VmPatch::of(host, vm_id);
-        let caption = if target == power::RUNNING {
-            "Starting Virtual Machine"
-        } else {
-            "Turning Off Virtual Machine"
-        };
         let job = self.start_job(
             host,
             2,
@@ -259,5 +268,85 @@ impl World {
             inj,
         );
         output(M, rv::JOB_STARTED, Some(job))
+    }
+}
+
+/// The `DeviceID` of a VM's shutdown component: `Microsoft:<VM GUID>\<the Hyper-V guest
+/// shutdown service GUID>` (assumption: the form of the integration components' DeviceIDs, the
+/// service GUID 9F8233AC-BE49-4C79-8EE3-E7E1985B2077 of "Hyper-V Guest Shutdown Service").
+pub fn shutdown_device_id(vm_id: &str) -> String {
+    format!("Microsoft:{vm_id}\\9F8233AC-BE49-4C79-8EE3-E7E1985B2077")
+}
+
+impl World {
+    /// A running VM's `Msvm_ShutdownComponent`
+    /// (<https://learn.microsoft.com/windows/win32/hyperv_v2/msvm-shutdowncomponent>): the four
+    /// keys of `CIM_LogicalDevice`, `SystemName` the VM GUID. A VM that is not running has no
+    /// devices, so no instance (assumption: logical devices exist while the VM runs).
+    pub(super) fn shutdown_component(&self, vm: &Vm) -> Option<Object> {
+        if vm.enabled_state != power::RUNNING {
+            return None;
+        }
+        let device = shutdown_device_id(&vm.id);
+        let i = Instance::new(SHUTDOWN)
+            .with("Caption", s("Shutdown"))
+            .with("CreationClassName", s(SHUTDOWN))
+            .with("Description", s("Microsoft Shutdown Component"))
+            .with("DeviceID", s(device.clone()))
+            .with("ElementName", s("Shutdown"))
+            .with("EnabledDefault", u16v(2))
+            .with("EnabledState", u16v(2))
+            .with("HealthState", u16v(5))
+            .with("OperationalStatus", Value::Array(vec![Scalar::Uint16(2)]))
+            .with("RequestedState", u16v(12))
+            .with("SystemCreationClassName", s(CS))
+            .with("SystemName", s(vm.id.clone()));
+        let epr = Epr::new(
+            uri(SHUTDOWN),
+            SelectorSet::new()
+                .with("CreationClassName", SHUTDOWN)
+                .with("DeviceID", device)
+                .with("SystemCreationClassName", CS)
+                .with("SystemName", vm.id.clone()),
+        );
+        Some(Object { instance: i, epr })
+    }
+
+    /// `Msvm_ShutdownComponent.InitiateShutdown(Force, Reason)`: both parameters are required
+    /// (32773 otherwise, assumption); a VM already shutting down is 32775 (assumption); else 0,
+    /// and the VM stays Running until the guest is done, `job_duration` later, then is Off. The
+    /// method starts no job: the caller watches the VM's `EnabledState` (the strictest reading
+    /// of the page's return values 0 and 4096).
+    pub(super) fn initiate_shutdown(
+        &mut self,
+        host: HostId,
+        vm_id: &str,
+        force: Option<bool>,
+        reason: Option<&str>,
+        now: SystemTime,
+    ) -> Instance {
+        const M: &str = "InitiateShutdown";
+        if force.is_none() || reason.is_none() {
+            return output(M, rv::INVALID_PARAMETER, None);
+        }
+        let due = now + self.config.job_duration;
+        match self.vm_mut(host.0, vm_id) {
+            Some(vm) if vm.enabled_state == power::RUNNING && vm.shutdown_at.is_none() => {
+                vm.shutdown_at = Some(due);
+                output(M, rv::OK, None)
+            }
+            _ => output(M, rv::INVALID_STATE, None),
+        }
+    }
+
+    /// Ends the guest shutdowns due by `now`: the VM is Off from the moment it was due.
+    pub(super) fn complete_shutdowns(&mut self, now: SystemTime) {
+        for vm in self.hosts.iter_mut().flat_map(|h| h.vms.iter_mut()) {
+            if let Some(at) = vm.shutdown_at.filter(|at| *at <= now) {
+                vm.shutdown_at = None;
+                vm.enabled_state = power::OFF;
+                vm.state_changed = at;
+            }
+        }
     }
 }
