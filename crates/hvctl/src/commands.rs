@@ -123,10 +123,7 @@ where
             .map(|((session, limit), (found, _))| {
                 let missing = &missing;
                 async move {
-                    let lists = matches!(found, Ok(f) if f.iter().zip(missing).any(|(r, m)| {
-                        *m && matches!(r, Err(hyperv::Error::NotFound { .. }))
-                    }));
-                    if !lists {
+                    if !(0..missing.len()).any(|i| missing[i] && not_found(found, i).is_some()) {
                         return Vec::new();
                     }
                     let _permit = limit.acquire().await;
@@ -141,7 +138,7 @@ where
     let known: Vec<&str> = listings.iter().flatten().map(String::as_str).collect();
     if resolve == Resolve::AllFirst {
         if let Some(refused) = unresolved(hosts, command, vms, &lookups, &known) {
-            return refused;
+            return finish_records(refused, hosts, vms);
         }
     }
     let mut futs = Vec::new();
@@ -169,15 +166,17 @@ where
             let found = match found {
                 Ok(v) => v,
                 Err(e) => {
-                    let e = match e {
-                        hyperv::Error::NotFound { .. } => {
-                            let hint = crate::suggest::did_you_mean(vm, known.iter().copied(), '\'');
-                            anyhow::Error::new(Classified::new(ExitClass::NotFound, format!("{e}{hint}")))
+                    let rec = match e {
+                        e @ hyperv::Error::NotFound { .. } => {
+                            not_found_record(command, &host, vm, &e, lookup_ms, &known, "")
                         }
-                        e => anyhow::Error::new(e),
+                        e => {
+                            let mut rec =
+                                Record::failed(command, Some(&host), Some(vm), &anyhow::Error::new(e));
+                            rec.elapsed_ms = lookup_ms;
+                            rec
+                        }
                     };
-                    let mut rec = Record::failed(command, Some(&host), Some(vm), &e);
-                    rec.elapsed_ms = lookup_ms;
                     hosts.inflight.record(&rec);
                     records.push(rec);
                     continue;
@@ -210,12 +209,36 @@ where
     records.extend(join_all(futs).await);
     records
         .retain(|r| !(r.class() == ExitClass::NotFound && r.vm.as_ref().is_some_and(|v| merged.contains(v))));
+    finish_records(records, hosts, vms)
+}
+
+/// The records of a command in the order named; with several hosts, a VM's "not found" said
+/// once for all the hosts searched ([`drop_not_found_elsewhere`]).
+fn finish_records(records: Vec<Record>, hosts: &Hosts, vms: &[String]) -> Vec<Record> {
     let records = order_like(records, hosts, vms);
     if hosts.multi() {
         drop_not_found_elsewhere(records)
     } else {
         records
     }
+}
+
+/// The failed record of a VM `host` does not have: the error, `suffix`, then the close names
+/// among `known` ("did you mean ...?").
+fn not_found_record(
+    command: &str,
+    host: &str,
+    vm: &str,
+    e: &hyperv::Error,
+    lookup_ms: u64,
+    known: &[&str],
+    suffix: &str,
+) -> Record {
+    let hint = crate::suggest::did_you_mean(vm, known.iter().copied(), '\'');
+    let e = anyhow::Error::new(Classified::new(ExitClass::NotFound, format!("{e}{suffix}{hint}")));
+    let mut rec = Record::failed(command, Some(host), Some(vm), &e);
+    rec.elapsed_ms = lookup_ms;
+    rec
 }
 
 /// Whether [`per_vm`] acts on the VMs found even when some name is found on no host.
@@ -230,9 +253,10 @@ enum Resolve {
 /// The lookups of every host, each the VMs found (or the lookup's failure) and its time.
 type Lookups = [(Result<Vec<Result<Vm, hyperv::Error>>, hyperv::Error>, u64)];
 
-/// For a state-changing command: when some name is found on no host (every host that
-/// answered said not found), one not-found record per such name and nothing run; `None`
-/// when every name was found somewhere (or a host could not be asked).
+/// For a state-changing command: when some name is found on no host (every host answered
+/// not found), its not-found record from each host (said once for all of them by
+/// [`finish_records`]) and nothing run; `None` when every name was found somewhere (or a host
+/// could not be asked).
 fn unresolved(
     hosts: &Hosts,
     command: &str,
@@ -242,40 +266,32 @@ fn unresolved(
 ) -> Option<Vec<Record>> {
     let mut records = Vec::new();
     for (i, vm) in vms.iter().enumerate() {
-        let mut missing: Option<(String, String, u64)> = None;
-        let mut searched = Vec::new();
-        for ((session, _), (found, ms)) in hosts.sessions.iter().zip(lookups) {
-            match found.as_ref().map(|f| &f[i]) {
-                Ok(Err(e)) if e.class() == hyperv::ErrorClass::NotFound => {
-                    let host = hyperv::Wsman::host(session).to_owned();
-                    missing.get_or_insert((host.clone(), e.to_string(), *ms));
-                    searched.push(host);
-                }
-                _ => {
-                    missing = None;
-                    break;
-                }
-            }
+        if !lookups.iter().all(|(found, _)| not_found(found, i).is_some()) {
+            continue;
         }
-        if let Some((host, mut message, ms)) = missing {
-            if searched.len() > 1 {
-                message = message.replacen(
-                    &format!(" on {host}"),
-                    &format!(" on any of {}", searched.join(", ")),
-                    1,
-                );
+        for ((session, _), (found, ms)) in hosts.sessions.iter().zip(lookups) {
+            if let Some(e) = not_found(found, i) {
+                let host = hyperv::Wsman::host(session);
+                let suffix = ": nothing was changed on any host";
+                records.push(not_found_record(command, host, vm, e, *ms, known, suffix));
             }
-            let hint = crate::suggest::did_you_mean(vm, known.iter().copied(), '\'');
-            let e = anyhow::Error::new(Classified::new(
-                ExitClass::NotFound,
-                format!("{message}: nothing was changed on any host{hint}"),
-            ));
-            let mut rec = Record::failed(command, Some(&host), Some(vm), &e);
-            rec.elapsed_ms = ms;
-            records.push(rec);
         }
     }
     (!records.is_empty()).then_some(records)
+}
+
+/// The not-found error one host's lookup gave for the `i`-th name, if that is what it gave.
+fn not_found(
+    found: &Result<Vec<Result<Vm, hyperv::Error>>, hyperv::Error>,
+    i: usize,
+) -> Option<&hyperv::Error> {
+    match found {
+        Ok(f) => f[i]
+            .as_ref()
+            .err()
+            .filter(|e| e.class() == hyperv::ErrorClass::NotFound),
+        Err(_) => None,
+    }
 }
 
 /// Records in host order, then the order the VMs were named (the order of the command line).
