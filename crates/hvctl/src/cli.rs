@@ -132,9 +132,15 @@ pub struct GlobalArgs {
     /// Output format [default: human]
     #[arg(long, short = 'o', env = "HVCTL_OUTPUT", value_enum, global = true)]
     pub output: Option<OutputFormat>,
-    /// More logging on stderr (-v info, -vv debug, -vvv trace)
+    /// More on stderr: -v one line per WS-Man exchange (operation, class, HTTP status,
+    /// milliseconds), -vv the HTTP headers too (authorization tokens redacted), -vvv the
+    /// decrypted SOAP bodies too (the password redacted)
     #[arg(long, short = 'v', action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// Print only results and errors: no progress, no warnings, no summary line
+    #[arg(long, short = 'q', env = "HVCTL_QUIET", global = true, value_parser = parse_bool,
+          conflicts_with = "verbose")]
+    pub quiet: bool,
     /// Record every request and response (scrubbed) into this directory
     #[arg(long, env = "HVCTL_RECORD", global = true, value_name = "DIR")]
     pub record: Option<PathBuf>,

@@ -53,7 +53,7 @@ impl Hosts {
                 timeout: r.job_timeout,
                 ..JobWaitOptions::default()
             },
-            progress: ProgressSink::new(r.progress_bars),
+            progress: ProgressSink::new(r.progress_bars, r.quiet),
             inflight: Inflight::default(),
         })
     }

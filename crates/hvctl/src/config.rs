@@ -355,6 +355,8 @@ pub struct Resolved {
     pub output: OutputFormat,
     /// Log verbosity (count of -v).
     pub verbose: u8,
+    /// `-q`: only results and errors (no progress, warnings or summary line).
+    pub quiet: bool,
     /// Recording directory.
     pub record: Option<PathBuf>,
     /// Concurrent operations per host.
@@ -517,6 +519,7 @@ pub fn resolve(
         },
         output: args.output.or(p.output).unwrap_or(OutputFormat::Human),
         verbose: args.verbose,
+        quiet: args.quiet,
         record: args.record.clone().or(p.record),
         per_host,
         progress_bars: src.stderr_is_terminal && !args.no_progress,

@@ -60,7 +60,7 @@ pub async fn demo(format: OutputFormat, progress_bars: bool) -> anyhow::Result<E
     }
     let p = session(&primary, &password)?;
     let r = session(&replica, &password)?;
-    let sink = ProgressSink::new(progress_bars);
+    let sink = ProgressSink::new(progress_bars, false);
     let wait = JobWaitOptions {
         initial_delay: Duration::from_millis(100),
         max_delay: Duration::from_millis(300),
@@ -135,7 +135,7 @@ pub async fn demo(format: OutputFormat, progress_bars: bool) -> anyhow::Result<E
     let class = match format {
         OutputFormat::Json => {
             let mut err = std::io::stderr();
-            output::emit(&mut out, &mut err, format, "demo", &records, elapsed, None)?
+            output::emit(&mut out, &mut err, format, false, "demo", &records, elapsed, None)?
         }
         OutputFormat::Human | OutputFormat::Wide => {
             let class = ExitClass::combine(records.iter().map(Record::class));

@@ -70,7 +70,7 @@ fn run(cli: Cli, json: &mut bool) -> anyhow::Result<ExitCode> {
         },
     )?;
     *json |= resolved.output == cli::OutputFormat::Json;
-    init_tracing(resolved.verbose);
+    init_tracing(resolved.verbose, resolved.quiet);
     tracing::debug!(source = ?resolved.password_source, hosts = resolved.endpoints.len(), "configuration resolved");
     if resolved.insecure {
         let mut e = std::io::stderr().lock();
@@ -193,6 +193,7 @@ fn run(cli: Cli, json: &mut bool) -> anyhow::Result<ExitCode> {
                 &mut out,
                 &mut err,
                 resolved.output,
+                resolved.quiet,
                 &outcome.command,
                 &outcome.records,
                 elapsed,
@@ -231,19 +232,40 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-fn init_tracing(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
-        2 => "debug",
-        _ => "trace",
+/// Logging on stderr: warnings by default, errors only with `-q`, then one step of detail per
+/// `-v` for hvctl's own crates (`HVCTL_LOG` overrides, in `EnvFilter` syntax). Colours only on a
+/// terminal, and never when `NO_COLOR` is set to anything but the empty string
+/// (<https://no-color.org>).
+fn init_tracing(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    };
+    let default = if verbose == 0 {
+        level.to_owned()
+    } else {
+        let ours = ["hvctl", "hyperv", "winrm_client", "winrm_auth", "wsman_soap"]
+            .map(|c| format!("{c}={level}"))
+            .join(",");
+        format!("warn,{ours}")
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("HVCTL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(colour(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR"),
+        ))
         .with_target(false)
         .try_init();
+}
+
+/// Whether stderr gets colours: a terminal, and `NO_COLOR` unset or empty.
+fn colour(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
 }

@@ -140,11 +140,14 @@ impl Summary {
     }
 }
 
-/// Writes records and the summary in the chosen format. Returns the exit class.
+/// Writes records and the summary in the chosen format (`quiet`: human output leaves out the
+/// summary line). Returns the exit class.
+#[allow(clippy::too_many_arguments)]
 pub fn emit(
     out: &mut dyn Write,
     err: &mut dyn Write,
     format: OutputFormat,
+    quiet: bool,
     command: &str,
     records: &[Record],
     elapsed_ms: u64,
@@ -171,7 +174,7 @@ pub fn emit(
                     Some(line) => writeln!(err, "{line}")?,
                 }
             }
-            if records.len() > 1 || summary.failed > 0 {
+            if !quiet && (records.len() > 1 || summary.failed > 0) {
                 writeln!(
                     err,
                     "{}: {} ok, {} failed (exit code {})",
@@ -499,6 +502,7 @@ mod tests {
             &mut out,
             &mut err,
             OutputFormat::Json,
+            false,
             "vm start",
             &records(),
             12,
@@ -533,6 +537,7 @@ mod tests {
             &mut out,
             &mut err,
             OutputFormat::Human,
+            false,
             "vm start",
             &records(),
             0,
@@ -558,6 +563,7 @@ mod tests {
             &mut out,
             &mut err,
             OutputFormat::Human,
+            false,
             "failover prepare",
             &recs,
             0,

@@ -20,12 +20,16 @@ pub enum ProgressSink {
     Bars(MultiProgress),
     /// One line per change of state or percentage.
     Lines,
+    /// Nothing (`-q`).
+    Off,
 }
 
 impl ProgressSink {
-    /// Bars on a terminal, lines otherwise.
-    pub fn new(bars: bool) -> Self {
-        if bars {
+    /// Bars on a terminal, lines otherwise, nothing when `quiet`.
+    pub fn new(bars: bool, quiet: bool) -> Self {
+        if quiet {
+            ProgressSink::Off
+        } else if bars {
             ProgressSink::Bars(MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
         } else {
             ProgressSink::Lines
@@ -67,6 +71,7 @@ impl ProgressSink {
                         mp.remove(b);
                     }
                 }
+                ProgressSink::Off => {}
                 ProgressSink::Lines => {
                     let key = (state.clone(), p.percent_complete);
                     let mut last = last.lock().unwrap_or_else(|e| e.into_inner());

@@ -157,6 +157,7 @@ fn write_json_failure(command: &str, err: &anyhow::Error) {
         &mut out,
         &mut std::io::sink(),
         OutputFormat::Json,
+        false,
         command,
         &records,
         0,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use crate::guard::ConnGuard;
-use crate::record::Recorder;
+use crate::record::{Recorder, Scrub};
 use crate::session::{self, Session};
 use crate::{
     default_page_size, tls, Client, Error, Inner, DEFAULT_CONNECT_TIMEOUT, DEFAULT_ENUMERATION_RESTARTS,
@@ -416,6 +416,7 @@ impl ClientBuilder {
         let encrypt = self.resolve_encryption(&auth, https)?;
         let tls = self.tls_config(&auth, https)?;
         let recorder = self.recorder(&auth, &host)?;
+        let log_scrub = Scrub::new(false, &host, secrets(&auth));
         let sessions = self.sessions;
         let endpoint = self.endpoint.clone();
         let cfg = self.into_config(auth, host.clone(), tls);
@@ -430,6 +431,7 @@ impl ClientBuilder {
                 https,
                 encrypt,
                 recorder,
+                log_scrub,
                 sessions,
                 guards,
                 next: AtomicUsize::new(0),
@@ -539,21 +541,7 @@ impl ClientBuilder {
         let Some((dir, scrub)) = &self.record else {
             return Ok(None);
         };
-        let secret = match auth {
-            AuthMethod::Ntlm { password, .. } | AuthMethod::Basic { password, .. } => Some(password),
-            AuthMethod::Negotiate {
-                password: Some(p), ..
-            }
-            | AuthMethod::Kerberos {
-                password: Some(p), ..
-            } => Some(p),
-            _ => None,
-        };
-        let secrets = secret
-            .map(|p| Zeroizing::new(p.expose().to_owned()))
-            .into_iter()
-            .collect();
-        Ok(Some(Recorder::new(dir.clone(), *scrub, host, secrets)?))
+        Ok(Some(Recorder::new(dir.clone(), *scrub, host, secrets(auth))?))
     }
 
     /// The resolved configuration the sessions share.
@@ -578,6 +566,24 @@ impl ClientBuilder {
                 .unwrap_or_else(|| default_page_size(self.max_envelope_size)),
         }
     }
+}
+
+/// The configured password, which recordings and the body log (`trace` level) strip.
+fn secrets(auth: &AuthMethod) -> Vec<Zeroizing<String>> {
+    let secret = match auth {
+        AuthMethod::Ntlm { password, .. } | AuthMethod::Basic { password, .. } => Some(password),
+        AuthMethod::Negotiate {
+            password: Some(p), ..
+        }
+        | AuthMethod::Kerberos {
+            password: Some(p), ..
+        } => Some(p),
+        _ => None,
+    };
+    secret
+        .map(|p| Zeroizing::new(p.expose().to_owned()))
+        .into_iter()
+        .collect()
 }
 
 /// `n` sessions (no connection yet) and their connection guards.

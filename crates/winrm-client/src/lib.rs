@@ -63,6 +63,8 @@ pub(crate) struct Inner {
     pub(crate) https: bool,
     pub(crate) encrypt: bool,
     pub(crate) recorder: Option<Recorder>,
+    /// What the body log (`trace` level) strips: the configured password.
+    pub(crate) log_scrub: record::Scrub,
     sessions: Vec<tokio::sync::Mutex<Session>>,
     guards: Vec<Arc<ConnGuard>>,
     next: AtomicUsize,

@@ -12,13 +12,65 @@ use crate::Error;
 pub const SCRUBBED_HOST: &str = "host.example.invalid";
 const SCRUBBED_SECRET: &str = "********";
 
+/// What is taken out of a request or reply before it is written anywhere (a recording, or the
+/// `-vvv` log): the configured secrets, and the endpoint's host names when asked.
+#[derive(Debug, Default)]
+pub(crate) struct Scrub {
+    hosts: Vec<String>,
+    secrets: Vec<zeroize::Zeroizing<String>>,
+}
+
+impl Scrub {
+    /// Strips `secrets` (empty ones ignored) and, when `scrub_hosts`, `host` and its first label.
+    pub(crate) fn new(scrub_hosts: bool, host: &str, secrets: Vec<zeroize::Zeroizing<String>>) -> Self {
+        let mut hosts = Vec::new();
+        if scrub_hosts && !host.is_empty() {
+            hosts.push(host.to_owned());
+            if let Some(short) = host.split('.').next() {
+                if short != host && short.parse::<u8>().is_err() {
+                    hosts.push(short.to_owned());
+                }
+            }
+        }
+        // Longest first so that the FQDN is replaced before its first label.
+        hosts.sort_by_key(|h| std::cmp::Reverse(h.len()));
+        // A secret in an XML text or attribute is escaped: strip its escaped forms as well.
+        let mut all: Vec<zeroize::Zeroizing<String>> = Vec::new();
+        for s in secrets.into_iter().filter(|s| !s.is_empty()) {
+            let text =
+                zeroize::Zeroizing::new(s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;"));
+            let attr = zeroize::Zeroizing::new(text.replace('"', "&quot;").replace('\'', "&apos;"));
+            for v in [s, text, attr] {
+                if !all.contains(&v) {
+                    all.push(v);
+                }
+            }
+        }
+        // Longest first, so that no shorter form leaves part of a longer one behind.
+        all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        Scrub { hosts, secrets: all }
+    }
+
+    /// `text` with every secret replaced by `********` and every scrubbed host name by
+    /// [`SCRUBBED_HOST`].
+    pub(crate) fn apply(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for s in &self.secrets {
+            out = out.replace(s.as_str(), SCRUBBED_SECRET);
+        }
+        for h in &self.hosts {
+            out = replace_ignore_ascii_case(&out, h, SCRUBBED_HOST);
+        }
+        out
+    }
+}
+
 /// Writes each exchange, decrypted, into a directory.
 #[derive(Debug)]
 pub(crate) struct Recorder {
     dir: PathBuf,
     scrub_hosts: bool,
-    hosts: Vec<String>,
-    secrets: Vec<zeroize::Zeroizing<String>>,
+    scrub: Scrub,
     counter: AtomicU64,
 }
 
@@ -33,38 +85,16 @@ impl Recorder {
             path: dir.display().to_string(),
             source,
         })?;
-        let mut hosts = Vec::new();
-        if scrub_hosts && !host.is_empty() {
-            hosts.push(host.to_owned());
-            if let Some(short) = host.split('.').next() {
-                if short != host && short.parse::<u8>().is_err() {
-                    hosts.push(short.to_owned());
-                }
-            }
-        }
-        // Longest first so that the FQDN is replaced before its first label.
-        hosts.sort_by_key(|h| std::cmp::Reverse(h.len()));
-        let secrets = secrets.into_iter().filter(|s| !s.is_empty()).collect();
         Ok(Recorder {
             dir,
             scrub_hosts,
-            hosts,
-            secrets,
+            scrub: Scrub::new(scrub_hosts, host, secrets),
             counter: AtomicU64::new(0),
         })
     }
 
     fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for s in &self.secrets {
-            out = out.replace(s.as_str(), SCRUBBED_SECRET);
-        }
-        if self.scrub_hosts {
-            for h in &self.hosts {
-                out = replace_ignore_ascii_case(&out, h, SCRUBBED_HOST);
-            }
-        }
-        out
+        self.scrub.apply(text)
     }
 
     /// Writes `NNNN-<op>.request.xml`, `NNNN-<op>.response.xml` and `NNNN-<op>.meta`.
@@ -154,5 +184,16 @@ mod tests {
             s,
             format!("<a>http://{SCRUBBED_HOST}:5985/wsman</a><b>{SCRUBBED_HOST}</b><p>********</p>")
         );
+    }
+
+    #[test]
+    fn secrets_are_scrubbed_in_their_xml_escaped_forms_too() {
+        let s = Scrub::new(
+            false,
+            "hv01",
+            vec![zeroize::Zeroizing::new("a<b&'c\"".to_owned())],
+        );
+        let text = "<q>x = 'a&lt;b&amp;&apos;c&quot;'</q><t>a&lt;b&amp;'c\"</t>a<b&'c\" hv01";
+        assert_eq!(s.apply(text), "<q>x = '********'</q><t>********</t>******** hv01");
     }
 }

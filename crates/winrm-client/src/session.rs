@@ -290,6 +290,9 @@ impl Session {
             let sent_at = SystemTime::now();
             let started = Instant::now();
             tracing::debug!(session = self.index, op = %op.name, bytes = body.len(), "sending request");
+            if tracing::enabled!(tracing::Level::TRACE) {
+                tracing::trace!(session = self.index, op = %op.name, "request body (decrypted):\n{}", inner.log_scrub.apply(soap));
+            }
             let reply = match self.post(inner, headers, body, false).await {
                 Ok(r) => r,
                 Err(e) => {
@@ -485,7 +488,22 @@ impl Session {
         started: Instant,
     ) -> Result<Reply, Error> {
         let elapsed = started.elapsed();
-        tracing::debug!(session = self.index, op = %op.name, status, ms = elapsed.as_millis() as u64, "reply");
+        // `hvctl -v`: one line per WS-Man exchange.
+        tracing::info!(
+            "{} {} {}: HTTP {status} in {} ms",
+            inner.host,
+            op.name,
+            class_of(op.resource_uri),
+            elapsed.as_millis()
+        );
+        if tracing::enabled!(tracing::Level::TRACE) {
+            tracing::trace!(
+                session = self.index,
+                op = %op.name,
+                "reply body (decrypted):\n{}",
+                inner.log_scrub.apply(&String::from_utf8_lossy(&plain))
+            );
+        }
         if let Some(rec) = &inner.recorder {
             rec.write(op, soap, status, &plain, elapsed, self.is_sealed(), self.index)?;
         }
@@ -861,6 +879,14 @@ impl Session {
         // formatted from the URI for every request), in the same order, built once.
         h.insert(ACCEPT, HeaderValue::from_static("*/*"));
         h.insert(HOST, inner.host_header.clone());
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            tracing::debug!(
+                session = self.index,
+                "POST {}\n{}",
+                inner.url,
+                headers_for_log(req.headers())
+            );
+        }
         *req.body_mut() = Some(reqwest::Body::from(body));
         let mut resp = match within(timer, self.http.execute(req)).await {
             Some(r) => r.map_err(|e| self.classify(inner, e, false))?,
@@ -872,6 +898,13 @@ impl Session {
             return Err(SendError::TooLarge(cap));
         }
         let headers = std::mem::take(resp.headers_mut());
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            tracing::debug!(
+                session = self.index,
+                "HTTP {status}\n{}",
+                headers_for_log(&headers)
+            );
+        }
         let peer_cert = if want_cert {
             resp.extensions()
                 .get::<reqwest::tls::TlsInfo>()
@@ -1128,6 +1161,44 @@ impl Session {
     pub(crate) fn guard(&self) -> Arc<ConnGuard> {
         self.guard.clone()
     }
+}
+
+/// The class a resource URI names, for the `-v` log: its last path segment (`Msvm_ComputerSystem`,
+/// `*` for an enumeration of a namespace), `-` for none (Identify).
+fn class_of(resource_uri: &str) -> &str {
+    match resource_uri.rsplit('/').next() {
+        Some(last) if !last.is_empty() => last,
+        _ => "-",
+    }
+}
+
+/// Headers as `name: value` lines for the `-vv` log. Authorization headers and authentication
+/// challenges keep their scheme only: the token after it is replaced by its length.
+fn headers_for_log(headers: &HeaderMap) -> String {
+    let mut out = String::new();
+    for (name, value) in headers {
+        let value = value.to_str().unwrap_or("<not text>");
+        let shown = if name == AUTHORIZATION
+            || name == reqwest::header::PROXY_AUTHORIZATION
+            || name == WWW_AUTHENTICATE
+            || name == reqwest::header::PROXY_AUTHENTICATE
+        {
+            match value.split_once(' ') {
+                Some((scheme, token)) => format!("{scheme} <redacted, {} bytes>", token.trim().len()),
+                None => value.to_owned(),
+            }
+        } else {
+            value.to_owned()
+        };
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str("  ");
+        out.push_str(name.as_str());
+        out.push_str(": ");
+        out.push_str(&shown);
+    }
+    out
 }
 
 #[cfg(test)]
