@@ -43,15 +43,18 @@ pub const NO_SIM: &str = "this hvctl was built without the simulator (cargo feat
 
 /// The one-line description in `--help` of a build without the simulator.
 #[cfg(not(feature = "sim"))]
-const LEAN_ABOUT: &str = "hvctl: Hyper-V replication and WS-Management from Linux and macOS\n\n\
+const LEAN_ABOUT: &str = "Hyper-V replication and WS-Management from Linux and macOS\n\n\
      This build has no simulator, so no `demo` or `sim serve`: rebuild with the default features \
      (`cargo install --path crates/hvctl`, or `cargo install hvctl --features sim`) to try hvctl \
      against simulated Hyper-V hosts.";
 
-/// hvctl: Hyper-V replication and WS-Management from Linux and macOS.
+/// Hyper-V replication and WS-Management from Linux and macOS.
 #[derive(Debug, Parser)]
 #[command(name = "hvctl", version, long_about = None, after_help = EXIT_CODES_HELP)]
-#[cfg_attr(feature = "sim", command(about))]
+#[cfg_attr(
+    feature = "sim",
+    command(about = "Hyper-V replication and WS-Management from Linux and macOS")
+)]
 #[cfg_attr(not(feature = "sim"), command(about = LEAN_ABOUT))]
 pub struct Cli {
     /// Connection, output and logging options.
@@ -75,9 +78,21 @@ pub struct GlobalArgs {
         global = true
     )]
     pub hosts: Vec<String>,
-    /// File listing hosts, one per line (`#` comments, host or host:port)
+    /// File listing hosts, one per line (`#` comments, host or host:port), optionally in
+    /// Ansible-style `[group]` sections
     #[arg(long, env = "HVCTL_INVENTORY", global = true, value_name = "FILE")]
     pub inventory: Option<PathBuf>,
+    /// Only the hosts of this inventory group (repeat or comma-separate; `[name:children]`
+    /// included) [default: every host of the file]
+    #[arg(
+        long = "group",
+        short = 'g',
+        env = "HVCTL_GROUP",
+        value_delimiter = ',',
+        global = true,
+        value_name = "NAME"
+    )]
+    pub groups: Vec<String>,
     /// WinRM port [default: 5985, or 5986 with --https]
     #[arg(long, env = "HVCTL_PORT", global = true)]
     pub port: Option<u16>,
@@ -186,6 +201,15 @@ pub enum OutputFormat {
     Wide,
 }
 
+/// What `hvctl __complete` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompleteWhat {
+    /// The config file's profile names (for -p/--profile).
+    Profiles,
+    /// The inventory's group names (for -g/--group).
+    Groups,
+}
+
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -210,11 +234,19 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Write the man page (roff) to stdout, or to DIR/hvctl.1
+    /// Write the man page hvctl(1) (roff) to stdout, or every page to a directory
     Man {
-        /// Directory to write hvctl.1 into
+        /// Directory to write hvctl.1 and one page per subcommand into (hvctl-replication.1,
+        /// hvctl-replication-reverse.1, ...)
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
+    },
+    /// Words for shell completion, one per line (the completion scripts call it)
+    #[command(name = "__complete", hide = true)]
+    Complete {
+        /// What to list
+        #[arg(value_enum)]
+        what: CompleteWhat,
     },
     /// Run the planned-failover workflow against two simulated hosts, in-process
     // Without the `sim` feature the variants stay (so that matches over commands need no

@@ -459,9 +459,11 @@ pub async fn run(hosts: &Hosts, command: Command) -> anyhow::Result<Outcome> {
         Command::Job(JobCmd::Wait { job_id }) => job(hosts, "job wait", &job_id, true).await,
         Command::Job(JobCmd::Show { job_id }) => job(hosts, "job show", &job_id, false).await,
         Command::Wsman(cmd) => wsman(hosts, cmd).await,
-        Command::Completions { .. } | Command::Man { .. } | Command::Demo | Command::Sim(_) => {
-            Err(anyhow::Error::new(UsageError::new("not a network command")))
-        }
+        Command::Completions { .. }
+        | Command::Man { .. }
+        | Command::Complete { .. }
+        | Command::Demo
+        | Command::Sim(_) => Err(anyhow::Error::new(UsageError::new("not a network command"))),
     }
 }
 

@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 
 use crate::cli::{parse_duration, AuthKind, GlobalArgs, OutputFormat};
 use crate::exit::UsageError;
+use crate::inventory::Inventory;
 
 /// Default WinRM HTTP port.
 pub const DEFAULT_HTTP_PORT: u16 = 5985;
@@ -44,6 +45,8 @@ pub struct Profile {
     pub hosts: Option<Vec<String>>,
     /// Inventory file with hosts.
     pub inventory: Option<PathBuf>,
+    /// Groups of the inventory to use (every host when unset).
+    pub group: Option<Vec<String>>,
     /// WinRM port.
     pub port: Option<u16>,
     /// HTTPS instead of HTTP with message encryption.
@@ -89,6 +92,7 @@ impl Profile {
         Profile {
             hosts: over.hosts.or(self.hosts),
             inventory: over.inventory.or(self.inventory),
+            group: over.group.or(self.group),
             port: over.port.or(self.port),
             https: over.https.or(self.https),
             auth: over.auth.or(self.auth),
@@ -272,15 +276,6 @@ fn split_host_port(authority: &str, spec: &str) -> Result<(String, Option<u16>),
     }
 }
 
-/// Reads an inventory file: one host per line, `#` starts a comment, blank lines ignored.
-pub fn parse_inventory(text: &str) -> Vec<String> {
-    text.lines()
-        .map(|l| l.split('#').next().unwrap_or("").trim())
-        .filter(|l| !l.is_empty())
-        .map(|l| l.split_whitespace().next().unwrap_or(l).to_owned())
-        .collect()
-}
-
 /// A password (zeroized on drop; `Debug` prints nothing).
 #[derive(Clone)]
 pub struct Password(Zeroizing<String>);
@@ -431,10 +426,21 @@ pub fn resolve(
             None
         }
     });
+    let groups = if args.groups.is_empty() {
+        p.group.clone().unwrap_or_default()
+    } else {
+        args.groups.clone()
+    };
     if let Some(inv) = &inventory {
         let text = (src.read_file)(inv)
             .map_err(|e| UsageError::new(format!("cannot read inventory {}: {e}", inv.display())))?;
-        host_specs.extend(parse_inventory(&text));
+        host_specs.extend(Inventory::parse(&text, inv)?.hosts(&groups, inv)?);
+    } else if !groups.is_empty() {
+        return Err(UsageError::new(format!(
+            "--group {} selects hosts of an inventory file: give --inventory FILE (or HVCTL_INVENTORY, or a \
+             profile's inventory)",
+            groups.join(",")
+        )));
     }
     if host_specs.is_empty() {
         host_specs = p.hosts.clone().unwrap_or_default();

@@ -7,12 +7,15 @@
 
 mod cli;
 mod commands;
+mod completion;
 mod config;
 #[cfg(feature = "sim")]
 mod demo;
 mod errors;
 mod exit;
 mod interrupt;
+mod inventory;
+mod manual;
 mod output;
 mod progress;
 mod startup;
@@ -47,7 +50,11 @@ fn main() -> ExitCode {
 /// `output`) asks for JSON, so that an error after that point is reported as JSON too.
 fn run(cli: Cli, json: &mut bool) -> anyhow::Result<ExitCode> {
     let needs = match &cli.command {
-        Command::Completions { .. } | Command::Man { .. } | Command::Demo | Command::Sim(_) => Needs::Nothing,
+        Command::Completions { .. }
+        | Command::Man { .. }
+        | Command::Complete { .. }
+        | Command::Demo
+        | Command::Sim(_) => Needs::Nothing,
         _ => Needs::Hosts,
     };
     let env = |k: &str| std::env::var(k).ok();
@@ -82,42 +89,39 @@ fn run(cli: Cli, json: &mut bool) -> anyhow::Result<ExitCode> {
     }
     match cli.command {
         Command::Completions { shell } => {
-            let mut cmd = Cli::command();
-            let mut buf = Vec::new();
-            clap_complete::generate(shell, &mut cmd, "hvctl", &mut buf);
             let mut out = std::io::stdout().lock();
-            out.write_all(&buf)
+            out.write_all(completion::script(shell).as_bytes())
                 .and_then(|()| out.flush())
                 .context("writing completions")?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Complete { what } => {
+            let mut profile = file.profile(cli.global.profile.as_deref()).unwrap_or_default();
+            if cli.global.inventory.is_some() {
+                profile.inventory = cli.global.inventory.clone();
+            }
+            completion::print(&completion::words(what, &file, &profile)).context("writing completions")?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Man { out_dir } => {
-            let man = clap_mangen::Man::new(Cli::command());
-            let mut buf = Vec::new();
-            man.render(&mut buf).context("rendering the man page")?;
+            let pages = manual::pages();
             match out_dir {
                 Some(dir) => {
                     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-                    let path = dir.join("hvctl.1");
-                    std::fs::write(&path, &buf).with_context(|| format!("writing {}", path.display()))?;
-                    writeln!(std::io::stderr().lock(), "wrote {}", path.display())?;
-                    // One page per subcommand too (`man hvctl-replication`).
-                    let root = Cli::command();
-                    for sub in root.get_subcommands() {
-                        let name = format!("hvctl-{}", sub.get_name());
-                        let mut page = Vec::new();
-                        clap_mangen::Man::new(sub.clone())
-                            .title(name.clone())
-                            .render(&mut page)
-                            .context("rendering a man page")?;
-                        let path = dir.join(format!("{name}.1"));
-                        std::fs::write(&path, &page)
-                            .with_context(|| format!("writing {}", path.display()))?;
+                    for (name, page) in &pages {
+                        let path = dir.join(name);
+                        std::fs::write(&path, page).with_context(|| format!("writing {}", path.display()))?;
                     }
+                    writeln!(
+                        std::io::stderr().lock(),
+                        "wrote {} pages into {}",
+                        pages.len(),
+                        dir.display()
+                    )?;
                 }
                 None => {
                     let mut out = std::io::stdout().lock();
-                    out.write_all(&buf)
+                    out.write_all(&pages[0].1)
                         .and_then(|()| out.flush())
                         .context("writing the man page")?;
                 }
