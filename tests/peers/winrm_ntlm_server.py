@@ -296,12 +296,16 @@ def main():
     p.add_argument("--allow-unencrypted", action="store_true")
     p.add_argument("--reauth-after", type=int, default=0)
     opts = p.parse_args()
+    # The accounts: NTLM_USER_FILE (the tests write it in a directory they delete), or --user
+    # written into a file of our own, removed when the server stops normally (a peer killed by
+    # PID cannot remove it: the tests therefore give NTLM_USER_FILE).
+    own_users = None
     if not os.environ.get("NTLM_USER_FILE"):
         users = opts.user or ["HVLAB:Administrator:Secr3t!"]
-        fd, path = tempfile.mkstemp(prefix="winrm-ntlm-users-")
+        fd, own_users = tempfile.mkstemp(prefix="winrm-ntlm-users-")
         with os.fdopen(fd, "w") as f:
             f.write("\n".join(users) + "\n")
-        os.environ["NTLM_USER_FILE"] = path
+        os.environ["NTLM_USER_FILE"] = own_users
     opts.bindings = None
     server = Server(("127.0.0.1", opts.port), Handler)
     scheme = "http"
@@ -322,6 +326,9 @@ def main():
         server.serve_forever()
     except KeyboardInterrupt:
         pass
+    finally:
+        if own_users:
+            os.unlink(own_users)
 
 
 if __name__ == "__main__":

@@ -41,12 +41,16 @@ impl Server {
              <a:RelatesTo>{{RELATES_TO}}</a:RelatesTo></s:Header><s:Body><p:X xmlns:p=\"urn:x\">ok</p:X></s:Body></s:Envelope>",
         )
         .unwrap();
+        let users = dir.path().join("users");
+        std::fs::write(&users, "HVLAB:Administrator:Secr3t!\n").unwrap();
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers/winrm_ntlm_server.py");
         let mut child = Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()))
             .arg(script)
             .arg(dir.path())
             .args(extra)
-            .env_remove("NTLM_USER_FILE")
+            // The peer's account, in a file this test owns (deleted with `dir`), not one the
+            // peer would leave in /tmp when it is killed.
+            .env("NTLM_USER_FILE", &users)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

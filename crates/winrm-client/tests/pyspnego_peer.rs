@@ -24,6 +24,8 @@ struct Peer {
     child: Child,
     port: u16,
     https: bool,
+    /// Holds the peer's account file (deleted on drop; a killed peer cannot delete its own).
+    _users: tempfile::TempDir,
 }
 
 impl Drop for Peer {
@@ -39,11 +41,14 @@ impl Peer {
         // The peer logs every request on stderr: into a file, so that a full pipe cannot block
         // it, and so that a peer that dies at start can say why.
         let log = tempfile::NamedTempFile::new().unwrap();
+        let users = tempfile::tempdir().unwrap();
+        let users_file = users.path().join("users");
+        std::fs::write(&users_file, format!("CORP:alice:{PASSWORD}\n")).unwrap();
         let mut child = Command::new("python3")
             .arg(script)
             .arg(responses)
-            .args(["--user", &format!("CORP:alice:{PASSWORD}")])
             .args(extra)
+            .env("NTLM_USER_FILE", &users_file)
             .stdout(Stdio::piped())
             .stderr(log.reopen().unwrap())
             .spawn()
@@ -65,6 +70,7 @@ impl Peer {
             child,
             port,
             https: v["scheme"] == "https",
+            _users: users,
         }
     }
 
