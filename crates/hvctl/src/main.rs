@@ -12,6 +12,7 @@ mod config;
 mod demo;
 mod errors;
 mod exit;
+mod health;
 mod interrupt;
 mod output;
 mod progress;
