@@ -213,7 +213,7 @@ pub enum CompleteWhat {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Hyper-V Replica: reverse replication, status
+    /// Hyper-V Replica: reverse replication, status, statistics, suspend, resume, resync
     #[command(subcommand)]
     Replication(ReplicationCmd),
     /// Planned failover: prepare (primary), start, commit, cancel (replica)
@@ -264,7 +264,13 @@ impl Command {
     pub fn vms_mut(&mut self) -> Option<&mut Vec<String>> {
         match self {
             Command::Replication(ReplicationCmd::Reverse(ReverseArgs { vms, .. }))
-            | Command::Replication(ReplicationCmd::Status { vms })
+            | Command::Replication(
+                ReplicationCmd::Status { vms }
+                | ReplicationCmd::Measure { vms }
+                | ReplicationCmd::Suspend { vms, .. }
+                | ReplicationCmd::Resume { vms, .. }
+                | ReplicationCmd::Resync { vms, .. },
+            )
             | Command::Failover(
                 FailoverCmd::Prepare { vms, .. }
                 | FailoverCmd::Start { vms, .. }
@@ -288,7 +294,96 @@ pub enum ReplicationCmd {
         #[arg(required = true)]
         vms: Vec<String>,
     },
+    /// Replication statistics and health of VMs, with the host's health issues
+    /// (Measure-VMReplication)
+    #[command(long_about = MEASURE_ABOUT, after_help = MEASURE_EXAMPLES)]
+    Measure {
+        /// VM names (ElementName) or GUIDs
+        #[arg(required = true)]
+        vms: Vec<String>,
+    },
+    /// Suspend the replication of VMs (Suspend-VMReplication; resume it with `resume`)
+    #[command(long_about = SUSPEND_ABOUT, after_help = SUSPEND_EXAMPLES)]
+    Suspend {
+        /// VM names (ElementName) or GUIDs
+        #[arg(required = true)]
+        vms: Vec<String>,
+        #[command(flatten)]
+        dry: DryRun,
+    },
+    /// Resume the suspended replication of VMs (Resume-VMReplication)
+    #[command(long_about = RESUME_ABOUT, after_help = RESUME_EXAMPLES)]
+    Resume {
+        /// VM names (ElementName) or GUIDs
+        #[arg(required = true)]
+        vms: Vec<String>,
+        #[command(flatten)]
+        dry: DryRun,
+    },
+    /// Resynchronize VMs that need it, on their primary host (Resume-VMReplication -Resynchronize)
+    #[command(long_about = RESYNC_ABOUT, after_help = RESYNC_EXAMPLES)]
+    Resync {
+        /// VM names (ElementName) or GUIDs
+        #[arg(required = true)]
+        vms: Vec<String>,
+        #[command(flatten)]
+        dry: DryRun,
+    },
 }
+
+const MEASURE_ABOUT: &str = "\
+Replication statistics and health of VMs, as Measure-VMReplication shows them: the state, the
+health (Normal, Warning, Critical) with the host's health issues (Msvm_Error: message, id,
+severity), the last replication time, the average and largest replication sizes, the average and
+largest latency, and the successes, misses and errors counted in the host's monitoring window.
+
+Read from Msvm_ReplicationService.GetReplicationStatisticsEx with the VM's primary replication
+relationship. Read-only: nothing changes on the host, and a lost reply can simply be retried.
+Works on the primary and on the replica host.";
+
+const MEASURE_EXAMPLES: &str = "\
+Examples:
+  hvctl --host hv01 replication measure web01 db01
+  hvctl --host hv01 -o json replication measure web01 |
+    jq -r 'select(.type==\"result\" and .ok) | .data.health_issues[].message'";
+
+const SUSPEND_ABOUT: &str = "\
+Suspend the replication of VMs (Suspend-VMReplication): the host keeps tracking changes and sends
+them when replication is resumed. Needs replication Replicating or Resynchronizing (a suspended
+resynchronization then needs `replication resync`); any other state is refused before anything is
+sent, naming the state. Calls Msvm_ComputerSystem.RequestReplicationStateChangeEx(primary
+relationship, RequestedState = 7) and follows its job.";
+
+const SUSPEND_EXAMPLES: &str = "\
+Examples:
+  hvctl --host hv01 replication suspend --dry-run web01
+  hvctl --host hv01 replication suspend web01
+  hvctl --host hv01 replication resume web01";
+
+const RESUME_ABOUT: &str = "\
+Resume the suspended replication of VMs (Resume-VMReplication): RequestReplicationStateChangeEx(
+primary relationship, RequestedState = 3), or 15 after a failed disk update (UpdateError), as the
+cmdlet does. Needs a Suspended VM (or UpdateError); a VM that needs a resynchronization
+(ResynchronizeSuspended) is refused with the command that fixes it: `replication resync`.";
+
+const RESUME_EXAMPLES: &str = "\
+Examples:
+  hvctl --host hv01 replication resume web01 db01
+  hvctl --host hv01 -o json replication resume --dry-run web01";
+
+const RESYNC_ABOUT: &str = "\
+Resynchronize VMs that need it (Resume-VMReplication -Resynchronize): on the primary host,
+Msvm_ReplicationService.Resynchronize(VM, StartTime = null) compares the primary's and the
+replica's disks and sends the differences now. Needs the primary in state ResynchronizeSuspended
+(WMI 11: a resynchronization is required, or was suspended); a Suspended VM is resumed with
+`replication resume` instead, which sends its pending changes without comparing the disks. The VM
+is Resynchronizing while the job runs, then Replicating.";
+
+const RESYNC_EXAMPLES: &str = "\
+Examples:
+  hvctl --host hv01 replication measure web01     # Critical: resynchronization required
+  hvctl --host hv01 replication resync --dry-run web01
+  hvctl --host hv01 replication resync web01";
 
 /// `hvctl replication reverse` arguments.
 #[derive(Debug, Args)]

@@ -8,7 +8,8 @@ use std::time::Instant;
 use anyhow::Context;
 use futures_util::future::join_all;
 use hyperv::{
-    JobWaitOptions, OperationReport, PlanReport, Planned, ReturnCode, ReverseOptions, StopMode, Vm, VmRef,
+    HealthOp, JobWaitOptions, OperationReport, PlanReport, Planned, ReturnCode, ReverseOptions, StopMode, Vm,
+    VmRef,
 };
 use serde_json::{json, Value as Json};
 use tokio::sync::Semaphore;
@@ -28,7 +29,7 @@ use crate::transport::{build_client, HostSession};
 /// Sessions to every host, with a concurrency limit each.
 pub struct Hosts {
     sessions: Vec<(HostSession, Arc<Semaphore>)>,
-    wait: JobWaitOptions,
+    pub(crate) wait: JobWaitOptions,
     progress: ProgressSink,
     /// What runs, for the Ctrl-C handler.
     pub inflight: Inflight,
@@ -60,7 +61,7 @@ impl Hosts {
 
     /// The progress callback of one operation: shows its progress and tells
     /// [`Hosts::inflight`] the job id as soon as the host names it.
-    fn callback(&self, track: Track) -> impl FnMut(&hyperv::JobProgress) + Send + 'static {
+    pub(crate) fn callback(&self, track: Track) -> impl FnMut(&hyperv::JobProgress) + Send + 'static {
         let mut show = self.progress.callback(track.label);
         let inflight = self.inflight.clone();
         move |p: &hyperv::JobProgress| {
@@ -95,7 +96,13 @@ pub struct Outcome {
 /// whatever the number of names), all hosts concurrently; then `f` runs for each VM a host has,
 /// with the VM as found. So a command costs O(hosts) lookups, not O(hosts x VMs), and every name
 /// is resolved on every host before anything changes.
-async fn per_vm<F, Fut>(hosts: &Hosts, command: &str, vms: &[String], resolve: Resolve, f: F) -> Vec<Record>
+pub(crate) async fn per_vm<F, Fut>(
+    hosts: &Hosts,
+    command: &str,
+    vms: &[String],
+    resolve: Resolve,
+    f: F,
+) -> Vec<Record>
 where
     F: Fn(HostSession, Vm, Track) -> Fut,
     Fut: Future<Output = anyhow::Result<(Json, String)>>,
@@ -243,7 +250,7 @@ fn not_found_record(
 
 /// Whether [`per_vm`] acts on the VMs found even when some name is found on no host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Resolve {
+pub(crate) enum Resolve {
     /// Each VM on its own (reads: `replication status`).
     Each,
     /// Every name must be found on some host before anything runs (state-changing commands).
@@ -347,6 +354,16 @@ fn millis(start: Instant) -> u64 {
 pub async fn run(hosts: &Hosts, command: Command) -> anyhow::Result<Outcome> {
     match command {
         Command::Replication(ReplicationCmd::Status { vms }) => status(hosts, &vms).await,
+        Command::Replication(ReplicationCmd::Measure { vms }) => crate::health::measure(hosts, &vms).await,
+        Command::Replication(ReplicationCmd::Suspend { vms, dry }) => {
+            crate::health::control(hosts, HealthOp::Suspend, &vms, dry.dry_run).await
+        }
+        Command::Replication(ReplicationCmd::Resume { vms, dry }) => {
+            crate::health::control(hosts, HealthOp::Resume, &vms, dry.dry_run).await
+        }
+        Command::Replication(ReplicationCmd::Resync { vms, dry }) => {
+            crate::health::control(hosts, HealthOp::Resync, &vms, dry.dry_run).await
+        }
         Command::Replication(ReplicationCmd::Reverse(a)) => {
             let opts = ReverseOptions {
                 replica_server: a.replica_server,
@@ -468,7 +485,12 @@ pub async fn run(hosts: &Hosts, command: Command) -> anyhow::Result<Outcome> {
 }
 
 /// A workflow operation per VM: the report as data, its messages as the human text.
-async fn operation<F, Fut>(hosts: &Hosts, command: &str, vms: &[String], f: F) -> anyhow::Result<Outcome>
+pub(crate) async fn operation<F, Fut>(
+    hosts: &Hosts,
+    command: &str,
+    vms: &[String],
+    f: F,
+) -> anyhow::Result<Outcome>
 where
     F: Fn(HostSession, Vm, Track) -> Fut,
     Fut: Future<Output = Result<OperationReport, hyperv::Error>>,
@@ -491,7 +513,7 @@ where
 
 /// `--dry-run`: per VM and host, what the command would do, from the states read now (the
 /// preflight runs, nothing is invoked).
-async fn dry_run(
+pub(crate) async fn dry_run(
     hosts: &Hosts,
     command: &str,
     vms: &[String],
@@ -665,7 +687,7 @@ async fn status(hosts: &Hosts, vms: &[String]) -> anyhow::Result<Outcome> {
 }
 
 /// A JSON value as a table cell: `-` for null, a string as it is.
-fn cell(v: &Json) -> String {
+pub(crate) fn cell(v: &Json) -> String {
     match v {
         Json::Null => "-".to_owned(),
         Json::String(s) => s.clone(),

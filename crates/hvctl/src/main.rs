@@ -13,6 +13,7 @@ mod config;
 mod demo;
 mod errors;
 mod exit;
+mod health;
 mod interrupt;
 mod inventory;
 mod manual;

@@ -359,6 +359,18 @@ fn json_output_matches_output_md() {
         .as_str()
         .unwrap()
         .to_owned();
+    // Replication health and control, on the primary.
+    ok(&["--host", &p, "replication", "measure", "demo-vm"], 0);
+    ok(
+        &["--host", &p, "replication", "suspend", "--dry-run", "demo-vm"],
+        0,
+    );
+    ok(&["--host", &p, "replication", "suspend", "demo-vm"], 0);
+    ok(&["--host", &p, "replication", "measure", "demo-vm"], 0);
+    ok(&["--host", &p, "replication", "resume", "demo-vm"], 0);
+    assert!(pair.primary.require_resync("demo-vm"));
+    ok(&["--host", &p, "replication", "measure", "demo-vm"], 0);
+    ok(&["--host", &p, "replication", "resync", "demo-vm"], 0);
     ok(&["--host", &p, "vm", "stop", "--dry-run", "demo-vm"], 0);
     ok(&["--host", &p, "vm", "stop", "demo-vm"], 0);
     ok(&["--host", &p, "failover", "prepare", "demo-vm"], 0);

@@ -394,6 +394,16 @@ impl SimHost {
             .unwrap_or_default()
     }
 
+    /// Puts the replicated VM with this ElementName into "resynchronization required" on both
+    /// of its hosts ([`World::require_resync`]); false when it is not replicating here.
+    pub fn require_resync(&self, name: &str) -> bool {
+        let mut w = self.shared.world.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(id) = w.vm_by_name(self.shared.host, name).map(|v| v.id.clone()) else {
+            return false;
+        };
+        w.require_resync(self.shared.host, &id, SystemTime::now())
+    }
+
     /// The GUID of the VM with this ElementName on this host.
     pub fn vm_id(&self, name: &str) -> Option<String> {
         let w = self.shared.world.lock().unwrap_or_else(PoisonError::into_inner);

@@ -6,6 +6,11 @@
 //! - `Msvm_ReplicationSettingData`:
 //!   <https://learn.microsoft.com/windows/win32/hyperv_v2/msvm-replicationsettingdata>
 //!   ("simplified MOF code, and it includes all of the inherited properties").
+//! - `Msvm_ReplicationRelationship`:
+//!   <https://learn.microsoft.com/windows/win32/hyperv_v2/msvm-replicationrelationship> (its own
+//!   properties), with the properties it inherits from `CIM_ManagedSystemElement` (DMTF CIM
+//!   Schema, `CIM_ManagedSystemElement` and `CIM_ManagedElement`), which the page's simplified
+//!   MOF leaves out but a Get returns (`Caption`, `ElementName`).
 //!
 //! What the check refuses, and why each is strict:
 //! - a property the class does not declare (WMI has nowhere to put it): ReturnValue 32773,
@@ -74,6 +79,32 @@ pub const REPLICATION_SETTING_DATA: &[PropertyDecl] = &[
     ("ReplicationProvider", "string", false),
     ("AdditionalSettings", "string", false),
     ("ReplicationInterval", "uint16", false),
+];
+
+/// `Msvm_ReplicationRelationship`: the page's properties, then the inherited
+/// `CIM_ManagedSystemElement` ones.
+pub const REPLICATION_RELATIONSHIP: &[PropertyDecl] = &[
+    ("InstanceID", "string", false),
+    ("ReplicationState", "uint16", false),
+    ("ReplicationHealth", "uint16", false),
+    ("FailedOverReplicationType", "uint16", false),
+    ("LastReplicationType", "uint16", false),
+    ("LastApplicationConsistentReplicationTime", "datetime", false),
+    ("LastReplicationTime", "datetime", false),
+    ("LastApplyTime", "datetime", false),
+    ("Caption", "string", false),
+    ("Description", "string", false),
+    ("ElementName", "string", false),
+    ("InstallDate", "datetime", false),
+    ("Name", "string", false),
+    ("OperationalStatus", "uint16", true),
+    ("StatusDescriptions", "string", true),
+    ("Status", "string", false),
+    ("HealthState", "uint16", false),
+    ("CommunicationStatus", "uint16", false),
+    ("DetailedStatus", "uint16", false),
+    ("OperatingStatus", "uint16", false),
+    ("PrimaryStatus", "uint16", false),
 ];
 
 /// `class` in the form [`wsman_soap::Instance::retyped`] takes, for tests that send an

@@ -987,3 +987,266 @@ fn request_state_change_saves_a_running_vm() {
     f.tick(SEC);
     assert_eq!(f.vm_on(f.p).get_u16("EnabledState"), Some(power::OFF));
 }
+
+/// The VM's primary relationship as an embedded instance, with `extra` properties.
+fn rel_xml(vm: &str, extra: &str) -> Value {
+    Value::Scalar(Scalar::String(format!(
+        r#"<INSTANCE CLASSNAME="Msvm_ReplicationRelationship"><PROPERTY NAME="InstanceID" TYPE="string"><VALUE>Microsoft:{vm}\HVR\0</VALUE></PROPERTY><PROPERTY NAME="ReplicationState" TYPE="uint16"><VALUE>3</VALUE></PROPERTY><PROPERTY NAME="ElementName" TYPE="string"><VALUE>app01</VALUE></PROPERTY>{extra}</INSTANCE>"#
+    )))
+}
+
+impl Fx {
+    /// GetReplicationStatisticsEx on host `h`: (statistics, health issues) parsed.
+    fn measure(&mut self, h: HostId) -> (embedded::EmbeddedInstance, Vec<embedded::EmbeddedInstance>) {
+        let rel = rel_xml(&self.vm, "");
+        let out = self.call_svc(
+            h,
+            "GetReplicationStatisticsEx",
+            &[("ReplicationRelationship", rel)],
+        );
+        assert_eq!(rv(&out), 0, "{out:?}");
+        assert!(out.get_reference("Job").is_none(), "statistics come back at once");
+        let texts = |name: &str| match out.get(name) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|s| embedded::parse(s.as_str().unwrap()).unwrap())
+                .collect::<Vec<_>>(),
+            other => panic!("{name}: {other:?}"),
+        };
+        let mut stats = texts("ReplicationStatistics");
+        assert_eq!(stats.len(), 1);
+        (stats.remove(0), texts("ReplicationHealthIssues"))
+    }
+
+    fn health(&mut self, h: HostId) -> u16 {
+        self.vm_on(h).get_u16("ReplicationHealth").unwrap()
+    }
+}
+
+fn num(e: &embedded::EmbeddedInstance, name: &str) -> u64 {
+    e.value(name)
+        .unwrap_or_else(|| panic!("no {name}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn statistics_count_replication_cycles_and_suspension_warns() {
+    let mut f = fx();
+    let (stats, issues) = f.measure(f.p);
+    assert_eq!(stats.class_name, "Msvm_ReplicationStatistics");
+    // Every property of the class page, with its type.
+    for (name, ty) in model::STATISTICS {
+        let p = stats.properties.iter().find(|p| p.name == *name).unwrap();
+        assert_eq!(p.cim_type, *ty, "{name}");
+    }
+    assert_eq!(num(&stats, "ReplicationSuccessCount"), 0);
+    assert!(issues.is_empty());
+    // Three 5-minute cycles while Replicating: three successes, sizes and latencies counted,
+    // the last replication time moves on.
+    f.tick(Duration::from_secs(900) + SEC);
+    let (stats, issues) = f.measure(f.p);
+    assert_eq!(num(&stats, "ReplicationSuccessCount"), 3);
+    assert_eq!(num(&stats, "ReplicationMissCount"), 0);
+    let (size, max) = (num(&stats, "ReplicationSize"), num(&stats, "MaxReplicationSize"));
+    assert!(max > 0 && size >= max && size <= 3 * max, "{size} {max}");
+    assert!(num(&stats, "ReplicationLatency") >= 3);
+    assert!(num(&stats, "MaxReplicationLatency") >= num(&stats, "ReplicationLatency"));
+    assert_eq!(num(&stats, "ReplicationHealth"), 1);
+    assert!(issues.is_empty());
+    let last = f
+        .vm_on(f.p)
+        .get_datetime("LastReplicationTime")
+        .unwrap()
+        .to_iso8601();
+    assert!(last.starts_with("2027-01-15T08:15:00"), "{last}");
+    // Read again at the same time: the same numbers (they derive from the GUID and the cycle).
+    assert_eq!(f.measure(f.p).0, stats);
+
+    // Suspended: Warning, one issue naming the VM, missed cycles pending.
+    let out = f.call_vm(
+        f.p,
+        "RequestReplicationStateChangeEx",
+        &[
+            ("ReplicationRelationship", rel_xml(&f.vm, "")),
+            ("RequestedState", u16s(7)),
+        ],
+    );
+    assert_eq!(rv(&out), 4096);
+    f.tick(SEC);
+    assert_eq!(f.repl(f.p), (mode::PRIMARY, state::SUSPENDED));
+    assert_eq!(f.health(f.p), 2);
+    f.tick(Duration::from_secs(600));
+    let (stats, issues) = f.measure(f.p);
+    assert_eq!(num(&stats, "ReplicationSuccessCount"), 3);
+    assert_eq!(num(&stats, "ReplicationMissCount"), 2);
+    assert!(num(&stats, "PendingReplicationSize") > 0);
+    assert_eq!(num(&stats, "ReplicationHealth"), 2);
+    assert_eq!(issues.len(), 1);
+    assert_eq!(issues[0].class_name, "Msvm_Error");
+    assert!(issues[0]
+        .value("Message")
+        .unwrap()
+        .contains("suspended for virtual machine 'app01'"));
+    assert_eq!(issues[0].value("PerceivedSeverity"), Some("3"));
+    assert_eq!(issues[0].value("ErrorSource"), Some(f.vm.as_str()));
+    // Resumed: Normal again once the job is done; the pending changes go with the next cycle.
+    let out = f.call_vm(
+        f.p,
+        "RequestReplicationStateChangeEx",
+        &[("RequestedState", u16s(3))],
+    );
+    assert_eq!(rv(&out), 4096);
+    f.tick(SEC);
+    assert_eq!(f.repl(f.p), (mode::PRIMARY, state::REPLICATING));
+    assert_eq!(f.health(f.p), 1);
+    f.tick(Duration::from_secs(300));
+    let (stats, _) = f.measure(f.p);
+    assert_eq!(num(&stats, "ReplicationSuccessCount"), 4);
+    assert_eq!(num(&stats, "PendingReplicationSize"), 0);
+}
+
+#[test]
+fn get_replication_statistics_checks_its_parameters() {
+    let mut f = fx();
+    let call = |f: &mut Fx, rel: Option<Value>| {
+        let extra: Vec<(&str, Value)> = rel.into_iter().map(|r| ("ReplicationRelationship", r)).collect();
+        rv(&f.call_svc(f.p, "GetReplicationStatisticsEx", &extra))
+    };
+    // The relationship is required, of its class, the VM's primary one, and fits the MOF.
+    assert_eq!(call(&mut f, None), 32773);
+    assert_eq!(call(&mut f, Some(Value::Null)), 32773);
+    assert_eq!(
+        call(&mut f, Some(Value::Scalar(Scalar::String("not xml".into())))),
+        32773
+    );
+    let vm = f.vm.clone();
+    let other = vm.replace(&vm[..8], "00000000");
+    assert_eq!(call(&mut f, Some(rel_xml(&other, ""))), 32773);
+    let unknown = r#"<PROPERTY NAME="ReplicationMode" TYPE="uint16"><VALUE>1</VALUE></PROPERTY>"#;
+    assert_eq!(call(&mut f, Some(rel_xml(&vm, unknown))), 32773);
+    let mistyped = r#"<PROPERTY NAME="ReplicationHealth" TYPE="string"></PROPERTY>"#;
+    assert_eq!(call(&mut f, Some(rel_xml(&vm, mistyped))), 32776);
+    assert_eq!(call(&mut f, Some(rel_xml(&vm, ""))), 0);
+    // RequestReplicationStateChangeEx checks the same MOF.
+    let out = f.call_vm(
+        f.p,
+        "RequestReplicationStateChangeEx",
+        &[
+            ("ReplicationRelationship", rel_xml(&f.vm, mistyped)),
+            ("RequestedState", u16s(7)),
+        ],
+    );
+    assert_eq!(rv(&out), 32776);
+    // A VM that is not replicated has no statistics.
+    let plain = f.w.add_vm(f.p, "plain", f.now).unwrap();
+    let params = vec![
+        ("ComputerSystem".to_owned(), cs_ref(&plain)),
+        ("ReplicationRelationship".to_owned(), rel_xml(&plain, "")),
+    ];
+    let out =
+        f.w.invoke(
+            f.p,
+            model::SVC,
+            &svc(),
+            "GetReplicationStatisticsEx",
+            &params,
+            f.now,
+            &none(),
+        )
+        .unwrap();
+    assert_eq!(rv(&out), 32775);
+}
+
+#[test]
+fn resync_required_is_critical_and_only_resynchronize_on_the_primary_clears_it() {
+    let mut f = fx();
+    let (vm, now, p, r) = (f.vm.clone(), f.now, f.p, f.r);
+    assert!(f.w.require_resync(p, &vm, now));
+    assert_eq!(f.repl(p), (mode::PRIMARY, 11));
+    assert_eq!(f.repl(r), (mode::REPLICA, 11));
+    assert_eq!(f.health(p), 3);
+    let (stats, issues) = f.measure(p);
+    assert_eq!(num(&stats, "ReplicationHealth"), 3);
+    assert_eq!(issues.len(), 1);
+    assert!(issues[0]
+        .value("Message")
+        .unwrap()
+        .contains("needs resynchronization"));
+    assert_eq!(issues[0].value("PerceivedSeverity"), Some("6"));
+    // Neither a resume nor a suspend gets it out; nor a resync on the replica or scheduled.
+    for req in [3, 7] {
+        let out = f.call_vm(
+            p,
+            "RequestReplicationStateChangeEx",
+            &[("RequestedState", u16s(req))],
+        );
+        assert_eq!(rv(&out), 32775, "RequestedState {req}");
+    }
+    assert_eq!(
+        rv(&f.call_svc(r, "Resynchronize", &[("StartTime", Value::Null)])),
+        32775
+    );
+    let later = Value::Scalar(Scalar::Datetime(wsman_soap::CimDateTime::from_system_time(now)));
+    assert_eq!(
+        rv(&f.call_svc(p, "Resynchronize", &[("StartTime", later)])),
+        32770
+    );
+    // Resynchronize: both sides Resynchronizing while the job runs, then Replicating, Normal.
+    let out = f.call_svc(p, "Resynchronize", &[("StartTime", Value::Null)]);
+    assert_eq!(rv(&out), 4096);
+    assert_eq!(f.job(&job_id(&out)).get_u16("JobType"), Some(107));
+    assert_eq!(f.repl(p), (mode::PRIMARY, 10));
+    assert_eq!(f.repl(r), (mode::REPLICA, 10));
+    f.tick(SEC);
+    assert_eq!(f.repl(p), (mode::PRIMARY, state::REPLICATING));
+    assert_eq!(f.repl(r), (mode::REPLICA, state::REPLICATING));
+    assert_eq!(f.health(p), 1);
+    assert!(f.measure(p).1.is_empty());
+    // Not replicating any more: no second resync.
+    assert_eq!(rv(&f.call_svc(p, "Resynchronize", &[])), 32775);
+}
+
+#[test]
+fn suspend_during_resync_and_resume_after_a_critical_disk_update() {
+    let mut f = fx();
+    let (vm, now, p) = (f.vm.clone(), f.now, f.p);
+    assert!(f.w.require_resync(p, &vm, now));
+    assert_eq!(rv(&f.call_svc(p, "Resynchronize", &[])), 4096);
+    // Suspending a running resync leaves it needing one (11).
+    let out = f.call_vm(
+        p,
+        "RequestReplicationStateChangeEx",
+        &[("RequestedState", u16s(7))],
+    );
+    assert_eq!(rv(&out), 4096);
+    f.tick(SEC);
+    // Both jobs were due: the resync's completion came first, then the suspend, which found
+    // the relationship Resynchronizing when it was asked.
+    assert_eq!(f.repl(p).1, 11);
+    // A critical disk update (16) resumes with 15, through 15 to Replicating; 3 is refused.
+    f.w.hosts[p.0]
+        .vms
+        .iter_mut()
+        .find(|v| v.id == vm)
+        .unwrap()
+        .replication
+        .as_mut()
+        .unwrap()
+        .state = 16;
+    let out = f.call_vm(
+        p,
+        "RequestReplicationStateChangeEx",
+        &[("RequestedState", u16s(3))],
+    );
+    assert_eq!(rv(&out), 32775);
+    let out = f.call_vm(
+        p,
+        "RequestReplicationStateChangeEx",
+        &[("RequestedState", u16s(15))],
+    );
+    assert_eq!(rv(&out), 4096);
+    assert_eq!(f.repl(p).1, 15);
+    f.tick(SEC);
+    assert_eq!(f.repl(p), (mode::PRIMARY, state::REPLICATING));
+}

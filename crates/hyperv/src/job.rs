@@ -339,27 +339,29 @@ pub async fn job_errors(w: &impl Wsman, job_id: &str) -> Vec<MsvmError> {
     else {
         return Vec::new();
     };
-    let values: Vec<&Value> = ["Errors", "Error"]
+    embedded_instances(&out.out, &["Errors", "Error"])
         .iter()
-        .filter_map(|n| out.out.get(n))
-        .collect();
-    let mut errors = Vec::new();
-    for v in values {
+        .map(MsvmError::from_instance)
+        .collect()
+}
+
+/// The embedded instances in the output parameters `names` of a method: CIM-XML strings (one or
+/// an array, unparsable ones skipped) or instances already parsed.
+pub(crate) fn embedded_instances(out: &Instance, names: &[&str]) -> Vec<Instance> {
+    let mut found = Vec::new();
+    for v in names.iter().filter_map(|n| out.get(n)) {
         match v {
-            Value::Array(items) => errors.extend(items.iter().filter_map(parse_error_scalar)),
-            Value::Scalar(s) => errors.extend(parse_error_scalar(s)),
-            Value::Instance(i) => errors.push(MsvmError::from_instance(i)),
+            Value::Array(items) => found.extend(items.iter().filter_map(parse_embedded)),
+            Value::Scalar(s) => found.extend(parse_embedded(s)),
+            Value::Instance(i) => found.push((**i).clone()),
             _ => {}
         }
     }
-    errors
+    found
 }
 
-fn parse_error_scalar(s: &Scalar) -> Option<MsvmError> {
-    let text = s.as_str()?;
-    cimxml::parse_instance(text, &Limits::default())
-        .ok()
-        .map(|i| MsvmError::from_instance(&i))
+fn parse_embedded(s: &Scalar) -> Option<Instance> {
+    cimxml::parse_instance(s.as_str()?, &Limits::default()).ok()
 }
 
 async fn get_job(w: &impl Wsman, job_id: &str) -> Result<Option<Job>, Error> {

@@ -12,12 +12,15 @@
 //! - [`job`]: invoking a method exactly once and following its job, polled when its progress
 //!   says it should end (backoff when it gives no hint).
 //! - [`ops`]: reverse replication and the planned-failover workflow, VM power, status.
+//! - [`health`]: replication statistics and health (`Measure-VMReplication`), suspend, resume,
+//!   resynchronize.
 //!
 //! No tokio, no HTTP: every I/O goes through [`Wsman`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod health;
 pub mod job;
 pub mod model;
 pub mod msvm;
@@ -27,6 +30,10 @@ pub mod report;
 pub mod transport;
 
 pub use error::{Error, ErrorClass};
+pub use health::{
+    measure_replication, resume_replication, resync_replication, suspend_replication, HealthOp,
+    MeasureReport, ReplicationStatistics,
+};
 pub use job::{
     invoke_and_wait, job_errors, show_job, wait_job, JobProgress, JobReport, JobWaitOptions, MethodResult,
     Progress, Target,

@@ -127,6 +127,39 @@ pub const RSD_SCHEMA: &[(&str, CimType, bool)] = &[
     ("ReplicationInterval", CimType::Uint16, false),
 ];
 
+/// The MOF schema of `Msvm_ReplicationRelationship`
+/// (<https://learn.microsoft.com/windows/win32/hyperv_v2/msvm-replicationrelationship>) with the
+/// properties it inherits from `CIM_ManagedSystemElement` (DMTF CIM Schema): `(property, CIM
+/// type, is_array)`, to type the embedded relationship `RequestReplicationStateChangeEx` and
+/// `GetReplicationStatisticsEx` take.
+pub const RELATIONSHIP_SCHEMA: &[(&str, CimType, bool)] = &[
+    ("InstanceID", CimType::String, false),
+    ("ReplicationState", CimType::Uint16, false),
+    ("ReplicationHealth", CimType::Uint16, false),
+    ("FailedOverReplicationType", CimType::Uint16, false),
+    ("LastReplicationType", CimType::Uint16, false),
+    (
+        "LastApplicationConsistentReplicationTime",
+        CimType::Datetime,
+        false,
+    ),
+    ("LastReplicationTime", CimType::Datetime, false),
+    ("LastApplyTime", CimType::Datetime, false),
+    ("Caption", CimType::String, false),
+    ("Description", CimType::String, false),
+    ("ElementName", CimType::String, false),
+    ("InstallDate", CimType::Datetime, false),
+    ("Name", CimType::String, false),
+    ("OperationalStatus", CimType::Uint16, true),
+    ("StatusDescriptions", CimType::String, true),
+    ("Status", CimType::String, false),
+    ("HealthState", CimType::Uint16, false),
+    ("CommunicationStatus", CimType::Uint16, false),
+    ("DetailedStatus", CimType::Uint16, false),
+    ("OperatingStatus", CimType::Uint16, false),
+    ("PrimaryStatus", CimType::Uint16, false),
+];
+
 /// A datetime property: typed `cim:Datetime`/`cim:Interval`, or text in ISO 8601 or DMTF form.
 /// Null, absent, unparsable and the "never" value (1601-01-01) give `None`.
 pub fn datetime_prop(i: &Instance, name: &str) -> Option<CimDateTime> {
@@ -313,6 +346,10 @@ pub struct ReplicationRelationship {
     /// `LastApplicationConsistentReplicationTime`.
     #[serde(serialize_with = "serialize_datetime")]
     pub last_application_consistent_replication_time: Option<CimDateTime>,
+    /// The instance as read from the host (sent back embedded by the methods that name a
+    /// relationship, as PowerShell does).
+    #[serde(skip)]
+    pub instance: Instance,
 }
 
 impl ReplicationRelationship {
@@ -331,6 +368,7 @@ impl ReplicationRelationship {
                 i,
                 "LastApplicationConsistentReplicationTime",
             ),
+            instance: i.clone(),
         })
     }
 }

@@ -9,6 +9,7 @@ use std::time::Instant;
 use wsman_soap::{Instance, Scalar, Value};
 
 use crate::error::shell_quote;
+use crate::health::HealthOp;
 use crate::job::{invoke_and_wait, JobWaitOptions, MethodResult, Progress, Target};
 use crate::model::{EnabledState, ReplicationAuth, ReplicationMode, ReplicationState};
 use crate::msvm::{class_uri, RecoveryPoint, ReplicationSettings, Vm, COMPUTER_SYSTEM, RSD_SCHEMA};
@@ -34,14 +35,15 @@ pub struct ReverseOptions {
     pub thumbprint: Option<String>,
 }
 
-struct Ctx<'a, W> {
-    w: &'a W,
+/// One operation under way: the transport, its start, the messages for the report.
+pub(crate) struct Ctx<'a, W> {
+    pub(crate) w: &'a W,
     start: Instant,
-    messages: Vec<String>,
+    pub(crate) messages: Vec<String>,
 }
 
 impl<'a, W: Wsman> Ctx<'a, W> {
-    fn new(w: &'a W) -> Self {
+    pub(crate) fn new(w: &'a W) -> Self {
         Ctx {
             w,
             start: w.now(),
@@ -49,7 +51,8 @@ impl<'a, W: Wsman> Ctx<'a, W> {
         }
     }
 
-    async fn finish(
+    /// The report of the operation, with the VM's state read back.
+    pub(crate) async fn finish(
         self,
         operation: Operation,
         before: &Vm,
@@ -84,22 +87,22 @@ impl<'a, W: Wsman> Ctx<'a, W> {
     }
 }
 
-fn who(vm: &Vm, host: &str) -> String {
+pub(crate) fn who(vm: &Vm, host: &str) -> String {
     format!("{} on {host}", vm.name)
 }
 
-fn cmd(verb: &str, vm: &Vm) -> String {
+pub(crate) fn cmd(verb: &str, vm: &Vm) -> String {
     format!("`hvctl {verb} {}`", shell_quote(&vm.name))
 }
 
-fn invalid(explanation: String) -> Error {
+pub(crate) fn invalid(explanation: String) -> Error {
     Error::InvalidState { explanation }
 }
 
 /// Invokes `Msvm_ReplicationService.<method>(params)` once, follows the job and reports the
 /// operation with the VM's state read back.
 #[allow(clippy::too_many_arguments)]
-async fn invoke_on_service<W: Wsman>(
+pub(crate) async fn invoke_on_service<W: Wsman>(
     ctx: Ctx<'_, W>,
     operation: Operation,
     vm: &Vm,
@@ -339,7 +342,7 @@ pub fn preflight_prepare(vm: &Vm, host: &str) -> Result<(), Error> {
     Ok(())
 }
 
-fn mode_phrase(mode: ReplicationMode) -> &'static str {
+pub(crate) fn mode_phrase(mode: ReplicationMode) -> &'static str {
     match mode {
         ReplicationMode::None => "not replicated",
         ReplicationMode::Primary => "the primary",
@@ -883,6 +886,8 @@ pub enum Planned<'a> {
     StartVm,
     /// [`shutdown_vm`], [`stop_vm`] or [`save_vm`].
     StopVm(StopMode),
+    /// Suspend, resume or resynchronize replication ([`crate::health`]).
+    Health(HealthOp),
 }
 
 /// What an operation would do to one VM, from the states read now: the same reads and
@@ -982,6 +987,10 @@ pub async fn plan(w: &impl Wsman, vm: impl Into<VmTarget<'_>>, op: Planned<'_>) 
                 steps.push(on_vm("RequestStateChange", "RequestedState = 6"));
             }
             Operation::SaveVm
+        }
+        Planned::Health(op) => {
+            steps = crate::health::plan_steps(w, &vm, op).await?;
+            op.operation()
         }
     };
     Ok(PlanReport {

@@ -33,6 +33,12 @@ pub enum Operation {
     ShutdownVm,
     /// `Stop-VM -Save`: `RequestStateChange(6)`.
     SaveVm,
+    /// `Suspend-VMReplication`: `RequestReplicationStateChangeEx(7)`.
+    SuspendReplication,
+    /// `Resume-VMReplication`: `RequestReplicationStateChangeEx(3)` (15 after 16).
+    ResumeReplication,
+    /// `Resume-VMReplication -Resynchronize`: `Resynchronize` on the primary.
+    ResyncReplication,
 }
 
 impl Operation {
@@ -48,6 +54,9 @@ impl Operation {
             Operation::StopVm => "vm stop --turn-off",
             Operation::ShutdownVm => "vm stop",
             Operation::SaveVm => "vm stop --save",
+            Operation::SuspendReplication => "replication suspend",
+            Operation::ResumeReplication => "replication resume",
+            Operation::ResyncReplication => "replication resync",
         }
     }
 }

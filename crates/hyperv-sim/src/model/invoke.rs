@@ -40,7 +40,12 @@ impl World {
             }
             (
                 "msvm_replicationservice",
-                "InitiateFailover" | "CommitFailover" | "RevertFailover" | "ReverseReplicationRelationship",
+                "InitiateFailover"
+                | "CommitFailover"
+                | "RevertFailover"
+                | "ReverseReplicationRelationship"
+                | "Resynchronize"
+                | "GetReplicationStatisticsEx",
             ) => self.invoke_service(host, method, params, now, injection),
             ("msvm_shutdowncomponent", "InitiateShutdown") => {
                 let vm_id = key_of(&target, "SystemName");
@@ -80,6 +85,10 @@ impl World {
             }
             "CommitFailover" => self.commit_failover(host, &vm_id, now, injection),
             "RevertFailover" => self.revert_failover(host, &vm_id, now, injection),
+            "Resynchronize" => self.resynchronize(host, &vm_id, param(params, "StartTime"), now, injection),
+            "GetReplicationStatisticsEx" => {
+                self.replication_statistics(host, &vm_id, param(params, "ReplicationRelationship"), now)
+            }
             _ => {
                 let rsd = param(params, "ReplicationSettingData");
                 self.reverse(host, &vm_id, rsd, now, injection)

@@ -7,7 +7,8 @@
 //!
 //! One concern per module: `vm` (hosts, VMs, their `Msvm_ComputerSystem` objects, power
 //! changes), `replication` (settings, relationships, the replication state machine),
-//! `reverse` (`ReverseReplicationRelationship`), `recovery` (recovery points), `jobs`
+//! `reverse` (`ReverseReplicationRelationship`), `health` (statistics, health issues, suspend,
+//! resume, resynchronize), `recovery` (recovery points), `jobs`
 //! (`Msvm_ConcreteJob` over time, `GetErrorEx` and `Msvm_Error`), `query` (Get, Enumerate,
 //! WQL and associations) and `invoke` (method dispatch). This module holds the class names,
 //! the value codes and the [`World`] that ties them together.
@@ -21,6 +22,7 @@ use wsman_soap::{Epr, Instance, Scalar, Value};
 
 use crate::clock;
 
+mod health;
 mod invoke;
 mod jobs;
 mod query;
@@ -29,6 +31,7 @@ mod replication;
 mod reverse;
 mod vm;
 
+pub use health::{Counters, STATISTICS};
 pub use jobs::{Job, JobFailure, JobInjection};
 pub use replication::{relationship_id, service_epr, Replication, ReplicationSettings};
 pub use vm::{shutdown_device_id, Host, Vm};
@@ -69,6 +72,8 @@ pub mod rv {
     pub const JOB_STARTED: u32 = 4096;
     /// Failed.
     pub const FAILED: u32 = 32768;
+    /// Not supported.
+    pub const NOT_SUPPORTED: u32 = 32770;
     /// Invalid parameter.
     pub const INVALID_PARAMETER: u32 = 32773;
     /// Invalid state for this operation.
@@ -177,6 +182,8 @@ pub struct World {
     pub jobs: Vec<Job>,
     /// Knobs.
     pub config: WorldConfig,
+    /// Replication statistics per VM and host (`health`).
+    pub replication_stats: Vec<Counters>,
 }
 
 /// The resource URI of a class in [`NAMESPACE`].
@@ -236,6 +243,7 @@ impl World {
             hosts: Vec::new(),
             jobs: Vec::new(),
             config,
+            replication_stats: Vec::new(),
         }
     }
 }

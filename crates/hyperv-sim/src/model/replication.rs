@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use wsman_soap::{Epr, Instance, Scalar, SelectorSet, Value};
 
+use super::health::{self, Transition};
 use super::jobs::VmPatch;
 use super::recovery;
 use super::{
@@ -12,7 +13,6 @@ use super::{
     JobInjection, Object, Vm, World, CS, REL, RSD, SVC,
 };
 use crate::clock;
-use crate::embedded;
 
 /// The replication settings of one relationship (the `Msvm_ReplicationSettingData` fields the
 /// simulator keeps).
@@ -255,48 +255,44 @@ impl World {
         };
         let Some(req) = req
             .and_then(|r| u16::try_from(r).ok())
-            .filter(|r| [1, 2, 3, 4, 7, 9].contains(r))
+            .filter(|r| [1, 2, 3, 4, 7, 9, 15].contains(r))
         else {
             return output(method, rv::INVALID_PARAMETER, None);
         };
-        let mut failure = None;
-        match rel {
-            None | Some(Value::Null) => {}
-            Some(Value::Scalar(Scalar::String(text))) => match embedded::parse(text) {
-                Ok(e)
-                    if e.class_name.eq_ignore_ascii_case(REL)
-                        && e.value("InstanceID")
-                            .is_some_and(|id| id.eq_ignore_ascii_case(&relationship_id(vm_id))) =>
-                {
-                    let bad = e.non_dmtf_datetimes();
-                    if !bad.is_empty() {
-                        failure = Some(bad_datetime_failure(&bad));
-                    }
-                }
-                _ => return output(method, rv::INVALID_PARAMETER, None),
-            },
-            Some(_) => return output(method, rv::INVALID_PARAMETER, None),
-        }
+        let failure = match health::relationship_param(vm_id, rel, false) {
+            Ok(f) => f,
+            Err(code) => return output(method, code, None),
+        };
         let Some(r) = vm.replication.as_ref() else {
             return output(method, rv::INVALID_STATE, None);
         };
         let base = VmPatch::of(host, vm_id);
-        let (new_state, job_type, caption) = match (r.mode, r.state, req) {
-            (mode::PRIMARY, state::REPLICATING, 4) if vm.enabled_state == power::OFF => {
-                (state::SYNCED, 100, "Initiating synced replication")
-            }
-            (mode::PRIMARY | mode::REPLICA, state::REPLICATING, 7) => {
-                (state::SUSPENDED, 96, "Suspending replication")
-            }
-            (mode::PRIMARY | mode::REPLICA, state::SUSPENDED, 3) => {
-                (state::REPLICATING, 96, "Resuming replication")
-            }
-            _ => return output(method, rv::INVALID_STATE, None),
+        let t = match (r.mode, r.state, req) {
+            (mode::PRIMARY, state::REPLICATING, 4) if vm.enabled_state == power::OFF => Transition {
+                during: None,
+                to: state::SYNCED,
+                health: None,
+                job_type: 100,
+                caption: "Initiating synced replication",
+            },
+            (m, st, req) => match health::transition(m, st, req) {
+                Some(t) => {
+                    self.count_replications(host, vm_id, now);
+                    t
+                }
+                None => return output(method, rv::INVALID_STATE, None),
+            },
         };
+        let new_state = t.to;
         let mut success = vec![VmPatch {
             state: Some(new_state),
+            health: t.health,
             ..base.clone()
         }];
+        let at_start = VmPatch {
+            state: t.during,
+            ..base.clone()
+        };
         if new_state == state::SYNCED {
             // The last delta goes to the replica: both sides record the replication time.
             success[0].last_replication_time = Some(now + self.config.job_duration);
@@ -309,11 +305,11 @@ impl World {
         }
         let job = self.start_job(
             host,
-            job_type,
-            caption,
+            t.job_type,
+            t.caption,
             vm_id,
             now,
-            vec![base],
+            vec![at_start],
             success,
             failure,
             inj,
