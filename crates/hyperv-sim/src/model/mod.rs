@@ -7,7 +7,8 @@
 //!
 //! One concern per module: `vm` (hosts, VMs, their `Msvm_ComputerSystem` objects, power
 //! changes), `replication` (settings, relationships, the replication state machine),
-//! `reverse` (`ReverseReplicationRelationship`), `recovery` (recovery points), `jobs`
+//! `reverse` (`ReverseReplicationRelationship`), `drill` (recovery points, test failover and
+//! `DestroySystem`), `jobs`
 //! (`Msvm_ConcreteJob` over time, `GetErrorEx` and `Msvm_Error`), `query` (Get, Enumerate,
 //! WQL and associations) and `invoke` (method dispatch). This module holds the class names,
 //! the value codes and the [`World`] that ties them together.
@@ -21,14 +22,15 @@ use wsman_soap::{Epr, Instance, Scalar, Value};
 
 use crate::clock;
 
+mod drill;
 mod invoke;
 mod jobs;
 mod query;
-mod recovery;
 mod replication;
 mod reverse;
 mod vm;
 
+pub use drill::{management_service_epr, vs_type, Drill, RecoveryPoint, TestSystem, RSDEP, SOVS, VSMS, VSSD};
 pub use jobs::{Job, JobFailure, JobInjection};
 pub use replication::{relationship_id, service_epr, Replication, ReplicationSettings};
 pub use vm::{shutdown_device_id, Host, Vm};
@@ -85,6 +87,8 @@ pub mod mode {
     pub const PRIMARY: u16 = 1;
     /// Replica (recovery).
     pub const REPLICA: u16 = 2;
+    /// Test replica: the VM a test failover (`TestReplicaSystem`) creates.
+    pub const TEST_REPLICA: u16 = 3;
 }
 
 /// `ReplicationState` values used by the state machine.
@@ -175,6 +179,8 @@ pub struct World {
     pub hosts: Vec<Host>,
     /// Jobs, oldest first.
     pub jobs: Vec<Job>,
+    /// Recovery points and test systems.
+    pub drill: Drill,
     /// Knobs.
     pub config: WorldConfig,
 }
@@ -235,6 +241,7 @@ impl World {
         Self {
             hosts: Vec::new(),
             jobs: Vec::new(),
+            drill: Drill::default(),
             config,
         }
     }
