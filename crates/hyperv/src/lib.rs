@@ -12,11 +12,13 @@
 //! - [`job`]: invoking a method exactly once and following its job, polled when its progress
 //!   says it should end (backoff when it gives no hint).
 //! - [`ops`]: reverse replication and the planned-failover workflow, VM power, status.
+//! - [`drill`]: DR drills: recovery points, test failover and the removal of its test VM.
 //!
 //! No tokio, no HTTP: every I/O goes through [`Wsman`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod drill;
 pub mod error;
 pub mod job;
 pub mod model;
@@ -26,6 +28,10 @@ pub mod query;
 pub mod report;
 pub mod transport;
 
+pub use drill::{
+    list_recovery_points, pick_recovery_point, recovery_points, stop_test_failover, test_failover,
+    test_system, RecoveryPoint, RecoveryPointsReport, TestVm,
+};
 pub use error::{Error, ErrorClass};
 pub use job::{
     invoke_and_wait, job_errors, show_job, wait_job, JobProgress, JobReport, JobWaitOptions, MethodResult,
@@ -35,14 +41,14 @@ pub use model::{
     EnabledState, JobState, PsReplicationState, ReplicationAuth, ReplicationHealth, ReplicationMode,
     ReplicationState, ReturnCode,
 };
-pub use msvm::{Job, MsvmError, RecoveryPoint, ReplicationRelationship, ReplicationSettings, Vm, RSD_SCHEMA};
+pub use msvm::{Job, MsvmError, ReplicationRelationship, ReplicationSettings, Vm, RSD_SCHEMA};
 pub use ops::{
     cancel_failover, commit_failover, plan, plan_reverse, prepare_failover, replication_status,
     reverse_replication, save_vm, shutdown_vm, start_failover, start_vm, stop_vm, Planned, ReverseOptions,
     StopMode,
 };
 pub use query::{
-    find_vm, find_vm_by_guid, find_vm_by_name, find_vms, list_vms, locate, recovery_points,
+    find_vm, find_vm_by_guid, find_vm_by_name, find_vms, list_vms, locate, management_service,
     replication_relationship, replication_service, replication_settings, shutdown_component, vms_query,
     wql_string, VmRef, VmTarget, MAX_NAMES_PER_QUERY,
 };

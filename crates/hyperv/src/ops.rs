@@ -8,13 +8,14 @@ use std::time::Instant;
 
 use wsman_soap::{Instance, Scalar, Value};
 
+use crate::drill::{plan_test, plan_test_stop, snapshot_param};
 use crate::error::shell_quote;
 use crate::job::{invoke_and_wait, JobWaitOptions, MethodResult, Progress, Target};
 use crate::model::{EnabledState, ReplicationAuth, ReplicationMode, ReplicationState};
-use crate::msvm::{class_uri, RecoveryPoint, ReplicationSettings, Vm, COMPUTER_SYSTEM, RSD_SCHEMA};
+use crate::msvm::{class_uri, ReplicationSettings, Vm, COMPUTER_SYSTEM, RSD_SCHEMA};
 use crate::query::{
-    find_vm_by_guid, locate, recovery_points, replication_relationship, replication_service,
-    replication_settings, shutdown_component, VmTarget,
+    find_vm_by_guid, locate, replication_relationship, replication_service, replication_settings,
+    shutdown_component, VmTarget,
 };
 use crate::report::{Operation, OperationReport, PlanReport, ReverseDetails, StatusReport, VmState};
 use crate::transport::Wsman;
@@ -34,14 +35,15 @@ pub struct ReverseOptions {
     pub thumbprint: Option<String>,
 }
 
-struct Ctx<'a, W> {
+/// One operation under way: its host, its start, and its messages so far.
+pub(crate) struct Ctx<'a, W> {
     w: &'a W,
     start: Instant,
-    messages: Vec<String>,
+    pub(crate) messages: Vec<String>,
 }
 
 impl<'a, W: Wsman> Ctx<'a, W> {
-    fn new(w: &'a W) -> Self {
+    pub(crate) fn new(w: &'a W) -> Self {
         Ctx {
             w,
             start: w.now(),
@@ -49,7 +51,8 @@ impl<'a, W: Wsman> Ctx<'a, W> {
         }
     }
 
-    async fn finish(
+    /// The report, with the VM's state read back.
+    pub(crate) async fn finish(
         self,
         operation: Operation,
         before: &Vm,
@@ -80,6 +83,7 @@ impl<'a, W: Wsman> Ctx<'a, W> {
             duration: self.w.now().saturating_duration_since(self.start),
             messages,
             reverse,
+            test_vm: None,
         })
     }
 }
@@ -420,7 +424,8 @@ pub fn preflight_start_failover(vm: &Vm, host: &str) -> Result<(), Error> {
 
 /// `Start-VMFailover` on the replica host: `Msvm_ReplicationService.InitiateFailover(
 /// ComputerSystem = REF VM, SnapshotSettingData = null)` for the latest point in time, or a
-/// REF to the recovery point whose name or InstanceID is `recovery_point`. A Resynchronizing or
+/// REF to the recovery point whose name, time or InstanceID is `recovery_point`
+/// ([`crate::drill::pick_recovery_point`]). A Resynchronizing or
 /// Suspended replica is first set back to Replicating (`RequestReplicationStateChangeEx(3)`),
 /// as PowerShell does.
 pub async fn start_failover(
@@ -434,15 +439,10 @@ pub async fn start_failover(
     let mut ctx = Ctx::new(w);
     let vm = locate(w, vm.into()).await?;
     preflight_start_failover(&vm, w.host())?;
-    let snapshot = match recovery_point {
-        None => Value::Null,
-        Some(wanted) => {
-            let p = find_recovery_point(w, &vm, wanted).await?;
-            ctx.messages
-                .push(format!("failing over to recovery point '{}'", p.name));
-            Value::Reference(p.epr())
-        }
-    };
+    let (snapshot, point) = snapshot_param(w, &vm, recovery_point).await?;
+    if recovery_point.is_some() {
+        ctx.messages.push(format!("failing over to {point}"));
+    }
     if matches!(
         vm.replication_state,
         ReplicationState::Resynchronizing | ReplicationState::Suspended
@@ -469,31 +469,6 @@ pub async fn start_failover(
         progress,
     )
     .await
-}
-
-/// The recovery point of `vm` whose name or InstanceID is `wanted` (case-insensitive), or a
-/// not-found error listing the ones it has.
-async fn find_recovery_point(w: &impl Wsman, vm: &Vm, wanted: &str) -> Result<RecoveryPoint, Error> {
-    let points = recovery_points(w, vm).await?;
-    if let Some(p) = points
-        .iter()
-        .find(|p| p.instance_id.eq_ignore_ascii_case(wanted) || p.name.eq_ignore_ascii_case(wanted))
-    {
-        return Ok(p.clone());
-    }
-    let names: Vec<&str> = points.iter().map(|p| p.name.as_str()).collect();
-    Err(Error::NotFound {
-        what: format!(
-            "{} on {} has no recovery point '{wanted}' (it has: {})",
-            vm.name,
-            w.host(),
-            if names.is_empty() {
-                "none".to_owned()
-            } else {
-                names.join(", ")
-            }
-        ),
-    })
 }
 
 /// Preflight of `Complete-VMFailover`: replica mode and state 5 (FailedOverWaitingCompletion).
@@ -592,7 +567,7 @@ pub async fn cancel_failover(
 
 /// Invokes `Msvm_ComputerSystem.<method>(RequestedState = state)` on the VM once and follows the
 /// job (`RequestStateChange`, `RequestReplicationStateChangeEx`).
-async fn request_on_vm(
+pub(crate) async fn request_on_vm(
     w: &impl Wsman,
     vm: &Vm,
     method: &'static str,
@@ -881,6 +856,10 @@ pub enum Planned<'a> {
     Cancel,
     /// [`start_vm`].
     StartVm,
+    /// [`crate::test_failover`], from the latest point or a named one.
+    TestFailover(Option<&'a str>),
+    /// [`crate::stop_test_failover`].
+    StopTestFailover,
     /// [`shutdown_vm`], [`stop_vm`] or [`save_vm`].
     StopVm(StopMode),
 }
@@ -921,13 +900,7 @@ pub async fn plan(w: &impl Wsman, vm: impl Into<VmTarget<'_>>, op: Planned<'_>) 
         }
         Planned::StartFailover(point) => {
             preflight_start_failover(&vm, host)?;
-            let point = match point {
-                Some(wanted) => format!(
-                    "recovery point '{}'",
-                    find_recovery_point(w, &vm, wanted).await?.name
-                ),
-                None => "the latest point".to_owned(),
-            };
+            let (_, point) = snapshot_param(w, &vm, point).await?;
             if matches!(
                 vm.replication_state,
                 ReplicationState::Resynchronizing | ReplicationState::Suspended
@@ -953,6 +926,8 @@ pub async fn plan(w: &impl Wsman, vm: impl Into<VmTarget<'_>>, op: Planned<'_>) 
             steps.push(on_service("RevertFailover"));
             Operation::CancelFailover
         }
+        Planned::TestFailover(point) => plan_test(w, &vm, point, &mut steps).await?,
+        Planned::StopTestFailover => plan_test_stop(w, &vm, &mut steps).await?,
         Planned::StartVm => {
             if vm.enabled_state != EnabledState::Running {
                 steps.push(on_vm("RequestStateChange", "RequestedState = 2"));
