@@ -11,6 +11,9 @@
 //!   properties), with the properties it inherits from `CIM_ManagedSystemElement` (DMTF CIM
 //!   Schema, `CIM_ManagedSystemElement` and `CIM_ManagedElement`), which the page's simplified
 //!   MOF leaves out but a Get returns (`Caption`, `ElementName`).
+//! - `Msvm_VirtualSystemSettingData` (the simulator renders its instances, a VM's settings and
+//!   its recovery points, with every property of this list):
+//!   <https://learn.microsoft.com/windows/win32/hyperv_v2/msvm-virtualsystemsettingdata>.
 //!
 //! What the check refuses, and why each is strict:
 //! - a property the class does not declare (WMI has nowhere to put it): ReturnValue 32773,
@@ -105,6 +108,70 @@ pub const REPLICATION_RELATIONSHIP: &[PropertyDecl] = &[
     ("DetailedStatus", "uint16", false),
     ("OperatingStatus", "uint16", false),
     ("PrimaryStatus", "uint16", false),
+];
+
+/// `Msvm_VirtualSystemSettingData`, every property with the inherited ones, in the page's order.
+pub const VIRTUAL_SYSTEM_SETTING_DATA: &[PropertyDecl] = &[
+    ("InstanceID", "string", false),
+    ("Caption", "string", false),
+    ("Description", "string", false),
+    ("ElementName", "string", false),
+    ("VirtualSystemIdentifier", "string", false),
+    ("VirtualSystemType", "string", false),
+    ("Notes", "string", true),
+    ("CreationTime", "datetime", false),
+    ("ConfigurationID", "string", false),
+    ("ConfigurationDataRoot", "string", false),
+    ("ConfigurationFile", "string", false),
+    ("SnapshotDataRoot", "string", false),
+    ("SuspendDataRoot", "string", false),
+    ("SwapFileDataRoot", "string", false),
+    ("LogDataRoot", "string", false),
+    ("AutomaticStartupAction", "uint16", false),
+    ("AutomaticStartupActionDelay", "datetime", false),
+    ("AutomaticStartupActionSequenceNumber", "uint16", false),
+    ("AutomaticShutdownAction", "uint16", false),
+    ("AutomaticRecoveryAction", "uint16", false),
+    ("RecoveryFile", "string", false),
+    ("BIOSGUID", "string", false),
+    ("BIOSSerialNumber", "string", false),
+    ("BaseBoardSerialNumber", "string", false),
+    ("ChassisSerialNumber", "string", false),
+    ("Architecture", "string", false),
+    ("ChassisAssetTag", "string", false),
+    ("BIOSNumLock", "boolean", false),
+    ("BootOrder", "uint16", true),
+    ("Parent", "string", false),
+    ("UserSnapshotType", "uint16", false),
+    ("IsSaved", "boolean", false),
+    ("AdditionalRecoveryInformation", "string", false),
+    ("AllowFullSCSICommandSet", "boolean", false),
+    ("DebugChannelId", "uint32", false),
+    ("DebugPortEnabled", "uint16", false),
+    ("DebugPort", "uint32", false),
+    ("Version", "string", false),
+    ("IncrementalBackupEnabled", "boolean", false),
+    ("VirtualNumaEnabled", "boolean", false),
+    ("AllowReducedFcRedundancy", "boolean", false),
+    ("VirtualSystemSubType", "string", false),
+    ("BootSourceOrder", "string", true),
+    ("PauseAfterBootFailure", "boolean", false),
+    ("NetworkBootPreferredProtocol", "uint16", false),
+    ("GuestControlledCacheTypes", "boolean", false),
+    ("AutomaticSnapshotsEnabled", "boolean", false),
+    ("IsAutomaticSnapshot", "boolean", false),
+    ("GuestStateFile", "string", false),
+    ("GuestStateDataRoot", "string", false),
+    ("LockOnDisconnect", "boolean", false),
+    ("ParentPackage", "string", false),
+    ("AutomaticCriticalErrorActionTimeout", "datetime", false),
+    ("AutomaticCriticalErrorAction", "uint16", false),
+    ("ConsoleMode", "uint16", false),
+    ("SecureBootEnabled", "boolean", false),
+    ("SecureBootTemplateId", "string", false),
+    ("LowMmioGapSize", "uint64", false),
+    ("HighMmioGapSize", "uint64", false),
+    ("EnhancedSessionTransportType", "uint16", false),
 ];
 
 /// `class` in the form [`wsman_soap::Instance::retyped`] takes, for tests that send an

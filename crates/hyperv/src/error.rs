@@ -173,6 +173,16 @@ pub enum Error {
     /// The request is not valid as given (options that contradict each other or the settings).
     #[error("{0}")]
     Usage(String),
+    /// `--recovery-point` names no recovery point of the VM, or several: a usage error.
+    #[error("{explanation}")]
+    UnknownRecoveryPoint {
+        /// What is wrong, with the VM's recovery points listed.
+        explanation: String,
+        /// What was asked for.
+        wanted: String,
+        /// The names and times it could have been (for "did you mean").
+        candidates: Vec<String>,
+    },
     /// The host answered something the domain cannot use (a missing key, a missing ReturnValue).
     #[error("unexpected answer from the host: {0}")]
     Unexpected(String),
@@ -256,7 +266,9 @@ impl Error {
     pub fn class(&self) -> ErrorClass {
         match self {
             Error::NotFound { .. } => ErrorClass::NotFound,
-            Error::Ambiguous { .. } | Error::Usage(_) => ErrorClass::Usage,
+            Error::Ambiguous { .. } | Error::Usage(_) | Error::UnknownRecoveryPoint { .. } => {
+                ErrorClass::Usage
+            }
             Error::InvalidState { .. } => ErrorClass::InvalidState,
             Error::MethodFailed { code, .. } => match code {
                 ReturnCode::AccessDenied => ErrorClass::Auth,

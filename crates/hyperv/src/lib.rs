@@ -14,11 +14,13 @@
 //! - [`ops`]: reverse replication and the planned-failover workflow, VM power, status.
 //! - [`health`]: replication statistics and health (`Measure-VMReplication`), suspend, resume,
 //!   resynchronize.
+//! - [`drill`]: DR drills: recovery points, test failover and the removal of its test VM.
 //!
 //! No tokio, no HTTP: every I/O goes through [`Wsman`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod drill;
 pub mod error;
 pub mod health;
 pub mod job;
@@ -29,6 +31,10 @@ pub mod query;
 pub mod report;
 pub mod transport;
 
+pub use drill::{
+    list_recovery_points, pick_recovery_point, recovery_points, stop_test_failover, test_failover,
+    test_system, RecoveryPoint, RecoveryPointsReport, TestVm,
+};
 pub use error::{Error, ErrorClass};
 pub use health::{
     measure_replication, resume_replication, resync_replication, suspend_replication, HealthOp,
@@ -42,14 +48,14 @@ pub use model::{
     EnabledState, JobState, PsReplicationState, ReplicationAuth, ReplicationHealth, ReplicationMode,
     ReplicationState, ReturnCode,
 };
-pub use msvm::{Job, MsvmError, RecoveryPoint, ReplicationRelationship, ReplicationSettings, Vm, RSD_SCHEMA};
+pub use msvm::{Job, MsvmError, ReplicationRelationship, ReplicationSettings, Vm, RSD_SCHEMA};
 pub use ops::{
     cancel_failover, commit_failover, plan, plan_reverse, prepare_failover, replication_status,
     reverse_replication, save_vm, shutdown_vm, start_failover, start_vm, stop_vm, Planned, ReverseOptions,
     StopMode,
 };
 pub use query::{
-    find_vm, find_vm_by_guid, find_vm_by_name, find_vms, list_vms, locate, recovery_points,
+    find_vm, find_vm_by_guid, find_vm_by_name, find_vms, list_vms, locate, management_service,
     replication_relationship, replication_service, replication_settings, shutdown_component, vms_query,
     wql_string, VmRef, VmTarget, MAX_NAMES_PER_QUERY,
 };

@@ -38,6 +38,8 @@ pub const SHUTDOWN_COMPONENT_KEYS: [&str; 4] = [
 ];
 /// `Msvm_VirtualSystemSettingData` (recovery points are snapshots of this class).
 pub const VIRTUAL_SYSTEM_SETTING_DATA: &str = "Msvm_VirtualSystemSettingData";
+/// `Msvm_VirtualSystemManagementService`
+pub const VIRTUAL_SYSTEM_MANAGEMENT_SERVICE: &str = "Msvm_VirtualSystemManagementService";
 
 /// The resource URI of an Msvm class in [`NAMESPACE`] ([MS-WSMV 3.1.4.1.1]).
 pub fn class_uri(class: &str) -> String {
@@ -477,36 +479,5 @@ impl MsvmError {
             error_source: string_prop(i, "ErrorSource"),
             recommended_actions: string_array_prop(i, "RecommendedActions"),
         }
-    }
-}
-
-/// A recovery point of a replica VM: a replica snapshot (`Msvm_VirtualSystemSettingData`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RecoveryPoint {
-    /// `InstanceID` of the snapshot's settings.
-    pub instance_id: String,
-    /// `ElementName` (e.g. `web01 - Standard Replica - (...)`).
-    pub name: String,
-    /// `CreationTime`.
-    #[serde(serialize_with = "serialize_datetime")]
-    pub creation_time: Option<CimDateTime>,
-}
-
-impl RecoveryPoint {
-    /// Reads a recovery point from an `Msvm_VirtualSystemSettingData` instance.
-    pub fn from_instance(i: &Instance) -> Option<RecoveryPoint> {
-        Some(RecoveryPoint {
-            instance_id: string_prop(i, "InstanceID")?,
-            name: i.get_str("ElementName").unwrap_or_default().to_owned(),
-            creation_time: datetime_prop(i, "CreationTime"),
-        })
-    }
-
-    /// Its EPR (the `SnapshotSettingData` REF parameter of `InitiateFailover`).
-    pub fn epr(&self) -> Epr {
-        Epr::new(
-            class_uri(VIRTUAL_SYSTEM_SETTING_DATA),
-            SelectorSet::new().with("InstanceID", self.instance_id.clone()),
-        )
     }
 }

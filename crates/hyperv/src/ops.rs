@@ -8,14 +8,15 @@ use std::time::Instant;
 
 use wsman_soap::{Instance, Scalar, Value};
 
+use crate::drill::{plan_test, plan_test_stop, snapshot_param};
 use crate::error::shell_quote;
 use crate::health::HealthOp;
 use crate::job::{invoke_and_wait, JobWaitOptions, MethodResult, Progress, Target};
 use crate::model::{EnabledState, ReplicationAuth, ReplicationMode, ReplicationState};
-use crate::msvm::{class_uri, RecoveryPoint, ReplicationSettings, Vm, COMPUTER_SYSTEM, RSD_SCHEMA};
+use crate::msvm::{class_uri, ReplicationSettings, Vm, COMPUTER_SYSTEM, RSD_SCHEMA};
 use crate::query::{
-    find_vm_by_guid, locate, recovery_points, replication_relationship, replication_service,
-    replication_settings, shutdown_component, VmTarget,
+    find_vm_by_guid, locate, replication_relationship, replication_service, replication_settings,
+    shutdown_component, VmTarget,
 };
 use crate::report::{Operation, OperationReport, PlanReport, ReverseDetails, StatusReport, VmState};
 use crate::transport::Wsman;
@@ -83,6 +84,7 @@ impl<'a, W: Wsman> Ctx<'a, W> {
             duration: self.w.now().saturating_duration_since(self.start),
             messages,
             reverse,
+            test_vm: None,
         })
     }
 }
@@ -423,7 +425,8 @@ pub fn preflight_start_failover(vm: &Vm, host: &str) -> Result<(), Error> {
 
 /// `Start-VMFailover` on the replica host: `Msvm_ReplicationService.InitiateFailover(
 /// ComputerSystem = REF VM, SnapshotSettingData = null)` for the latest point in time, or a
-/// REF to the recovery point whose name or InstanceID is `recovery_point`. A Resynchronizing or
+/// REF to the recovery point whose name, time or InstanceID is `recovery_point`
+/// ([`crate::drill::pick_recovery_point`]). A Resynchronizing or
 /// Suspended replica is first set back to Replicating (`RequestReplicationStateChangeEx(3)`),
 /// as PowerShell does.
 pub async fn start_failover(
@@ -437,15 +440,10 @@ pub async fn start_failover(
     let mut ctx = Ctx::new(w);
     let vm = locate(w, vm.into()).await?;
     preflight_start_failover(&vm, w.host())?;
-    let snapshot = match recovery_point {
-        None => Value::Null,
-        Some(wanted) => {
-            let p = find_recovery_point(w, &vm, wanted).await?;
-            ctx.messages
-                .push(format!("failing over to recovery point '{}'", p.name));
-            Value::Reference(p.epr())
-        }
-    };
+    let (snapshot, point) = snapshot_param(w, &vm, recovery_point).await?;
+    if recovery_point.is_some() {
+        ctx.messages.push(format!("failing over to {point}"));
+    }
     if matches!(
         vm.replication_state,
         ReplicationState::Resynchronizing | ReplicationState::Suspended
@@ -472,31 +470,6 @@ pub async fn start_failover(
         progress,
     )
     .await
-}
-
-/// The recovery point of `vm` whose name or InstanceID is `wanted` (case-insensitive), or a
-/// not-found error listing the ones it has.
-async fn find_recovery_point(w: &impl Wsman, vm: &Vm, wanted: &str) -> Result<RecoveryPoint, Error> {
-    let points = recovery_points(w, vm).await?;
-    if let Some(p) = points
-        .iter()
-        .find(|p| p.instance_id.eq_ignore_ascii_case(wanted) || p.name.eq_ignore_ascii_case(wanted))
-    {
-        return Ok(p.clone());
-    }
-    let names: Vec<&str> = points.iter().map(|p| p.name.as_str()).collect();
-    Err(Error::NotFound {
-        what: format!(
-            "{} on {} has no recovery point '{wanted}' (it has: {})",
-            vm.name,
-            w.host(),
-            if names.is_empty() {
-                "none".to_owned()
-            } else {
-                names.join(", ")
-            }
-        ),
-    })
 }
 
 /// Preflight of `Complete-VMFailover`: replica mode and state 5 (FailedOverWaitingCompletion).
@@ -595,7 +568,7 @@ pub async fn cancel_failover(
 
 /// Invokes `Msvm_ComputerSystem.<method>(RequestedState = state)` on the VM once and follows the
 /// job (`RequestStateChange`, `RequestReplicationStateChangeEx`).
-async fn request_on_vm(
+pub(crate) async fn request_on_vm(
     w: &impl Wsman,
     vm: &Vm,
     method: &'static str,
@@ -884,6 +857,10 @@ pub enum Planned<'a> {
     Cancel,
     /// [`start_vm`].
     StartVm,
+    /// [`crate::test_failover`], from the latest point or a named one.
+    TestFailover(Option<&'a str>),
+    /// [`crate::stop_test_failover`].
+    StopTestFailover,
     /// [`shutdown_vm`], [`stop_vm`] or [`save_vm`].
     StopVm(StopMode),
     /// Suspend, resume or resynchronize replication ([`crate::health`]).
@@ -926,13 +903,7 @@ pub async fn plan(w: &impl Wsman, vm: impl Into<VmTarget<'_>>, op: Planned<'_>) 
         }
         Planned::StartFailover(point) => {
             preflight_start_failover(&vm, host)?;
-            let point = match point {
-                Some(wanted) => format!(
-                    "recovery point '{}'",
-                    find_recovery_point(w, &vm, wanted).await?.name
-                ),
-                None => "the latest point".to_owned(),
-            };
+            let (_, point) = snapshot_param(w, &vm, point).await?;
             if matches!(
                 vm.replication_state,
                 ReplicationState::Resynchronizing | ReplicationState::Suspended
@@ -958,6 +929,8 @@ pub async fn plan(w: &impl Wsman, vm: impl Into<VmTarget<'_>>, op: Planned<'_>) 
             steps.push(on_service("RevertFailover"));
             Operation::CancelFailover
         }
+        Planned::TestFailover(point) => plan_test(w, &vm, point, &mut steps).await?,
+        Planned::StopTestFailover => plan_test_stop(w, &vm, &mut steps).await?,
         Planned::StartVm => {
             if vm.enabled_state != EnabledState::Running {
                 steps.push(on_vm("RequestStateChange", "RequestedState = 2"));

@@ -7,10 +7,10 @@ use wsman_soap::{
 };
 
 use crate::msvm::{
-    all_classes_uri, class_uri, is_guid, primary_relationship_id, vm_epr, vm_selectors, RecoveryPoint,
+    all_classes_uri, class_uri, is_guid, primary_relationship_id, vm_epr, vm_selectors,
     ReplicationRelationship, ReplicationSettings, Vm, COMPUTER_SYSTEM, REPLICATION_RELATIONSHIP,
     REPLICATION_SERVICE, REPLICATION_SETTING_DATA, SHUTDOWN_COMPONENT, SHUTDOWN_COMPONENT_KEYS,
-    VIRTUAL_SYSTEM_SETTING_DATA,
+    VIRTUAL_SYSTEM_MANAGEMENT_SERVICE,
 };
 use crate::transport::{TransportError, Wsman};
 use crate::Error;
@@ -340,15 +340,6 @@ pub async fn replication_relationship(
     Ok(rels.into_iter().find(|r| r.instance_id.ends_with('0')))
 }
 
-/// The recovery points (replica snapshots) of a VM, oldest first, through the
-/// `Msvm_SnapshotOfVirtualSystem` association.
-pub async fn recovery_points(w: &impl Wsman, vm: &Vm) -> Result<Vec<RecoveryPoint>, Error> {
-    let found = associated(w, vm, "Msvm_SnapshotOfVirtualSystem", VIRTUAL_SYSTEM_SETTING_DATA).await?;
-    let mut points: Vec<RecoveryPoint> = found.iter().filter_map(RecoveryPoint::from_instance).collect();
-    points.sort_by_key(|p| p.creation_time.map(|t| t.to_iso8601()));
-    Ok(points)
-}
-
 /// The EPR of a VM's `Msvm_ShutdownComponent` (its guest shutdown integration service), or
 /// `None` when the VM has none (not running, or the service is not offered): WQL
 /// `SELECT * FROM Msvm_ShutdownComponent WHERE SystemName = '<GUID>'`, or the
@@ -397,7 +388,7 @@ pub async fn shutdown_component(w: &impl Wsman, vm: &Vm) -> Result<Option<Epr>, 
 
 /// The instances associated to a VM through `association` of class `result`; an empty list
 /// when the host answers "not found" or refuses the filter.
-async fn associated(
+pub(crate) async fn associated(
     w: &impl Wsman,
     vm: &Vm,
     association: &str,
@@ -441,7 +432,20 @@ async fn associated(
 /// the selectors are the ones Windows hands out; built from the instance's documented keys when
 /// the item has no EPR (the keys on <https://learn.microsoft.com/windows/win32/hyperv_v2/msvm-replicationservice>).
 pub async fn replication_service(w: &impl Wsman) -> Result<Epr, Error> {
-    let uri = class_uri(REPLICATION_SERVICE);
+    host_service(w, REPLICATION_SERVICE).await
+}
+
+/// The EPR of the host's `Msvm_VirtualSystemManagementService` (`DestroySystem`), found as
+/// [`replication_service`] is (the same four keys:
+/// <https://learn.microsoft.com/windows/win32/hyperv_v2/msvm-virtualsystemmanagementservice>).
+pub async fn management_service(w: &impl Wsman) -> Result<Epr, Error> {
+    host_service(w, VIRTUAL_SYSTEM_MANAGEMENT_SERVICE).await
+}
+
+/// The EPR of a host's singleton service of `class` (keys `CreationClassName`, `Name`,
+/// `SystemCreationClassName`, `SystemName`).
+async fn host_service(w: &impl Wsman, class: &str) -> Result<Epr, Error> {
+    let uri = class_uri(class);
     let request = Enumerate {
         mode: EnumerationMode::ObjectAndEpr,
         optimize: true,
@@ -450,19 +454,16 @@ pub async fn replication_service(w: &impl Wsman) -> Result<Epr, Error> {
     let items = w
         .enumerate(&uri, &request)
         .await
-        .map_err(|e| Error::from_transport("Enumerate Msvm_ReplicationService", w.host(), e))?;
+        .map_err(|e| Error::from_transport(format!("Enumerate {class}"), w.host(), e))?;
     let Some(item) = items.into_iter().next() else {
         return Err(Error::NotFound {
-            what: format!(
-                "{} has no Msvm_ReplicationService (is the Hyper-V role installed?)",
-                w.host()
-            ),
+            what: format!("{} has no {class} (is the Hyper-V role installed?)", w.host()),
         });
     };
     if let Some(epr) = item.epr.filter(|e| !e.selectors.is_empty()) {
         return Ok(epr);
     }
-    let mut sel = SelectorSet::new().with("CreationClassName", REPLICATION_SERVICE);
+    let mut sel = SelectorSet::new().with("CreationClassName", class);
     if let Some(i) = &item.instance {
         for key in ["Name", "SystemCreationClassName", "SystemName"] {
             if let Some(v) = i.get_str(key) {

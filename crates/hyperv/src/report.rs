@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
+use crate::drill::TestVm;
 use crate::model::{
     EnabledState, PsReplicationState, ReplicationAuth, ReplicationHealth, ReplicationMode, ReplicationState,
     ReturnCode,
@@ -39,6 +40,10 @@ pub enum Operation {
     ResumeReplication,
     /// `Resume-VMReplication -Resynchronize`: `Resynchronize` on the primary.
     ResyncReplication,
+    /// `Start-VMFailover -AsTest`: `TestReplicaSystem` on the replica.
+    TestFailover,
+    /// `Stop-VMFailover` of a test: the test VM's `DestroySystem`.
+    StopTestFailover,
 }
 
 impl Operation {
@@ -57,6 +62,8 @@ impl Operation {
             Operation::SuspendReplication => "replication suspend",
             Operation::ResumeReplication => "replication resume",
             Operation::ResyncReplication => "replication resync",
+            Operation::TestFailover => "failover test",
+            Operation::StopTestFailover => "failover test-stop",
         }
     }
 }
@@ -136,6 +143,9 @@ pub struct OperationReport {
     /// For a reverse: what was sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reverse: Option<ReverseDetails>,
+    /// For a test failover: the test VM made (or, for `failover test-stop`, removed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_vm: Option<TestVm>,
 }
 
 /// What an operation would do to one VM (`--dry-run`): the state read and the steps, in order;

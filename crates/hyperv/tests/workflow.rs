@@ -742,7 +742,16 @@ fn start_failover_to_a_named_recovery_point_sends_its_ref() {
             "ElementName",
             s("web01 - Standard Replica - (25/11/2026 - 09:00:00)"),
         )
-        .with("CreationTime", dt("2026-11-25T09:00:00Z"));
+        .with("CreationTime", dt("2026-11-25T09:00:00Z"))
+        .with(
+            "VirtualSystemType",
+            s("Microsoft:Hyper-V:Snapshot:Replica:Standard"),
+        );
+    // The VM's own settings are no recovery point, whatever their name.
+    let own = wsman_soap::Instance::new("Msvm_VirtualSystemSettingData")
+        .with("InstanceID", s(&format!("Microsoft:{GUID}")))
+        .with("ElementName", s("web01"))
+        .with("VirtualSystemType", s("Microsoft:Hyper-V:System:Realized"));
     let v = vm(GUID, "web01", 2, 3, 3);
     let fake = Fake::new("hv02", move |call| match call {
         Call::Enumerate { request, .. } => match &request.filter {
@@ -752,7 +761,7 @@ fn start_failover_to_a_named_recovery_point_sends_its_ref() {
                     a.association_class.as_deref(),
                     Some("Msvm_SnapshotOfVirtualSystem")
                 );
-                Reply::Items(items(vec![snap.clone()]))
+                Reply::Items(items(vec![own.clone(), snap.clone()]))
             }
             None => Reply::Items(service_items("hv02")),
         },
@@ -784,12 +793,32 @@ fn start_failover_to_a_named_recovery_point_sends_its_ref() {
         &mut quiet(),
     ))
     .unwrap_err();
-    assert_eq!(e.class(), ErrorClass::NotFound);
+    assert_eq!(e.class(), ErrorClass::Usage);
     assert!(
-        e.to_string()
-            .contains("no recovery point 'nope' (it has: web01 - Standard Replica"),
+        e.to_string().contains(
+            "no recovery point 'nope'; name one by its name or time as `hvctl replication recovery-points web01` \
+             lists them: 2026-11-25T09:00:00Z 'web01 - Standard Replica - (25/11/2026 - 09:00:00)' (standard)"
+        ),
         "{e}"
     );
+    assert_eq!(
+        fake.invokes("InitiateFailover").len(),
+        1,
+        "nothing sent for an unknown point"
+    );
+    // By its time, as listed.
+    block_on(hyperv::start_failover(
+        &fake,
+        &web01(),
+        Some("2026-11-25T09:00:00Z"),
+        &JobWaitOptions::default(),
+        &mut quiet(),
+    ))
+    .unwrap();
+    let Call::Invoke { params, .. } = &fake.invokes("InitiateFailover")[1] else {
+        unreachable!()
+    };
+    assert_eq!(params[1].1, Value::Reference(epr.clone()));
 }
 
 #[test]

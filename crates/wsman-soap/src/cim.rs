@@ -694,6 +694,31 @@ impl CimDateTime {
         }
     }
 
+    /// The timestamp as whole seconds since 1970-01-01T00:00:00Z (its UTC offset applied, the
+    /// microseconds dropped), so that times written with different offsets compare; `None` for
+    /// intervals.
+    pub fn unix_seconds(&self) -> Option<i64> {
+        match *self {
+            CimDateTime::Timestamp {
+                year,
+                month,
+                day,
+                hour,
+                minute,
+                second,
+                utc_offset_minutes,
+                ..
+            } => Some(
+                days_from_civil(i64::from(year), month, day) * 86_400
+                    + i64::from(hour) * 3600
+                    + i64::from(minute) * 60
+                    + i64::from(second)
+                    - i64::from(utc_offset_minutes) * 60,
+            ),
+            CimDateTime::Interval { .. } => None,
+        }
+    }
+
     /// The interval as a [`std::time::Duration`]; `None` for timestamps.
     pub fn as_duration(&self) -> Option<std::time::Duration> {
         match *self {
@@ -777,6 +802,18 @@ fn civil_from_days(days: u64) -> (u64, u8, u8) {
     let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
     let year = yoe + era * 400 + u64::from(month <= 2);
     (year, month, day)
+}
+
+/// (year, month, day) of the proleptic Gregorian calendar to days since 1970-01-01 (Howard
+/// Hinnant's `days_from_civil`, the inverse of [`civil_from_days`]).
+fn days_from_civil(year: i64, month: u8, day: u8) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// Parses an `xs:duration` into (days, hours, minutes, seconds, microseconds), normalising
@@ -1129,6 +1166,22 @@ mod tests {
             let dmtf = format!("{}000000.000000+000", date.replace('-', ""));
             assert_eq!(CimDateTime::parse_dmtf(&dmtf).is_ok(), valid, "{dmtf}");
         }
+    }
+
+    #[test]
+    fn unix_seconds_applies_the_offset_and_inverts_from_system_time() {
+        for secs in [0u64, 951_782_400, 1_800_000_000, 4_102_444_799] {
+            let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+            let d = CimDateTime::from_system_time(t);
+            assert_eq!(d.unix_seconds(), Some(secs as i64), "{d:?}");
+        }
+        let utc = CimDateTime::parse_iso8601("2027-01-15T08:00:00Z").unwrap();
+        let pacific = CimDateTime::parse_iso8601("2027-01-15T00:00:00.5-08:00").unwrap();
+        assert_eq!(utc.unix_seconds(), pacific.unix_seconds());
+        assert_eq!(
+            CimDateTime::interval(std::time::Duration::from_secs(5)).unix_seconds(),
+            None
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Method dispatch: `invoke` resolves the target instance (a missing one is a fault, as on
 //! Windows), picks the method by class and name, reads its parameters and hands over to the
-//! state machine (`vm`, `replication`, `reverse`) or to the job errors (`jobs`).
+//! state machine (`vm`, `replication`, `reverse`, `drill`) or to the job errors (`jobs`).
 
 use std::time::SystemTime;
 
@@ -45,8 +45,15 @@ impl World {
                 | "RevertFailover"
                 | "ReverseReplicationRelationship"
                 | "Resynchronize"
-                | "GetReplicationStatisticsEx",
+                | "GetReplicationStatisticsEx"
+                | "TestReplicaSystem",
             ) => self.invoke_service(host, method, params, now, injection),
+            ("msvm_virtualsystemmanagementservice", "DestroySystem") => Ok(
+                match self.computer_system_param(host, params, "AffectedSystem", now)? {
+                    Some(vm_id) => self.destroy_system(host, &vm_id, now, injection),
+                    None => output(method, rv::INVALID_PARAMETER, None),
+                },
+            ),
             ("msvm_shutdowncomponent", "InitiateShutdown") => {
                 let vm_id = key_of(&target, "SystemName");
                 let scalar = |name| param(params, name).and_then(|v| v.as_scalar());
@@ -75,7 +82,7 @@ impl World {
         now: SystemTime,
         injection: &JobInjection,
     ) -> Result<Instance, SimFault> {
-        let Some(vm_id) = self.computer_system_param(host, params, now)? else {
+        let Some(vm_id) = self.computer_system_param(host, params, "ComputerSystem", now)? else {
             return Ok(output(method, rv::INVALID_PARAMETER, None));
         };
         Ok(match method {
@@ -89,6 +96,10 @@ impl World {
             "GetReplicationStatisticsEx" => {
                 self.replication_statistics(host, &vm_id, param(params, "ReplicationRelationship"), now)
             }
+            "TestReplicaSystem" => {
+                let snap = param(params, "SnapshotSettingData");
+                self.test_replica_system(host, &vm_id, snap, now, injection)
+            }
             _ => {
                 let rsd = param(params, "ReplicationSettingData");
                 self.reverse(host, &vm_id, rsd, now, injection)
@@ -96,16 +107,17 @@ impl World {
         })
     }
 
-    /// Target resolution of the `ComputerSystem` parameter: a reference to an existing instance
+    /// Target resolution of a VM parameter (`ComputerSystem`, `AffectedSystem`): a reference to an existing instance
     /// (a fault otherwise) of a VM's `Msvm_ComputerSystem`; `None` when it is not a VM reference
     /// (`ReturnValue` invalid parameter).
     fn computer_system_param(
         &self,
         host: HostId,
         params: &[(String, Value)],
+        name: &str,
         now: SystemTime,
     ) -> Result<Option<String>, SimFault> {
-        let Some(Value::Reference(epr)) = param(params, "ComputerSystem") else {
+        let Some(Value::Reference(epr)) = param(params, name) else {
             return Ok(None);
         };
         let o = self.resolve(host, epr.class_name(), &epr.selectors, now, "ExecMethod")?;

@@ -115,6 +115,7 @@ impl World {
                 self.apply(&p, at);
             }
         }
+        self.settle_drill();
         let keep = self.config.time_before_removal;
         self.jobs.retain(|j| {
             // A vanished job still does its work; it is only hidden (see `visible`).

@@ -8,7 +8,7 @@
 //! One concern per module: `vm` (hosts, VMs, their `Msvm_ComputerSystem` objects, power
 //! changes), `replication` (settings, relationships, the replication state machine),
 //! `reverse` (`ReverseReplicationRelationship`), `health` (statistics, health issues, suspend,
-//! resume, resynchronize), `recovery` (recovery points), `jobs`
+//! resume, resynchronize), `drill` (recovery points, test failover and `DestroySystem`), `jobs`
 //! (`Msvm_ConcreteJob` over time, `GetErrorEx` and `Msvm_Error`), `query` (Get, Enumerate,
 //! WQL and associations) and `invoke` (method dispatch). This module holds the class names,
 //! the value codes and the [`World`] that ties them together.
@@ -22,15 +22,16 @@ use wsman_soap::{Epr, Instance, Scalar, Value};
 
 use crate::clock;
 
+mod drill;
 mod health;
 mod invoke;
 mod jobs;
 mod query;
-mod recovery;
 mod replication;
 mod reverse;
 mod vm;
 
+pub use drill::{management_service_epr, vs_type, Drill, RecoveryPoint, TestSystem, RSDEP, SOVS, VSMS, VSSD};
 pub use health::{Counters, STATISTICS};
 pub use jobs::{Job, JobFailure, JobInjection};
 pub use replication::{relationship_id, service_epr, Replication, ReplicationSettings};
@@ -90,6 +91,8 @@ pub mod mode {
     pub const PRIMARY: u16 = 1;
     /// Replica (recovery).
     pub const REPLICA: u16 = 2;
+    /// Test replica: the VM a test failover (`TestReplicaSystem`) creates.
+    pub const TEST_REPLICA: u16 = 3;
 }
 
 /// `ReplicationState` values used by the state machine.
@@ -180,6 +183,8 @@ pub struct World {
     pub hosts: Vec<Host>,
     /// Jobs, oldest first.
     pub jobs: Vec<Job>,
+    /// Recovery points and test systems.
+    pub drill: Drill,
     /// Knobs.
     pub config: WorldConfig,
     /// Replication statistics per VM and host (`health`).
@@ -242,6 +247,7 @@ impl World {
         Self {
             hosts: Vec::new(),
             jobs: Vec::new(),
+            drill: Drill::default(),
             config,
             replication_stats: Vec::new(),
         }

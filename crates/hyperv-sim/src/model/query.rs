@@ -7,12 +7,21 @@ use std::time::SystemTime;
 use wsman_soap::{Epr, Instance, Scalar, SelectorSet, Value};
 
 use super::jobs::visible;
-use super::{service_epr, uri, HostId, Object, World, AJE, ESD, HS, SD, SDS, SRR, SVC};
+use super::{service_epr, uri, HostId, Object, World, AJE, ESD, HS, RSDEP, SD, SDS, SOVS, SRR, SVC};
 use crate::fault::SimFault;
 use crate::wql::{self, Query};
 
 /// An association instance with its two ends: (object, (role A, EPR A), (role B, EPR B)).
-type Link = (Object, (&'static str, Epr), (&'static str, Epr));
+pub(super) type Link = (Object, (&'static str, Epr), (&'static str, Epr));
+
+/// The association instance of `class` between `a` (in role `ra`) and `b` (in role `rb`).
+pub(super) fn link(class: &str, ra: &'static str, a: Epr, rb: &'static str, b: Epr) -> Link {
+    let i = Instance::new(class)
+        .with(ra, Value::Reference(a.clone()))
+        .with(rb, Value::Reference(b.clone()));
+    let epr = Epr::new(uri(class), SelectorSet::new());
+    (Object { instance: i, epr }, (ra, a), (rb, b))
+}
 
 impl World {
     /// Every instance of `class` on a host (no associations).
@@ -39,6 +48,8 @@ impl World {
                 );
             }
             "msvm_replicationservice" => out.push(self.service(h)),
+            "msvm_virtualsystemmanagementservice" => out.push(self.management_service(h)),
+            "msvm_virtualsystemsettingdata" => out.extend(self.settings_data(host, h)),
             "msvm_shutdowncomponent" => {
                 out.extend(h.vms.iter().filter_map(|v| self.shutdown_component(v)));
             }
@@ -60,19 +71,15 @@ impl World {
         let Some(h) = self.hosts.get(host.0) else {
             return Vec::new();
         };
-        let mut out = Vec::new();
-        let mut link = |class: &str, ra: &'static str, a: Epr, rb: &'static str, bb: Epr| {
-            let i = Instance::new(class)
-                .with(ra, Value::Reference(a.clone()))
-                .with(rb, Value::Reference(bb.clone()));
-            let epr = Epr::new(uri(class), SelectorSet::new());
-            out.push((Object { instance: i, epr }, (ra, a), (rb, bb)));
+        let mut out = self.drill_links(host, h);
+        let mut add = |class: &str, ra: &'static str, a: Epr, rb: &'static str, bb: Epr| {
+            out.push(link(class, ra, a, rb, bb));
         };
         let host_cs = self.host_cs(h).epr;
-        link(HS, "Antecedent", host_cs, "Dependent", service_epr(&h.name));
+        add(HS, "Antecedent", host_cs, "Dependent", service_epr(&h.name));
         for v in &h.vms {
             if let Some(sc) = self.shutdown_component(v) {
-                link(
+                add(
                     SD,
                     "GroupComponent",
                     self.vm_cs(v, now).epr,
@@ -84,9 +91,9 @@ impl World {
             let cs = self.vm_cs(v, now).epr;
             let rsd = self.rsd(v, r).epr;
             let rel = self.relationship(v, r).epr;
-            link(ESD, "ManagedElement", cs.clone(), "SettingData", rsd.clone());
-            link(SRR, "Antecedent", cs, "Dependent", rel.clone());
-            link(SDS, "ManagedElement", rel, "SettingData", rsd);
+            add(ESD, "ManagedElement", cs.clone(), "SettingData", rsd.clone());
+            add(SRR, "Antecedent", cs, "Dependent", rel.clone());
+            add(SDS, "ManagedElement", rel, "SettingData", rsd);
         }
         for j in self.jobs.iter().filter(|j| j.host == host && visible(j, now)) {
             let Some(vm) = j
@@ -144,7 +151,7 @@ impl World {
         let not_found = || SimFault::not_found(op, &what);
         let keys: &[&str] = match class.to_ascii_lowercase().as_str() {
             "msvm_computersystem" => &["CreationClassName", "Name"],
-            "msvm_replicationservice" => &[
+            "msvm_replicationservice" | "msvm_virtualsystemmanagementservice" => &[
                 "CreationClassName",
                 "Name",
                 "SystemCreationClassName",
@@ -156,9 +163,10 @@ impl World {
                 "SystemCreationClassName",
                 "SystemName",
             ],
-            "msvm_replicationsettingdata" | "msvm_replicationrelationship" | "msvm_concretejob" => {
-                &["InstanceID"]
-            }
+            "msvm_replicationsettingdata"
+            | "msvm_replicationrelationship"
+            | "msvm_concretejob"
+            | "msvm_virtualsystemsettingdata" => &["InstanceID"],
             _ => return Err(not_found()),
         };
         if sel
@@ -205,7 +213,7 @@ impl World {
             .map(|l| l.0)
             .collect();
         if assoc.is_empty()
-            && ![ESD, SRR, SDS, AJE, HS, SD]
+            && ![ESD, SRR, SDS, AJE, HS, SD, SOVS, RSDEP]
                 .iter()
                 .any(|c| c.eq_ignore_ascii_case(class))
         {

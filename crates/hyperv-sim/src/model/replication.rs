@@ -7,7 +7,6 @@ use wsman_soap::{Epr, Instance, Scalar, SelectorSet, Value};
 
 use super::health::{self, Transition};
 use super::jobs::VmPatch;
-use super::recovery;
 use super::{
     arr, b, dt, mode, new_guid, output, power, rv, s, state, u16v, uri, Host, HostId, JobFailure,
     JobInjection, Object, Vm, World, CS, REL, RSD, SVC,
@@ -120,6 +119,7 @@ impl World {
                 shutdown_at: None,
             });
         }
+        self.seed_recovery_points(replica, &id, name, now);
         Some(id)
     }
 
@@ -326,7 +326,7 @@ impl World {
         inj: &JobInjection,
     ) -> Instance {
         const M: &str = "InitiateFailover";
-        if !recovery::exists(snap) {
+        if self.recovery_point_param(host, vm_id, snap).is_err() {
             return output(M, rv::INVALID_PARAMETER, None);
         }
         let Some(vm) = self.vm(host, vm_id).cloned() else {

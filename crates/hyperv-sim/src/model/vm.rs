@@ -188,7 +188,7 @@ impl World {
             .with("PrimaryStatus", Value::Null)
             .with("ProcessID", Value::Null)
             .with("ReplicationHealth", u16v(r.map_or(0, |r| r.health)))
-            .with("ReplicationMode", u16v(r.map_or(mode::NONE, |r| r.mode)))
+            .with("ReplicationMode", u16v(self.replication_mode_of(vm)))
             .with("ReplicationState", u16v(r.map_or(0, |r| r.state)))
             .with("RequestedState", u16v(5))
             .with("ResetCapability", u16v(1))
