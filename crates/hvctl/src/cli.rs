@@ -266,6 +266,7 @@ impl Command {
             Command::Replication(ReplicationCmd::Reverse(ReverseArgs { vms, .. }))
             | Command::Replication(
                 ReplicationCmd::Status { vms }
+                | ReplicationCmd::RecoveryPoints { vms }
                 | ReplicationCmd::Measure { vms }
                 | ReplicationCmd::Suspend { vms, .. }
                 | ReplicationCmd::Resume { vms, .. }
@@ -290,6 +291,14 @@ pub enum ReplicationCmd {
     Reverse(ReverseArgs),
     /// Replication mode, state, health and settings of VMs
     Status {
+        /// VM names (ElementName) or GUIDs
+        #[arg(required = true)]
+        vms: Vec<String>,
+    },
+    /// Recovery points of replica VMs: name, time, application-consistent or standard
+    /// (Get-VMSnapshot -SnapshotType Replica)
+    #[command(long_about = RECOVERY_POINTS_ABOUT, after_help = RECOVERY_POINTS_EXAMPLES)]
+    RecoveryPoints {
         /// VM names (ElementName) or GUIDs
         #[arg(required = true)]
         vms: Vec<String>,
@@ -330,6 +339,20 @@ pub enum ReplicationCmd {
         dry: DryRun,
     },
 }
+
+const RECOVERY_POINTS_ABOUT: &str = "\
+Recovery points of replica VMs, oldest first: each one's name, its time (to the second, with the
+host's offset) and whether it is application-consistent (VSS) or standard (crash-consistent).
+
+Read from the VM's Msvm_VirtualSystemSettingData snapshots (through Msvm_SnapshotOfVirtualSystem)
+whose VirtualSystemType is Microsoft:Hyper-V:Snapshot:Replica:Standard or
+Microsoft:Hyper-V:Snapshot:Replica:ApplicationConsistent. Read-only; run it against the replica
+host. `failover start --recovery-point` takes a name or a time from this list.";
+
+const RECOVERY_POINTS_EXAMPLES: &str = "\
+Examples:
+  hvctl --host hv-replica replication recovery-points web01
+  hvctl --host hv-replica failover start web01 --recovery-point 2026-12-06T22:25:10Z";
 
 const MEASURE_ABOUT: &str = "\
 Replication statistics and health of VMs, as Measure-VMReplication shows them: the state, the
@@ -449,7 +472,8 @@ pub enum FailoverCmd {
         /// VM names or GUIDs
         #[arg(required = true)]
         vms: Vec<String>,
-        /// Recovery point (snapshot ElementName or InstanceID) [default: latest]
+        /// Recovery point: its name or time as `replication recovery-points` lists them, or its
+        /// InstanceID [default: latest]
         #[arg(long, value_name = "NAME")]
         recovery_point: Option<String>,
         #[command(flatten)]

@@ -355,6 +355,9 @@ pub async fn run(hosts: &Hosts, command: Command) -> anyhow::Result<Outcome> {
     match command {
         Command::Replication(ReplicationCmd::Status { vms }) => status(hosts, &vms).await,
         Command::Replication(ReplicationCmd::Measure { vms }) => crate::health::measure(hosts, &vms).await,
+        Command::Replication(ReplicationCmd::RecoveryPoints { vms }) => {
+            crate::drill::recovery_points(hosts, &vms).await
+        }
         Command::Replication(ReplicationCmd::Suspend { vms, dry }) => {
             crate::health::control(hosts, HealthOp::Suspend, &vms, dry.dry_run).await
         }

@@ -11,6 +11,7 @@ mod completion;
 mod config;
 #[cfg(feature = "sim")]
 mod demo;
+mod drill;
 mod errors;
 mod exit;
 mod health;

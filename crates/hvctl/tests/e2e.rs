@@ -63,7 +63,8 @@ fn planned_failover_end_to_end_with_json_output() {
         "--recovery-point",
         "no-such-point",
     ]);
-    run.expect(4);
+    // A usage error: the points are listed to choose from (tests/drill.rs).
+    run.expect(2);
     assert!(
         run.stderr.contains("no recovery point 'no-such-point'"),
         "{}",

@@ -359,6 +359,7 @@ fn json_output_matches_output_md() {
         .as_str()
         .unwrap()
         .to_owned();
+    ok(&["--host", &r, "replication", "recovery-points", "demo-vm"], 0);
     // Replication health and control, on the primary.
     ok(&["--host", &p, "replication", "measure", "demo-vm"], 0);
     ok(

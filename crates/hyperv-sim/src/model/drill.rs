@@ -12,8 +12,8 @@
 //!   application-consistent. Every VM also has its realized settings (`Microsoft:Hyper-V:System:
 //!   Realized`), which a WQL query on `VirtualSystemIdentifier` returns with the snapshots.
 //! - The test VM is an `Msvm_ComputerSystem` of its own (new GUID, named `<VM> - Test` as
-//!   Hyper-V names it (assumption), Off,
-//!   `ReplicationMode` 3 Test Replica, not replicating), linked to the replica VM by
+//!   Hyper-V names it (assumption), Off, `ReplicationMode` 3 Test Replica, not replicating),
+//!   linked to the replica VM by
 //!   `Msvm_ReplicaSystemDependency` (Antecedent the replica, Dependent the test VM:
 //!   <https://learn.microsoft.com/windows/win32/hyperv_v2/msvm-replicasystemdependency>).
 //! - `TestReplicaSystem` (<https://learn.microsoft.com/windows/win32/hyperv_v2/testreplicasystem-msvm-replicationservice>)
