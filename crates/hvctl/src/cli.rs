@@ -275,6 +275,8 @@ impl Command {
             | Command::Failover(
                 FailoverCmd::Prepare { vms, .. }
                 | FailoverCmd::Start { vms, .. }
+                | FailoverCmd::Test { vms, .. }
+                | FailoverCmd::TestStop { vms, .. }
                 | FailoverCmd::Commit { vms, .. }
                 | FailoverCmd::Cancel { vms, .. },
             )
@@ -339,6 +341,25 @@ pub enum ReplicationCmd {
         dry: DryRun,
     },
 }
+
+const TEST_ABOUT: &str = "\
+DR drill on the replica host: Msvm_ReplicationService.TestReplicaSystem makes a test VM (named
+'<VM> - Test', off, with its own GUID) from the latest recovery point or the one named by
+--recovery-point, and replication of the VM goes on. The test VM's name and GUID are printed;
+start it with `hvctl vm start GUID`. One test VM per replica: end the drill with
+`failover test-stop` before the next one.";
+
+const TEST_STOP_ABOUT: &str = "\
+End a DR drill on the replica host, as Stop-VMFailover does for a test: the test VM is found
+through Msvm_ReplicaSystemDependency, turned off if it runs, and removed with
+Msvm_VirtualSystemManagementService.DestroySystem. The replica VM and its replication are not
+touched.";
+
+const TEST_EXAMPLES: &str = "\
+Examples:
+  hvctl --host hv-replica failover test web01
+  hvctl --host hv-replica failover test web01 --recovery-point 2026-12-06T22:25:10Z
+  hvctl --host hv-replica failover test-stop web01";
 
 const RECOVERY_POINTS_ABOUT: &str = "\
 Recovery points of replica VMs, oldest first: each one's name, its time (to the second, with the
@@ -476,6 +497,29 @@ pub enum FailoverCmd {
         /// InstanceID [default: latest]
         #[arg(long, value_name = "NAME")]
         recovery_point: Option<String>,
+        #[command(flatten)]
+        dry: DryRun,
+    },
+    /// On the replica: DR drill: a test VM from the latest or a named recovery point
+    /// (Start-VMFailover -AsTest); replication goes on
+    #[command(long_about = TEST_ABOUT, after_help = TEST_EXAMPLES)]
+    Test {
+        /// VM names or GUIDs
+        #[arg(required = true)]
+        vms: Vec<String>,
+        /// Recovery point: its name or time as `replication recovery-points` lists them, or its
+        /// InstanceID [default: latest]
+        #[arg(long, value_name = "NAME")]
+        recovery_point: Option<String>,
+        #[command(flatten)]
+        dry: DryRun,
+    },
+    /// On the replica: end a DR drill: turn the test VM off and remove it (Stop-VMFailover)
+    #[command(long_about = TEST_STOP_ABOUT, after_help = TEST_EXAMPLES)]
+    TestStop {
+        /// VM names or GUIDs (the replica VMs, not their test VMs)
+        #[arg(required = true)]
+        vms: Vec<String>,
         #[command(flatten)]
         dry: DryRun,
     },

@@ -418,6 +418,35 @@ pub async fn run(hosts: &Hosts, command: Command) -> anyhow::Result<Outcome> {
             })
             .await
         }
+        Command::Failover(FailoverCmd::Test {
+            vms,
+            recovery_point,
+            dry,
+        }) => {
+            const C: &str = "failover test";
+            if dry.dry_run {
+                return dry_run(hosts, C, &vms, Planned::TestFailover(recovery_point.as_deref())).await;
+            }
+            operation(hosts, C, &vms, |s, vm, label| {
+                let wait = hosts.wait;
+                let rp = recovery_point.clone();
+                let mut cb = hosts.callback(label);
+                async move { hyperv::test_failover(&s, &vm, rp.as_deref(), &wait, &mut cb).await }
+            })
+            .await
+        }
+        Command::Failover(FailoverCmd::TestStop { vms, dry }) => {
+            const C: &str = "failover test-stop";
+            if dry.dry_run {
+                return dry_run(hosts, C, &vms, Planned::StopTestFailover).await;
+            }
+            operation(hosts, C, &vms, |s, vm, label| {
+                let wait = hosts.wait;
+                let mut cb = hosts.callback(label);
+                async move { hyperv::stop_test_failover(&s, &vm, &wait, &mut cb).await }
+            })
+            .await
+        }
         Command::Failover(FailoverCmd::Commit { vms, dry, .. }) => {
             const C: &str = "failover commit";
             if dry.dry_run {

@@ -55,6 +55,16 @@ const EXAMPLES: &[(&str, &str)] = &[
     ),
     ("", "hvctl --host hv-replica failover start web01"),
     (
+        "A DR drill: a test VM from the application-consistent recovery point, then its removal:",
+        "hvctl --host hv-replica replication recovery-points web01",
+    ),
+    ("", "hvctl --host hv-replica failover test web01 --recovery-point 2026-12-06T23:25:10Z"),
+    ("", "hvctl --host hv-replica failover test-stop web01"),
+    (
+        "Replication health, as Measure-VMReplication shows it:",
+        "hvctl --host hv-primary replication measure web01 db01",
+    ),
+    (
         "Wait for a job that an interrupted command left running:",
         "hvctl --host hv-replica job wait 0D5C2F8A-5A9F-4B5E-9D0B-3B8F0E4A1C22",
     ),

@@ -360,6 +360,8 @@ fn json_output_matches_output_md() {
         .unwrap()
         .to_owned();
     ok(&["--host", &r, "replication", "recovery-points", "demo-vm"], 0);
+    ok(&["--host", &r, "failover", "test", "demo-vm"], 0);
+    ok(&["--host", &r, "failover", "test-stop", "demo-vm"], 0);
     // Replication health and control, on the primary.
     ok(&["--host", &p, "replication", "measure", "demo-vm"], 0);
     ok(
