@@ -25,8 +25,8 @@ use crate::error::shell_quote;
 use crate::job::{invoke_and_wait, JobWaitOptions, MethodResult, Progress, Target};
 use crate::model::{EnabledState, ReplicationMode, ReplicationState};
 use crate::msvm::{class_uri, datetime_prop, Vm, COMPUTER_SYSTEM, VIRTUAL_SYSTEM_SETTING_DATA};
-use crate::ops::{request_on_vm, Ctx};
-use crate::query::{associated, find_vm_by_guid, locate, management_service, replication_service, VmTarget};
+use crate::ops::{invoke_service_method, request_on_vm, Ctx};
+use crate::query::{associated, find_vm_by_guid, locate, management_service, VmTarget};
 use crate::report::{Operation, OperationReport};
 use crate::transport::Wsman;
 use crate::Error;
@@ -359,25 +359,11 @@ pub async fn test_failover(
         return Err(already_testing(&vm, w.host(), &test));
     }
     let (snapshot, point) = snapshot_param(w, &vm, recovery_point).await?;
-    let service = replication_service(w).await?;
     let params = vec![
         ("ComputerSystem".to_owned(), Value::Reference(vm.epr())),
         ("SnapshotSettingData".to_owned(), snapshot),
     ];
-    let target = Target {
-        vm: &vm.name,
-        method: METHOD,
-    };
-    let result = invoke_and_wait(
-        w,
-        &service.resource_uri,
-        &service.selectors,
-        target,
-        &params,
-        wait,
-        progress,
-    )
-    .await?;
+    let result = invoke_service_method(w, &vm, METHOD, &params, wait, progress).await?;
     let test = resulting_system(w, &vm, &result).await?;
     ctx.messages.push(format!(
         "test VM '{}' ({}) created from {point}; {} keeps replicating",

@@ -114,10 +114,25 @@ pub(crate) async fn invoke_on_service<W: Wsman>(
     wait: &JobWaitOptions,
     progress: Progress<'_>,
 ) -> Result<OperationReport, Error> {
-    let service = replication_service(ctx.w).await?;
+    let result = invoke_service_method(ctx.w, vm, method, params, wait, progress).await?;
+    ctx.finish(operation, vm, Some(method), Some(result), reverse)
+        .await
+}
+
+/// Invokes `Msvm_ReplicationService.<method>(params)` on `vm`'s behalf once and follows its
+/// job: the result, for an operation that reads its outputs before reporting.
+pub(crate) async fn invoke_service_method(
+    w: &impl Wsman,
+    vm: &Vm,
+    method: &'static str,
+    params: &[(String, Value)],
+    wait: &JobWaitOptions,
+    progress: Progress<'_>,
+) -> Result<MethodResult, Error> {
+    let service = replication_service(w).await?;
     let target = Target { vm: &vm.name, method };
-    let result = invoke_and_wait(
-        ctx.w,
+    invoke_and_wait(
+        w,
         &service.resource_uri,
         &service.selectors,
         target,
@@ -125,9 +140,7 @@ pub(crate) async fn invoke_on_service<W: Wsman>(
         wait,
         progress,
     )
-    .await?;
-    ctx.finish(operation, vm, Some(method), Some(result), reverse)
-        .await
+    .await
 }
 
 /// Preflight of reverse replication (`Set-VMReplication -Reverse`,
