@@ -14,6 +14,7 @@ mod errors;
 mod exit;
 mod interrupt;
 mod output;
+mod planned;
 mod progress;
 mod startup;
 mod suggest;
@@ -45,7 +46,8 @@ fn main() -> ExitCode {
 
 /// Runs the parsed command; `json` becomes true once the resolved configuration (a profile's
 /// `output`) asks for JSON, so that an error after that point is reported as JSON too.
-fn run(cli: Cli, json: &mut bool) -> anyhow::Result<ExitCode> {
+fn run(mut cli: Cli, json: &mut bool) -> anyhow::Result<ExitCode> {
+    planned::use_hosts(&mut cli);
     let needs = match &cli.command {
         Command::Completions { .. } | Command::Man { .. } | Command::Demo | Command::Sim(_) => Needs::Nothing,
         _ => Needs::Hosts,

@@ -12,6 +12,8 @@
 //! - [`job`]: invoking a method exactly once and following its job, polled when its progress
 //!   says it should end (backoff when it gives no hint).
 //! - [`ops`]: reverse replication and the planned-failover workflow, VM power, status.
+//! - [`planned`]: the whole planned failover of a VM as one sequence, resumed from the states
+//!   both hosts show.
 //!
 //! No tokio, no HTTP: every I/O goes through [`Wsman`].
 #![forbid(unsafe_code)]
@@ -22,6 +24,7 @@ pub mod job;
 pub mod model;
 pub mod msvm;
 pub mod ops;
+pub mod planned;
 pub mod query;
 pub mod report;
 pub mod transport;
@@ -40,6 +43,10 @@ pub use ops::{
     cancel_failover, commit_failover, plan, plan_reverse, prepare_failover, replication_status,
     reverse_replication, save_vm, shutdown_vm, start_failover, start_vm, stop_vm, Planned, ReverseOptions,
     StopMode,
+};
+pub use planned::{
+    plan_planned, planned_failover, Event, PlannedOptions, PlannedPair, PlannedRun, Step, StepReport,
+    StepStatus,
 };
 pub use query::{
     find_vm, find_vm_by_guid, find_vm_by_name, find_vms, list_vms, locate, recovery_points,

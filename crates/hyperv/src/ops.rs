@@ -339,7 +339,7 @@ pub fn preflight_prepare(vm: &Vm, host: &str) -> Result<(), Error> {
     Ok(())
 }
 
-fn mode_phrase(mode: ReplicationMode) -> &'static str {
+pub(crate) fn mode_phrase(mode: ReplicationMode) -> &'static str {
     match mode {
         ReplicationMode::None => "not replicated",
         ReplicationMode::Primary => "the primary",
@@ -807,7 +807,7 @@ async fn shutdown_component_of(w: &impl Wsman, vm: &Vm) -> Result<wsman_soap::Ep
 }
 
 /// Reads the VM until its `EnabledState` is Off, at the job backoff, until `wait.timeout`.
-async fn wait_until_off(w: &impl Wsman, vm: &Vm, wait: &JobWaitOptions) -> Result<(), Error> {
+pub(crate) async fn wait_until_off(w: &impl Wsman, vm: &Vm, wait: &JobWaitOptions) -> Result<(), Error> {
     let start = w.now();
     let mut delay = wait.initial_delay;
     loop {

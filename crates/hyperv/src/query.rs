@@ -397,7 +397,7 @@ pub async fn shutdown_component(w: &impl Wsman, vm: &Vm) -> Result<Option<Epr>, 
 
 /// The instances associated to a VM through `association` of class `result`; an empty list
 /// when the host answers "not found" or refuses the filter.
-async fn associated(
+pub(crate) async fn associated(
     w: &impl Wsman,
     vm: &Vm,
     association: &str,
