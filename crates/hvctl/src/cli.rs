@@ -278,7 +278,8 @@ impl Command {
                 | FailoverCmd::Test { vms, .. }
                 | FailoverCmd::TestStop { vms, .. }
                 | FailoverCmd::Commit { vms, .. }
-                | FailoverCmd::Cancel { vms, .. },
+                | FailoverCmd::Cancel { vms, .. }
+                | FailoverCmd::Planned(PlannedArgs { vms, .. }),
             )
             | Command::Vm(VmCmd::Start { vms, .. } | VmCmd::Stop(StopArgs { vms, .. })) => Some(vms),
             _ => None,
@@ -435,6 +436,16 @@ pub struct ReverseArgs {
     /// VM names (ElementName) or GUIDs
     #[arg(required = true)]
     pub vms: Vec<String>,
+    #[command(flatten)]
+    pub reverse: ReverseFlags,
+    /// Show what would be done, from the states read now; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// The options of the reverse (`replication reverse`, `failover planned`).
+#[derive(Debug, Clone, Args)]
+pub struct ReverseFlags {
     /// New replica server [default: the VM's old primary server]
     #[arg(long, value_name = "HOST")]
     pub replica_server: Option<String>,
@@ -447,9 +458,21 @@ pub struct ReverseArgs {
     /// Certificate thumbprint (required with --replication-auth certificate)
     #[arg(long)]
     pub thumbprint: Option<String>,
-    /// Show what would be done, from the states read now; change nothing
-    #[arg(long)]
-    pub dry_run: bool,
+}
+
+impl ReverseFlags {
+    /// The domain's reverse options.
+    pub fn options(&self) -> hyperv::ReverseOptions {
+        hyperv::ReverseOptions {
+            replica_server: self.replica_server.clone(),
+            port: self.replica_port,
+            auth: self.replication_auth.map(|x| match x {
+                ReplicationAuth::Kerberos => hyperv::ReplicationAuth::Kerberos,
+                ReplicationAuth::Certificate => hyperv::ReplicationAuth::Certificate,
+            }),
+            thumbprint: self.thumbprint.clone(),
+        }
+    }
 }
 
 /// `--dry-run` of the state-changing commands.
@@ -542,6 +565,62 @@ pub enum FailoverCmd {
         #[command(flatten)]
         dry: DryRun,
     },
+    /// The whole planned failover from --primary to --replica as one command; run it again
+    /// after any interruption and it goes on from where each VM stands
+    #[command(long_about = PLANNED_ABOUT, after_help = PLANNED_EXAMPLE)]
+    Planned(PlannedArgs),
+}
+
+/// The long help of `failover planned` (also its man page).
+const PLANNED_ABOUT: &str = "\
+The whole planned failover of VMs from their primary host to their replica host, as one command: \
+for each VM, turn it off on the primary (only with --shutdown or --turn-off), prepare the \
+failover there (Start-VMFailover -Prepare), fail over on the replica (Start-VMFailover), reverse \
+the replication there (Set-VMReplication -Reverse, with the options of `replication reverse`), \
+start the VM on the replica (Start-VM), and print its status on both hosts.
+
+Before anything changes, both hosts are read: the VM must be there with the same GUID, Primary \
+on --primary and Replica on --replica, in states that allow the switch; a running VM needs \
+--shutdown or --turn-off.
+
+Resumable: no state is kept locally. Each step is decided from the states both hosts show, so \
+after an interruption (the process killed, a reply lost, a step done by hand) the same command \
+goes on from where each VM stands: a job an earlier run left running is followed to its end, \
+and each step already done is skipped, saying what shows it. A VM already switched over \
+(Primary and running on --replica) is reported done with every step skipped.
+
+VMs run concurrently, each with its own result; --per-host limits them per host. --primary \
+and --replica take the place of --host.";
+
+/// The example of `failover planned`.
+const PLANNED_EXAMPLE: &str = "\
+Example:
+  hvctl failover planned web01 db01 --primary hv01 --replica hv02 --shutdown
+  # interrupted? the same command again goes on from where each VM stands
+  hvctl failover planned web01 db01 --primary hv01 --replica hv02 --shutdown --dry-run";
+
+/// `hvctl failover planned` arguments.
+#[derive(Debug, Args)]
+pub struct PlannedArgs {
+    /// VM names or GUIDs
+    #[arg(required = true)]
+    pub vms: Vec<String>,
+    /// The host the VMs run on now (their replication primary)
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub primary: String,
+    /// The host they are to run on (their replica)
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub replica: String,
+    /// Turn a running VM off on the primary through its guest (as Stop-VM)
+    #[arg(long, conflicts_with = "turn_off")]
+    pub shutdown: bool,
+    /// Cut the power of a running VM on the primary instead (unsaved data is lost)
+    #[arg(long)]
+    pub turn_off: bool,
+    #[command(flatten)]
+    pub reverse: ReverseFlags,
+    #[command(flatten)]
+    pub dry: DryRun,
 }
 
 /// `hvctl vm ...`
@@ -798,10 +877,10 @@ mod tests {
             panic!("wrong command")
         };
         assert_eq!(r.vms, ["web01", "db01"]);
-        assert_eq!(r.replica_server.as_deref(), Some("hv01"));
-        assert_eq!(r.replica_port, Some(443));
-        assert_eq!(r.replication_auth, Some(ReplicationAuth::Certificate));
-        assert_eq!(r.thumbprint.as_deref(), Some("AB12"));
+        assert_eq!(r.reverse.replica_server.as_deref(), Some("hv01"));
+        assert_eq!(r.reverse.replica_port, Some(443));
+        assert_eq!(r.reverse.replication_auth, Some(ReplicationAuth::Certificate));
+        assert_eq!(r.reverse.thumbprint.as_deref(), Some("AB12"));
     }
 
     #[test]

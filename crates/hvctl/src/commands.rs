@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::Context;
 use futures_util::future::join_all;
 use hyperv::{
-    HealthOp, JobWaitOptions, OperationReport, PlanReport, Planned, ReturnCode, ReverseOptions, StopMode, Vm,
+    HealthOp, JobWaitOptions, OperationReport, PlanReport, Planned, ReturnCode, StopMode, Vm,
     VmRef,
 };
 use serde_json::{json, Value as Json};
@@ -18,7 +18,7 @@ use wsman_soap::{
     Epr, Filter, Item, Limits, MethodOutput, Scalar, SelectorSet, Value,
 };
 
-use crate::cli::{Command, FailoverCmd, JobCmd, ReplicationAuth, ReplicationCmd, VmCmd, WsmanCmd};
+use crate::cli::{Command, FailoverCmd, JobCmd, ReplicationCmd, VmCmd, WsmanCmd};
 use crate::config::Resolved;
 use crate::exit::{Classified, ExitClass, UsageError};
 use crate::interrupt::{Inflight, Slot};
@@ -28,7 +28,7 @@ use crate::transport::{build_client, HostSession};
 
 /// Sessions to every host, with a concurrency limit each.
 pub struct Hosts {
-    sessions: Vec<(HostSession, Arc<Semaphore>)>,
+    pub(crate) sessions: Vec<(HostSession, Arc<Semaphore>)>,
     pub(crate) wait: JobWaitOptions,
     progress: ProgressSink,
     /// What runs, for the Ctrl-C handler.
@@ -37,8 +37,8 @@ pub struct Hosts {
 
 /// One operation's label (`web01 on hv02`) and its place in [`Hosts::inflight`].
 pub struct Track {
-    label: String,
-    slot: Slot,
+    pub(crate) label: String,
+    pub(crate) slot: Slot,
 }
 
 impl Hosts {
@@ -346,7 +346,7 @@ fn drop_not_found_elsewhere(records: Vec<Record>) -> Vec<Record> {
     out
 }
 
-fn millis(start: Instant) -> u64 {
+pub(crate) fn millis(start: Instant) -> u64 {
     u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
@@ -368,15 +368,7 @@ pub async fn run(hosts: &Hosts, command: Command) -> anyhow::Result<Outcome> {
             crate::health::control(hosts, HealthOp::Resync, &vms, dry.dry_run).await
         }
         Command::Replication(ReplicationCmd::Reverse(a)) => {
-            let opts = ReverseOptions {
-                replica_server: a.replica_server,
-                port: a.replica_port,
-                auth: a.replication_auth.map(|x| match x {
-                    ReplicationAuth::Kerberos => hyperv::ReplicationAuth::Kerberos,
-                    ReplicationAuth::Certificate => hyperv::ReplicationAuth::Certificate,
-                }),
-                thumbprint: a.thumbprint,
-            };
+            let opts = a.reverse.options();
             const C: &str = "replication reverse";
             if a.dry_run {
                 return dry_run(hosts, C, &a.vms, Planned::Reverse(&opts)).await;
@@ -471,6 +463,7 @@ pub async fn run(hosts: &Hosts, command: Command) -> anyhow::Result<Outcome> {
             })
             .await
         }
+        Command::Failover(FailoverCmd::Planned(a)) => crate::planned::run(hosts, a).await,
         Command::Vm(VmCmd::Start { vms, dry }) => {
             const C: &str = "vm start";
             if dry.dry_run {

@@ -19,6 +19,7 @@ mod interrupt;
 mod inventory;
 mod manual;
 mod output;
+mod planned;
 mod progress;
 mod startup;
 mod suggest;
@@ -50,7 +51,8 @@ fn main() -> ExitCode {
 
 /// Runs the parsed command; `json` becomes true once the resolved configuration (a profile's
 /// `output`) asks for JSON, so that an error after that point is reported as JSON too.
-fn run(cli: Cli, json: &mut bool) -> anyhow::Result<ExitCode> {
+fn run(mut cli: Cli, json: &mut bool) -> anyhow::Result<ExitCode> {
+    planned::use_hosts(&mut cli);
     let needs = match &cli.command {
         Command::Completions { .. }
         | Command::Man { .. }

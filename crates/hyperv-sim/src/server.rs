@@ -515,9 +515,35 @@ fn take_injected(shared: &Shared, r: &wsman_soap::Request) -> Option<FaultAction
         _ => r.header.action.rsplit('/').next().unwrap_or_default().to_owned(),
     };
     shared.stats.request(&label);
+    if let (RequestBody::Invoke { method, params }, Some(class)) = (&r.body, class) {
+        if let Some(vm) = invoked_vm(class, &r.header.selectors, params) {
+            shared.stats.vm_invoke(vm, method);
+        }
+    }
     let injected = shared.faults.take(&r.header.action, method, class);
     tracing::debug!(host = %shared.machine, request = %label, injected = ?injected, "request");
     injected
+}
+
+/// The VM an Invoke is about: the `Name` of an `Msvm_ComputerSystem` target, the `SystemName`
+/// of an `Msvm_ShutdownComponent`, or the `Name` the `ComputerSystem` reference parameter of a
+/// replication service method names.
+fn invoked_vm<'a>(
+    class: &str,
+    selectors: &'a wsman_soap::SelectorSet,
+    params: &'a [(String, wsman_soap::Value)],
+) -> Option<&'a str> {
+    if class.eq_ignore_ascii_case("Msvm_ComputerSystem") {
+        return selectors.get("Name");
+    }
+    if class.eq_ignore_ascii_case("Msvm_ShutdownComponent") {
+        return selectors.get("SystemName");
+    }
+    params
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("ComputerSystem"))
+        .and_then(|(_, v)| v.as_reference())
+        .and_then(|e| e.selectors.get("Name"))
 }
 
 /// The injected faults that act before the request executes: a dropped connection, a 401, a

@@ -22,12 +22,25 @@ pub struct Stats {
     /// Requests by action: `Identify`, `Get`, `Enumerate`, `Pull`, `Release`,
     /// `Invoke:<Method>`, plus `refused-unencrypted` and `invalid`.
     pub by_action: BTreeMap<String, u64>,
+    /// Invokes by (VM GUID in upper case, method): the VM the target or the `ComputerSystem`
+    /// parameter names (`Msvm_ComputerSystem`'s `Name`, `Msvm_ShutdownComponent`'s
+    /// `SystemName`, the reference of a replication service method). Invokes that name no VM
+    /// (a job's `GetErrorEx`) are not in it.
+    pub by_vm_invoke: BTreeMap<(String, String), u64>,
 }
 
 impl Stats {
     /// The count for one action label (0 when never seen).
     pub fn count(&self, label: &str) -> u64 {
         self.by_action.get(label).copied().unwrap_or(0)
+    }
+
+    /// How many times `method` was invoked on the VM with this GUID (0 when never).
+    pub fn invokes(&self, vm_guid: &str, method: &str) -> u64 {
+        self.by_vm_invoke
+            .get(&(vm_guid.to_ascii_uppercase(), method.to_owned()))
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -39,6 +52,7 @@ pub(crate) struct StatsInner {
     handshakes: AtomicU64,
     unauthorized: AtomicU64,
     by_action: Mutex<BTreeMap<String, u64>>,
+    by_vm_invoke: Mutex<BTreeMap<(String, String), u64>>,
 }
 
 impl StatsInner {
@@ -63,6 +77,14 @@ impl StatsInner {
             .entry(label.to_owned())
             .or_default() += 1;
     }
+    pub(crate) fn vm_invoke(&self, vm_guid: &str, method: &str) {
+        *self
+            .by_vm_invoke
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((vm_guid.to_ascii_uppercase(), method.to_owned()))
+            .or_default() += 1;
+    }
     pub(crate) fn snapshot(&self) -> Stats {
         Stats {
             exchanges: self.exchanges.load(Ordering::Relaxed),
@@ -72,6 +94,11 @@ impl StatsInner {
             unauthorized: self.unauthorized.load(Ordering::Relaxed),
             by_action: self
                 .by_action
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+            by_vm_invoke: self
+                .by_vm_invoke
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone(),

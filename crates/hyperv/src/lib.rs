@@ -15,6 +15,8 @@
 //! - [`health`]: replication statistics and health (`Measure-VMReplication`), suspend, resume,
 //!   resynchronize.
 //! - [`drill`]: DR drills: recovery points, test failover and the removal of its test VM.
+//! - [`planned`]: the whole planned failover of a VM as one sequence, resumed from the states
+//!   both hosts show.
 //!
 //! No tokio, no HTTP: every I/O goes through [`Wsman`].
 #![forbid(unsafe_code)]
@@ -27,6 +29,7 @@ pub mod job;
 pub mod model;
 pub mod msvm;
 pub mod ops;
+pub mod planned;
 pub mod query;
 pub mod report;
 pub mod transport;
@@ -53,6 +56,10 @@ pub use ops::{
     cancel_failover, commit_failover, plan, plan_reverse, prepare_failover, replication_status,
     reverse_replication, save_vm, shutdown_vm, start_failover, start_vm, stop_vm, Planned, ReverseOptions,
     StopMode,
+};
+pub use planned::{
+    plan_planned, planned_failover, Event, PlannedOptions, PlannedPair, PlannedRun, Step, StepReport,
+    StepStatus,
 };
 pub use query::{
     find_vm, find_vm_by_guid, find_vm_by_name, find_vms, list_vms, locate, management_service,

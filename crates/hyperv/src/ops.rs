@@ -796,7 +796,7 @@ async fn shutdown_component_of(w: &impl Wsman, vm: &Vm) -> Result<wsman_soap::Ep
 }
 
 /// Reads the VM until its `EnabledState` is Off, at the job backoff, until `wait.timeout`.
-async fn wait_until_off(w: &impl Wsman, vm: &Vm, wait: &JobWaitOptions) -> Result<(), Error> {
+pub(crate) async fn wait_until_off(w: &impl Wsman, vm: &Vm, wait: &JobWaitOptions) -> Result<(), Error> {
     let start = w.now();
     let mut delay = wait.initial_delay;
     loop {

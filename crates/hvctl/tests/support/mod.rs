@@ -106,10 +106,15 @@ pub struct Pair {
 
 impl Pair {
     pub fn start() -> Pair {
+        Pair::start_with(Duration::from_millis(300))
+    }
+
+    /// A pair whose jobs (and guest shutdowns) take `job_duration`.
+    pub fn start_with(job_duration: Duration) -> Pair {
         let rt = runtime();
         let password = hyperv_sim::random_password().to_string();
         let cfg = PairConfig {
-            job_duration: Duration::from_millis(300),
+            job_duration,
             ..PairConfig::default()
         }
         .user(USER, &password);
