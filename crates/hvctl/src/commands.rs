@@ -8,8 +8,7 @@ use std::time::Instant;
 use anyhow::Context;
 use futures_util::future::join_all;
 use hyperv::{
-    HealthOp, JobWaitOptions, OperationReport, PlanReport, Planned, ReturnCode, StopMode, Vm,
-    VmRef,
+    HealthOp, JobWaitOptions, OperationReport, PlanReport, Planned, ReturnCode, StopMode, Vm, VmRef,
 };
 use serde_json::{json, Value as Json};
 use tokio::sync::Semaphore;

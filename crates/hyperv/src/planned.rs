@@ -345,6 +345,8 @@ fn no_stop(p: &Vm, phost: &str) -> Error {
 /// Whether the primary VM can be turned off the way asked.
 fn preflight_stop(p: &Vm, phost: &str, stop: Option<StopMode>) -> Result<(), Error> {
     match stop {
+        // Shutting down already (an earlier run's): the step waits for it.
+        Some(StopMode::Shutdown { .. }) if p.enabled_state == EnabledState::ShuttingDown => Ok(()),
         Some(StopMode::Shutdown { .. }) => preflight_shutdown(p, phost),
         Some(StopMode::TurnOff) => Ok(()),
         None | Some(StopMode::Save) => Err(no_stop(p, phost)),
@@ -409,32 +411,40 @@ async fn observe<W: Wsman>(pair: PlannedPair<'_, W>, guid: &str) -> Result<(Vm, 
     Ok((p, r))
 }
 
-/// Finds the VM on both hosts and checks the whole sequence ([`plan_sequence`]), the
-/// reverse's options included when the reverse is still to do.
-async fn preflight<W: Wsman>(
-    pair: PlannedPair<'_, W>,
-    vm: &VmRef,
-    opts: &PlannedOptions,
-) -> Result<(Vm, Vm, Vec<(Step, Assessment, VmState, VmState)>, Option<String>), (String, Error)> {
+/// Finds the VM on both hosts by name or GUID ([`switched`] then refuses two VMs whose
+/// GUIDs differ).
+async fn find_pair<W: Wsman>(pair: PlannedPair<'_, W>, vm: &VmRef) -> Result<(Vm, Vm), (String, Error)> {
     let (ph, rh) = (pair.primary.host(), pair.replica.host());
     let p = find_vm(pair.primary, vm).await.map_err(|e| (ph.to_owned(), e))?;
     let r = find_vm(pair.replica, vm).await.map_err(|e| (rh.to_owned(), e))?;
-    let plan = plan_sequence(&p, &r, ph, rh, opts.stop).map_err(|e| (ph.to_owned(), e))?;
+    Ok((p, r))
+}
+
+/// Checks the whole sequence from the VM as read on both hosts ([`plan_sequence`]), the
+/// reverse's options included when the reverse is still to do.
+async fn preflight<W: Wsman>(
+    pair: PlannedPair<'_, W>,
+    p: &Vm,
+    r: &Vm,
+    opts: &PlannedOptions,
+) -> Result<(Vec<(Step, Assessment, VmState, VmState)>, Option<String>), (String, Error)> {
+    let (ph, rh) = (pair.primary.host(), pair.replica.host());
+    let plan = plan_sequence(p, r, ph, rh, opts.stop).map_err(|e| (ph.to_owned(), e))?;
     let mut reverse = None;
     if plan
         .iter()
         .any(|(s, a, _, _)| *s == Step::Reverse && *a == Assessment::Needed)
     {
-        let settings = replication_settings(pair.replica, &r)
+        let settings = replication_settings(pair.replica, r)
             .await
             .map_err(|e| (rh.to_owned(), e))?;
-        let (_, d) = plan_reverse(&r, &settings, &opts.reverse).map_err(|e| (rh.to_owned(), e))?;
+        let (_, d) = plan_reverse(r, &settings, &opts.reverse).map_err(|e| (rh.to_owned(), e))?;
         reverse = Some(format!(
             "new replica server {}:{} ({})",
             d.recovery_connection_point, d.port, d.authentication
         ));
     }
-    Ok((p, r, plan, reverse))
+    Ok((plan, reverse))
 }
 
 fn report(step: Step, vm: &Vm, host: &str, status: StepStatus, reason: Option<String>) -> StepReport {
@@ -462,14 +472,38 @@ pub async fn plan_planned<W: Wsman>(
     opts: &PlannedOptions,
 ) -> PlannedRun {
     let (ph, rh) = (pair.primary.host(), pair.replica.host());
-    let (p, r, plan, reverse) = match preflight(pair, vm, opts).await {
+    let fail = |failure| PlannedRun {
+        steps: Vec::new(),
+        failure: Some(failure),
+    };
+    let (p, r) = match find_pair(pair, vm).await {
         Ok(x) => x,
-        Err(failure) => {
-            return PlannedRun {
-                steps: Vec::new(),
-                failure: Some(failure),
+        Err(failure) => return fail(failure),
+    };
+    // A job an earlier run left running leaves a state no step starts from (a replica
+    // RecoveryInProgress, say): say so, since the run would follow it first.
+    for (w, v) in [(pair.primary, &p), (pair.replica, &r)] {
+        match pending_jobs(w, v).await {
+            Ok(jobs) if !jobs.is_empty() => {
+                let ids: Vec<&str> = jobs.iter().map(|j| j.instance_id.as_str()).collect();
+                return fail((
+                    w.host().to_owned(),
+                    invalid(format!(
+                        "{} has a job still running ({}), left by an earlier run: the steps after it \
+                         depend on how it ends; run without --dry-run to follow it and go on, or \
+                         wait for it with `hvctl job wait`",
+                        who(v, w.host()),
+                        ids.join(", ")
+                    )),
+                ));
             }
+            Ok(_) => {}
+            Err(e) => return fail((w.host().to_owned(), e)),
         }
+    }
+    let (plan, reverse) = match preflight(pair, &p, &r, opts).await {
+        Ok(x) => x,
+        Err(failure) => return fail(failure),
     };
     let mut steps = vec![
         report(Step::Status, &p, ph, StepStatus::Ran, None),
@@ -534,6 +568,43 @@ async fn settle<W: Wsman>(
     Ok(messages)
 }
 
+/// A guest shutdown an earlier run asked for (its reply lost) is still under way: waits until
+/// the VM is Off and reports that, without asking again. `refused` is the return code of the
+/// InitiateShutdown that found it under way, if one was sent.
+async fn shutdown_under_way(
+    w: &impl Wsman,
+    p: &Vm,
+    refused: Option<ReturnCode>,
+    wait: &JobWaitOptions,
+) -> Result<OperationReport, Error> {
+    let start = w.now();
+    wait_until_off(w, p, wait).await?;
+    let after = find_vm_by_guid(w, &p.guid).await?;
+    Ok(OperationReport {
+        operation: crate::report::Operation::ShutdownVm,
+        vm: p.name.clone(),
+        guid: p.guid.clone(),
+        host: w.host().to_owned(),
+        before: VmState::from(p),
+        after: VmState::from(&after),
+        method: refused.map(|_| "InitiateShutdown".to_owned()),
+        return_code: refused,
+        job_id: None,
+        duration: w.now().saturating_duration_since(start),
+        messages: vec![format!(
+            "the guest of {} was already shutting down (asked by an earlier run){}: waited until it was Off",
+            p.name,
+            if refused.is_some() {
+                "; the host refused a second InitiateShutdown (32775) and changed nothing"
+            } else {
+                ""
+            }
+        )],
+        reverse: None,
+        test_vm: None,
+    })
+}
+
 /// Runs one step against the VM as just read; the operation's own report.
 async fn run_step<W: Wsman>(
     step: Step,
@@ -549,34 +620,17 @@ async fn run_step<W: Wsman>(
     match step {
         Step::Stop => match opts.stop {
             Some(StopMode::TurnOff) => stop_vm(primary, p, wait, &mut cb).await,
+            // A host that shows the shutdown under way (EnabledState 4): wait for it.
+            Some(StopMode::Shutdown { .. }) if p.enabled_state == EnabledState::ShuttingDown => {
+                shutdown_under_way(primary, p, None, wait).await
+            }
             Some(StopMode::Shutdown { force }) => match shutdown_vm(primary, p, force, wait, &mut cb).await {
                 // 32775 for a running guest: a shutdown is already under way (one an earlier
-                // run asked for, its reply lost): wait for it to end instead.
+                // run asked for, its reply lost); the host changed nothing: wait for it to end.
                 Err(Error::MethodFailed {
                     code: ReturnCode::InvalidState,
                     ..
-                }) => {
-                    wait_until_off(primary, p, wait).await?;
-                    let after = find_vm_by_guid(primary, &p.guid).await?;
-                    Ok(OperationReport {
-                        operation: crate::report::Operation::ShutdownVm,
-                        vm: p.name.clone(),
-                        guid: p.guid.clone(),
-                        host: primary.host().to_owned(),
-                        before: VmState::from(p),
-                        after: VmState::from(&after),
-                        method: Some("InitiateShutdown".to_owned()),
-                        return_code: Some(ReturnCode::InvalidState),
-                        job_id: None,
-                        duration: Duration::ZERO,
-                        messages: vec![format!(
-                            "the guest of {} was already shutting down (asked by an earlier run): waited until it was Off",
-                            p.name
-                        )],
-                        reverse: None,
-                        test_vm: None,
-                    })
-                }
+                }) => shutdown_under_way(primary, p, Some(ReturnCode::InvalidState), wait).await,
                 other => other,
             },
             None | Some(StopMode::Save) => Err(no_stop(p, primary.host())),
@@ -617,9 +671,17 @@ async fn planned_steps<W: Wsman>(
     steps: &mut Vec<StepReport>,
 ) -> Result<(), (String, Error)> {
     let (ph, rh) = (pair.primary.host(), pair.replica.host());
-    let (p, r, _, _) = preflight(pair, vm, opts).await?;
+    let (p, r) = find_pair(pair, vm).await?;
+    // Jobs an earlier run left running come first: until they end, the states they change
+    // (a replica RecoveryInProgress, say) are not ones a step starts from.
     let mut earlier = settle(pair, &p, &r, wait, events).await?;
     let guid = p.guid.clone();
+    let (p, r) = if earlier.is_empty() {
+        (p, r)
+    } else {
+        observe(pair, &guid).await?
+    };
+    preflight(pair, &p, &r, opts).await?;
     for step in Step::SEQUENCE {
         let host = if step.on_primary() { ph } else { rh };
         let (p, r) = observe(pair, &guid).await?;
