@@ -166,8 +166,11 @@ struct Live<'h> {
     vm: &'h str,
     /// The operation under way and its host.
     slot: Option<(Slot, String)>,
-    show: Option<Box<dyn FnMut(&JobProgress) + Send + 'static>>,
+    show: Option<ShowProgress>,
 }
+
+/// The progress line of the job under way.
+type ShowProgress = Box<dyn FnMut(&JobProgress) + Send + 'static>;
 
 impl Live<'_> {
     fn open(&mut self, host: &str, label: String, job: Option<&str>) {
