@@ -22,6 +22,8 @@ struct Entry {
     job_id: Option<String>,
     /// Its record, once it ended.
     done: Option<Record>,
+    /// It ended without a record of its own (what it did is in a later record).
+    closed: bool,
 }
 
 /// The operations of a run (shared by the commands and the interrupt handler).
@@ -47,6 +49,7 @@ impl Inflight {
             started: false,
             job_id: job_id.map(str::to_owned),
             done: None,
+            closed: false,
         });
         Slot(v.len() - 1)
     }
@@ -85,6 +88,13 @@ impl Inflight {
         }
     }
 
+    /// The operation ended and has no record of its own: an interrupted run leaves it out.
+    pub fn close(&self, slot: Slot) {
+        if let Some(e) = self.lock().get_mut(slot.0) {
+            e.closed = true;
+        }
+    }
+
     /// The records of an interrupted run: those that ended, and one `interrupted` record per
     /// operation still running, naming its job and the `hvctl job wait` that follows it. With
     /// nothing registered (interrupted while looking up or listing), one record for the run.
@@ -98,6 +108,7 @@ impl Inflight {
             return vec![Record::failed(command, None, None, &e)];
         }
         v.iter()
+            .filter(|e| !e.closed)
             .map(|e| match &e.done {
                 Some(r) => r.clone(),
                 None => {

@@ -205,16 +205,12 @@ impl Live<'_> {
                     show(p);
                 }
             }
-            Event::Followed(message) => {
-                let host = self.slot.as_ref().map(|(_, h)| h.clone());
-                let rec = Record::ok(
-                    COMMAND,
-                    host.as_deref(),
-                    Some(self.vm),
-                    Json::Null,
-                    message.to_owned(),
-                );
-                self.end(&rec);
+            // What it waited for goes into the next step's record (its `messages`).
+            Event::Followed(_) => {
+                self.show = None;
+                if let Some((slot, _)) = self.slot.take() {
+                    self.hosts.inflight.close(slot);
+                }
             }
             Event::End(s) => self.end(&step_record(s, self.vm)),
         }

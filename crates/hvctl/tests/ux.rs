@@ -421,6 +421,35 @@ fn json_output_matches_output_md() {
         "{}",
         show.stdout
     );
+    // The whole switch-over back, as one command (demo-vm is the primary on r now, and running).
+    ok(
+        &[
+            "failover",
+            "planned",
+            "demo-vm",
+            "--primary",
+            &r,
+            "--replica",
+            &p,
+            "--turn-off",
+            "--dry-run",
+        ],
+        0,
+    );
+    ok(
+        &[
+            "failover",
+            "planned",
+            "demo-vm",
+            "--primary",
+            &r,
+            "--replica",
+            &p,
+            "--turn-off",
+        ],
+        0,
+    );
+
     ok(&["--host", &r, "wsman", "identify"], 0);
     ok(
         &[
@@ -441,7 +470,7 @@ fn json_output_matches_output_md() {
     ok(
         &[
             "--host",
-            &r,
+            &p,
             "wsman",
             "invoke",
             "Msvm_ComputerSystem",

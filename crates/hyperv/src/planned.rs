@@ -121,7 +121,7 @@ pub struct StepReport {
     pub after: VmState,
     /// The method invoked (or that would be); `None` when skipped.
     pub method: Option<String>,
-    /// The job it started, or the earlier run's job it waited for.
+    /// The job it started (an earlier run's job it waited for is in `messages`).
     pub job_id: Option<String>,
     /// Wall time of the step.
     #[serde(serialize_with = "serialize_millis", rename = "duration_ms")]
@@ -489,8 +489,8 @@ pub async fn plan_planned<W: Wsman>(
                 return fail((
                     w.host().to_owned(),
                     invalid(format!(
-                        "{} has a job still running ({}), left by an earlier run: the steps after it \
-                         depend on how it ends; run without --dry-run to follow it and go on, or \
+                        "{} has a job still running ({}), an earlier run's or another operation's: the \
+                         steps after it depend on how it ends; run without --dry-run to follow it and go on, or \
                          wait for it with `hvctl job wait`",
                         who(v, w.host()),
                         ids.join(", ")
