@@ -50,6 +50,10 @@ const EXAMPLES: &[(&str, &str)] = &[
         "hvctl --inventory hosts.ini --group replicas -o json replication status web01 db01",
     ),
     (
+        "The whole planned failover of two VMs as one command; run it again after any interruption and it goes on from where each VM stands:",
+        "hvctl failover planned web01 db01 --primary hv-primary --replica hv-replica --shutdown",
+    ),
+    (
         "The planned failover by steps: prepare on the primary, fail over on the replica:",
         "hvctl --host hv-primary failover prepare web01",
     ),
