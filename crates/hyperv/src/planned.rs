@@ -732,3 +732,171 @@ async fn planned_steps<W: Wsman>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ReplicationHealth;
+
+    const GUID: &str = "0C2E1DCE-2C55-4C9B-8B47-1A2B3C4D5E6F";
+    const SHUTDOWN: Option<StopMode> = Some(StopMode::Shutdown { force: false });
+
+    fn vm(mode: ReplicationMode, state: ReplicationState, power: EnabledState) -> Vm {
+        Vm {
+            name: "web01".into(),
+            guid: GUID.into(),
+            enabled_state: power,
+            replication_mode: mode,
+            replication_state: state,
+            ps_replication_state: PsReplicationState::derive(mode, state),
+            replication_health: ReplicationHealth::Normal,
+            // Replicated once: the replica has a recovery point to fail over to.
+            last_replication_time: wsman_soap::CimDateTime::parse_iso8601("2026-12-06T23:00:00Z").ok(),
+        }
+    }
+
+    /// A VM replicating from hv01 (running) to hv02.
+    fn fresh() -> (Vm, Vm) {
+        (
+            vm(
+                ReplicationMode::Primary,
+                ReplicationState::Replicating,
+                EnabledState::Running,
+            ),
+            vm(
+                ReplicationMode::Replica,
+                ReplicationState::Replicating,
+                EnabledState::Off,
+            ),
+        )
+    }
+
+    fn assess_all(p: &Vm, r: &Vm) -> Vec<bool> {
+        Step::SEQUENCE
+            .iter()
+            .map(|s| matches!(assess(*s, p, r, "hv01", "hv02").unwrap(), Assessment::Done(_)))
+            .collect()
+    }
+
+    #[test]
+    fn from_a_replicating_pair_every_step_is_needed_and_the_plan_ends_switched() {
+        let (p, r) = fresh();
+        let plan = plan_sequence(&p, &r, "hv01", "hv02", SHUTDOWN).unwrap();
+        let steps: Vec<Step> = plan.iter().map(|(s, ..)| *s).collect();
+        assert_eq!(steps, Step::SEQUENCE);
+        assert!(plan.iter().all(|(_, a, ..)| *a == Assessment::Needed));
+        // The stop leaves the primary Off; the start leaves the replica host running the VM.
+        assert_eq!(plan[0].2.enabled_state, EnabledState::Running);
+        assert_eq!(plan[0].3.enabled_state, EnabledState::Off);
+        assert_eq!(
+            plan[1].3.ps_replication_state,
+            PsReplicationState::PreparedForFailover
+        );
+        assert_eq!(plan[3].3.replication_mode, ReplicationMode::Primary);
+        assert_eq!(plan[4].3.enabled_state, EnabledState::Running);
+    }
+
+    /// The resumability property: after the first k steps, as the hosts show them, exactly the
+    /// first k are done, whichever k.
+    #[test]
+    fn after_any_number_of_steps_exactly_those_are_assessed_done() {
+        for k in 0..=Step::SEQUENCE.len() {
+            let (mut p, mut r) = fresh();
+            for s in &Step::SEQUENCE[..k] {
+                predict(*s, &mut p, &mut r);
+            }
+            let done = assess_all(&p, &r);
+            let expected: Vec<bool> = (0..Step::SEQUENCE.len()).map(|i| i < k).collect();
+            assert_eq!(done, expected, "after {k} steps");
+            // And the plan from there still passes every preflight.
+            plan_sequence(&p, &r, "hv01", "hv02", SHUTDOWN).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_running_vm_needs_a_way_to_stop_and_an_off_one_does_not() {
+        let (p, r) = fresh();
+        for stop in [None, Some(StopMode::Save)] {
+            let e = plan_sequence(&p, &r, "hv01", "hv02", stop).unwrap_err();
+            assert!(
+                matches!(e, Error::Usage(ref m) if m.contains("--shutdown")),
+                "{e}"
+            );
+        }
+        plan_sequence(&p, &r, "hv01", "hv02", Some(StopMode::TurnOff)).unwrap();
+        let off = vm(
+            ReplicationMode::Primary,
+            ReplicationState::Replicating,
+            EnabledState::Off,
+        );
+        let plan = plan_sequence(&off, &r, "hv01", "hv02", None).unwrap();
+        assert!(matches!(&plan[0].1, Assessment::Done(why) if why.contains("already Off")));
+    }
+
+    #[test]
+    fn a_guest_already_shutting_down_is_waited_for_not_refused() {
+        let (_, r) = fresh();
+        let p = vm(
+            ReplicationMode::Primary,
+            ReplicationState::Replicating,
+            EnabledState::ShuttingDown,
+        );
+        let plan = plan_sequence(&p, &r, "hv01", "hv02", SHUTDOWN).unwrap();
+        assert_eq!(plan[0].1, Assessment::Needed);
+    }
+
+    #[test]
+    fn pairs_no_planned_failover_goes_through_are_refused_and_say_why() {
+        let (p, r) = fresh();
+        let mut other = r.clone();
+        other.guid = "11111111-2222-3333-4444-555555555555".into();
+        let e = assess(Step::Stop, &p, &other, "hv01", "hv02").unwrap_err();
+        assert!(e.to_string().contains("GUIDs differ"), "{e}");
+
+        let e = assess(Step::Stop, &p, &p, "hv01", "hv02").unwrap_err();
+        assert!(e.to_string().contains("Replica on --replica"), "{e}");
+
+        // Failed over without a prepare: an unplanned failover, not this command's to finish.
+        let r_failed = vm(
+            ReplicationMode::Replica,
+            ReplicationState::Recovered,
+            EnabledState::Off,
+        );
+        let p_off = vm(
+            ReplicationMode::Primary,
+            ReplicationState::Replicating,
+            EnabledState::Off,
+        );
+        let e = assess(Step::Failover, &p_off, &r_failed, "hv01", "hv02").unwrap_err();
+        assert!(e.to_string().contains("hvctl failover cancel"), "{e}");
+
+        let suspended = vm(
+            ReplicationMode::Primary,
+            ReplicationState::Suspended,
+            EnabledState::Off,
+        );
+        let e = plan_sequence(&suspended, &r, "hv01", "hv02", SHUTDOWN).unwrap_err();
+        assert!(e.to_string().contains("starts from a Replicating primary"), "{e}");
+    }
+
+    #[test]
+    fn switched_over_but_off_leaves_only_the_start() {
+        let p = vm(
+            ReplicationMode::Replica,
+            ReplicationState::Replicating,
+            EnabledState::Off,
+        );
+        let r = vm(
+            ReplicationMode::Primary,
+            ReplicationState::Replicating,
+            EnabledState::Off,
+        );
+        assert_eq!(assess_all(&p, &r), [true, true, true, true, false]);
+        let running = vm(
+            ReplicationMode::Primary,
+            ReplicationState::Replicating,
+            EnabledState::Running,
+        );
+        assert_eq!(assess_all(&p, &running), [true; 5]);
+    }
+}
