@@ -351,6 +351,12 @@ def round_trips_wan(latency_ms, job_ms, fleet_hosts, fleet_vms):
                          ["--host", host(srv), "vm", "start", vm]],
             lambda srv: ["failover", endpoint(srv, primary=True), endpoint(srv), vm],
             check={"Primary/Replicating": 1}, jobs=True)
+    measure("planned failover, 1 VM, as one command (`failover planned --shutdown`)",
+            ("--replicating", 1, "--plain-vms", 0, "--primaries"),
+            lambda srv: [["-o", "json", "failover", "planned", vm, "--primary", host(srv, primary=True),
+                          "--replica", host(srv), "--shutdown"]],
+            lambda srv: ["failover", endpoint(srv, primary=True), endpoint(srv), vm],
+            check={"Primary/Replicating": 1}, jobs=True)
     names = [f"h{h:03d}-vm-{v:03d}" for h in range(fleet_hosts) for v in range(fleet_vms)]
     inventory = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False)
     inventory.close()
