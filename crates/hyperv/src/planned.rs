@@ -676,15 +676,16 @@ async fn planned_steps<W: Wsman>(
     // (a replica RecoveryInProgress, say) are not ones a step starts from.
     let mut earlier = settle(pair, &p, &r, wait, events).await?;
     let guid = p.guid.clone();
-    let (p, r) = if earlier.is_empty() {
+    let (mut p, mut r) = if earlier.is_empty() {
         (p, r)
     } else {
         observe(pair, &guid).await?
     };
     preflight(pair, &p, &r, opts).await?;
+    // Both hosts as last read: read again after each step that ran (a skipped step changed
+    // nothing), so each step is decided from the states its predecessor left.
     for step in Step::SEQUENCE {
         let host = if step.on_primary() { ph } else { rh };
-        let (p, r) = observe(pair, &guid).await?;
         let on_host = if step.on_primary() { &p } else { &r };
         let s = match assess(step, &p, &r, ph, rh).map_err(|e| (host.to_owned(), e))? {
             Assessment::Done(why) => {
@@ -699,6 +700,7 @@ async fn planned_steps<W: Wsman>(
                     .map_err(|e| (host.to_owned(), e))?;
                 let mut messages = std::mem::take(&mut earlier);
                 messages.extend(op.messages);
+                (p, r) = observe(pair, &guid).await?;
                 StepReport {
                     step,
                     vm: op.vm,
@@ -718,7 +720,6 @@ async fn planned_steps<W: Wsman>(
         events(Event::End(&s));
         steps.push(s);
     }
-    let (p, r) = observe(pair, &guid).await?;
     for (vm, host) in [(&p, ph), (&r, rh)] {
         let mut s = report(Step::Status, vm, host, StepStatus::Ran, None);
         s.messages.push(format!(
